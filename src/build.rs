@@ -1,0 +1,761 @@
+//! The publish pipeline: load the site, turn posts into entries, plan every
+//! feed document, render only the documents whose inputs changed, and write
+//! them atomically.
+
+use crate::config::{FeedDef, Format, Limit, PostSelection, SiteConfig};
+use crate::content::permalink::{self, PermalinkVars};
+use crate::content::{self, LoadOptions, Post};
+use crate::diag::{Diagnostic, Error};
+use crate::emit::{self, FeedMeta, Paging};
+use crate::entry::{Entry, Person};
+use crate::{ids, render, write};
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use url::Url;
+
+/// Bumped whenever the output for the same inputs changes, so that old
+/// manifests do not make a new version skip documents.
+const OUTPUT_REVISION: u32 = 1;
+const MANIFEST: &str = ".tributary/build-manifest.json";
+
+/// Flags that change what a build includes.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub drafts: bool,
+    pub future: bool,
+    pub keep_going: bool,
+    /// Overrides `output:` of tributary.yaml.
+    pub output: Option<PathBuf>,
+    /// "Now", for leaving out future posts.
+    pub now: DateTime<Utc>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            drafts: false,
+            future: false,
+            keep_going: false,
+            output: None,
+            now: Utc::now(),
+        }
+    }
+}
+
+/// A loaded site: configuration and feed definitions.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub root: PathBuf,
+    pub config: SiteConfig,
+    pub feeds: Vec<FeedDef>,
+}
+
+impl Site {
+    /// Load `tributary.yaml` and `feeds/*.yaml`; every problem is reported.
+    pub fn load(root: &Path) -> Result<Site, Error> {
+        let config = SiteConfig::load(root).map_err(Error::invalid)?;
+        let (feeds, problems) = FeedDef::load_all(root);
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
+        }
+        Ok(Site {
+            root: root.to_path_buf(),
+            config,
+            feeds,
+        })
+    }
+
+    pub fn content_dir(&self) -> PathBuf {
+        self.root.join("content")
+    }
+
+    pub fn output_dir(&self, opts: &Options) -> PathBuf {
+        let out = opts.output.as_ref().unwrap_or(&self.config.output);
+        if out.is_absolute() {
+            out.clone()
+        } else {
+            self.root.join(out)
+        }
+    }
+}
+
+/// The posts of a site, with the problems found reading them.
+#[derive(Debug, Default)]
+pub struct Posts {
+    pub posts: Vec<Post>,
+    /// Posts that could not be read (each an error).
+    pub broken: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Read every post under `content/`, two threads at a time.
+pub fn load_posts(site: &Site) -> Result<Posts, Error> {
+    let dir = site.content_dir();
+    let files = content::post_files(&dir).map_err(|e| Error::io(&dir, e))?;
+    let opts = LoadOptions {
+        timezone: site.config.timezone,
+    };
+    let root = &site.root;
+    let results = parallel_map(&files, |file| {
+        let shown = file.strip_prefix(root).unwrap_or(file);
+        content::load_file(file, shown, opts)
+    });
+    let mut out = Posts::default();
+    for r in results {
+        match r {
+            Ok((post, warnings)) => {
+                out.warnings.extend(warnings);
+                out.posts.push(post);
+            }
+            Err(d) => out.broken.push(d),
+        }
+    }
+    Ok(out)
+}
+
+/// Map over `items` on every available core, keeping order.
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(items.len().max(1));
+    if threads <= 1 || items.len() < 64 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| {
+                let f = &f;
+                s.spawn(move || c.iter().map(f).collect::<Vec<R>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+/// A post turned into an entry, its body not yet rendered.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub entry: Entry,
+    /// Index into the posts the plan was made from.
+    pub post: usize,
+}
+
+/// One document to write.
+#[derive(Debug, Clone)]
+pub struct DocPlan {
+    /// Path relative to the output dir.
+    pub path: String,
+    pub format: Format,
+    pub meta: FeedMeta,
+    /// Indices into `Plan::entries`, newest first.
+    pub entries: Vec<usize>,
+    /// Which feed file it comes from, for messages.
+    pub feed_file: PathBuf,
+    pub fingerprint: u64,
+}
+
+/// Everything a build will write.
+#[derive(Debug)]
+pub struct Plan {
+    pub entries: Vec<Planned>,
+    pub docs: Vec<DocPlan>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Turn posts into entries and feed documents. Fails on conflicts the user must resolve.
+pub fn plan(site: &Site, posts: &[Post], opts: &Options) -> Result<Plan, Error> {
+    let cfg = &site.config;
+    let mut warnings = Vec::new();
+    let mut entries: Vec<Planned> = Vec::new();
+    for (i, post) in posts.iter().enumerate() {
+        if post.draft && !opts.drafts {
+            continue;
+        }
+        if post.date.with_timezone(&Utc) > opts.now && !opts.future {
+            continue;
+        }
+        entries.push(Planned {
+            entry: entry_meta(cfg, post),
+            post: i,
+        });
+    }
+    // Newest first; ties broken by id so that the order never depends on the file system.
+    entries.sort_by(|a, b| {
+        b.entry
+            .published
+            .cmp(&a.entry.published)
+            .then_with(|| a.entry.id.cmp(&b.entry.id))
+    });
+
+    let mut problems = Vec::new();
+    let mut by_id: HashMap<&str, usize> = HashMap::new();
+    let mut by_url: HashMap<&str, usize> = HashMap::new();
+    for p in &entries {
+        if let Some(other) = by_id.insert(&p.entry.id, p.post) {
+            problems.push(Diagnostic::error(
+                &posts[p.post].path,
+                None,
+                format!(
+                    "has the same entry id as {} ({}); readers would see only one of them: \
+                     give one a different `slug:` or an `id:`",
+                    posts[other].path.display(),
+                    p.entry.id
+                ),
+            ));
+        }
+        if let Some(other) = by_url.insert(&p.entry.url, p.post) {
+            warnings.push(Diagnostic::warning(
+                &posts[p.post].path,
+                None,
+                format!(
+                    "has the same URL as {} ({}); set `permalink:` or change the date",
+                    posts[other].path.display(),
+                    p.entry.url
+                ),
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+
+    let mut docs = Vec::new();
+    let mut seen_paths: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for def in &site.feeds {
+        for inst in feed_instances(def, &entries, posts) {
+            for format in &def.formats {
+                let path = def.output_path(*format).replace("{tag}", &inst.tag_slug);
+                for doc in paginate(cfg, def, &inst, *format, &path, &entries) {
+                    if let Some(prev) = seen_paths.insert(doc.path.clone(), def.path.clone()) {
+                        return Err(Error::invalid(Diagnostic::error(
+                            &def.path,
+                            None,
+                            format!(
+                                "writes {} which {} also writes; set a different `output:`",
+                                doc.path,
+                                prev.display()
+                            ),
+                        )));
+                    }
+                    docs.push(doc);
+                }
+            }
+        }
+    }
+    let site_hash = xxhash_rust::xxh3::xxh3_64(cfg.source_text.as_bytes());
+    for doc in &mut docs {
+        doc.fingerprint = fingerprint(site, site_hash, doc, &entries, posts);
+    }
+    Ok(Plan {
+        entries,
+        docs,
+        warnings,
+    })
+}
+
+/// The metadata half of a post's entry: everything but rendered HTML.
+fn entry_meta(cfg: &SiteConfig, post: &Post) -> Entry {
+    let local = post.date.with_timezone(&cfg.timezone).naive_local();
+    let vars = PermalinkVars {
+        date: local,
+        slug: &post.slug,
+        categories: &post.categories,
+    };
+    let pattern = post.permalink.as_deref().unwrap_or(&cfg.permalink);
+    let mut path = permalink::expand(pattern, &vars);
+    if !path.starts_with('/') {
+        path.insert(0, '/');
+    }
+    let url = cfg.url_for(&path);
+    let id = ids::post_id(cfg.ids, post, &path, cfg);
+    let mut tags = post.tags.clone();
+    for c in &post.categories {
+        if !tags.iter().any(|t| t.eq_ignore_ascii_case(c)) {
+            tags.push(c.clone());
+        }
+    }
+    let page = Url::parse(&url).ok();
+    let image = post.image.as_ref().map(|i| match &page {
+        Some(p) => render::absolutize(i, p).into_owned(),
+        None => i.clone(),
+    });
+    Entry {
+        id: render::xml_clean(&id).into_owned(),
+        url,
+        title: render::plain_text(&post.title),
+        summary_html: None,
+        content_html: None,
+        published: post.date,
+        updated: post.updated.unwrap_or(post.date),
+        authors: post
+            .authors
+            .iter()
+            .map(|p| Person {
+                name: render::plain_text(&p.name),
+                ..p.clone()
+            })
+            .collect(),
+        tags: tags.iter().map(|t| render::plain_text(t)).collect(),
+        image,
+        content_mode: post.content_mode,
+    }
+}
+
+/// Render a post's body and summary into its entry.
+pub fn render_entry(entry: &mut Entry, post: &Post) -> render::Rendered {
+    let page = Url::parse(&entry.url).unwrap_or_else(|_| Url::parse("https://invalid.invalid/").expect("static URL"));
+    let rendered = render::markdown(&post.body, &page);
+    let summary = match &post.summary {
+        Some(md) => Some(render::markdown(md, &page).html.trim_end().to_string()),
+        None => rendered.excerpt_html.clone(),
+    };
+    // A one-paragraph post needs no separate summary.
+    entry.summary_html = summary.filter(|s| s.trim() != rendered.html.trim());
+    entry.content_html = Some(rendered.html.clone());
+    rendered
+}
+
+/// One concrete feed from a definition: the whole feed, or one tag of a per-tag feed.
+struct Instance {
+    tag: Option<String>,
+    tag_slug: String,
+    members: Vec<usize>,
+}
+
+fn matches(sel: &PostSelection, post: &Post) -> bool {
+    fn any<'a>(wanted: &[String], mut have: impl Iterator<Item = &'a str>) -> bool {
+        wanted.is_empty() || have.any(|h| wanted.iter().any(|w| w.eq_ignore_ascii_case(h)))
+    }
+    match sel {
+        PostSelection::All => true,
+        PostSelection::None => false,
+        PostSelection::Filter(f) => {
+            any(&f.tags, post.tags.iter().map(String::as_str))
+                && any(&f.categories, post.categories.iter().map(String::as_str))
+                && any(&f.authors, post.authors.iter().map(|p| p.name.as_str()))
+        }
+    }
+}
+
+fn feed_instances(def: &FeedDef, entries: &[Planned], posts: &[Post]) -> Vec<Instance> {
+    let members: Vec<usize> = (0..entries.len())
+        .filter(|&i| matches(&def.posts, &posts[entries[i].post]))
+        .collect();
+    if !def.per_tag {
+        return vec![Instance {
+            tag: None,
+            tag_slug: String::new(),
+            members,
+        }];
+    }
+    // Group by tag, case-insensitively; the spelling of the newest post wins.
+    let mut groups: BTreeMap<String, (String, Vec<usize>)> = BTreeMap::new();
+    for &i in &members {
+        for t in &entries[i].entry.tags {
+            let g = groups
+                .entry(t.to_lowercase())
+                .or_insert_with(|| (t.clone(), Vec::new()));
+            g.1.push(i);
+        }
+    }
+    let mut used: HashMap<String, usize> = HashMap::new();
+    groups
+        .into_values()
+        .map(|(tag, members)| {
+            let mut slug = permalink::slugify(&tag);
+            if slug.is_empty() {
+                slug = "tag".to_string();
+            }
+            let n = used.entry(slug.clone()).or_insert(0);
+            *n += 1;
+            if *n > 1 {
+                slug = format!("{slug}-{n}");
+            }
+            Instance {
+                tag: Some(tag),
+                tag_slug: slug,
+                members,
+            }
+        })
+        .collect()
+}
+
+/// Archive page `k` (1 = oldest) of a document at `path`: `DIR/archive/STEM-k.EXT`.
+fn archive_path(path: &str, k: usize) -> String {
+    let (dir, file) = match path.rfind('/') {
+        Some(i) => (&path[..=i], &path[i + 1..]),
+        None => ("", path),
+    };
+    let (stem, ext) = match file.rfind('.') {
+        Some(i) if i > 0 => (&file[..i], &file[i..]),
+        _ => (file, ""),
+    };
+    format!("{dir}archive/{stem}-{k}{ext}")
+}
+
+fn epoch() -> DateTime<FixedOffset> {
+    Utc.timestamp_opt(0, 0).single().unwrap_or_default().fixed_offset()
+}
+
+fn paginate(
+    cfg: &SiteConfig,
+    def: &FeedDef,
+    inst: &Instance,
+    format: Format,
+    path: &str,
+    entries: &[Planned],
+) -> Vec<DocPlan> {
+    let title = match (&def.title, &inst.tag) {
+        (Some(t), Some(tag)) if t.contains("{tag}") => t.replace("{tag}", tag),
+        (Some(t), Some(tag)) => format!("{t}: {tag}"),
+        (None, Some(tag)) => format!("{}: {tag}", cfg.title),
+        (Some(t), None) => t.clone(),
+        (None, None) => cfg.title.clone(),
+    };
+    let subscription_url = cfg.url_for(path);
+    let feed_id = match (&def.id, &inst.tag) {
+        (Some(id), Some(_)) => format!("{}/{}", id.trim_end_matches('/'), inst.tag_slug),
+        (Some(id), None) => id.clone(),
+        (None, _) => {
+            // The Atom document's URL identifies the feed in every format.
+            let atom_path = def.output_path(Format::Atom).replace("{tag}", &inst.tag_slug);
+            if def.formats.contains(&Format::Atom) {
+                cfg.url_for(&atom_path)
+            } else {
+                subscription_url.clone()
+            }
+        }
+    };
+    let authors = match &cfg.author {
+        Some(a) => vec![a.clone()],
+        None => vec![Person {
+            name: cfg.title.clone(),
+            ..Person::default()
+        }],
+    };
+    let meta_for = |self_path: &str, members: &[usize], paging: Paging| FeedMeta {
+        id: render::xml_clean(&feed_id).into_owned(),
+        title: render::plain_text(&title),
+        description: def
+            .description
+            .as_ref()
+            .or(cfg.description.as_ref())
+            .map(|d| render::plain_text(&d.replace("{tag}", inst.tag.as_deref().unwrap_or("")))),
+        language: cfg.language.clone(),
+        home_url: cfg.base_url.to_string(),
+        self_url: cfg.url_for(self_path),
+        subscription_url: subscription_url.clone(),
+        authors: authors.clone(),
+        updated: members
+            .iter()
+            .map(|&i| entries[i].entry.updated)
+            .max()
+            .unwrap_or_else(epoch),
+        content: def.content,
+        paging,
+    };
+    let doc = |self_path: &str, members: Vec<usize>, paging: Paging| DocPlan {
+        path: self_path.to_string(),
+        format,
+        meta: meta_for(self_path, &members, paging),
+        entries: members,
+        feed_file: def.path.clone(),
+        fingerprint: 0,
+    };
+    let all = &inst.members;
+    let limit = match def.limit {
+        Limit::All => return vec![doc(path, all.clone(), Paging::Complete)],
+        Limit::Count(n) => n,
+    };
+    if all.len() <= limit {
+        return vec![doc(path, all.clone(), Paging::Complete)];
+    }
+    if !def.archive {
+        return vec![doc(
+            path,
+            all[..limit].to_vec(),
+            Paging::Subscription { prev_archive: None },
+        )];
+    }
+    // Archive pages hold `limit` entries each, counted from the oldest, so a
+    // page never changes once full. The subscription document's newest `limit`
+    // entries cover whatever is not yet in a full page.
+    let pages = all.len() / limit;
+    let oldest_first: Vec<usize> = all.iter().rev().copied().collect();
+    let mut out = Vec::with_capacity(pages + 1);
+    out.push(doc(
+        path,
+        all[..limit].to_vec(),
+        Paging::Subscription {
+            prev_archive: Some(cfg.url_for(&archive_path(path, pages))),
+        },
+    ));
+    for k in 1..=pages {
+        let mut members = oldest_first[(k - 1) * limit..k * limit].to_vec();
+        members.reverse();
+        let paging = Paging::Archive {
+            prev_archive: (k > 1).then(|| cfg.url_for(&archive_path(path, k - 1))),
+            next_archive: (k < pages).then(|| cfg.url_for(&archive_path(path, k + 1))),
+            current: subscription_url.clone(),
+        };
+        out.push(doc(&archive_path(path, k), members, paging));
+    }
+    out
+}
+
+fn fingerprint(site: &Site, site_hash: u64, doc: &DocPlan, entries: &[Planned], posts: &[Post]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.write_u32(OUTPUT_REVISION);
+    h.write(env!("CARGO_PKG_VERSION").as_bytes());
+    h.write_u64(site_hash);
+    if let Some(def) = site.feeds.iter().find(|d| d.path == doc.feed_file) {
+        h.write(def.source_text.as_bytes());
+    }
+    h.write(format!("{:?}|{:?}|{}", doc.format, doc.meta, doc.path).as_bytes());
+    for &i in &doc.entries {
+        let p = &entries[i];
+        h.write_u64(posts[p.post].hash);
+        h.write(p.entry.id.as_bytes());
+        h.write(p.entry.url.as_bytes());
+    }
+    h.finish()
+}
+
+/// What `build` did.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub posts_read: usize,
+    pub entries: usize,
+    pub documents: usize,
+    pub written: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+    pub warnings: Vec<Diagnostic>,
+    /// Broken posts skipped under `--keep-going`.
+    pub skipped: Vec<Diagnostic>,
+    pub elapsed: Duration,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct Manifest {
+    output: String,
+    files: BTreeMap<String, ManifestFile>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Clone, PartialEq)]
+struct ManifestFile {
+    fingerprint: String,
+    len: u64,
+}
+
+fn read_manifest(root: &Path, output: &Path) -> Manifest {
+    let m: Manifest = std::fs::read(root.join(MANIFEST))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    if m.output == output.to_string_lossy() {
+        m
+    } else {
+        Manifest::default()
+    }
+}
+
+/// Render the documents at `which` (indices into `plan.docs`), filling in entry
+/// bodies as needed. Returns the bytes in the same order.
+pub fn render_docs(plan: &mut Plan, posts: &[Post], which: &[usize]) -> Result<Vec<Vec<u8>>, Error> {
+    let mut needed = vec![false; plan.entries.len()];
+    for &d in which {
+        for &i in &plan.docs[d].entries {
+            needed[i] = true;
+        }
+    }
+    let todo: Vec<usize> = (0..plan.entries.len())
+        .filter(|&i| needed[i] && plan.entries[i].entry.content_html.is_none())
+        .collect();
+    let rendered = parallel_map(&todo, |&i| {
+        let mut e = plan.entries[i].entry.clone();
+        render_entry(&mut e, &posts[plan.entries[i].post]);
+        (e.summary_html, e.content_html)
+    });
+    for (&i, (s, c)) in todo.iter().zip(rendered) {
+        plan.entries[i].entry.summary_html = s;
+        plan.entries[i].entry.content_html = c;
+    }
+    let entries = &plan.entries;
+    let docs = &plan.docs;
+    parallel_map(which, |&d| {
+        let doc = &docs[d];
+        let list: Vec<&Entry> = doc.entries.iter().map(|&i| &entries[i].entry).collect();
+        emit::emit(doc.format, &doc.meta, &list).map_err(|message| Error::Emit {
+            path: PathBuf::from(&doc.path),
+            message,
+        })
+    })
+    .into_iter()
+    .collect()
+}
+
+/// `tributary build`: write every feed whose inputs changed.
+pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
+    let start = Instant::now();
+    let site = Site::load(root)?;
+    let loaded = load_posts(&site)?;
+    if !loaded.broken.is_empty() && !opts.keep_going {
+        let mut all = loaded.broken;
+        all.extend(loaded.warnings);
+        return Err(Error::Invalid(all));
+    }
+    let mut plan = plan(&site, &loaded.posts, opts)?;
+    let output = site.output_dir(opts);
+    let old = read_manifest(root, &output);
+    let mut manifest = Manifest {
+        output: output.to_string_lossy().into_owned(),
+        files: BTreeMap::new(),
+    };
+    let mut stale = Vec::new();
+    for (i, doc) in plan.docs.iter().enumerate() {
+        let fp = format!("{:016x}", doc.fingerprint);
+        let current = old.files.get(&doc.path).filter(|f| {
+            f.fingerprint == fp
+                && std::fs::metadata(output.join(&doc.path)).is_ok_and(|m| m.len() == f.len)
+        });
+        match current {
+            Some(f) => {
+                manifest.files.insert(doc.path.clone(), f.clone());
+            }
+            None => stale.push(i),
+        }
+    }
+    let bytes = render_docs(&mut plan, &loaded.posts, &stale)?;
+    // Stage everything first: if any write fails, no old file has been replaced.
+    let mut staged = Vec::with_capacity(stale.len());
+    for (&i, b) in stale.iter().zip(&bytes) {
+        let doc = &plan.docs[i];
+        let dest = output.join(&doc.path);
+        let s = write::stage(&dest, b).map_err(|e| Error::io(&dest, e))?;
+        manifest.files.insert(
+            doc.path.clone(),
+            ManifestFile {
+                fingerprint: format!("{:016x}", doc.fingerprint),
+                len: b.len() as u64,
+            },
+        );
+        staged.push(s);
+    }
+    for s in staged {
+        let dest = s.dest().to_path_buf();
+        s.commit().map_err(|e| Error::io(&dest, e))?;
+    }
+    // Documents this build no longer produces (a tag that is gone) are removed,
+    // but only files an earlier build wrote.
+    let mut removed = 0;
+    for path in old.files.keys() {
+        if !manifest.files.contains_key(path) && std::fs::remove_file(output.join(path)).is_ok() {
+            removed += 1;
+        }
+    }
+    let manifest_path = root.join(MANIFEST);
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Emit {
+        path: manifest_path.clone(),
+        message: e.to_string(),
+    })?;
+    write::write_atomic(&manifest_path, &json).map_err(|e| Error::io(&manifest_path, e))?;
+
+    let mut warnings = loaded.warnings;
+    warnings.extend(plan.warnings);
+    Ok(Report {
+        posts_read: loaded.posts.len(),
+        entries: plan.entries.len(),
+        documents: plan.docs.len(),
+        written: stale.len(),
+        unchanged: plan.docs.len() - stale.len(),
+        removed,
+        warnings,
+        skipped: loaded.broken,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// What `check` found: every problem, nothing written.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    pub posts: usize,
+    pub documents: usize,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// `tributary check`: load, plan and render everything in memory, validate
+/// every document against the feed standards, and report; write nothing.
+pub fn check(root: &Path, opts: &Options) -> Result<CheckReport, Error> {
+    let site = Site::load(root)?;
+    let loaded = load_posts(&site)?;
+    let mut diags = loaded.broken;
+    diags.extend(loaded.warnings);
+    let mut plan = match plan(&site, &loaded.posts, opts) {
+        Ok(p) => p,
+        Err(Error::Invalid(more)) => {
+            diags.extend(more);
+            return Ok(CheckReport {
+                posts: loaded.posts.len(),
+                documents: 0,
+                diagnostics: diags,
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    diags.append(&mut plan.warnings);
+    // Render every entry to look for tags that readers would hide.
+    let strays = parallel_map(&plan.entries, |p| {
+        let post = &loaded.posts[p.post];
+        let mut e = p.entry.clone();
+        let r = render_entry(&mut e, post);
+        (e, stray_tag_warnings(post, &r))
+    });
+    for (p, (e, w)) in plan.entries.iter_mut().zip(strays) {
+        p.entry = e;
+        diags.extend(w);
+    }
+    let all: Vec<usize> = (0..plan.docs.len()).collect();
+    let bytes = render_docs(&mut plan, &loaded.posts, &all)?;
+    let output = opts.output.as_ref().unwrap_or(&site.config.output);
+    for (doc, b) in plan.docs.iter().zip(&bytes) {
+        diags.extend(crate::validate::check(doc.format, b, &output.join(&doc.path)));
+    }
+    Ok(CheckReport {
+        posts: loaded.posts.len(),
+        documents: plan.docs.len(),
+        diagnostics: diags,
+    })
+}
+
+fn stray_tag_warnings(post: &Post, r: &render::Rendered) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = Vec::new();
+    for (offset, tag) in &r.stray_tags {
+        let line = post.body_line
+            + post.body.as_bytes()[..(*offset).min(post.body.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+        if out.iter().any(|d| d.line == Some(line) && d.message.contains(tag.as_str())) {
+            continue;
+        }
+        out.push(Diagnostic::warning(
+            &post.path,
+            Some(line),
+            format!(
+                "{tag} is not an HTML tag: it passes through as raw HTML and readers hide it \
+                 (an unclosed backtick?); write it inside `code` or as &lt;...&gt;"
+            ),
+        ));
+    }
+    out
+}

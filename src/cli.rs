@@ -1,0 +1,193 @@
+//! The command line: `build`, `check`, `new`.
+
+use crate::build::{self, Options};
+use crate::diag::{Diagnostic, Error, Severity};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "tributary", version, about = "Publish Markdown posts as RSS, Atom and JSON Feed.")]
+pub struct Cli {
+    /// The site directory (holding tributary.yaml).
+    #[arg(short = 'C', long = "site", global = true, default_value = ".")]
+    pub site: PathBuf,
+    /// Write feeds here instead of the configured `output:`.
+    #[arg(long, global = true)]
+    pub output: Option<PathBuf>,
+    /// More log output (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Include posts marked `draft: true` or `published: false`.
+    #[arg(long, global = true)]
+    pub drafts: bool,
+    /// Include posts dated in the future.
+    #[arg(long, global = true)]
+    pub future: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Regenerate every feed once and exit.
+    Build {
+        /// Skip broken posts (and report them) instead of failing the build.
+        #[arg(long)]
+        keep_going: bool,
+    },
+    /// Report every problem and validate every feed the build would write; write nothing.
+    Check {
+        /// Exit 1 on warnings too.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Scaffold a post in content/ with today's date.
+    New {
+        /// The post's title.
+        title: String,
+        /// Tags, comma separated.
+        #[arg(long, value_delimiter = ',')]
+        tags: Vec<String>,
+    },
+}
+
+/// Parse arguments, run, and turn the outcome into an exit code:
+/// 0 ok, 1 content or configuration errors, 2 usage (clap's own).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    match run(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            if let Error::Invalid(ds) = &e {
+                let n = ds.iter().filter(|d| d.is_error()).count();
+                if n > 1 {
+                    eprintln!("tributary: {n} errors");
+                }
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn options(cli: &Cli) -> Options {
+    Options {
+        drafts: cli.drafts,
+        future: cli.future,
+        output: cli.output.clone(),
+        ..Options::default()
+    }
+}
+
+fn print(ds: &[Diagnostic], quiet: bool) {
+    for d in ds {
+        if d.severity == Severity::Warning && quiet {
+            continue;
+        }
+        eprintln!("{d}");
+    }
+}
+
+/// Run the command; `Err` for errors that stop it.
+pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
+    match &cli.command {
+        Command::Build { keep_going } => {
+            let mut opts = options(cli);
+            opts.keep_going = *keep_going;
+            let r = build::build(&cli.site, &opts)?;
+            print(&r.warnings, cli.quiet);
+            print(&r.skipped, false);
+            if !cli.quiet {
+                eprintln!(
+                    "built {} posts into {} feed documents ({} written, {} unchanged{}){} in {:.2} s",
+                    r.entries,
+                    r.documents,
+                    r.written,
+                    r.unchanged,
+                    if r.removed > 0 { format!(", {} removed", r.removed) } else { String::new() },
+                    if r.skipped.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {} broken posts skipped", r.skipped.len())
+                    },
+                    r.elapsed.as_secs_f64()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { deny_warnings } => {
+            let r = build::check(&cli.site, &options(cli))?;
+            print(&r.diagnostics, cli.quiet);
+            let errors = r.diagnostics.iter().filter(|d| d.is_error()).count();
+            let warnings = r.diagnostics.len() - errors;
+            if !cli.quiet {
+                eprintln!(
+                    "checked {} posts and {} feed documents: {errors} errors, {warnings} warnings",
+                    r.posts, r.documents
+                );
+            }
+            Ok(if errors > 0 || (*deny_warnings && warnings > 0) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::New { title, tags } => {
+            let path = new_post(&cli.site, title, tags)?;
+            println!("{}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Write `content/YYYY-MM-DD-SLUG.md` with front matter; never overwrites.
+pub fn new_post(root: &Path, title: &str, tags: &[String]) -> Result<PathBuf, Error> {
+    let cfg = crate::config::SiteConfig::load(root).map_err(Error::invalid)?;
+    let now = chrono::Utc::now().with_timezone(&cfg.timezone);
+    let mut slug = crate::content::permalink::slugify(title);
+    if slug.is_empty() {
+        slug = "post".to_string();
+    }
+    let rel = PathBuf::from("content").join(format!("{}-{slug}.md", now.format("%Y-%m-%d")));
+    let path = root.join(&rel);
+    let mut fm = serde_json::Map::new();
+    fm.insert("title".into(), title.into());
+    fm.insert("date".into(), now.format("%Y-%m-%d %H:%M:%S %z").to_string().into());
+    if !tags.is_empty() {
+        fm.insert("tags".into(), tags.iter().map(|t| t.trim()).collect::<Vec<_>>().into());
+    }
+    let yaml = crate::yaml::to_string(&fm)
+        .map_err(|e| Error::invalid(Diagnostic::error(&rel, None, e.message)))?;
+    let text = format!("---\n{yaml}---\n\nWrite here.\n");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| Error::io(&rel, e))?;
+    std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| Error::io(&rel, e))?;
+    Ok(rel)
+}

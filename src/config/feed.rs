@@ -1,0 +1,388 @@
+use super::load_yaml;
+use crate::diag::Diagnostic;
+use crate::entry::ContentMode;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+/// Which local posts a feed takes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum PostSelection {
+    #[default]
+    All,
+    None,
+    Filter(PostFilter),
+}
+
+/// Each non-empty list must match (any of its values); lists combine with AND.
+/// Comparison ignores case.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostFilter {
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    #[serde(default)]
+    pub authors: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for PostSelection {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PostSelection;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("\"all\", \"none\" or a filter { tags, categories, authors }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PostSelection, E> {
+                match v {
+                    "all" => Ok(PostSelection::All),
+                    "none" => Ok(PostSelection::None),
+                    other => Err(E::custom(format!(
+                        "posts: {other:?} is not \"all\", \"none\" or a filter {{ tags: [...] }}"
+                    ))),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<PostSelection, A::Error> {
+                PostFilter::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(PostSelection::Filter)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// How many entries the subscription document holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    All,
+    Count(usize),
+}
+
+impl Default for Limit {
+    fn default() -> Self {
+        Limit::Count(20)
+    }
+}
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Limit;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a positive number or \"all\"")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Limit, E> {
+                if v == 0 {
+                    return Err(E::custom("limit must be at least 1 (or \"all\")"));
+                }
+                Ok(Limit::Count(usize::try_from(v).unwrap_or(usize::MAX)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Limit, E> {
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::custom("limit must be at least 1 (or \"all\")")),
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Limit, E> {
+                if v == "all" {
+                    Ok(Limit::All)
+                } else {
+                    Err(E::custom(format!("limit {v:?} is not a number or \"all\"")))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The three formats, in the order they are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Atom,
+    Rss,
+    Json,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [Format::Atom, Format::Rss, Format::Json];
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Atom => "atom",
+            Format::Rss => "rss",
+            Format::Json => "json",
+        }
+    }
+
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Atom => "application/atom+xml",
+            Format::Rss => "application/rss+xml",
+            Format::Json => "application/feed+json",
+        }
+    }
+}
+
+/// The set of formats a feed is published in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Formats(pub Vec<Format>);
+
+impl Default for Formats {
+    fn default() -> Self {
+        Formats(Format::ALL.to_vec())
+    }
+}
+
+impl<'de> Deserialize<'de> for Formats {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Formats;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of formats: atom, rss, json")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Formats, E> {
+                Format::deserialize(de::value::StrDeserializer::<E>::new(v))
+                    .map(|f| Formats(vec![f]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Formats, A::Error> {
+                let mut out = Vec::new();
+                while let Some(f) = seq.next_element::<Format>()? {
+                    if !out.contains(&f) {
+                        out.push(f);
+                    }
+                }
+                if out.is_empty() {
+                    return Err(de::Error::custom("formats is empty"));
+                }
+                out.sort();
+                Ok(Formats(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Output paths per format, relative to the output directory.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputPaths {
+    pub atom: Option<String>,
+    pub rss: Option<String>,
+    pub json: Option<String>,
+    /// One path for a feed with exactly one format (`output: feed.xml`).
+    #[serde(skip)]
+    pub single: Option<String>,
+}
+
+fn deserialize_output<'de, D: Deserializer<'de>>(d: D) -> Result<OutputPaths, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = OutputPaths;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a path (for a feed with one format) or a map { atom, rss, json }")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<OutputPaths, E> {
+            Ok(OutputPaths {
+                single: Some(v.to_string()),
+                ..OutputPaths::default()
+            })
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<OutputPaths, A::Error> {
+            OutputPaths::deserialize(de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// RFC 5005 archives: with `archive: true` the subscription document keeps the
+/// newest `limit` entries and links to immutable archive pages of `limit` entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Archive(pub bool);
+
+impl<'de> Deserialize<'de> for Archive {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        bool::deserialize(d).map(Archive)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    title: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    posts: PostSelection,
+    #[serde(default)]
+    formats: Formats,
+    #[serde(default)]
+    limit: Limit,
+    #[serde(default)]
+    content: ContentMode,
+    #[serde(default)]
+    archive: Archive,
+    #[serde(default, deserialize_with = "deserialize_output")]
+    output: OutputPaths,
+    #[serde(default)]
+    per_tag: bool,
+    id: Option<String>,
+}
+
+/// One `feeds/NAME.yaml`, checked.
+#[derive(Debug, Clone)]
+pub struct FeedDef {
+    /// File stem: `main` for `feeds/main.yaml`.
+    pub name: String,
+    /// `feeds/NAME.yaml`, for messages.
+    pub path: PathBuf,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub posts: PostSelection,
+    pub formats: Vec<Format>,
+    pub limit: Limit,
+    pub content: ContentMode,
+    pub archive: bool,
+    pub output: OutputPaths,
+    /// One feed per tag: `{tag}` in title and output paths is the tag.
+    pub per_tag: bool,
+    /// Feed-level id override (Atom `id`).
+    pub id: Option<String>,
+    pub source_text: String,
+}
+
+impl FeedDef {
+    pub const DIR: &'static str = "feeds";
+
+    /// Load every `feeds/*.yaml` (sorted by name). Problems are collected, not fatal one by one.
+    pub fn load_all(root: &Path) -> (Vec<FeedDef>, Vec<Diagnostic>) {
+        let dir = root.join(Self::DIR);
+        let mut defs = Vec::new();
+        let mut problems = Vec::new();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (defs, problems),
+            Err(e) => {
+                problems.push(Diagnostic::error(Self::DIR, None, format!("cannot list: {e}")));
+                return (defs, problems);
+            }
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+            .collect();
+        files.sort();
+        for file in files {
+            let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+            let shown = Path::new(Self::DIR).join(file.file_name().unwrap_or_default());
+            match std::fs::read_to_string(&file) {
+                Ok(text) => match FeedDef::parse(&name, &text, &shown) {
+                    Ok(def) => defs.push(def),
+                    Err(d) => problems.push(d),
+                },
+                Err(e) => problems.push(Diagnostic::error(&shown, None, format!("cannot read: {e}"))),
+            }
+        }
+        (defs, problems)
+    }
+
+    pub fn parse(name: &str, text: &str, shown: &Path) -> Result<FeedDef, Diagnostic> {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(Diagnostic::error(
+                shown,
+                None,
+                "feed file names may use only letters, digits, '-', '_' and '.'",
+            ));
+        }
+        // An empty file is a feed with every default.
+        let raw: RawFeed = if text.trim().is_empty() {
+            load_yaml("{}", shown)?
+        } else {
+            load_yaml(text, shown)?
+        };
+        let line = |k: &str| super::site::key_line(text, k);
+        let formats = raw.formats.0;
+        let output = raw.output;
+        if output.single.is_some() && formats.len() != 1 {
+            return Err(Diagnostic::error(
+                shown,
+                line("output"),
+                "output: a single path needs exactly one format (set `formats: [atom]`), \
+                 or give a map { atom: ..., rss: ..., json: ... }",
+            ));
+        }
+        for p in [&output.atom, &output.rss, &output.json, &output.single]
+            .into_iter()
+            .flatten()
+        {
+            check_output_path(p).map_err(|m| Diagnostic::error(shown, line("output"), m))?;
+            if raw.per_tag && !p.contains("{tag}") {
+                return Err(Diagnostic::error(
+                    shown,
+                    line("output"),
+                    format!("output {p:?}: a per_tag feed's paths must contain {{tag}}"),
+                ));
+            }
+        }
+        Ok(FeedDef {
+            name: name.to_string(),
+            path: shown.to_path_buf(),
+            title: raw.title,
+            description: raw.description,
+            posts: raw.posts,
+            formats,
+            limit: raw.limit,
+            content: raw.content,
+            archive: raw.archive.0,
+            output,
+            per_tag: raw.per_tag,
+            id: raw.id,
+            source_text: text.to_string(),
+        })
+    }
+
+    /// The output path of `format` (relative to the output dir), `{tag}` not yet filled in.
+    pub fn output_path(&self, format: Format) -> String {
+        let explicit = match format {
+            Format::Atom => &self.output.atom,
+            Format::Rss => &self.output.rss,
+            Format::Json => &self.output.json,
+        };
+        if let Some(p) = explicit.as_ref().or(self.output.single.as_ref()) {
+            return p.clone();
+        }
+        if self.per_tag {
+            format!("{}/{{tag}}.{}", self.name, format.extension())
+        } else {
+            format!("{}.{}", self.name, format.extension())
+        }
+    }
+}
+
+/// Output paths stay inside the output directory.
+fn check_output_path(p: &str) -> Result<(), String> {
+    let path = Path::new(p);
+    if p.is_empty() || p.ends_with('/') {
+        return Err(format!("output {p:?} must name a file"));
+    }
+    for c in path.components() {
+        match c {
+            Component::Normal(_) => {}
+            _ => {
+                return Err(format!(
+                    "output {p:?} must be a relative path inside the output directory (no '..', no leading '/')"
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+

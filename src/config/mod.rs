@@ -1,0 +1,62 @@
+//! `tributary.yaml` (the site) and `feeds/NAME.yaml` (one file per published feed).
+//!
+//! Unknown keys are errors naming file, line and key: a misspelt key that was
+//! silently ignored would publish the wrong feed.
+
+mod feed;
+mod site;
+
+pub use feed::{Archive, FeedDef, Format, Formats, Limit, OutputPaths, PostFilter, PostSelection};
+pub use site::{key_line, IdScheme, SiteConfig};
+
+use crate::diag::Diagnostic;
+use crate::entry::Person;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use std::fmt;
+use std::path::Path;
+
+/// Read a YAML file into `T`, with errors as `path:line: message`.
+pub(crate) fn load_yaml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    shown_path: &Path,
+) -> Result<T, Diagnostic> {
+    crate::yaml::from_str(text).map_err(|e| Diagnostic::error(shown_path, e.line, e.message))
+}
+
+/// A person written as `"Name <email>"` or as `{ name, email, uri }`.
+pub(crate) fn deserialize_person<'de, D: Deserializer<'de>>(d: D) -> Result<Person, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Person;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a name (\"Name <email>\") or a map with name, email, uri")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Person, E> {
+            Ok(Person::parse(v))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Person, A::Error> {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Fields {
+                name: String,
+                email: Option<String>,
+                #[serde(alias = "url")]
+                uri: Option<String>,
+            }
+            let f = Fields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+            Ok(Person {
+                name: f.name,
+                email: f.email,
+                uri: f.uri,
+            })
+        }
+    }
+    d.deserialize_any(V)
+}
+
+pub(crate) fn deserialize_opt_person<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Person>, D::Error> {
+    deserialize_person(d).map(Some)
+}

@@ -1,0 +1,158 @@
+use super::{deserialize_opt_person, load_yaml};
+use crate::diag::Diagnostic;
+use crate::entry::Person;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use url::Url;
+
+/// How a new entry's id is made (see README, "Entry ids").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdScheme {
+    /// RFC 4151 `tag:HOST,DATE:SLUG`: independent of later URL changes.
+    #[default]
+    Tag,
+    /// The absolute permalink.
+    Permalink,
+    /// Exactly what jekyll-feed emits: base URL + dirname(url) + "/" + slug.
+    Jekyll,
+    /// Hugo's RSS guid: the permalink.
+    Hugo,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSite {
+    title: String,
+    #[serde(default)]
+    description: Option<String>,
+    base_url: String,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default, deserialize_with = "deserialize_opt_person")]
+    author: Option<Person>,
+    #[serde(default)]
+    permalink: Option<String>,
+    #[serde(default)]
+    output: Option<PathBuf>,
+    #[serde(default)]
+    timezone: Option<String>,
+    #[serde(default)]
+    ids: IdScheme,
+}
+
+/// `tributary.yaml`, checked.
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    pub title: String,
+    pub description: Option<String>,
+    /// Always ends with `/`.
+    pub base_url: Url,
+    pub language: Option<String>,
+    pub author: Option<Person>,
+    /// Jekyll-style pattern, e.g. `/:year/:month/:day/:slug/`.
+    pub permalink: String,
+    /// Output directory, relative to the site root unless absolute.
+    pub output: PathBuf,
+    pub timezone: chrono_tz::Tz,
+    pub ids: IdScheme,
+    /// The raw file, fingerprinted so that a config change rebuilds every feed.
+    pub source_text: String,
+}
+
+pub const DEFAULT_PERMALINK: &str = "/:year/:month/:day/:slug/";
+
+impl SiteConfig {
+    pub const FILE: &'static str = "tributary.yaml";
+
+    /// Load `tributary.yaml` from the site root.
+    pub fn load(root: &Path) -> Result<SiteConfig, Diagnostic> {
+        let path = root.join(Self::FILE);
+        let shown = Path::new(Self::FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Diagnostic::error(
+                shown,
+                None,
+                format!("cannot read the site configuration: {e} (is this a tributary site? use -C DIR)"),
+            )
+        })?;
+        Self::parse(&text, shown)
+    }
+
+    pub fn parse(text: &str, shown: &Path) -> Result<SiteConfig, Diagnostic> {
+        let raw: RawSite = load_yaml(text, shown)?;
+        let line_of = |key: &str| key_line(text, key);
+        let mut base = Url::parse(raw.base_url.trim()).map_err(|e| {
+            Diagnostic::error(
+                shown,
+                line_of("base_url"),
+                format!("base_url {:?} is not an absolute URL: {e}", raw.base_url),
+            )
+        })?;
+        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+            return Err(Diagnostic::error(
+                shown,
+                line_of("base_url"),
+                format!("base_url {:?} must be an http or https URL with a host", raw.base_url),
+            ));
+        }
+        if !base.path().ends_with('/') {
+            let p = format!("{}/", base.path());
+            base.set_path(&p);
+        }
+        base.set_query(None);
+        base.set_fragment(None);
+        let timezone = match raw.timezone.as_deref() {
+            None => chrono_tz::UTC,
+            Some(name) => name.parse().map_err(|_| {
+                Diagnostic::error(
+                    shown,
+                    line_of("timezone"),
+                    format!("timezone {name:?} is not an IANA time zone name (e.g. \"UTC\", \"Europe/Berlin\")"),
+                )
+            })?,
+        };
+        let permalink = raw.permalink.unwrap_or_else(|| DEFAULT_PERMALINK.to_string());
+        if !permalink.starts_with('/') {
+            return Err(Diagnostic::error(
+                shown,
+                line_of("permalink"),
+                format!("permalink {permalink:?} must start with '/'"),
+            ));
+        }
+        if raw.title.trim().is_empty() {
+            return Err(Diagnostic::error(shown, line_of("title"), "title is empty"));
+        }
+        Ok(SiteConfig {
+            title: raw.title,
+            description: raw.description,
+            base_url: base,
+            language: raw.language,
+            author: raw.author,
+            permalink,
+            output: raw.output.unwrap_or_else(|| PathBuf::from("public")),
+            timezone,
+            ids: raw.ids,
+            source_text: text.to_string(),
+        })
+    }
+
+    /// Absolute URL for a site path such as `/2024/20240101` or `feed.atom`.
+    pub fn url_for(&self, path: &str) -> String {
+        let rel = path.trim_start_matches('/');
+        match self.base_url.join(rel) {
+            Ok(u) => u.to_string(),
+            Err(_) => format!("{}{}", self.base_url, rel),
+        }
+    }
+}
+
+/// The 1-based line of a top-level `key:` in a YAML text, for messages.
+pub fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
+}

@@ -1,0 +1,127 @@
+//! Atom 1.0 (RFC 4287) with atom_syndication.
+
+use super::{FeedMeta, Paging, FH_NS, GENERATOR, GENERATOR_VERSION};
+use crate::entry::{Entry, Person};
+use atom_syndication as atom;
+use std::collections::BTreeMap;
+
+fn person(p: &Person) -> atom::Person {
+    atom::Person {
+        name: p.name.clone(),
+        email: p.email.clone(),
+        uri: p.uri.clone(),
+        extensions: Default::default(),
+    }
+}
+
+fn link(href: &str, rel: &str, mime: Option<&str>) -> atom::Link {
+    atom::Link {
+        href: href.to_string(),
+        rel: rel.to_string(),
+        mime_type: mime.map(str::to_string),
+        ..Default::default()
+    }
+}
+
+fn fh(name: &str) -> atom::extension::ExtensionMap {
+    let ext = atom::extension::Extension {
+        name: format!("fh:{name}"),
+        ..Default::default()
+    };
+    let mut inner = BTreeMap::new();
+    inner.insert(name.to_string(), vec![ext]);
+    let mut map = BTreeMap::new();
+    map.insert("fh".to_string(), inner);
+    map
+}
+
+/// Serialize an Atom document.
+pub fn emit(meta: &FeedMeta, entries: &[&Entry]) -> Result<Vec<u8>, String> {
+    const TYPE: &str = "application/atom+xml";
+    let mut links = vec![
+        link(&meta.self_url, "self", Some(TYPE)),
+        link(&meta.home_url, "alternate", Some("text/html")),
+    ];
+    let mut namespaces = BTreeMap::new();
+    let mut extensions = BTreeMap::new();
+    match &meta.paging {
+        Paging::Complete => {
+            namespaces.insert("fh".to_string(), FH_NS.to_string());
+            extensions = fh("complete");
+        }
+        Paging::Subscription { prev_archive } => {
+            if let Some(prev) = prev_archive {
+                links.push(link(prev, "prev-archive", Some(TYPE)));
+            }
+        }
+        Paging::Archive {
+            prev_archive,
+            next_archive,
+            current,
+        } => {
+            namespaces.insert("fh".to_string(), FH_NS.to_string());
+            extensions = fh("archive");
+            links.push(link(current, "current", Some(TYPE)));
+            if let Some(prev) = prev_archive {
+                links.push(link(prev, "prev-archive", Some(TYPE)));
+            }
+            if let Some(next) = next_archive {
+                links.push(link(next, "next-archive", Some(TYPE)));
+            }
+        }
+    }
+    let feed = atom::Feed {
+        title: atom::Text::plain(meta.title.clone()),
+        id: meta.id.clone(),
+        updated: meta.updated,
+        authors: meta.authors.iter().map(person).collect(),
+        generator: Some(atom::Generator {
+            value: GENERATOR.to_string(),
+            uri: None,
+            version: Some(GENERATOR_VERSION.to_string()),
+        }),
+        links,
+        subtitle: meta.description.clone().map(atom::Text::plain),
+        entries: entries.iter().map(|e| entry(meta, e)).collect(),
+        extensions,
+        namespaces,
+        lang: meta.language.clone(),
+        ..Default::default()
+    };
+    let config = atom::WriteConfig {
+        write_document_declaration: true,
+        indent_size: Some(2),
+    };
+    let mut out = feed
+        .write_with_config(Vec::with_capacity(4096), config)
+        .map_err(|e| e.to_string())?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+fn entry(meta: &FeedMeta, e: &Entry) -> atom::Entry {
+    let (summary, content) = e.parts(meta.content);
+    atom::Entry {
+        title: atom::Text::plain(e.title.clone()),
+        id: e.id.clone(),
+        updated: e.updated,
+        published: Some(e.published),
+        authors: e.authors.iter().map(person).collect(),
+        categories: e
+            .tags
+            .iter()
+            .map(|t| atom::Category {
+                term: t.clone(),
+                ..Default::default()
+            })
+            .collect(),
+        links: vec![link(&e.url, "alternate", Some("text/html"))],
+        summary: summary.map(|s| atom::Text::html(s.to_string())),
+        content: content.map(|c| atom::Content {
+            value: Some(c.to_string()),
+            content_type: Some("html".to_string()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,101 @@
+//! JSON Feed 1.1 with serde. Text fields (`title`, `summary`) are plain text;
+//! HTML goes in `content_html`.
+
+use super::{rfc3339, FeedMeta, Paging};
+use crate::entry::{Entry, Person};
+use crate::render::html_to_text;
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Feed<'a> {
+    version: &'static str,
+    title: &'a str,
+    home_page_url: &'a str,
+    feed_url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    authors: Vec<Author<'a>>,
+    items: Vec<Item<'a>>,
+}
+
+#[derive(Serialize)]
+struct Author<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Item<'a> {
+    id: &'a str,
+    url: &'a str,
+    title: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<String>,
+    content_html: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<&'a str>,
+    date_published: String,
+    date_modified: String,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tags: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    authors: Vec<Author<'a>>,
+}
+
+fn author(p: &Person) -> Author<'_> {
+    Author {
+        name: &p.name,
+        url: p
+            .uri
+            .clone()
+            .or_else(|| p.email.as_ref().map(|e| format!("mailto:{e}"))),
+    }
+}
+
+/// Serialize a JSON Feed document.
+pub fn emit(meta: &FeedMeta, entries: &[&Entry]) -> Result<Vec<u8>, String> {
+    // JSON Feed pages through `next_url` (newer to older), which is exactly
+    // the RFC 5005 prev-archive chain.
+    let next_url = match &meta.paging {
+        Paging::Complete => None,
+        Paging::Subscription { prev_archive } => prev_archive.as_deref(),
+        Paging::Archive { prev_archive, .. } => prev_archive.as_deref(),
+    };
+    let feed = Feed {
+        version: "https://jsonfeed.org/version/1.1",
+        title: &meta.title,
+        home_page_url: &meta.home_url,
+        feed_url: &meta.subscription_url,
+        description: meta.description.as_deref(),
+        next_url,
+        language: meta.language.as_deref(),
+        authors: meta.authors.iter().map(author).collect(),
+        items: entries
+            .iter()
+            .map(|e| {
+                let (summary, content) = e.parts(meta.content);
+                Item {
+                    id: &e.id,
+                    url: &e.url,
+                    title: &e.title,
+                    summary: summary.map(html_to_text).filter(|s| !s.is_empty()),
+                    content_html: content.or(summary).unwrap_or(""),
+                    image: e.image.as_deref(),
+                    date_published: rfc3339(&e.published),
+                    date_modified: rfc3339(&e.updated),
+                    tags: &e.tags,
+                    authors: e.authors.iter().map(author).collect(),
+                }
+            })
+            .collect(),
+    };
+    let mut out = serde_json::to_vec_pretty(&feed).map_err(|e| e.to_string())?;
+    out.push(b'\n');
+    Ok(out)
+}

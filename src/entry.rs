@@ -1,0 +1,103 @@
+//! The one model: local posts, upstream items and merged entries are all `Entry`.
+//! Every emitter reads only this type.
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+/// A person (author), as all three formats know one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Person {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "url")]
+    pub uri: Option<String>,
+}
+
+impl Person {
+    /// Parse `Name`, `Name <email>` or a bare `email@host`.
+    pub fn parse(text: &str) -> Person {
+        let text = text.trim();
+        if let (Some(open), true) = (text.rfind('<'), text.ends_with('>')) {
+            let email = text[open + 1..text.len() - 1].trim();
+            let name = text[..open].trim();
+            if email.contains('@') {
+                return Person {
+                    name: if name.is_empty() { email } else { name }.to_string(),
+                    email: Some(email.to_string()),
+                    uri: None,
+                };
+            }
+        }
+        if !text.contains(' ') && text.contains('@') {
+            return Person {
+                name: text.to_string(),
+                email: Some(text.to_string()),
+                uri: None,
+            };
+        }
+        Person {
+            name: text.to_string(),
+            email: None,
+            uri: None,
+        }
+    }
+}
+
+/// What an entry carries of its body: the full HTML, a summary, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentMode {
+    #[default]
+    Both,
+    Full,
+    Summary,
+}
+
+/// One entry of a feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Stable id (Atom `id`, RSS `guid`, JSON Feed `id`); never changes once published.
+    pub id: String,
+    /// Absolute URL of the entry's page.
+    pub url: String,
+    /// Plain text; emitters escape it.
+    pub title: String,
+    /// HTML, absolute URLs, XML-safe characters.
+    pub summary_html: Option<String>,
+    /// HTML, absolute URLs, XML-safe characters.
+    pub content_html: Option<String>,
+    pub published: DateTime<FixedOffset>,
+    pub updated: DateTime<FixedOffset>,
+    pub authors: Vec<Person>,
+    /// Tags and categories, in the order written, without duplicates.
+    pub tags: Vec<String>,
+    /// Absolute URL of a representative image.
+    pub image: Option<String>,
+    /// The entry's own choice of content, overriding the feed's.
+    pub content_mode: Option<ContentMode>,
+}
+
+impl Entry {
+    /// Whether the id is the entry's URL (RSS `isPermaLink`).
+    pub fn id_is_permalink(&self) -> bool {
+        self.id == self.url
+    }
+
+    /// The content mode in force for this entry in a feed that asks for `feed_mode`.
+    pub fn mode(&self, feed_mode: ContentMode) -> ContentMode {
+        self.content_mode.unwrap_or(feed_mode)
+    }
+
+    /// Summary and content HTML as the mode says; whichever the mode wants falls
+    /// back to the other, so that no format is left with neither.
+    pub fn parts(&self, feed_mode: ContentMode) -> (Option<&str>, Option<&str>) {
+        let summary = self.summary_html.as_deref();
+        let content = self.content_html.as_deref();
+        match self.mode(feed_mode) {
+            ContentMode::Both => (summary, content.or(summary)),
+            ContentMode::Full => (None, content.or(summary)),
+            ContentMode::Summary => (summary.or(content), None),
+        }
+    }
+}

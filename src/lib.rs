@@ -1,0 +1,24 @@
+//! tributary: publish Markdown posts as RSS 2.0, Atom 1.0 and JSON Feed 1.1.
+//!
+//! The pipeline, one module per concern:
+//! `config` (site and feed files) → `content` (posts on disk) → `render`
+//! (Markdown to safe, absolute HTML) → `entry` (the one model every part speaks)
+//! → `build` (select, paginate, skip what is unchanged) → `emit::{rss, atom, json}`
+//! → `write` (atomic files). `validate` checks the bytes the emitters wrote;
+//! `cli` is the command line on top.
+
+pub mod build;
+pub mod cli;
+pub mod config;
+pub mod content;
+pub mod diag;
+pub mod emit;
+pub mod entry;
+pub mod ids;
+pub mod render;
+pub mod validate;
+pub mod write;
+pub mod yaml;
+
+pub use diag::{Diagnostic, Error, Severity};
+pub use entry::{Entry, Person};

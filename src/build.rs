@@ -516,6 +516,7 @@ fn fingerprint(site: &Site, site_hash: u64, doc: &DocPlan, entries: &[Planned], 
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.write_u32(OUTPUT_REVISION);
     h.write(env!("CARGO_PKG_VERSION").as_bytes());
+    h.write_u64(program_identity());
     h.write_u64(site_hash);
     if let Some(def) = site.feeds.iter().find(|d| d.path == doc.feed_file) {
         h.write(def.source_text.as_bytes());
@@ -528,6 +529,28 @@ fn fingerprint(site: &Site, site_hash: u64, doc: &DocPlan, entries: &[Planned], 
         h.write(p.entry.url.as_bytes());
     }
     h.finish()
+}
+
+/// Size and modification time of the running program: a different binary
+/// (even one with the same version number) may write different bytes, so its
+/// documents are not taken as up to date.
+fn program_identity() -> u64 {
+    static ID: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *ID.get_or_init(|| {
+        let meta = std::env::current_exe().and_then(std::fs::metadata);
+        match meta {
+            Ok(m) => {
+                let mtime = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(0);
+                m.len() ^ mtime.rotate_left(17)
+            }
+            Err(_) => 0,
+        }
+    })
 }
 
 /// What `build` did.

@@ -23,16 +23,19 @@ fn link(href: &str, rel: &str, mime: Option<&str>) -> atom::Link {
     }
 }
 
-fn fh(name: &str) -> atom::extension::ExtensionMap {
-    let ext = atom::extension::Extension {
-        name: format!("fh:{name}"),
-        ..Default::default()
-    };
-    let mut inner = BTreeMap::new();
-    inner.insert(name.to_string(), vec![ext]);
-    let mut map = BTreeMap::new();
-    map.insert("fh".to_string(), inner);
-    map
+/// Put `<fh:NAME/>` before the first entry. RFC 4287's grammar allows
+/// extension elements only before the entries, but atom_syndication writes
+/// them after; entry text is escaped, so the first raw `<entry>` is the first entry.
+fn insert_fh(doc: &mut Vec<u8>, name: &str) {
+    let element = format!("<fh:{name}/>\n  ");
+    let at = find(doc, b"<entry>").or_else(|| find(doc, b"</feed>"));
+    if let Some(at) = at {
+        doc.splice(at..at, element.bytes());
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Serialize an Atom document.
@@ -43,11 +46,11 @@ pub fn emit(meta: &FeedMeta, entries: &[&Entry]) -> Result<Vec<u8>, String> {
         link(&meta.home_url, "alternate", Some("text/html")),
     ];
     let mut namespaces = BTreeMap::new();
-    let mut extensions = BTreeMap::new();
+    let mut fh = None;
     match &meta.paging {
         Paging::Complete => {
             namespaces.insert("fh".to_string(), FH_NS.to_string());
-            extensions = fh("complete");
+            fh = Some("complete");
         }
         Paging::Subscription { prev_archive } => {
             if let Some(prev) = prev_archive {
@@ -60,7 +63,7 @@ pub fn emit(meta: &FeedMeta, entries: &[&Entry]) -> Result<Vec<u8>, String> {
             current,
         } => {
             namespaces.insert("fh".to_string(), FH_NS.to_string());
-            extensions = fh("archive");
+            fh = Some("archive");
             links.push(link(current, "current", Some(TYPE)));
             if let Some(prev) = prev_archive {
                 links.push(link(prev, "prev-archive", Some(TYPE)));
@@ -83,7 +86,6 @@ pub fn emit(meta: &FeedMeta, entries: &[&Entry]) -> Result<Vec<u8>, String> {
         links,
         subtitle: meta.description.clone().map(atom::Text::plain),
         entries: entries.iter().map(|e| entry(meta, e)).collect(),
-        extensions,
         namespaces,
         lang: meta.language.clone(),
         ..Default::default()
@@ -95,6 +97,9 @@ pub fn emit(meta: &FeedMeta, entries: &[&Entry]) -> Result<Vec<u8>, String> {
     let mut out = feed
         .write_with_config(Vec::with_capacity(4096), config)
         .map_err(|e| e.to_string())?;
+    if let Some(name) = fh {
+        insert_fh(&mut out, name);
+    }
     out.push(b'\n');
     Ok(out)
 }

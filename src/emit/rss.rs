@@ -80,11 +80,8 @@ pub fn emit(meta: &FeedMeta, entries: &[&Entry]) -> Result<Vec<u8>, String> {
     let mut out = channel
         .pretty_write_to(Vec::with_capacity(4096), b' ', 2)
         .map_err(|e| e.to_string())?;
-    // The rss crate writes no XML declaration; readers assume UTF-8, but say it.
-    let mut doc = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n".to_vec();
-    doc.append(&mut out);
-    doc.push(b'\n');
-    Ok(doc)
+    out.push(b'\n');
+    Ok(out)
 }
 
 fn item(meta: &FeedMeta, e: &Entry) -> rss::Item {

@@ -8,6 +8,7 @@ use crate::content::{self, LoadOptions, Post};
 use crate::diag::{Diagnostic, Error};
 use crate::emit::{self, FeedMeta, Paging};
 use crate::entry::{Entry, Person};
+use crate::ledger::{self, Ledger, Resolution};
 use crate::{ids, render, write};
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -146,6 +147,9 @@ pub struct Planned {
     pub entry: Entry,
     /// Index into the posts the plan was made from.
     pub post: usize,
+    /// The id the `ids:` scheme gives today (the ledger may keep an older one).
+    pub computed_id: String,
+    pub resolution: Resolution,
 }
 
 /// One document to write.
@@ -171,10 +175,16 @@ pub struct Plan {
 }
 
 /// Turn posts into entries and feed documents. Fails on conflicts the user must resolve.
-pub fn plan(site: &Site, posts: &[Post], opts: &Options) -> Result<Plan, Error> {
+pub fn plan(
+    site: &Site,
+    posts: &[Post],
+    ledger: &mut Ledger,
+    opts: &Options,
+) -> Result<Plan, Error> {
     let cfg = &site.config;
     let mut warnings = Vec::new();
     let mut entries: Vec<Planned> = Vec::new();
+    let mut paths: Vec<String> = Vec::new();
     for (i, post) in posts.iter().enumerate() {
         if post.draft && !opts.drafts {
             continue;
@@ -182,10 +192,35 @@ pub fn plan(site: &Site, posts: &[Post], opts: &Options) -> Result<Plan, Error> 
         if post.date.with_timezone(&Utc) > opts.now && !opts.future {
             continue;
         }
+        let (entry, path) = entry_meta(cfg, post);
+        paths.push(path);
         entries.push(Planned {
-            entry: entry_meta(cfg, post),
+            computed_id: entry.id.clone(),
+            entry,
             post: i,
+            resolution: Resolution::New,
         });
+    }
+    // The ledger decides the published id: the first one ever given to the post.
+    let keys: Vec<String> = entries.iter().map(|p| ledger_key(&posts[p.post])).collect();
+    let current: Vec<ledger::Current> = entries
+        .iter()
+        .zip(&keys)
+        .zip(&paths)
+        .map(|((p, key), path)| ledger::Current {
+            key,
+            computed_id: &p.computed_id,
+            explicit_id: posts[p.post].id.is_some(),
+            published: p.entry.published,
+            slug: &posts[p.post].slug,
+            path,
+            title: &p.entry.title,
+        })
+        .collect();
+    let assigned = ledger.assign(&current);
+    for (p, (id, how)) in entries.iter_mut().zip(assigned) {
+        p.entry.id = id;
+        p.resolution = how;
     }
     // Newest first; ties broken by id so that the order never depends on the file system.
     entries.sort_by(|a, b| {
@@ -231,9 +266,23 @@ pub fn plan(site: &Site, posts: &[Post], opts: &Options) -> Result<Plan, Error> 
     let mut seen_paths: BTreeMap<String, PathBuf> = BTreeMap::new();
     for def in &site.feeds {
         for inst in feed_instances(def, &entries, posts) {
+            let key = match &inst.tag {
+                Some(_) => format!("{}/{}", def.name, inst.tag_slug),
+                None => def.name.clone(),
+            };
+            let line = ledger
+                .feeds
+                .entry(key)
+                .or_insert_with(|| ledger::FeedLine {
+                    id: default_feed_id(cfg, def, &inst),
+                    format: None,
+                    self_url: None,
+                })
+                .clone();
             for format in &def.formats {
-                let path = def.output_path(*format).replace("{tag}", &inst.tag_slug);
-                for doc in paginate(cfg, def, &inst, *format, &path, &entries) {
+                let path = adopted_path(cfg, def, *format, &line)
+                    .unwrap_or_else(|| def.output_path(*format).replace("{tag}", &inst.tag_slug));
+                for doc in paginate(cfg, def, &inst, *format, &path, &line.id, &entries) {
                     if let Some(prev) = seen_paths.insert(doc.path.clone(), def.path.clone()) {
                         return Err(Error::invalid(Diagnostic::error(
                             &def.path,
@@ -261,8 +310,18 @@ pub fn plan(site: &Site, posts: &[Post], opts: &Options) -> Result<Plan, Error> 
     })
 }
 
-/// The metadata half of a post's entry: everything but rendered HTML.
-fn entry_meta(cfg: &SiteConfig, post: &Post) -> Entry {
+/// A post's key in the ledger: its path under `content/`, with `/` separators.
+pub fn ledger_key(post: &Post) -> String {
+    let p = post.path.strip_prefix("content").unwrap_or(&post.path);
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The metadata half of a post's entry (everything but rendered HTML), and its
+/// site-relative permalink path.
+fn entry_meta(cfg: &SiteConfig, post: &Post) -> (Entry, String) {
     let local = post.date.with_timezone(&cfg.timezone).naive_local();
     let vars = PermalinkVars {
         date: local,
@@ -287,7 +346,7 @@ fn entry_meta(cfg: &SiteConfig, post: &Post) -> Entry {
         Some(p) => render::absolutize(i, p).into_owned(),
         None => i.clone(),
     });
-    Entry {
+    let entry = Entry {
         id: render::xml_clean(&id).into_owned(),
         url,
         title: render::plain_text(&post.title),
@@ -306,12 +365,14 @@ fn entry_meta(cfg: &SiteConfig, post: &Post) -> Entry {
         tags: tags.iter().map(|t| render::plain_text(t)).collect(),
         image,
         content_mode: post.content_mode,
-    }
+    };
+    (entry, path)
 }
 
 /// Render a post's body and summary into its entry.
 pub fn render_entry(entry: &mut Entry, post: &Post) -> render::Rendered {
-    let page = Url::parse(&entry.url).unwrap_or_else(|_| Url::parse("https://invalid.invalid/").expect("static URL"));
+    let page = Url::parse(&entry.url)
+        .unwrap_or_else(|_| Url::parse("https://invalid.invalid/").expect("static URL"));
     let rendered = render::markdown(&post.body, &page);
     let summary = match &post.summary {
         Some(md) => Some(render::markdown(md, &page).html.trim_end().to_string()),
@@ -402,15 +463,63 @@ fn archive_path(path: &str, k: usize) -> String {
 }
 
 fn epoch() -> DateTime<FixedOffset> {
-    Utc.timestamp_opt(0, 0).single().unwrap_or_default().fixed_offset()
+    Utc.timestamp_opt(0, 0)
+        .single()
+        .unwrap_or_default()
+        .fixed_offset()
 }
 
+/// The id a feed gets the first time it is built: `id:` from its file, else
+/// the URL of its Atom document (of its first format without Atom).
+fn default_feed_id(cfg: &SiteConfig, def: &FeedDef, inst: &Instance) -> String {
+    match (&def.id, &inst.tag) {
+        (Some(id), Some(_)) => format!("{}/{}", id.trim_end_matches('/'), inst.tag_slug),
+        (Some(id), None) => id.clone(),
+        (None, _) => {
+            let format = if def.formats.contains(&Format::Atom) {
+                Format::Atom
+            } else {
+                def.formats.first().copied().unwrap_or(Format::Atom)
+            };
+            cfg.url_for(&def.output_path(format).replace("{tag}", &inst.tag_slug))
+        }
+    }
+}
+
+/// The output path of a subscription URL adopted from an older generator, so
+/// that readers keep their subscription: only when the feed file does not set
+/// `output:` itself and the URL is under `base_url`.
+fn adopted_path(
+    cfg: &SiteConfig,
+    def: &FeedDef,
+    format: Format,
+    line: &ledger::FeedLine,
+) -> Option<String> {
+    if line.format.as_deref() != Some(format.extension()) || def.per_tag {
+        return None;
+    }
+    let explicit = match format {
+        Format::Atom => &def.output.atom,
+        Format::Rss => &def.output.rss,
+        Format::Json => &def.output.json,
+    };
+    if explicit.is_some() || def.output.single.is_some() {
+        return None;
+    }
+    let url = line.self_url.as_deref()?;
+    let rest = url.strip_prefix(cfg.base_url.as_str())?;
+    (!rest.is_empty() && !rest.contains("..") && !rest.contains(['?', '#']))
+        .then(|| rest.to_string())
+}
+
+#[allow(clippy::too_many_arguments)]
 fn paginate(
     cfg: &SiteConfig,
     def: &FeedDef,
     inst: &Instance,
     format: Format,
     path: &str,
+    feed_id: &str,
     entries: &[Planned],
 ) -> Vec<DocPlan> {
     let title = match (&def.title, &inst.tag) {
@@ -421,19 +530,6 @@ fn paginate(
         (None, None) => cfg.title.clone(),
     };
     let subscription_url = cfg.url_for(path);
-    let feed_id = match (&def.id, &inst.tag) {
-        (Some(id), Some(_)) => format!("{}/{}", id.trim_end_matches('/'), inst.tag_slug),
-        (Some(id), None) => id.clone(),
-        (None, _) => {
-            // The Atom document's URL identifies the feed in every format.
-            let atom_path = def.output_path(Format::Atom).replace("{tag}", &inst.tag_slug);
-            if def.formats.contains(&Format::Atom) {
-                cfg.url_for(&atom_path)
-            } else {
-                subscription_url.clone()
-            }
-        }
-    };
     let authors = match &cfg.author {
         Some(a) => vec![a.clone()],
         None => vec![Person {
@@ -442,7 +538,7 @@ fn paginate(
         }],
     };
     let meta_for = |self_path: &str, members: &[usize], paging: Paging| FeedMeta {
-        id: render::xml_clean(&feed_id).into_owned(),
+        id: render::xml_clean(feed_id).into_owned(),
         title: render::plain_text(&title),
         description: def
             .description
@@ -511,7 +607,13 @@ fn paginate(
     out
 }
 
-fn fingerprint(site: &Site, site_hash: u64, doc: &DocPlan, entries: &[Planned], posts: &[Post]) -> u64 {
+fn fingerprint(
+    site: &Site,
+    site_hash: u64,
+    doc: &DocPlan,
+    entries: &[Planned],
+    posts: &[Post],
+) -> u64 {
     use std::hash::Hasher;
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.write_u32(OUTPUT_REVISION);
@@ -594,7 +696,11 @@ fn read_manifest(root: &Path, output: &Path) -> Manifest {
 
 /// Render the documents at `which` (indices into `plan.docs`), filling in entry
 /// bodies as needed. Returns the bytes in the same order.
-pub fn render_docs(plan: &mut Plan, posts: &[Post], which: &[usize]) -> Result<Vec<Vec<u8>>, Error> {
+pub fn render_docs(
+    plan: &mut Plan,
+    posts: &[Post],
+    which: &[usize],
+) -> Result<Vec<Vec<u8>>, Error> {
     let mut needed = vec![false; plan.entries.len()];
     for &d in which {
         for &i in &plan.docs[d].entries {
@@ -627,6 +733,11 @@ pub fn render_docs(plan: &mut Plan, posts: &[Post], which: &[usize]) -> Result<V
     .collect()
 }
 
+/// Load `tributary.ledger` from the site root.
+pub fn load_ledger(root: &Path) -> Result<Ledger, Error> {
+    Ledger::load(root).map_err(Error::Invalid)
+}
+
 /// `tributary build`: write every feed whose inputs changed.
 pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
     let start = Instant::now();
@@ -637,7 +748,8 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
         all.extend(loaded.warnings);
         return Err(Error::Invalid(all));
     }
-    let mut plan = plan(&site, &loaded.posts, opts)?;
+    let mut ledger = load_ledger(root)?;
+    let mut plan = plan(&site, &loaded.posts, &mut ledger, opts)?;
     let output = site.output_dir(opts);
     let old = read_manifest(root, &output);
     let mut manifest = Manifest {
@@ -686,6 +798,10 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
             removed += 1;
         }
     }
+    // The ledger is saved after the feeds: an id is recorded once it is published.
+    ledger
+        .save(root)
+        .map_err(|e| Error::io(root.join(ledger::FILE), e))?;
     let manifest_path = root.join(MANIFEST);
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Emit {
         path: manifest_path.clone(),
@@ -723,7 +839,16 @@ pub fn check(root: &Path, opts: &Options) -> Result<CheckReport, Error> {
     let loaded = load_posts(&site)?;
     let mut diags = loaded.broken;
     diags.extend(loaded.warnings);
-    let mut plan = match plan(&site, &loaded.posts, opts) {
+    let mut ledger = match load_ledger(root) {
+        Ok(l) => l,
+        Err(Error::Invalid(more)) => {
+            diags.extend(more);
+            Ledger::default()
+        }
+        Err(e) => return Err(e),
+    };
+    let before = ledger.clone();
+    let mut plan = match plan(&site, &loaded.posts, &mut ledger, opts) {
         Ok(p) => p,
         Err(Error::Invalid(more)) => {
             diags.extend(more);
@@ -736,6 +861,7 @@ pub fn check(root: &Path, opts: &Options) -> Result<CheckReport, Error> {
         Err(e) => return Err(e),
     };
     diags.append(&mut plan.warnings);
+    diags.extend(ledger_notes(&before, &plan, &loaded.posts));
     // Render every entry to look for tags that readers would hide.
     let strays = parallel_map(&plan.entries, |p| {
         let post = &loaded.posts[p.post];
@@ -751,13 +877,67 @@ pub fn check(root: &Path, opts: &Options) -> Result<CheckReport, Error> {
     let bytes = render_docs(&mut plan, &loaded.posts, &all)?;
     let output = opts.output.as_ref().unwrap_or(&site.config.output);
     for (doc, b) in plan.docs.iter().zip(&bytes) {
-        diags.extend(crate::validate::check(doc.format, b, &output.join(&doc.path)));
+        diags.extend(crate::validate::check(
+            doc.format,
+            b,
+            &output.join(&doc.path),
+        ));
     }
     Ok(CheckReport {
         posts: loaded.posts.len(),
         documents: plan.docs.len(),
         diagnostics: diags,
     })
+}
+
+/// What the ledger did for this build: ids it kept that the `ids:` scheme
+/// would now make differently (the duplicates it prevented), renamed files it
+/// recognised, and lines whose post is gone.
+fn ledger_notes(before: &Ledger, plan: &Plan, posts: &[Post]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for p in &plan.entries {
+        let post = &posts[p.post];
+        match &p.resolution {
+            Resolution::Kept if p.entry.id != p.computed_id => out.push(Diagnostic::note(
+                &post.path,
+                None,
+                format!(
+                    "the ledger keeps the published id {}; without it readers would get {} and see the post again as new",
+                    p.entry.id, p.computed_id
+                ),
+            )),
+            Resolution::Renamed { old_key } => out.push(Diagnostic::note(
+                &post.path,
+                None,
+                format!("recognised as the renamed content/{old_key}; it keeps the id {}", p.entry.id),
+            )),
+            Resolution::Overridden { old_id } => out.push(Diagnostic::warning(
+                &post.path,
+                None,
+                format!(
+                    "front-matter id {} replaces the published id {old_id}: readers will see this post again as new",
+                    p.entry.id
+                ),
+            )),
+            _ => {}
+        }
+    }
+    let present: Vec<String> = posts.iter().map(ledger_key).collect();
+    let present: Vec<&str> = present.iter().map(String::as_str).collect();
+    for key in before.gone(&present) {
+        let renamed = plan
+            .entries
+            .iter()
+            .any(|p| matches!(&p.resolution, Resolution::Renamed { old_key } if old_key == key));
+        if !renamed {
+            out.push(Diagnostic::note(
+                ledger::FILE,
+                None,
+                format!("post:{key} has no post in content/ any more (its id stays reserved)"),
+            ));
+        }
+    }
+    out
 }
 
 fn stray_tag_warnings(post: &Post, r: &render::Rendered) -> Vec<Diagnostic> {
@@ -768,7 +948,10 @@ fn stray_tag_warnings(post: &Post, r: &render::Rendered) -> Vec<Diagnostic> {
                 .iter()
                 .filter(|&&b| b == b'\n')
                 .count();
-        if out.iter().any(|d| d.line == Some(line) && d.message.contains(tag.as_str())) {
+        if out
+            .iter()
+            .any(|d| d.line == Some(line) && d.message.contains(tag.as_str()))
+        {
             continue;
         }
         out.push(Diagnostic::warning(

@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "tributary", version, about = "Publish Markdown posts as RSS, Atom and JSON Feed.")]
+#[command(
+    name = "tributary",
+    version,
+    about = "Publish Markdown posts as RSS, Atom and JSON Feed."
+)]
 pub struct Cli {
     /// The site directory (holding tributary.yaml).
     #[arg(short = 'C', long = "site", global = true, default_value = ".")]
@@ -102,7 +106,7 @@ fn options(cli: &Cli) -> Options {
 
 fn print(ds: &[Diagnostic], quiet: bool) {
     for d in ds {
-        if d.severity == Severity::Warning && quiet {
+        if d.severity != Severity::Error && quiet {
             continue;
         }
         eprintln!("{d}");
@@ -139,8 +143,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Check { deny_warnings } => {
             let r = build::check(&cli.site, &options(cli))?;
             print(&r.diagnostics, cli.quiet);
-            let errors = r.diagnostics.iter().filter(|d| d.is_error()).count();
-            let warnings = r.diagnostics.len() - errors;
+            let count = |s: Severity| r.diagnostics.iter().filter(|d| d.severity == s).count();
+            let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
             if !cli.quiet {
                 eprintln!(
                     "checked {} posts and {} feed documents: {errors} errors, {warnings} warnings",
@@ -173,9 +177,15 @@ pub fn new_post(root: &Path, title: &str, tags: &[String]) -> Result<PathBuf, Er
     let path = root.join(&rel);
     let mut fm = serde_json::Map::new();
     fm.insert("title".into(), title.into());
-    fm.insert("date".into(), now.format("%Y-%m-%d %H:%M:%S %z").to_string().into());
+    fm.insert(
+        "date".into(),
+        now.format("%Y-%m-%d %H:%M:%S %z").to_string().into(),
+    );
     if !tags.is_empty() {
-        fm.insert("tags".into(), tags.iter().map(|t| t.trim()).collect::<Vec<_>>().into());
+        fm.insert(
+            "tags".into(),
+            tags.iter().map(|t| t.trim()).collect::<Vec<_>>().into(),
+        );
     }
     let yaml = crate::yaml::to_string(&fm)
         .map_err(|e| Error::invalid(Diagnostic::error(&rel, None, e.message)))?;

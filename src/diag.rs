@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 /// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
+    /// Information the user may want (an id the ledger kept), not a problem.
+    Note,
     Warning,
     Error,
 }
@@ -31,9 +33,20 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(path: impl AsRef<Path>, line: Option<usize>, message: impl Into<String>) -> Self {
+    pub fn warning(
+        path: impl AsRef<Path>,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             severity: Severity::Warning,
+            ..Diagnostic::error(path, line, message)
+        }
+    }
+
+    pub fn note(path: impl AsRef<Path>, line: Option<usize>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Note,
             ..Diagnostic::error(path, line, message)
         }
     }
@@ -49,8 +62,10 @@ impl fmt::Display for Diagnostic {
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
         }
-        if self.severity == Severity::Warning {
-            write!(f, ": warning")?;
+        match self.severity {
+            Severity::Warning => write!(f, ": warning")?,
+            Severity::Note => write!(f, ": note")?,
+            Severity::Error => {}
         }
         write!(f, ": {}", self.message)
     }

@@ -20,7 +20,11 @@ pub fn post_id(scheme: IdScheme, post: &Post, url_path: &str, site: &SiteConfig)
             site.url_for(&format!("{dir}/{}", post.slug))
         }
         IdScheme::Tag => {
-            let host = site.base_url.host_str().unwrap_or("localhost").to_ascii_lowercase();
+            let host = site
+                .base_url
+                .host_str()
+                .unwrap_or("localhost")
+                .to_ascii_lowercase();
             let day = post.date.with_timezone(&site.timezone).format("%Y-%m-%d");
             format!("tag:{host},{day}:{}", tag_escape(&post.slug))
         }
@@ -34,8 +38,24 @@ fn tag_escape(s: &str) -> String {
         let ok = b.is_ascii_alphanumeric()
             || matches!(
                 b,
-                b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*'
-                    | b'+' | b',' | b';' | b'=' | b':' | b'@' | b'/' | b'?'
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+                    | b'/'
+                    | b'?'
             );
         if ok {
             out.push(b as char);

@@ -15,6 +15,7 @@ pub mod diag;
 pub mod emit;
 pub mod entry;
 pub mod ids;
+pub mod ledger;
 pub mod render;
 pub mod validate;
 pub mod write;

@@ -35,33 +35,42 @@ pub fn markdown(markdown: &str, page: &Url) -> Rendered {
     let mut depth = 0usize;
     let mut in_first_para = false;
 
-    let events = Parser::new_ext(markdown, options()).into_offset_iter().map(|(ev, range)| {
-        match ev {
-            Event::Start(Tag::Link { link_type, dest_url, title, id }) => Event::Start(Tag::Link {
-                link_type,
-                dest_url: absolutize_cow(dest_url, page),
-                title,
-                id,
-            }),
-            Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
-                Event::Start(Tag::Image {
+    let events =
+        Parser::new_ext(markdown, options())
+            .into_offset_iter()
+            .map(|(ev, range)| match ev {
+                Event::Start(Tag::Link {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                }) => Event::Start(Tag::Link {
                     link_type,
                     dest_url: absolutize_cow(dest_url, page),
                     title,
                     id,
-                })
-            }
-            Event::Html(h) => {
-                find_stray_tags(&h, range.start, &mut stray_tags);
-                Event::Html(rewrite_raw_html(h, page))
-            }
-            Event::InlineHtml(h) => {
-                find_stray_tags(&h, range.start, &mut stray_tags);
-                Event::InlineHtml(rewrite_raw_html(h, page))
-            }
-            other => other,
-        }
-    });
+                }),
+                Event::Start(Tag::Image {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                }) => Event::Start(Tag::Image {
+                    link_type,
+                    dest_url: absolutize_cow(dest_url, page),
+                    title,
+                    id,
+                }),
+                Event::Html(h) => {
+                    find_stray_tags(&h, range.start, &mut stray_tags);
+                    Event::Html(rewrite_raw_html(h, page))
+                }
+                Event::InlineHtml(h) => {
+                    find_stray_tags(&h, range.start, &mut stray_tags);
+                    Event::InlineHtml(rewrite_raw_html(h, page))
+                }
+                other => other,
+            });
 
     let mut collected: Vec<Event> = Vec::new();
     for ev in events {
@@ -95,22 +104,28 @@ pub fn markdown(markdown: &str, page: &Url) -> Rendered {
             pulldown_cmark::html::push_html(
                 &mut out,
                 Parser::new_ext(&markdown[..pos], options()).map(|ev| match ev {
-                    Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
-                        Event::Start(Tag::Link {
-                            link_type,
-                            dest_url: absolutize_cow(dest_url, page),
-                            title,
-                            id,
-                        })
-                    }
-                    Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
-                        Event::Start(Tag::Image {
-                            link_type,
-                            dest_url: absolutize_cow(dest_url, page),
-                            title,
-                            id,
-                        })
-                    }
+                    Event::Start(Tag::Link {
+                        link_type,
+                        dest_url,
+                        title,
+                        id,
+                    }) => Event::Start(Tag::Link {
+                        link_type,
+                        dest_url: absolutize_cow(dest_url, page),
+                        title,
+                        id,
+                    }),
+                    Event::Start(Tag::Image {
+                        link_type,
+                        dest_url,
+                        title,
+                        id,
+                    }) => Event::Start(Tag::Image {
+                        link_type,
+                        dest_url: absolutize_cow(dest_url, page),
+                        title,
+                        id,
+                    }),
                     Event::Html(h) => Event::Html(rewrite_raw_html(h, page)),
                     Event::InlineHtml(h) => Event::InlineHtml(rewrite_raw_html(h, page)),
                     other => other,
@@ -193,7 +208,11 @@ fn rewrite_raw_html<'a>(html: CowStr<'a>, page: &Url) -> CowStr<'a> {
         // Attribute values may hold entities (`&amp;`); resolve the decoded text.
         let decoded = html_escape::decode_html_entities(value);
         let abs = absolutize(&decoded, page);
-        let abs = if quote == '"' { abs.replace('"', "%22") } else { abs.replace('\'', "%27") };
+        let abs = if quote == '"' {
+            abs.replace('"', "%22")
+        } else {
+            abs.replace('\'', "%27")
+        };
         let abs = abs.replace('&', "&amp;").replace('<', "%3C");
         format!("{}{quote}{abs}{quote}", &c[1])
     });
@@ -220,18 +239,130 @@ fn find_stray_tags(html: &str, offset: usize, out: &mut Vec<(usize, String)>) {
 
 /// HTML, SVG and MathML element names a browser knows (sorted for binary search).
 static HTML_ELEMENTS: &[&str] = &[
-    "a", "abbr", "acronym", "address", "area", "article", "aside", "audio", "b", "base", "bdi",
-    "bdo", "big", "blockquote", "body", "br", "button", "canvas", "caption", "center", "cite",
-    "code", "col", "colgroup", "data", "datalist", "dd", "del", "details", "dfn", "dialog", "dir",
-    "div", "dl", "dt", "em", "embed", "fieldset", "figcaption", "figure", "font", "footer", "form",
-    "frame", "frameset", "h1", "h2", "h3", "h4", "h5", "h6", "head", "header", "hgroup", "hr",
-    "html", "i", "iframe", "img", "input", "ins", "kbd", "label", "legend", "li", "link", "main",
-    "map", "mark", "math", "menu", "meta", "meter", "nav", "noscript", "object", "ol", "optgroup",
-    "option", "output", "p", "param", "picture", "pre", "progress", "q", "rp", "rt", "ruby", "s",
-    "samp", "script", "search", "section", "select", "slot", "small", "source", "span", "strike",
-    "strong", "style", "sub", "summary", "sup", "svg", "table", "tbody", "td", "template",
-    "textarea", "tfoot", "th", "thead", "time", "title", "tr", "track", "tt", "u", "ul", "var",
-    "video", "wbr",
+    "a",
+    "abbr",
+    "acronym",
+    "address",
+    "area",
+    "article",
+    "aside",
+    "audio",
+    "b",
+    "base",
+    "bdi",
+    "bdo",
+    "big",
+    "blockquote",
+    "body",
+    "br",
+    "button",
+    "canvas",
+    "caption",
+    "center",
+    "cite",
+    "code",
+    "col",
+    "colgroup",
+    "data",
+    "datalist",
+    "dd",
+    "del",
+    "details",
+    "dfn",
+    "dialog",
+    "dir",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "embed",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "font",
+    "footer",
+    "form",
+    "frame",
+    "frameset",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "header",
+    "hgroup",
+    "hr",
+    "html",
+    "i",
+    "iframe",
+    "img",
+    "input",
+    "ins",
+    "kbd",
+    "label",
+    "legend",
+    "li",
+    "link",
+    "main",
+    "map",
+    "mark",
+    "math",
+    "menu",
+    "meta",
+    "meter",
+    "nav",
+    "noscript",
+    "object",
+    "ol",
+    "optgroup",
+    "option",
+    "output",
+    "p",
+    "param",
+    "picture",
+    "pre",
+    "progress",
+    "q",
+    "rp",
+    "rt",
+    "ruby",
+    "s",
+    "samp",
+    "script",
+    "search",
+    "section",
+    "select",
+    "slot",
+    "small",
+    "source",
+    "span",
+    "strike",
+    "strong",
+    "style",
+    "sub",
+    "summary",
+    "sup",
+    "svg",
+    "table",
+    "tbody",
+    "td",
+    "template",
+    "textarea",
+    "tfoot",
+    "th",
+    "thead",
+    "time",
+    "title",
+    "tr",
+    "track",
+    "tt",
+    "u",
+    "ul",
+    "var",
+    "video",
+    "wbr",
 ];
 
 /// Remove characters XML 1.0 forbids or discourages (control characters,
@@ -292,8 +423,14 @@ mod tests {
     #[test]
     fn relative_urls_become_absolute() {
         let r = markdown("[a](/2018/20180205) [b](metric_total) ![i](/img/x.png) [c](https://k8s.io/) [m](mailto:a@b.c) [e]()", &page());
-        assert!(r.html.contains(r#"href="https://lwkd.info/2018/20180205""#), "{}", r.html);
-        assert!(r.html.contains(r#"href="https://lwkd.info/2024/metric_total""#));
+        assert!(
+            r.html.contains(r#"href="https://lwkd.info/2018/20180205""#),
+            "{}",
+            r.html
+        );
+        assert!(r
+            .html
+            .contains(r#"href="https://lwkd.info/2024/metric_total""#));
         assert!(r.html.contains(r#"src="https://lwkd.info/img/x.png""#));
         assert!(r.html.contains(r#"href="https://k8s.io/""#));
         assert!(r.html.contains(r#"href="mailto:a@b.c""#));
@@ -302,16 +439,30 @@ mod tests {
 
     #[test]
     fn raw_html_urls_and_stray_tags() {
-        let r = markdown("x <a href='/p?a=1&amp;b=2'>y</a> `isIP(<string>)` and isIP(<string>)\n", &page());
-        assert!(r.html.contains("href='https://lwkd.info/p?a=1&amp;b=2'"), "{}", r.html);
+        let r = markdown(
+            "x <a href='/p?a=1&amp;b=2'>y</a> `isIP(<string>)` and isIP(<string>)\n",
+            &page(),
+        );
+        assert!(
+            r.html.contains("href='https://lwkd.info/p?a=1&amp;b=2'"),
+            "{}",
+            r.html
+        );
         assert_eq!(r.stray_tags.len(), 1);
         assert_eq!(r.stray_tags[0].1, "<string>");
-        assert_eq!(&"x <a href='/p?a=1&amp;b=2'>y</a> `isIP(<string>)` and isIP(<string>)\n"[r.stray_tags[0].0..][..8], "<string>");
+        assert_eq!(
+            &"x <a href='/p?a=1&amp;b=2'>y</a> `isIP(<string>)` and isIP(<string>)\n"
+                [r.stray_tags[0].0..][..8],
+            "<string>"
+        );
     }
 
     #[test]
     fn gfm_features() {
-        let r = markdown("| a | b |\n|---|---|\n| 1 | 2 |\n\n~~x~~\n\n- [x] done\n\nnote[^1]\n\n[^1]: foot\n", &page());
+        let r = markdown(
+            "| a | b |\n|---|---|\n| 1 | 2 |\n\n~~x~~\n\n- [x] done\n\nnote[^1]\n\n[^1]: foot\n",
+            &page(),
+        );
         assert!(r.html.contains("<table>"));
         assert!(r.html.contains("<del>x</del>"));
         assert!(r.html.contains("checkbox"));
@@ -321,7 +472,10 @@ mod tests {
     #[test]
     fn excerpt_is_first_paragraph_or_more_marker() {
         let r = markdown("## Head\n\nFirst *para*.\n\nSecond.\n", &page());
-        assert_eq!(r.excerpt_html.as_deref(), Some("<p>First <em>para</em>.</p>"));
+        assert_eq!(
+            r.excerpt_html.as_deref(),
+            Some("<p>First <em>para</em>.</p>")
+        );
         let r = markdown("One.\n\nTwo.\n\n<!--more-->\n\nThree.\n", &page());
         assert_eq!(r.excerpt_html.as_deref(), Some("<p>One.</p>\n<p>Two.</p>"));
     }
@@ -329,7 +483,13 @@ mod tests {
     #[test]
     fn xml_unsafe_characters_are_removed() {
         assert_eq!(xml_clean("a\u{1}b\u{7f}c\u{fffe}d\te"), "abcd\te");
-        assert_eq!(plain_text("Fish &amp; Chips &mdash; &#x1F389;\u{0}"), "Fish & Chips — 🎉");
-        assert_eq!(html_to_text("<p>a <b>b</b></p>\n<p>c &lt;d&gt;</p>"), "a b c <d>");
+        assert_eq!(
+            plain_text("Fish &amp; Chips &mdash; &#x1F389;\u{0}"),
+            "Fish & Chips — 🎉"
+        );
+        assert_eq!(
+            html_to_text("<p>a <b>b</b></p>\n<p>c &lt;d&gt;</p>"),
+            "a b c <d>"
+        );
     }
 }

@@ -26,7 +26,10 @@ pub fn check(format: Format, bytes: &[u8], shown: &Path) -> Vec<Diagnostic> {
         }
     };
     if let Some(c) = text.chars().find(|&c| !allowed_char(c)) {
-        v.error(format!("contains U+{:04X}, which XML 1.0 does not allow", c as u32));
+        v.error(format!(
+            "contains U+{:04X}, which XML 1.0 does not allow",
+            c as u32
+        ));
     }
     match format {
         Format::Atom => {
@@ -114,7 +117,9 @@ pub fn url_problem(u: &str) -> Option<&'static str> {
     if u.is_empty() {
         return Some("is empty");
     }
-    if u.chars().any(|c| c <= ' ' || "<>\"{}|\\^`".contains(c) || c == '\u{7f}') {
+    if u.chars()
+        .any(|c| c <= ' ' || "<>\"{}|\\^`".contains(c) || c == '\u{7f}')
+    {
         return Some("contains a character that must be percent-encoded");
     }
     match url::Url::parse(u) {
@@ -162,7 +167,10 @@ fn xml_wellformed(text: &str, v: &mut Findings) -> bool {
             Ok((_, Event::Eof)) => break,
             Ok(_) => {}
             Err(e) => {
-                v.error(format!("is not well-formed XML: {e} (at byte {})", r.buffer_position()));
+                v.error(format!(
+                    "is not well-formed XML: {e} (at byte {})",
+                    r.buffer_position()
+                ));
                 return false;
             }
         }
@@ -188,7 +196,9 @@ fn rfc822(v: &mut Findings, what: &str, s: &str) {
     let ok = chrono::DateTime::parse_from_rfc2822(s).is_ok()
         && s.split_whitespace().nth(3).is_some_and(|y| y.len() == 4);
     if !ok {
-        v.error(format!("{what} {s:?} is not an RFC 822 date with a four-digit year"));
+        v.error(format!(
+            "{what} {s:?} is not an RFC 822 date with a four-digit year"
+        ));
     }
 }
 
@@ -208,7 +218,10 @@ fn atom(bytes: &[u8], v: &mut Findings) {
     }
     let selfs: Vec<_> = feed.links.iter().filter(|l| l.rel == "self").collect();
     if selfs.len() != 1 {
-        v.error(format!("has {} rel=\"self\" links; exactly one is required", selfs.len()));
+        v.error(format!(
+            "has {} rel=\"self\" links; exactly one is required",
+            selfs.len()
+        ));
     }
     for l in &feed.links {
         v.url(&format!("link rel={:?}", l.rel), &l.href);
@@ -271,7 +284,11 @@ fn rss(bytes: &[u8], v: &mut Findings) {
     if let Some(d) = &ch.last_build_date {
         rfc822(v, "lastBuildDate", d);
     }
-    match ch.atom_ext.as_ref().map(|a| a.links.iter().filter(|l| l.rel == "self").count()) {
+    match ch
+        .atom_ext
+        .as_ref()
+        .map(|a| a.links.iter().filter(|l| l.rel == "self").count())
+    {
         Some(1) => {}
         _ => v.error("channel needs exactly one <atom:link rel=\"self\">".to_string()),
     }

@@ -91,7 +91,11 @@ mod tests {
         assert_eq!(fs::read(&dest).unwrap(), b"old");
         drop(staged);
         assert_eq!(fs::read(&dest).unwrap(), b"old");
-        assert_eq!(fs::read_dir(dest.parent().unwrap()).unwrap().count(), 1, "temp file removed");
+        assert_eq!(
+            fs::read_dir(dest.parent().unwrap()).unwrap().count(),
+            1,
+            "temp file removed"
+        );
         stage(&dest, b"new").unwrap().commit().unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"new");
     }

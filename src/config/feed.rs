@@ -267,7 +267,11 @@ impl FeedDef {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (defs, problems),
             Err(e) => {
-                problems.push(Diagnostic::error(Self::DIR, None, format!("cannot list: {e}")));
+                problems.push(Diagnostic::error(
+                    Self::DIR,
+                    None,
+                    format!("cannot list: {e}"),
+                ));
                 return (defs, problems);
             }
         };
@@ -277,14 +281,20 @@ impl FeedDef {
             .collect();
         files.sort();
         for file in files {
-            let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+            let name = file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .to_string();
             let shown = Path::new(Self::DIR).join(file.file_name().unwrap_or_default());
             match std::fs::read_to_string(&file) {
                 Ok(text) => match FeedDef::parse(&name, &text, &shown) {
                     Ok(def) => defs.push(def),
                     Err(d) => problems.push(d),
                 },
-                Err(e) => problems.push(Diagnostic::error(&shown, None, format!("cannot read: {e}"))),
+                Err(e) => {
+                    problems.push(Diagnostic::error(&shown, None, format!("cannot read: {e}")))
+                }
             }
         }
         (defs, problems)
@@ -385,4 +395,3 @@ fn check_output_path(p: &str) -> Result<(), String> {
     }
     Ok(())
 }
-

@@ -93,7 +93,10 @@ impl SiteConfig {
             return Err(Diagnostic::error(
                 shown,
                 line_of("base_url"),
-                format!("base_url {:?} must be an http or https URL with a host", raw.base_url),
+                format!(
+                    "base_url {:?} must be an http or https URL with a host",
+                    raw.base_url
+                ),
             ));
         }
         if !base.path().ends_with('/') {
@@ -112,7 +115,9 @@ impl SiteConfig {
                 )
             })?,
         };
-        let permalink = raw.permalink.unwrap_or_else(|| DEFAULT_PERMALINK.to_string());
+        let permalink = raw
+            .permalink
+            .unwrap_or_else(|| DEFAULT_PERMALINK.to_string());
         if !permalink.starts_with('/') {
             return Err(Diagnostic::error(
                 shown,

@@ -46,7 +46,9 @@ fn split_date(s: &str) -> Result<(&str, &str), DateError> {
         .map(|(i, _)| i)
         .unwrap_or(s.len());
     if end == 0 {
-        return Err(DateError(format!("{s:?} is not a date (expected YYYY-MM-DD)")));
+        return Err(DateError(format!(
+            "{s:?} is not a date (expected YYYY-MM-DD)"
+        )));
     }
     Ok((&s[..end], &s[end..]))
 }
@@ -58,12 +60,18 @@ fn parse_ymd(s: &str) -> Result<NaiveDate, DateError> {
         && (1..=2).contains(&parts[1].len())
         && (1..=2).contains(&parts[2].len());
     if !ok_shape {
-        return Err(DateError(format!("{s:?} is not a date (expected YYYY-MM-DD)")));
+        return Err(DateError(format!(
+            "{s:?} is not a date (expected YYYY-MM-DD)"
+        )));
     }
     let num = |p: &str| p.parse::<u32>().ok();
     let (y, m, d) = match (num(parts[0]), num(parts[1]), num(parts[2])) {
         (Some(y), Some(m), Some(d)) => (y, m, d),
-        _ => return Err(DateError(format!("{s:?} is not a date (expected YYYY-MM-DD)"))),
+        _ => {
+            return Err(DateError(format!(
+                "{s:?} is not a date (expected YYYY-MM-DD)"
+            )))
+        }
     };
     NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(|| {
         DateError(if (1..=12).contains(&m) {
@@ -117,7 +125,9 @@ fn parse_hms(s: &str) -> Result<NaiveTime, DateError> {
     };
     // A leap second (60) is clamped: feeds cannot carry it everywhere.
     NaiveTime::from_hms_nano_opt(h, m, sec.min(59), nanos).ok_or_else(|| {
-        DateError(format!("{s:?} is not a time (hour 0-23, minute and second 0-59)"))
+        DateError(format!(
+            "{s:?} is not a time (hour 0-23, minute and second 0-59)"
+        ))
     })
 }
 
@@ -179,17 +189,28 @@ mod tests {
     use super::*;
 
     fn utc(s: &str) -> String {
-        parse_date(s, chrono_tz::UTC).map(|d| d.to_rfc3339()).unwrap_or_else(|e| e.0)
+        parse_date(s, chrono_tz::UTC)
+            .map(|d| d.to_rfc3339())
+            .unwrap_or_else(|e| e.0)
     }
 
     #[test]
     fn forms_people_write() {
-        assert_eq!(utc("2018-07-23 20:00:00 -0000"), "2018-07-23T20:00:00+00:00");
+        assert_eq!(
+            utc("2018-07-23 20:00:00 -0000"),
+            "2018-07-23T20:00:00+00:00"
+        );
         assert_eq!(utc("2018-07-23"), "2018-07-23T00:00:00+00:00");
         assert_eq!(utc("2018-07-23T20:00:00Z"), "2018-07-23T20:00:00+00:00");
-        assert_eq!(utc("2018-07-23T20:00:00.5+02:00"), "2018-07-23T20:00:00.500+02:00");
+        assert_eq!(
+            utc("2018-07-23T20:00:00.5+02:00"),
+            "2018-07-23T20:00:00.500+02:00"
+        );
         assert_eq!(utc("2018-07-23 20:00"), "2018-07-23T20:00:00+00:00");
-        assert_eq!(utc("2018-07-23 20:00:00 +0530"), "2018-07-23T20:00:00+05:30");
+        assert_eq!(
+            utc("2018-07-23 20:00:00 +0530"),
+            "2018-07-23T20:00:00+05:30"
+        );
         assert_eq!(utc("2018-7-3 8:05:00 UTC"), "2018-07-03T08:05:00+00:00");
     }
 

@@ -109,8 +109,8 @@ pub fn load_file(file: &Path, shown: &Path, opts: LoadOptions) -> Result<Loaded,
             ),
         ));
     }
-    let bytes =
-        std::fs::read(file).map_err(|e| Diagnostic::error(shown, None, format!("cannot read: {e}")))?;
+    let bytes = std::fs::read(file)
+        .map_err(|e| Diagnostic::error(shown, None, format!("cannot read: {e}")))?;
     parse_post(&bytes, shown, opts)
 }
 
@@ -127,9 +127,8 @@ pub fn parse_post(bytes: &[u8], shown: &Path, opts: LoadOptions) -> Result<Loade
         )
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let (front, body, body_line) = split_front_matter(text).map_err(|(line, m)| {
-        Diagnostic::error(shown, Some(line), m)
-    })?;
+    let (front, body, body_line) =
+        split_front_matter(text).map_err(|(line, m)| Diagnostic::error(shown, Some(line), m))?;
 
     let file_stem = shown
         .file_stem()
@@ -163,7 +162,12 @@ pub fn parse_post(bytes: &[u8], shown: &Path, opts: LoadOptions) -> Result<Loade
     };
 
     let mut warnings = Vec::new();
-    let mut fm = FrontMatter { map, shown, warnings: &mut warnings, line: &fm_line };
+    let mut fm = FrontMatter {
+        map,
+        shown,
+        warnings: &mut warnings,
+        line: &fm_line,
+    };
 
     let title = match fm.take_text("title") {
         Some(t) if !t.trim().is_empty() => t.trim().to_string(),
@@ -341,7 +345,10 @@ fn split_front_matter(text: &str) -> Result<(&str, &str, usize), (usize, String)
     let front_start = pos;
     let mut line = 2;
     while pos < text.len() {
-        let end = text[pos..].find('\n').map(|i| pos + i).unwrap_or(text.len());
+        let end = text[pos..]
+            .find('\n')
+            .map(|i| pos + i)
+            .unwrap_or(text.len());
         let l = text[pos..end].trim_end_matches('\r').trim_end();
         if l == "---" || l == "..." {
             let body_start = (end + 1).min(text.len());
@@ -350,7 +357,10 @@ fn split_front_matter(text: &str) -> Result<(&str, &str, usize), (usize, String)
         pos = end + 1;
         line += 1;
     }
-    Err((1, "front matter starts with `---` but has no closing `---` line".to_string()))
+    Err((
+        1,
+        "front matter starts with `---` but has no closing `---` line".to_string(),
+    ))
 }
 
 struct FrontMatter<'a, F: Fn(&str) -> Option<usize>> {

@@ -12,8 +12,18 @@ pub struct PermalinkVars<'a> {
 }
 
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 /// Expand a pattern. Unknown `:words` are left as written.
@@ -118,8 +128,14 @@ mod tests {
             categories: &[],
         };
         assert_eq!(expand("/:year/:year:month:day", &v), "/2026/20260820");
-        assert_eq!(expand("/:year/:month/:day/:slug/", &v), "/2026/08/20/2026-08-16-update/");
-        assert_eq!(expand("/:categories/:title:output_ext", &v), "/2026-08-16-update.html");
+        assert_eq!(
+            expand("/:year/:month/:day/:slug/", &v),
+            "/2026/08/20/2026-08-16-update/"
+        );
+        assert_eq!(
+            expand("/:categories/:title:output_ext", &v),
+            "/2026-08-16-update.html"
+        );
     }
 
     #[test]

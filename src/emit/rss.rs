@@ -67,7 +67,10 @@ pub fn emit(meta: &FeedMeta, entries: &[&Entry]) -> Result<Vec<u8>, String> {
         title: meta.title.clone(),
         link: meta.home_url.clone(),
         // RSS requires a description; the title is the honest fallback.
-        description: meta.description.clone().unwrap_or_else(|| meta.title.clone()),
+        description: meta
+            .description
+            .clone()
+            .unwrap_or_else(|| meta.title.clone()),
         language: meta.language.clone(),
         last_build_date: Some(meta.updated.to_rfc2822()),
         generator: Some(format!("{GENERATOR} {GENERATOR_VERSION}")),

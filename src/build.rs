@@ -738,9 +738,19 @@ pub fn load_ledger(root: &Path) -> Result<Ledger, Error> {
     Ledger::load(root).map_err(Error::Invalid)
 }
 
-/// `tributary build`: write every feed whose inputs changed.
-pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
-    let start = Instant::now();
+/// A site loaded and planned: what `build`, `adopt` and `diff` start from.
+#[derive(Debug)]
+pub struct Prepared {
+    pub site: Site,
+    pub loaded: Posts,
+    /// The ledger after assigning ids to this build's posts (not yet saved).
+    pub ledger: Ledger,
+    pub plan: Plan,
+}
+
+/// Load the site, its posts and ledger, and plan every document. Broken posts
+/// fail unless `opts.keep_going`.
+pub fn prepare(root: &Path, opts: &Options) -> Result<Prepared, Error> {
     let site = Site::load(root)?;
     let loaded = load_posts(&site)?;
     if !loaded.broken.is_empty() && !opts.keep_going {
@@ -749,7 +759,24 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
         return Err(Error::Invalid(all));
     }
     let mut ledger = load_ledger(root)?;
-    let mut plan = plan(&site, &loaded.posts, &mut ledger, opts)?;
+    let plan = plan(&site, &loaded.posts, &mut ledger, opts)?;
+    Ok(Prepared {
+        site,
+        loaded,
+        ledger,
+        plan,
+    })
+}
+
+/// `tributary build`: write every feed whose inputs changed.
+pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
+    let start = Instant::now();
+    let Prepared {
+        site,
+        loaded,
+        ledger,
+        mut plan,
+    } = prepare(root, opts)?;
     let output = site.output_dir(opts);
     let old = read_manifest(root, &output);
     let mut manifest = Manifest {

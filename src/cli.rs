@@ -49,6 +49,26 @@ pub enum Command {
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Take over the entry ids of the feed readers already subscribe to.
+    Adopt {
+        /// The old feed: a file (Atom, RSS or JSON Feed).
+        feed: String,
+        /// Which feeds/NAME.yaml it is (default: the one at the same URL, or the only one).
+        #[arg(long)]
+        feed_name: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what readers will see if this build is published; exit 3 if an id would change.
+    Diff {
+        /// The published feeds: an output directory (default: the site's own).
+        #[arg(long)]
+        against: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Scaffold a post in content/ with today's date.
     New {
         /// The post's title.
@@ -157,12 +177,102 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Adopt {
+            feed,
+            feed_name,
+            json,
+        } => {
+            let bytes = read_document(feed)?;
+            let r =
+                crate::adopt::adopt(&cli.site, feed, &bytes, feed_name.as_deref(), &options(cli))?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            } else {
+                print_adopt(&r);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Diff { against, json } => {
+            let opts = options(cli);
+            let against = match against {
+                Some(a) if is_url(a) => return Err(no_http(a)),
+                Some(dir) => crate::diff::Against::Dir(PathBuf::from(dir)),
+                None => {
+                    let site = build::Site::load(&cli.site)?;
+                    crate::diff::Against::Dir(site.output_dir(&opts))
+                }
+            };
+            let r = crate::diff::diff(&cli.site, &against, &opts)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            } else {
+                print!("{}", crate::diff::render_text(&r));
+            }
+            Ok(if r.id_changes > 0 {
+                ExitCode::from(3)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Command::New { title, tags } => {
             let path = new_post(&cli.site, title, tags)?;
             println!("{}", path.display());
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+fn no_http(url: &str) -> Error {
+    Error::invalid(Diagnostic::error(
+        url,
+        None,
+        "reading feeds over HTTP is not supported yet: download it first (curl -o old.xml URL) and pass the file",
+    ))
+}
+
+fn read_document(source: &str) -> Result<Vec<u8>, Error> {
+    if is_url(source) {
+        return Err(no_http(source));
+    }
+    crate::adopt::read_source(source)
+}
+
+fn print_adopt(r: &crate::adopt::AdoptReport) {
+    use crate::adopt::MatchedBy;
+    let count = |b: MatchedBy| r.matched.iter().filter(|m| m.by == b).count();
+    println!(
+        "adopted {} of {} entries from {} ({}): {} by link, {} by path on another host, {} by title and date",
+        r.matched.len(),
+        r.matched.len() + r.unmatched.len(),
+        r.source,
+        r.format,
+        count(MatchedBy::Link),
+        count(MatchedBy::Path),
+        count(MatchedBy::TitleAndDate)
+    );
+    for m in &r.matched {
+        if let Some(old) = &m.replaced {
+            println!("  {}: id {} (was {old})", m.post, m.id);
+        }
+    }
+    for u in &r.unmatched {
+        println!("  not matched: {:?} ({}): {}", u.title, u.id, u.why);
+    }
+    if let Some((name, line)) = &r.feed {
+        println!(
+            "  feed {name}: id {}{}",
+            line.id,
+            line.self_url
+                .as_deref()
+                .map(|u| format!(", readers subscribe at {u}"))
+                .unwrap_or_default()
+        );
+    }
+    println!("recorded in {}", crate::ledger::FILE);
 }
 
 /// Write `content/YYYY-MM-DD-SLUG.md` with front matter; never overwrites.

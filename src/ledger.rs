@@ -34,7 +34,7 @@ pub struct PostLine {
 }
 
 /// What the ledger remembers of a feed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FeedLine {
     pub id: String,
     /// The format whose subscription URL was adopted (`atom`, `rss`, `json`), if any.

@@ -7,15 +7,18 @@
 //! → `write` (atomic files). `validate` checks the bytes the emitters wrote;
 //! `cli` is the command line on top.
 
+pub mod adopt;
 pub mod build;
 pub mod cli;
 pub mod config;
 pub mod content;
 pub mod diag;
+pub mod diff;
 pub mod emit;
 pub mod entry;
 pub mod ids;
 pub mod ledger;
+pub mod parse;
 pub mod render;
 pub mod validate;
 pub mod write;

@@ -162,6 +162,56 @@ fn parse_zone(z: &str) -> Result<FixedOffset, DateError> {
     FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
 }
 
+/// Read a date that `parse_date` rejects the way Jekyll (Ruby's `Time.parse`)
+/// does, so that permalinks match the pages the site's generator wrote: a day
+/// past the month's end rolls over (`2022-02-29` is March 1), and a garbled
+/// time keeps its leading `HH:MM` (`14:4g5:00` is 14:04). `None` when even
+/// that fails.
+pub fn parse_date_lenient(text: &str, tz: Tz) -> Option<DateTime<FixedOffset>> {
+    let s = text.trim();
+    let (date_part, rest) = split_date(s).ok()?;
+    let parts: Vec<&str> = date_part.split('-').collect();
+    if parts.len() != 3 || parts[0].len() != 4 {
+        return None;
+    }
+    let (y, m, d): (i32, u32, u32) = (
+        parts[0].parse().ok()?,
+        parts[1].parse().ok()?,
+        parts[2].parse().ok()?,
+    );
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let date =
+        NaiveDate::from_ymd_opt(y, m, 1)?.checked_add_days(chrono::Days::new(u64::from(d - 1)))?;
+    let rest = rest.trim_start_matches(['T', 't', ' ', '\t']);
+    let mut tokens = rest.split_whitespace();
+    let time_text = tokens.next().unwrap_or("");
+    let zone_text = tokens.last().or_else(|| {
+        // A zone glued to the time: "10:00:00Z", "10:00+02:00".
+        time_text.find(['Z', '+']).map(|i| &time_text[i..])
+    });
+    let digits = |t: &str| -> Option<u32> {
+        let n: String = t.chars().take_while(char::is_ascii_digit).collect();
+        if n.is_empty() || n.len() > 2 {
+            None
+        } else {
+            n.parse().ok()
+        }
+    };
+    let mut hm = time_text.splitn(3, ':');
+    let time = match (hm.next().and_then(digits), hm.next().and_then(digits)) {
+        (Some(h), Some(mi)) => NaiveTime::from_hms_opt(h, mi, 0)?,
+        _ if time_text.is_empty() => NaiveTime::MIN,
+        _ => return None,
+    };
+    let naive = date.and_time(time);
+    match zone_text.map(parse_zone) {
+        Some(Ok(offset)) => offset.from_local_datetime(&naive).single(),
+        _ => Some(localize(naive, tz)),
+    }
+}
+
 /// A wall-clock time in `tz`; in a DST gap the time after the gap is used.
 pub fn localize(naive: NaiveDateTime, tz: Tz) -> DateTime<FixedOffset> {
     let mut n = naive;
@@ -231,6 +281,21 @@ mod tests {
         // 02:30 does not exist on 2024-03-31 in Berlin: the time after the gap.
         let gap = parse_date("2024-03-31 02:30", berlin).unwrap();
         assert_eq!(gap.to_rfc3339(), "2024-03-31T03:00:00+02:00");
+    }
+
+    #[test]
+    fn lenient_reading_matches_jekyll() {
+        let l = |s: &str| parse_date_lenient(s, chrono_tz::UTC).map(|d| d.to_rfc3339());
+        assert_eq!(
+            l("2022-02-29 07:10:00 -0000").as_deref(),
+            Some("2022-03-01T07:10:00+00:00")
+        );
+        assert_eq!(
+            l("2024-04-17 14:4g5:00 -0000").as_deref(),
+            Some("2024-04-17T14:04:00+00:00")
+        );
+        assert_eq!(l("2024-13-01"), None);
+        assert_eq!(l("soon"), None);
     }
 
     #[test]

@@ -184,8 +184,20 @@ pub fn parse_post(bytes: &[u8], shown: &Path, opts: LoadOptions) -> Result<Loade
     let date = match (date_value, file_date) {
         (Some(raw), fd) => match date::parse_date(&raw, opts.timezone) {
             Ok(d) => d,
-            Err(e) => match fd {
-                Some((fdate, _)) => {
+            Err(e) => match (date::parse_date_lenient(&raw, opts.timezone), fd) {
+                // Read as Jekyll reads it, so that the permalink is the page Jekyll wrote.
+                (Some(d), _) => {
+                    fm.warnings.push(Diagnostic::warning(
+                        shown,
+                        fm_line("date"),
+                        format!(
+                            "date {raw:?}: {e}; read as {} as Jekyll does (fix the typo to be sure)",
+                            d.format("%Y-%m-%d %H:%M:%S %:z")
+                        ),
+                    ));
+                    d
+                }
+                (None, Some((fdate, _))) => {
                     fm.warnings.push(Diagnostic::warning(
                         shown,
                         fm_line("date"),
@@ -195,7 +207,7 @@ pub fn parse_post(bytes: &[u8], shown: &Path, opts: LoadOptions) -> Result<Loade
                     ));
                     date::localize(fdate.and_time(NaiveTime::MIN), opts.timezone)
                 }
-                None => {
+                (None, None) => {
                     return Err(Diagnostic::error(
                         shown,
                         fm_line("date"),

@@ -1,0 +1,293 @@
+//! `tributary adopt FEED`: take over the ids of the feed readers already
+//! subscribe to (jekyll-feed's, Hugo's, anyone's), so that switching to
+//! tributary shows them nothing new.
+
+use crate::build::{self, ledger_key, Options, Prepared};
+use crate::config::Format;
+use crate::diag::{Diagnostic, Error};
+use crate::entry::Entry;
+use crate::ledger::FeedLine;
+use crate::parse::{self, ParsedFeed};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// How an old entry found its post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchedBy {
+    Link,
+    /// Same path on another host (the site moved).
+    Path,
+    TitleAndDate,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Matched {
+    pub id: String,
+    pub title: String,
+    pub post: String,
+    pub by: MatchedBy,
+    /// The id the ledger had before, when adopt replaced it.
+    pub replaced: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Unmatched {
+    pub id: String,
+    pub title: String,
+    pub why: String,
+}
+
+/// What `adopt` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AdoptReport {
+    pub source: String,
+    pub format: String,
+    pub matched: Vec<Matched>,
+    pub unmatched: Vec<Unmatched>,
+    /// The feed whose id and subscription URL were adopted.
+    pub feed: Option<(String, FeedLine)>,
+}
+
+/// Normalise a URL for matching: scheme and host case, trailing slash and
+/// `index.html` do not matter.
+pub fn norm_url(u: &str) -> String {
+    let u = u.trim();
+    let mut s = match url::Url::parse(u) {
+        Ok(p) => {
+            let host = p.host_str().unwrap_or("").to_ascii_lowercase();
+            let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
+            format!(
+                "{host}{}{}",
+                p.path(),
+                p.query().map(|q| format!("?{q}")).unwrap_or_default()
+            )
+        }
+        Err(_) => u.to_string(),
+    };
+    for suffix in ["index.html", ".html"] {
+        if let Some(t) = s.strip_suffix(suffix) {
+            s = t.to_string();
+        }
+    }
+    s.trim_end_matches('/').to_string()
+}
+
+fn url_path(u: &str) -> Option<String> {
+    let p = url::Url::parse(u.trim()).ok()?;
+    let path = norm_url(&format!("http://x{}", p.path()));
+    Some(path.trim_start_matches('x').to_string())
+}
+
+/// Normalise a title for matching: letters and digits, lower case.
+pub fn norm_title(t: &str) -> String {
+    t.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Find, for each old entry, the new entry it is: by link, by path, then by
+/// normalised title on the same day. Each new entry is matched at most once.
+pub fn match_entries(old: &[Entry], new: &[&Entry]) -> Vec<Option<(usize, MatchedBy)>> {
+    let mut by_url: HashMap<String, usize> = HashMap::new();
+    let mut by_path: HashMap<String, usize> = HashMap::new();
+    let mut by_title: HashMap<(String, chrono::NaiveDate), usize> = HashMap::new();
+    for (i, e) in new.iter().enumerate() {
+        by_url.entry(norm_url(&e.url)).or_insert(i);
+        if let Some(p) = url_path(&e.url) {
+            by_path.entry(p).or_insert(i);
+        }
+        by_title
+            .entry((norm_title(&e.title), e.published.naive_utc().date()))
+            .or_insert(i);
+    }
+    let mut taken = vec![false; new.len()];
+    old.iter()
+        .map(|o| {
+            let candidates = [
+                (!o.url.is_empty())
+                    .then(|| by_url.get(&norm_url(&o.url)))
+                    .flatten()
+                    .map(|&i| (i, MatchedBy::Link)),
+                url_path(&o.url)
+                    .and_then(|p| by_path.get(&p))
+                    .map(|&i| (i, MatchedBy::Path)),
+                by_title
+                    .get(&(norm_title(&o.title), o.published.naive_utc().date()))
+                    .map(|&i| (i, MatchedBy::TitleAndDate)),
+            ];
+            let hit = candidates.into_iter().flatten().find(|(i, _)| !taken[*i]);
+            if let Some((i, _)) = hit {
+                taken[i] = true;
+            }
+            hit
+        })
+        .collect()
+}
+
+/// Read a feed document from a file (URLs are read by the caller).
+pub fn read_source(source: &str) -> Result<Vec<u8>, Error> {
+    std::fs::read(source).map_err(|e| Error::io(source, e))
+}
+
+/// Adopt the ids of `bytes` (the document at `source`) into the site's ledger.
+pub fn adopt(
+    root: &Path,
+    source: &str,
+    bytes: &[u8],
+    feed_name: Option<&str>,
+    opts: &Options,
+) -> Result<AdoptReport, Error> {
+    let old: ParsedFeed = parse::parse(bytes).map_err(|e| {
+        Error::invalid(Diagnostic::error(
+            source,
+            None,
+            format!("cannot read the feed: {e}"),
+        ))
+    })?;
+    let before = build::load_ledger(root)?;
+    let Prepared {
+        site,
+        loaded,
+        mut ledger,
+        plan,
+    } = build::prepare(root, opts)?;
+    let new: Vec<&Entry> = plan.entries.iter().map(|p| &p.entry).collect();
+    let mut report = AdoptReport {
+        source: source.to_string(),
+        format: old.format.extension().to_string(),
+        matched: Vec::new(),
+        unmatched: Vec::new(),
+        feed: None,
+    };
+    for (o, hit) in old.entries.iter().zip(match_entries(&old.entries, &new)) {
+        let Some((i, by)) = hit else {
+            report.unmatched.push(Unmatched {
+                id: o.id.clone(),
+                title: o.title.clone(),
+                why: format!(
+                    "no post has the link {} and none is titled {:?} on {}",
+                    if o.url.is_empty() { "(none)" } else { &o.url },
+                    o.title,
+                    o.published.format("%Y-%m-%d")
+                ),
+            });
+            continue;
+        };
+        let planned = &plan.entries[i];
+        let post = &loaded.posts[planned.post];
+        let key = ledger_key(post);
+        let line = ledger.posts.get_mut(&key).ok_or_else(|| {
+            Error::invalid(Diagnostic::error(
+                &post.path,
+                None,
+                "internal: post missing from the ledger",
+            ))
+        })?;
+        let replaced = before
+            .posts
+            .get(&key)
+            .filter(|l| l.id != o.id)
+            .map(|l| l.id.clone());
+        line.id = o.id.clone();
+        line.first_published = o.published.min(line.first_published);
+        report.matched.push(Matched {
+            id: o.id.clone(),
+            title: o.title.clone(),
+            post: post.path.display().to_string(),
+            by,
+            replaced,
+        });
+    }
+    // The feed itself: its id (Atom) and the URL readers subscribe to.
+    let name = choose_feed(&site, &old, feed_name)?;
+    if let Some(name) = name {
+        let line = ledger
+            .feeds
+            .entry(name.clone())
+            .or_insert_with(|| FeedLine {
+                id: String::new(),
+                format: None,
+                self_url: None,
+            });
+        if let Some(id) = old.id.clone().filter(|i| !i.is_empty()) {
+            line.id = id;
+        } else if line.id.is_empty() {
+            line.id = old.self_url.clone().unwrap_or_default();
+        }
+        if let Some(self_url) = &old.self_url {
+            line.format = Some(old.format.extension().to_string());
+            line.self_url = Some(self_url.clone());
+        }
+        if line.id.is_empty() {
+            ledger.feeds.remove(&name);
+        } else {
+            report.feed = Some((name, line.clone()));
+        }
+    }
+    ledger
+        .save(root)
+        .map_err(|e| Error::io(root.join(crate::ledger::FILE), e))?;
+    Ok(report)
+}
+
+/// Which feed definition the adopted document is: `--feed`, else the one
+/// whose output path is the document's URL path, else the only one.
+fn choose_feed(
+    site: &build::Site,
+    old: &ParsedFeed,
+    wanted: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let defs: Vec<_> = site.feeds.iter().filter(|d| !d.per_tag).collect();
+    if let Some(w) = wanted {
+        return match defs.iter().find(|d| d.name == w) {
+            Some(d) => Ok(Some(d.name.clone())),
+            None => Err(Error::invalid(Diagnostic::error(
+                "feeds",
+                None,
+                format!("--feed {w}: there is no feeds/{w}.yaml"),
+            ))),
+        };
+    }
+    if let Some(path) = old.self_url.as_deref().and_then(url_path) {
+        for d in &defs {
+            for f in Format::ALL {
+                if url_path(&site.config.url_for(&d.output_path(f))).as_deref()
+                    == Some(path.as_str())
+                {
+                    return Ok(Some(d.name.clone()));
+                }
+            }
+        }
+    }
+    Ok(match defs.as_slice() {
+        [only] => Some(only.name.clone()),
+        _ => defs
+            .iter()
+            .find(|d| d.name == "main")
+            .map(|d| d.name.clone()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_normalise() {
+        assert_eq!(
+            norm_url("https://LWKD.info/2024/20240101/"),
+            "lwkd.info/2024/20240101"
+        );
+        assert_eq!(norm_url("http://www.lwkd.info/a/index.html"), "lwkd.info/a");
+        assert_eq!(
+            url_path("https://old.example/2024/x/").as_deref(),
+            Some("/2024/x")
+        );
+        assert_eq!(
+            norm_title("Week Ending July 8th, 2018"),
+            "weekendingjuly8th2018"
+        );
+    }
+}

@@ -354,14 +354,7 @@ fn entry_meta(cfg: &SiteConfig, post: &Post) -> (Entry, String) {
         content_html: None,
         published: post.date,
         updated: post.updated.unwrap_or(post.date),
-        authors: post
-            .authors
-            .iter()
-            .map(|p| Person {
-                name: render::plain_text(&p.name),
-                ..p.clone()
-            })
-            .collect(),
+        authors: post.authors.iter().map(Person::cleaned).collect(),
         tags: tags.iter().map(|t| render::plain_text(t)).collect(),
         image,
         content_mode: post.content_mode,
@@ -506,10 +499,12 @@ fn adopted_path(
     if explicit.is_some() || def.output.single.is_some() {
         return None;
     }
-    let url = line.self_url.as_deref()?;
-    let rest = url.strip_prefix(cfg.base_url.as_str())?;
-    (!rest.is_empty() && !rest.contains("..") && !rest.contains(['?', '#']))
-        .then(|| rest.to_string())
+    // The path is what matters: after a move to another host, the old host
+    // redirects and the file must still be at the same path.
+    let url = Url::parse(line.self_url.as_deref()?).ok()?;
+    let rest = url.path().strip_prefix(cfg.base_url.path())?;
+    let ok = !rest.is_empty() && rest.split('/').all(|c| !c.is_empty() && c != "..");
+    ok.then(|| rest.to_string())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -15,6 +15,16 @@ pub struct Person {
 }
 
 impl Person {
+    /// The same person with every field as XML-safe plain text.
+    pub fn cleaned(&self) -> Person {
+        let t = |s: &str| crate::render::plain_text(s);
+        Person {
+            name: t(&self.name),
+            email: self.email.as_deref().map(t).filter(|e| !e.is_empty()),
+            uri: self.uri.as_deref().map(t).filter(|u| !u.is_empty()),
+        }
+    }
+
     /// Parse `Name`, `Name <email>` or a bare `email@host`.
     pub fn parse(text: &str) -> Person {
         let text = text.trim();

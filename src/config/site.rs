@@ -132,8 +132,8 @@ impl SiteConfig {
             title: raw.title,
             description: raw.description,
             base_url: base,
-            language: raw.language,
-            author: raw.author,
+            language: raw.language.map(|l| crate::render::plain_text(&l)),
+            author: raw.author.map(|a| a.cleaned()),
             permalink,
             output: raw.output.unwrap_or_else(|| PathBuf::from("public")),
             timezone,
@@ -143,8 +143,13 @@ impl SiteConfig {
     }
 
     /// Absolute URL for a site path such as `/2024/20240101` or `feed.atom`.
+    /// `%`, `?` and `#` are file-name characters here, not URL syntax.
     pub fn url_for(&self, path: &str) -> String {
-        let rel = path.trim_start_matches('/');
+        let escaped = path
+            .replace('%', "%25")
+            .replace('?', "%3F")
+            .replace('#', "%23");
+        let rel = escaped.trim_start_matches('/');
         match self.base_url.join(rel) {
             Ok(u) => u.to_string(),
             Err(_) => format!("{}{}", self.base_url, rel),

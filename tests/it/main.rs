@@ -1,0 +1,12 @@
+//! Integration tests: run the real `tributary` binary on temporary sites and
+//! check what a user sees (files, bytes, exit codes, messages).
+
+mod common;
+
+mod cli;
+mod content;
+mod corpus;
+mod errors;
+mod output;
+mod props;
+mod regressions;

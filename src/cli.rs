@@ -51,7 +51,7 @@ pub enum Command {
     },
     /// Take over the entry ids of the feed readers already subscribe to.
     Adopt {
-        /// The old feed: a file (Atom, RSS or JSON Feed).
+        /// The old feed: a file or an http(s) URL (Atom, RSS or JSON Feed).
         feed: String,
         /// Which feeds/NAME.yaml it is (default: the one at the same URL, or the only one).
         #[arg(long)]
@@ -62,7 +62,8 @@ pub enum Command {
     },
     /// Show what readers will see if this build is published; exit 3 if an id would change.
     Diff {
-        /// The published feeds: an output directory (default: the site's own).
+        /// The published feeds: an output directory (default: the site's own), or the
+        /// live site's URL (each document is fetched at its path under it).
         #[arg(long)]
         against: Option<String>,
         /// Print the report as JSON.
@@ -195,7 +196,20 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Diff { against, json } => {
             let opts = options(cli);
             let against = match against {
-                Some(a) if is_url(a) => return Err(no_http(a)),
+                Some(base) if is_url(base) => {
+                    // Each document at its path under the live site's URL.
+                    let paths = crate::diff::document_paths(&cli.site, &opts)?;
+                    let base = if base.ends_with('/') {
+                        base.clone()
+                    } else {
+                        format!("{base}/")
+                    };
+                    let urls: Vec<String> = paths.iter().map(|p| format!("{base}{p}")).collect();
+                    let bodies =
+                        crate::fetch::get_many_blocking(&urls, &crate::fetch::Limits::default())
+                            .map_err(fetch_error)?;
+                    crate::diff::Against::Fetched(paths.into_iter().zip(bodies).collect())
+                }
                 Some(dir) => crate::diff::Against::Dir(PathBuf::from(dir)),
                 None => {
                     let site = build::Site::load(&cli.site)?;
@@ -226,19 +240,25 @@ fn is_url(s: &str) -> bool {
     s.starts_with("http://") || s.starts_with("https://")
 }
 
-fn no_http(url: &str) -> Error {
-    Error::invalid(Diagnostic::error(
-        url,
-        None,
-        "reading feeds over HTTP is not supported yet: download it first (curl -o old.xml URL) and pass the file",
-    ))
+fn fetch_error(e: crate::fetch::FetchError) -> Error {
+    Error::invalid(Diagnostic::error("fetch", None, e.to_string()))
 }
 
+/// A feed document from a file or an http(s) URL.
 fn read_document(source: &str) -> Result<Vec<u8>, Error> {
-    if is_url(source) {
-        return Err(no_http(source));
+    if !is_url(source) {
+        return crate::adopt::read_source(source);
     }
-    crate::adopt::read_source(source)
+    let mut got =
+        crate::fetch::get_many_blocking(&[source.to_string()], &crate::fetch::Limits::default())
+            .map_err(fetch_error)?;
+    got.pop().flatten().ok_or_else(|| {
+        Error::invalid(Diagnostic::error(
+            source,
+            None,
+            "not found (HTTP 404 or 410)",
+        ))
+    })
 }
 
 fn print_adopt(r: &crate::adopt::AdoptReport) {

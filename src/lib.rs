@@ -16,6 +16,7 @@ pub mod diag;
 pub mod diff;
 pub mod emit;
 pub mod entry;
+pub mod fetch;
 pub mod ids;
 pub mod ledger;
 pub mod parse;

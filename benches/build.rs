@@ -323,15 +323,8 @@ fn breakdown(root: &Path) {
     let mut plan = build::plan(&site, &loaded.posts, &mut ledger, &opts).expect("plan");
     lap("plan (entries, docs, fingerprints)");
     let posts = &loaded.posts;
-    let rendered = build::parallel_map(&plan.entries, |p| {
-        let mut e = p.entry.clone();
-        build::render_entry(&mut e, &posts[p.post]);
-        (e.summary_html, e.content_html)
-    });
-    for (p, (s, c)) in plan.entries.iter_mut().zip(rendered) {
-        p.entry.summary_html = s;
-        p.entry.content_html = c;
-    }
+    let all: Vec<usize> = (0..plan.docs.len()).collect();
+    build::render_bodies(&mut plan, posts, &all);
     lap("render Markdown (2 threads)");
     let mut docs = Vec::new();
     for d in 0..plan.docs.len() {

@@ -99,7 +99,7 @@ pub fn load_posts(site: &Site) -> Result<Posts, Error> {
         timezone: site.config.timezone,
     };
     let root = &site.root;
-    let results = parallel_map(&files, |file| {
+    let results = parallel_map(&files, 64, |file| {
         let shown = file.strip_prefix(root).unwrap_or(file);
         content::load_file(file, shown, opts)
     });
@@ -116,29 +116,48 @@ pub fn load_posts(site: &Site) -> Result<Posts, Error> {
     Ok(out)
 }
 
-/// Map over `items` on every available core, keeping order.
-pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// Map over `items` on every available core, keeping order. Workers take
+/// `batch` items at a time from a shared counter, so uneven items (one big
+/// document, many small posts) still keep every core busy.
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    batch: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let batch = batch.max(1);
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .min(items.len().max(1));
-    if threads <= 1 || items.len() < 64 {
+        .min(items.len().div_ceil(batch));
+    if threads <= 1 {
         return items.iter().map(&f).collect();
     }
-    let chunk = items.len().div_ceil(threads);
+    let next = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
     std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| {
-                let f = &f;
-                s.spawn(move || c.iter().map(f).collect::<Vec<R>>())
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let start = next.fetch_add(batch, Ordering::Relaxed);
+                if start >= items.len() {
+                    break;
+                }
+                let end = (start + batch).min(items.len());
+                let done: Vec<R> = items[start..end].iter().map(&f).collect();
+                let mut slots = slots.lock().unwrap_or_else(|p| p.into_inner());
+                for (i, r) in done.into_iter().enumerate() {
+                    slots[start + i] = Some(r);
+                }
+            });
+        }
+    });
+    slots
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every slot is filled unless a worker panicked, which scope re-raises"))
+        .collect()
 }
 
 /// A post turned into an entry, its body not yet rendered.
@@ -362,19 +381,29 @@ fn entry_meta(cfg: &SiteConfig, post: &Post) -> (Entry, String) {
     (entry, path)
 }
 
-/// Render a post's body and summary into its entry.
-pub fn render_entry(entry: &mut Entry, post: &Post) -> render::Rendered {
-    let page = Url::parse(&entry.url)
+/// A post's rendered body and summary, and what `check` warns about.
+pub struct RenderedPost {
+    pub summary_html: Option<String>,
+    pub content_html: String,
+    pub stray_tags: Vec<(usize, String)>,
+}
+
+/// Render a post's body and summary, resolving links against its `url`.
+pub fn render_post(url: &str, post: &Post) -> RenderedPost {
+    let page = Url::parse(url)
         .unwrap_or_else(|_| Url::parse("https://invalid.invalid/").expect("static URL"));
     let rendered = render::markdown(&post.body, &page);
     let summary = match &post.summary {
         Some(md) => Some(render::markdown(md, &page).html.trim_end().to_string()),
-        None => rendered.excerpt_html.clone(),
+        None => rendered.excerpt_html,
     };
     // A one-paragraph post needs no separate summary.
-    entry.summary_html = summary.filter(|s| s.trim() != rendered.html.trim());
-    entry.content_html = Some(rendered.html.clone());
-    rendered
+    let summary_html = summary.filter(|s| s.trim() != rendered.html.trim());
+    RenderedPost {
+        summary_html,
+        content_html: rendered.html,
+        stray_tags: rendered.stray_tags,
+    }
 }
 
 /// One concrete feed from a definition: the whole feed, or one tag of a per-tag feed.
@@ -689,13 +718,9 @@ fn read_manifest(root: &Path, output: &Path) -> Manifest {
     }
 }
 
-/// Render the documents at `which` (indices into `plan.docs`), filling in entry
-/// bodies as needed. Returns the bytes in the same order.
-pub fn render_docs(
-    plan: &mut Plan,
-    posts: &[Post],
-    which: &[usize],
-) -> Result<Vec<Vec<u8>>, Error> {
+/// Render the bodies of every entry that the documents at `which` (indices
+/// into `plan.docs`) contain and that is not rendered yet.
+pub fn render_bodies(plan: &mut Plan, posts: &[Post], which: &[usize]) {
     let mut needed = vec![false; plan.entries.len()];
     for &d in which {
         for &i in &plan.docs[d].entries {
@@ -705,27 +730,48 @@ pub fn render_docs(
     let todo: Vec<usize> = (0..plan.entries.len())
         .filter(|&i| needed[i] && plan.entries[i].entry.content_html.is_none())
         .collect();
-    let rendered = parallel_map(&todo, |&i| {
-        let mut e = plan.entries[i].entry.clone();
-        render_entry(&mut e, &posts[plan.entries[i].post]);
-        (e.summary_html, e.content_html)
+    let entries = &plan.entries;
+    let rendered = parallel_map(&todo, 16, |&i| {
+        render_post(&entries[i].entry.url, &posts[entries[i].post])
     });
-    for (&i, (s, c)) in todo.iter().zip(rendered) {
-        plan.entries[i].entry.summary_html = s;
-        plan.entries[i].entry.content_html = c;
+    for (&i, r) in todo.iter().zip(rendered) {
+        plan.entries[i].entry.summary_html = r.summary_html;
+        plan.entries[i].entry.content_html = Some(r.content_html);
     }
+}
+
+/// Emit the documents at `which` and hand each one's bytes to `sink` as soon as
+/// it is ready (documents are emitted in parallel, one per core), so that a
+/// build never holds every document in memory at once.
+pub fn emit_docs<R: Send>(
+    plan: &mut Plan,
+    posts: &[Post],
+    which: &[usize],
+    sink: impl Fn(&DocPlan, Vec<u8>) -> Result<R, Error> + Sync,
+) -> Result<Vec<R>, Error> {
+    render_bodies(plan, posts, which);
     let entries = &plan.entries;
     let docs = &plan.docs;
-    parallel_map(which, |&d| {
+    parallel_map(which, 1, |&d| {
         let doc = &docs[d];
         let list: Vec<&Entry> = doc.entries.iter().map(|&i| &entries[i].entry).collect();
-        emit::emit(doc.format, &doc.meta, &list).map_err(|message| Error::Emit {
+        let bytes = emit::emit(doc.format, &doc.meta, &list).map_err(|message| Error::Emit {
             path: PathBuf::from(&doc.path),
             message,
-        })
+        })?;
+        sink(doc, bytes)
     })
     .into_iter()
     .collect()
+}
+
+/// Emit the documents at `which` into memory.
+pub fn render_docs(
+    plan: &mut Plan,
+    posts: &[Post],
+    which: &[usize],
+) -> Result<Vec<Vec<u8>>, Error> {
+    emit_docs(plan, posts, which, |_, b| Ok(b))
 }
 
 /// Load `tributary.ledger` from the site root.
@@ -792,23 +838,21 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
             None => stale.push(i),
         }
     }
-    let bytes = render_docs(&mut plan, &loaded.posts, &stale)?;
-    // Stage everything first: if any write fails, no old file has been replaced.
-    let mut staged = Vec::with_capacity(stale.len());
-    for (&i, b) in stale.iter().zip(&bytes) {
-        let doc = &plan.docs[i];
+    // Stage everything first: if any document fails, no old file has been replaced.
+    let staged = emit_docs(&mut plan, &loaded.posts, &stale, |doc, bytes| {
         let dest = output.join(&doc.path);
-        let s = write::stage(&dest, b).map_err(|e| Error::io(&dest, e))?;
+        let s = write::stage(&dest, &bytes).map_err(|e| Error::io(&dest, e))?;
+        Ok((s, bytes.len() as u64))
+    })?;
+    for (&i, (s, len)) in stale.iter().zip(staged) {
+        let doc = &plan.docs[i];
         manifest.files.insert(
             doc.path.clone(),
             ManifestFile {
                 fingerprint: format!("{:016x}", doc.fingerprint),
-                len: b.len() as u64,
+                len,
             },
         );
-        staged.push(s);
-    }
-    for s in staged {
         let dest = s.dest().to_path_buf();
         s.commit().map_err(|e| Error::io(&dest, e))?;
     }
@@ -885,14 +929,16 @@ pub fn check(root: &Path, opts: &Options) -> Result<CheckReport, Error> {
     diags.append(&mut plan.warnings);
     diags.extend(ledger_notes(&before, &plan, &loaded.posts));
     // Render every entry to look for tags that readers would hide.
-    let strays = parallel_map(&plan.entries, |p| {
-        let post = &loaded.posts[p.post];
-        let mut e = p.entry.clone();
-        let r = render_entry(&mut e, post);
-        (e, stray_tag_warnings(post, &r))
+    let posts = &loaded.posts;
+    let rendered = parallel_map(&plan.entries, 16, |p| {
+        let post = &posts[p.post];
+        let r = render_post(&p.entry.url, post);
+        let w = stray_tag_warnings(post, &r.stray_tags);
+        (r, w)
     });
-    for (p, (e, w)) in plan.entries.iter_mut().zip(strays) {
-        p.entry = e;
+    for (p, (r, w)) in plan.entries.iter_mut().zip(rendered) {
+        p.entry.summary_html = r.summary_html;
+        p.entry.content_html = Some(r.content_html);
         diags.extend(w);
     }
     let all: Vec<usize> = (0..plan.docs.len()).collect();
@@ -962,9 +1008,9 @@ fn ledger_notes(before: &Ledger, plan: &Plan, posts: &[Post]) -> Vec<Diagnostic>
     out
 }
 
-fn stray_tag_warnings(post: &Post, r: &render::Rendered) -> Vec<Diagnostic> {
+fn stray_tag_warnings(post: &Post, stray_tags: &[(usize, String)]) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = Vec::new();
-    for (offset, tag) in &r.stray_tags {
+    for (offset, tag) in stray_tags {
         let line = post.body_line
             + post.body.as_bytes()[..(*offset).min(post.body.len())]
                 .iter()

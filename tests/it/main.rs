@@ -10,3 +10,4 @@ mod errors;
 mod output;
 mod props;
 mod regressions;
+mod switch;

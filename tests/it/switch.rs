@@ -53,3 +53,122 @@ fn with_the_ledger_a_renamed_post_keeps_its_id_and_diff_exits_0() {
     let after = fs::read_to_string(site.public().join("main.atom")).unwrap();
     assert_eq!(elements(&before, "id"), elements(&after, "id"));
 }
+
+/// (id, alternate link) of every Atom entry, in document order.
+fn atom_ids_and_links(xml: &str) -> Vec<(String, String)> {
+    xml.split("<entry")
+        .skip(1)
+        .map(|e| {
+            let id = e
+                .split("<id>")
+                .nth(1)
+                .and_then(|s| s.split("</id>").next())
+                .unwrap_or_default();
+            let link = e
+                .split("<link ")
+                .skip(1)
+                .map(|l| l.split('>').next().unwrap_or_default())
+                .find(|l| l.contains("rel=\"alternate\""))
+                .and_then(|l| l.split("href=\"").nth(1))
+                .and_then(|s| s.split('"').next())
+                .unwrap_or_default();
+            (id.to_string(), link.to_string())
+        })
+        .collect()
+}
+
+/// Build the repo's 30 LWKD fixtures with the real Jekyll 4 + jekyll-feed;
+/// returns the directory holding `_site/feed.xml`, or None (with a reason
+/// printed) where Jekyll is not installed.
+fn jekyll_site() -> Option<tempfile::TempDir> {
+    if std::process::Command::new("jekyll")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: jekyll is not installed (apt-get install jekyll ruby-jekyll-feed)");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lwkd");
+    fs::create_dir_all(dir.path().join("_posts")).unwrap();
+    for f in fs::read_dir(&fixtures).unwrap() {
+        let f = f.unwrap().path();
+        fs::copy(&f, dir.path().join("_posts").join(f.file_name().unwrap())).unwrap();
+    }
+    // LWKD's _config.yml (without its remote theme, which needs the network) and its URL.
+    fs::write(
+        dir.path().join("_config.yml"),
+        "title: Last Week in Kubernetes Development\n\
+         description: Stay up-to-date on Kubernetes development in 15 minutes a week.\n\
+         permalink: /:year/:year:month:day\nplugins:\n  - jekyll-feed\nurl: https://lwkd.info\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new("jekyll")
+        .arg("build")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "jekyll build failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(dir)
+}
+
+fn lwkd_site(ids: &str) -> Site {
+    let site = Site::new(&format!(
+        "title: Last Week in Kubernetes Development\nbase_url: https://lwkd.info\n\
+         permalink: /:year/:year:month:day\n{ids}"
+    ));
+    site.feed("feed", "formats: [atom]\noutput: feed.xml\nlimit: all\n");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lwkd");
+    for f in fs::read_dir(&fixtures).unwrap() {
+        let f = f.unwrap().path();
+        site.post(
+            f.file_name().unwrap().to_str().unwrap(),
+            fs::read(&f).unwrap(),
+        );
+    }
+    site
+}
+
+fn assert_same_entries(jekyll: &str, ours: &str) {
+    let ours = atom_ids_and_links(ours);
+    let theirs = atom_ids_and_links(jekyll);
+    assert!(!theirs.is_empty());
+    for pair in &theirs {
+        assert!(
+            ours.contains(pair),
+            "jekyll-feed's entry {pair:?} is not in tributary's feed"
+        );
+    }
+}
+
+#[test]
+fn ids_jekyll_reproduces_jekyll_feed_ids_and_links() {
+    let Some(j) = jekyll_site() else { return };
+    let jekyll = fs::read_to_string(j.path().join("_site/feed.xml")).unwrap();
+    let site = lwkd_site("ids: jekyll\n");
+    site.run(&["build"]).expect_success();
+    let ours = fs::read_to_string(site.public().join("feed.xml")).unwrap();
+    assert_same_entries(&jekyll, &ours);
+    assert!(
+        ours.contains("<id>https://lwkd.info/feed.xml</id>"),
+        "feed id"
+    );
+}
+
+#[test]
+fn adopt_takes_over_jekyll_feed_ids_with_the_default_scheme() {
+    let Some(j) = jekyll_site() else { return };
+    let feed = j.path().join("_site/feed.xml");
+    let jekyll = fs::read_to_string(&feed).unwrap();
+    let site = lwkd_site("");
+    site.run(&["adopt", feed.to_str().unwrap()])
+        .expect_success();
+    site.run(&["build"]).expect_success();
+    let ours = fs::read_to_string(site.public().join("feed.xml")).unwrap();
+    assert_same_entries(&jekyll, &ours);
+}

@@ -172,3 +172,61 @@ fn adopt_takes_over_jekyll_feed_ids_with_the_default_scheme() {
     let ours = fs::read_to_string(site.public().join("feed.xml")).unwrap();
     assert_same_entries(&jekyll, &ours);
 }
+
+fn rss_guids(xml: &str) -> Vec<String> {
+    let mut out: Vec<String> = xml
+        .split("<guid")
+        .skip(1)
+        .filter_map(|g| g.split('>').nth(1).and_then(|s| s.split("</guid").next()))
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn ids_hugo_reproduces_hugo_rss_guids() {
+    if std::process::Command::new("hugo")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: hugo is not installed (apt-get install hugo)");
+        return;
+    }
+    let h = tempfile::tempdir().unwrap();
+    let w = |p: &str, s: &str| {
+        let p = h.path().join(p);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, s).unwrap();
+    };
+    w(
+        "hugo.toml",
+        "baseURL = \"https://hugo.example/\"\ntitle = \"H\"\n[permalinks]\nposts = \"/:year/:month/:slug/\"\n",
+    );
+    let one = "---\ntitle: \"Week One\"\ndate: 2024-01-07T10:00:00Z\n---\nOne.\n";
+    let two = "---\ntitle: \"Week Two\"\ndate: 2024-01-14T10:00:00Z\n---\nTwo.\n";
+    w("content/posts/week-one.md", one);
+    w("content/posts/week-two.md", two);
+    let out = std::process::Command::new("hugo")
+        .current_dir(h.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "hugo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs = rss_guids(&fs::read_to_string(h.path().join("public/index.xml")).unwrap());
+
+    let site = Site::new(
+        "title: H\nbase_url: https://hugo.example/\npermalink: /:year/:month/:slug/\nids: hugo\n",
+    );
+    site.feed("main", "formats: [rss]\n");
+    site.post("2024-01-07-week-one.md", one);
+    site.post("2024-01-14-week-two.md", two);
+    site.run(&["build"]).expect_success();
+    let ours = rss_guids(&fs::read_to_string(site.public().join("main.rss")).unwrap());
+    assert_eq!(theirs.len(), 2);
+    assert_eq!(ours, theirs);
+}

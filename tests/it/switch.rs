@@ -230,3 +230,131 @@ fn ids_hugo_reproduces_hugo_rss_guids() {
     assert_eq!(theirs.len(), 2);
     assert_eq!(ours, theirs);
 }
+
+/// An HTTP server on 127.0.0.1 answering every GET with the current bytes of
+/// the file `serving` points at, as `application/atom+xml`.
+fn serve(serving: std::sync::Arc<std::sync::Mutex<std::path::PathBuf>>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/feed.xml", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 8192];
+            let _ = s.read(&mut buf);
+            let path = serving.lock().unwrap().clone();
+            let body = fs::read(path).unwrap_or_default();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/atom+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        }
+    });
+    url
+}
+
+/// One `newsboat -x reload` of `url` with its own config and cache in `dir`;
+/// returns the number of items in its cache.
+fn newsboat_reload(dir: &std::path::Path, url: &str) -> usize {
+    fs::create_dir_all(dir.join("home")).unwrap();
+    fs::write(dir.join("urls"), format!("{url}\n")).unwrap();
+    fs::write(dir.join("config"), "").unwrap();
+    let out = std::process::Command::new("newsboat")
+        .env("HOME", dir.join("home"))
+        .env("XDG_CONFIG_HOME", dir.join("home/.config"))
+        .env("XDG_DATA_HOME", dir.join("home/.local/share"))
+        .args(["-u", dir.join("urls").to_str().unwrap()])
+        .args(["-c", dir.join("cache.db").to_str().unwrap()])
+        .args(["-C", dir.join("config").to_str().unwrap()])
+        .args(["-x", "reload"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "newsboat: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = std::process::Command::new("sqlite3")
+        .arg(dir.join("cache.db"))
+        .arg("select count(*) from rss_item")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+#[test]
+fn newsboat_sees_nothing_new_after_the_switch_a_slug_change_and_a_new_base_url() {
+    let have = |c: &str| {
+        std::process::Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok()
+    };
+    if !have("newsboat") || !have("sqlite3") {
+        eprintln!("skipped: newsboat and sqlite3 are needed (apt-get install newsboat sqlite3)");
+        return;
+    }
+    let Some(j) = jekyll_site() else { return };
+    let reader = tempfile::tempdir().unwrap();
+    let serving = std::sync::Arc::new(std::sync::Mutex::new(j.path().join("_site/feed.xml")));
+    let url = serve(serving.clone());
+    let before = newsboat_reload(reader.path(), &url);
+    assert_eq!(before, 10, "jekyll-feed publishes the newest 10");
+
+    let site = Site::new(
+        "title: Last Week in Kubernetes Development\nbase_url: https://lwkd.info\n\
+         permalink: /:year/:year:month:day\n",
+    );
+    site.feed("feed", "formats: [atom]\noutput: feed.xml\nlimit: 10\n");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lwkd");
+    for f in fs::read_dir(&fixtures).unwrap() {
+        let f = f.unwrap().path();
+        site.post(
+            f.file_name().unwrap().to_str().unwrap(),
+            fs::read(&f).unwrap(),
+        );
+    }
+    let feed = j.path().join("_site/feed.xml");
+    site.run(&["adopt", feed.to_str().unwrap()])
+        .expect_success();
+    site.run(&["build"]).expect_success();
+    *serving.lock().unwrap() = site.public().join("feed.xml");
+    assert_eq!(
+        newsboat_reload(reader.path(), &url),
+        before,
+        "new items after the switch"
+    );
+
+    // The newest post gets a new slug and the site moves to another host.
+    let newest = fs::read_dir(site.root().join("content"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .max()
+        .unwrap();
+    let text = fs::read_to_string(&newest).unwrap();
+    fs::write(
+        &newest,
+        text.replacen("---\n", "---\nslug: renamed-edition\n", 1),
+    )
+    .unwrap();
+    site.write(
+        "tributary.yaml",
+        "title: Last Week in Kubernetes Development\nbase_url: https://lwkd.example.net\n\
+         permalink: /:year/:year:month:day\n",
+    );
+    let d = site.run(&["diff"]);
+    d.expect_success();
+    assert!(
+        d.stdout.contains("updated:") && !d.stdout.contains("new:"),
+        "diff should say updated, not new:\n{}",
+        d.stdout
+    );
+    site.run(&["build"]).expect_success();
+    assert_eq!(
+        newsboat_reload(reader.path(), &url),
+        before,
+        "new items after slug and base_url changed"
+    );
+}

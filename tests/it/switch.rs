@@ -104,15 +104,9 @@ fn jekyll_site() -> Option<tempfile::TempDir> {
          permalink: /:year/:year:month:day\nplugins:\n  - jekyll-feed\nurl: https://lwkd.info\n",
     )
     .unwrap();
-    let out = std::process::Command::new("jekyll")
-        .arg("build")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "jekyll build failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_tool(
+        std::process::Command::new("jekyll").arg("build"),
+        dir.path(),
     );
     Some(dir)
 }
@@ -208,15 +202,7 @@ fn ids_hugo_reproduces_hugo_rss_guids() {
     let two = "---\ntitle: \"Week Two\"\ndate: 2024-01-14T10:00:00Z\n---\nTwo.\n";
     w("content/posts/week-one.md", one);
     w("content/posts/week-two.md", two);
-    let out = std::process::Command::new("hugo")
-        .current_dir(h.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "hugo failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_tool(&mut std::process::Command::new("hugo"), h.path());
     let theirs = rss_guids(&fs::read_to_string(h.path().join("public/index.xml")).unwrap());
 
     let site = Site::new(
@@ -356,5 +342,15 @@ fn newsboat_sees_nothing_new_after_the_switch_a_slug_change_and_a_new_base_url()
         newsboat_reload(reader.path(), &url),
         before,
         "new items after slug and base_url changed"
+    );
+}
+
+/// Run another generator in `dir`; panic with its stderr if it fails.
+fn run_tool(cmd: &mut std::process::Command, dir: &std::path::Path) {
+    let out = cmd.current_dir(dir).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -111,12 +111,15 @@ fn jekyll_site() -> Option<tempfile::TempDir> {
     Some(dir)
 }
 
-fn lwkd_site(ids: &str) -> Site {
+fn lwkd_site(ids: &str, limit: &str) -> Site {
     let site = Site::new(&format!(
         "title: Last Week in Kubernetes Development\nbase_url: https://lwkd.info\n\
          permalink: /:year/:year:month:day\n{ids}"
     ));
-    site.feed("feed", "formats: [atom]\noutput: feed.xml\nlimit: all\n");
+    site.feed(
+        "feed",
+        &format!("formats: [atom]\noutput: feed.xml\nlimit: {limit}\n"),
+    );
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lwkd");
     for f in fs::read_dir(&fixtures).unwrap() {
         let f = f.unwrap().path();
@@ -144,7 +147,7 @@ fn assert_same_entries(jekyll: &str, ours: &str) {
 fn ids_jekyll_reproduces_jekyll_feed_ids_and_links() {
     let Some(j) = jekyll_site() else { return };
     let jekyll = fs::read_to_string(j.path().join("_site/feed.xml")).unwrap();
-    let site = lwkd_site("ids: jekyll\n");
+    let site = lwkd_site("ids: jekyll\n", "all");
     site.run(&["build"]).expect_success();
     let ours = fs::read_to_string(site.public().join("feed.xml")).unwrap();
     assert_same_entries(&jekyll, &ours);
@@ -159,7 +162,7 @@ fn adopt_takes_over_jekyll_feed_ids_with_the_default_scheme() {
     let Some(j) = jekyll_site() else { return };
     let feed = j.path().join("_site/feed.xml");
     let jekyll = fs::read_to_string(&feed).unwrap();
-    let site = lwkd_site("");
+    let site = lwkd_site("", "all");
     site.run(&["adopt", feed.to_str().unwrap()])
         .expect_success();
     site.run(&["build"]).expect_success();
@@ -289,19 +292,7 @@ fn newsboat_sees_nothing_new_after_the_switch_a_slug_change_and_a_new_base_url()
     let before = newsboat_reload(reader.path(), &url);
     assert_eq!(before, 10, "jekyll-feed publishes the newest 10");
 
-    let site = Site::new(
-        "title: Last Week in Kubernetes Development\nbase_url: https://lwkd.info\n\
-         permalink: /:year/:year:month:day\n",
-    );
-    site.feed("feed", "formats: [atom]\noutput: feed.xml\nlimit: 10\n");
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lwkd");
-    for f in fs::read_dir(&fixtures).unwrap() {
-        let f = f.unwrap().path();
-        site.post(
-            f.file_name().unwrap().to_str().unwrap(),
-            fs::read(&f).unwrap(),
-        );
-    }
+    let site = lwkd_site("", "10");
     let feed = j.path().join("_site/feed.xml");
     site.run(&["adopt", feed.to_str().unwrap()])
         .expect_success();

@@ -208,16 +208,26 @@ fn ids_hugo_reproduces_hugo_rss_guids() {
     run_tool(&mut std::process::Command::new("hugo"), h.path());
     let theirs = rss_guids(&fs::read_to_string(h.path().join("public/index.xml")).unwrap());
 
-    let site = Site::new(
-        "title: H\nbase_url: https://hugo.example/\npermalink: /:year/:month/:slug/\nids: hugo\n",
-    );
-    site.feed("main", "formats: [rss]\n");
-    site.post("2024-01-07-week-one.md", one);
-    site.post("2024-01-14-week-two.md", two);
-    site.run(&["build"]).expect_success();
-    let ours = rss_guids(&fs::read_to_string(site.public().join("main.rss")).unwrap());
     assert_eq!(theirs.len(), 2);
-    assert_eq!(ours, theirs);
+    let old_feed = h.path().join("public/index.xml");
+    // `ids: hugo` with no ledger, and the default ids plus `adopt`.
+    for (ids, adopt) in [("ids: hugo\n", false), ("", true)] {
+        let site = Site::new(&format!(
+            "title: H\nbase_url: https://hugo.example/\npermalink: /:year/:month/:slug/\n{ids}"
+        ));
+        site.feed("main", "formats: [rss]\n");
+        site.post("2024-01-07-week-one.md", one);
+        site.post("2024-01-14-week-two.md", two);
+        if adopt {
+            site.run(&["adopt", old_feed.to_str().unwrap()])
+                .expect_success();
+        }
+        site.run(&["build"]).expect_success();
+        // adopt also takes over the subscription URL, so nobody resubscribes.
+        let written = if adopt { "index.xml" } else { "main.rss" };
+        let ours = rss_guids(&fs::read_to_string(site.public().join(written)).unwrap());
+        assert_eq!(ours, theirs, "{ids:?}, adopt: {adopt}");
+    }
 }
 
 /// An HTTP server on 127.0.0.1 answering every GET with the current bytes of

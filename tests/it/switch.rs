@@ -90,10 +90,8 @@ fn jekyll_site() -> Option<tempfile::TempDir> {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lwkd");
     fs::create_dir_all(dir.path().join("_posts")).unwrap();
-    for f in fs::read_dir(&fixtures).unwrap() {
-        let f = f.unwrap().path();
+    for f in lwkd_fixtures() {
         fs::copy(&f, dir.path().join("_posts").join(f.file_name().unwrap())).unwrap();
     }
     // LWKD's _config.yml (without its remote theme, which needs the network) and its URL.
@@ -120,9 +118,7 @@ fn lwkd_site(ids: &str, limit: &str) -> Site {
         "feed",
         &format!("formats: [atom]\noutput: feed.xml\nlimit: {limit}\n"),
     );
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lwkd");
-    for f in fs::read_dir(&fixtures).unwrap() {
-        let f = f.unwrap().path();
+    for f in lwkd_fixtures() {
         site.post(
             f.file_name().unwrap().to_str().unwrap(),
             fs::read(&f).unwrap(),
@@ -354,4 +350,13 @@ fn run_tool(cmd: &mut std::process::Command, dir: &std::path::Path) {
         "{cmd:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The repo's LWKD fixture posts (CC BY 4.0, see tests/fixtures/NOTICE).
+fn lwkd_fixtures() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lwkd");
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect()
 }

@@ -377,6 +377,8 @@ fn entry_meta(cfg: &SiteConfig, post: &Post) -> (Entry, String) {
         tags: tags.iter().map(|t| render::plain_text(t)).collect(),
         image,
         content_mode: post.content_mode,
+        sources: Vec::new(),
+        related: Vec::new(),
     };
     (entry, path)
 }

@@ -86,6 +86,24 @@ pub struct Entry {
     pub image: Option<String>,
     /// The entry's own choice of content, overriding the feed's.
     pub content_mode: Option<ContentMode>,
+    /// Upstream feeds this entry was taken from (empty for a local post that
+    /// no upstream repeats). Emitted as Atom `source` + `link rel="via"`,
+    /// RSS `source`, JSON Feed `_tributary.sources`.
+    pub sources: Vec<Source>,
+    /// URLs of local posts this entry is related to (Atom `link rel="related"`).
+    pub related: Vec<String>,
+}
+
+/// Where an aggregated entry came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Source {
+    /// The source's display name (`name:` in the feed file).
+    pub name: String,
+    /// The upstream feed document's URL.
+    pub feed_url: String,
+    /// The upstream item's own link, where this copy of the story lives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_url: Option<String>,
 }
 
 impl Entry {

@@ -19,11 +19,13 @@ pub mod entry;
 pub mod fetch;
 pub mod ids;
 pub mod ledger;
+pub mod merge;
 pub mod parse;
 pub mod render;
+pub mod store;
 pub mod validate;
 pub mod write;
 pub mod yaml;
 
 pub use diag::{Diagnostic, Error, Severity};
-pub use entry::{Entry, Person};
+pub use entry::{Entry, Person, Source};

@@ -124,6 +124,8 @@ fn atom(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
                 tags: e.categories.iter().map(|c| c.term.clone()).collect(),
                 image: None,
                 content_mode: None,
+                sources: Vec::new(),
+                related: Vec::new(),
             }
         })
         .collect();
@@ -185,6 +187,8 @@ fn rss(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
                 tags: it.categories.iter().map(|c| c.name.clone()).collect(),
                 image: None,
                 content_mode: None,
+                sources: Vec::new(),
+                related: Vec::new(),
             }
         })
         .collect();
@@ -267,6 +271,8 @@ fn json(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
                             .unwrap_or_default(),
                         image: s(it, "image"),
                         content_mode: None,
+                        sources: Vec::new(),
+                        related: Vec::new(),
                     }
                 })
                 .collect()

@@ -3,8 +3,51 @@
 //! Every response body is read in chunks and refused once it passes the cap
 //! (after decompression), so a hostile or broken server cannot make
 //! tributary buffer more than `max_body` bytes.
+//!
+//! [`Fetcher`] is the upstream fetcher (conditional GET, manual redirects,
+//! SSRF guard, per-host limits); [`get`] and [`get_many_blocking`] are the
+//! plain capped GET used by `adopt` and `diff` on URLs the user typed.
+
+pub mod guard;
+pub mod headers;
+mod http;
+pub mod schedule;
+
+pub use http::{Fetcher, Outcome, Validators};
+pub use schedule::backoff;
 
 use std::time::Duration;
+
+/// The `fetch:` section of `tributary.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Requests in flight at once to one host.
+    pub per_host: usize,
+    /// Seconds for a whole fetch: every redirect hop and the whole body.
+    pub timeout: u64,
+    /// Largest body accepted, in bytes, after decompression.
+    pub max_body: u64,
+    /// Replaces `tributary/VERSION (+SITE_URL)`.
+    pub user_agent: Option<String>,
+    /// Allow loopback, private, link-local... addresses (off: SSRF guard).
+    pub allow_private_addresses: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            concurrency: 16,
+            per_host: 2,
+            timeout: 30,
+            max_body: 10 * 1024 * 1024,
+            user_agent: None,
+            allow_private_addresses: false,
+        }
+    }
+}
 
 /// Limits for one request.
 #[derive(Debug, Clone)]
@@ -45,6 +88,35 @@ pub enum FetchError {
     Status { url: String, status: u16 },
     #[error("{url}: the body is larger than {limit} bytes")]
     TooLarge { url: String, limit: u64 },
+    #[error("{url}: not a valid URL: {message}")]
+    InvalidUrl { url: String, message: String },
+    /// A scheme other than http/https (or `file` for the first URL).
+    #[error("{url}: refused: only http and https URLs are fetched{}", redirect_note(.redirected_from))]
+    Scheme {
+        url: String,
+        redirected_from: Option<String>,
+    },
+    /// The SSRF guard refused the address.
+    #[error("{url}: {refused}")]
+    Refused {
+        url: String,
+        refused: guard::Refused,
+    },
+    #[error("{url}: more than {limit} redirects")]
+    TooManyRedirects { url: String, limit: usize },
+    #[error("{url}: timed out after {} s (fetch.timeout)", .after.as_secs())]
+    Timeout { url: String, after: Duration },
+    #[error("{url}: cannot read the file: {message}")]
+    File { url: String, message: String },
+    #[error("fetch settings: {0}")]
+    Settings(String),
+}
+
+fn redirect_note(from: &Option<String>) -> String {
+    match from {
+        Some(f) => format!(" (redirected from {f})"),
+        None => String::new(),
+    }
 }
 
 /// A client with the limits applied.

@@ -1,0 +1,122 @@
+//! Parsers for the response headers that pace fetching: `Retry-After` and
+//! `Cache-Control`.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use std::time::Duration;
+
+/// The longest `min_interval` taken from `Cache-Control`: a static host that
+/// sends `max-age=31536000` must not stop a feed from being read for a year.
+pub const MAX_AGE_CAP: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `Retry-After` as a delay from `now`: delta-seconds or an HTTP-date (RFC
+/// 9110: IMF-fixdate, or the obsolete RFC 850 and asctime forms). A date in
+/// the past is a zero delay; anything unreadable is `None`.
+pub fn retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        // Longer than u64 seconds is nonsense; saturate rather than fail.
+        return Some(Duration::from_secs(v.parse().unwrap_or(u64::MAX)));
+    }
+    let when = http_date(v)?;
+    Some((when - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+/// An HTTP-date in any of the three forms RFC 9110 requires recipients to accept.
+pub fn http_date(v: &str) -> Option<DateTime<Utc>> {
+    if let Ok(d) = DateTime::parse_from_rfc2822(v) {
+        return Some(d.with_timezone(&Utc));
+    }
+    // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"; asctime: "Sun Nov  6 08:49:37 1994".
+    let rfc850 = v
+        .strip_suffix(" GMT")
+        .and_then(|s| NaiveDateTime::parse_from_str(s, "%A, %d-%b-%y %H:%M:%S").ok());
+    let asctime = || {
+        let squeezed = v.split_whitespace().collect::<Vec<_>>().join(" ");
+        NaiveDateTime::parse_from_str(&squeezed, "%a %b %e %H:%M:%S %Y").ok()
+    };
+    rfc850.or_else(asctime).map(|n| n.and_utc())
+}
+
+/// The `max-age` of a `Cache-Control` value, as the shortest sensible interval
+/// between two fetches. `None` when absent, unreadable, or when `no-cache` or
+/// `no-store` says the response must not be reused; capped at [`MAX_AGE_CAP`].
+/// `s-maxage`, `Expires` and `Age` are deliberately ignored: one number is
+/// enough to avoid hammering a server, and the caller also weighs RSS `ttl`.
+pub fn max_age(cache_control: &str) -> Option<Duration> {
+    let mut age = None;
+    for directive in cache_control.split(',') {
+        let (name, value) = match directive.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim().trim_matches('"'))),
+            None => (directive.trim(), None),
+        };
+        if name.eq_ignore_ascii_case("no-cache") || name.eq_ignore_ascii_case("no-store") {
+            return None;
+        }
+        if name.eq_ignore_ascii_case("max-age") {
+            age = value.and_then(|v| v.parse::<u64>().ok());
+        }
+    }
+    age.map(|s| Duration::from_secs(s).min(MAX_AGE_CAP))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2015, 10, 21, 7, 26, 0).unwrap()
+    }
+
+    #[test]
+    fn retry_after_seconds() {
+        assert_eq!(retry_after("120", now()), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after(" 0 ", now()), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after("99999999999999999999999", now()),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(retry_after("-5", now()), None);
+        assert_eq!(retry_after("1.5", now()), None);
+        assert_eq!(retry_after("", now()), None);
+        assert_eq!(retry_after("soon", now()), None);
+    }
+
+    #[test]
+    fn retry_after_dates() {
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now()),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            retry_after("Wednesday, 21-Oct-15 08:26:00 GMT", now()),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            retry_after("Wed Oct 21 07:26:30 2015", now()),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            retry_after("Sun Nov  6 08:49:37 1994", now()),
+            Some(Duration::ZERO),
+            "a past date means now"
+        );
+        assert_eq!(retry_after("Wed, 32 Oct 2015 07:28:00 GMT", now()), None);
+    }
+
+    #[test]
+    fn cache_control_max_age() {
+        assert_eq!(max_age("max-age=600"), Some(Duration::from_secs(600)));
+        assert_eq!(
+            max_age("public, MAX-AGE=\"300\", must-revalidate"),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(max_age("max-age=31536000, immutable"), Some(MAX_AGE_CAP));
+        assert_eq!(max_age("max-age=600, no-cache"), None);
+        assert_eq!(max_age("no-store, max-age=600"), None);
+        assert_eq!(max_age("public"), None);
+        assert_eq!(max_age("max-age=abc"), None);
+        assert_eq!(max_age("s-maxage=600"), None);
+        assert_eq!(max_age(""), None);
+    }
+}

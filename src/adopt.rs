@@ -152,6 +152,7 @@ pub fn adopt(
         loaded,
         mut ledger,
         plan,
+        ..
     } = build::prepare(root, opts)?;
     let new: Vec<&Entry> = plan.entries.iter().map(|p| &p.entry).collect();
     let mut report = AdoptReport {

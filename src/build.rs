@@ -4,6 +4,7 @@
 
 use crate::config::{FeedDef, Format, Limit, PostSelection, SiteConfig};
 use crate::content::permalink::{self, PermalinkVars};
+use crate::content::cache::{PostCache, Stamp};
 use crate::content::{self, LoadOptions, Post};
 use crate::diag::{Diagnostic, Error};
 use crate::emit::{self, FeedMeta, Paging};
@@ -72,6 +73,13 @@ impl Site {
         self.root.join("content")
     }
 
+    /// How posts of this site are read.
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            timezone: self.config.timezone,
+        }
+    }
+
     pub fn output_dir(&self, opts: &Options) -> PathBuf {
         let out = opts.output.as_ref().unwrap_or(&self.config.output);
         if out.is_absolute() {
@@ -93,25 +101,44 @@ pub struct Posts {
 
 /// Read every post under `content/`, two threads at a time.
 pub fn load_posts(site: &Site) -> Result<Posts, Error> {
+    load_posts_cached(site, None)
+}
+
+/// Read every post under `content/`; with a cache, a post whose file has the
+/// same size and mtime as when it was cached is not read (its body is read
+/// later, if a document that holds it is written). The cache is updated.
+pub fn load_posts_cached(site: &Site, mut cache: Option<&mut PostCache>) -> Result<Posts, Error> {
     let dir = site.content_dir();
     let files = content::post_files(&dir).map_err(|e| Error::io(&dir, e))?;
-    let opts = LoadOptions {
-        timezone: site.config.timezone,
-    };
+    let opts = site.load_options();
     let root = &site.root;
+    let cached: Option<&PostCache> = cache.as_deref();
     let results = parallel_map(&files, 64, |file| {
         let shown = file.strip_prefix(root).unwrap_or(file);
-        content::load_file(file, shown, opts)
+        let stamp = cached.and(std::fs::metadata(file).ok().map(|m| Stamp::of(&m)));
+        if let (Some(c), Some(st)) = (cached, stamp) {
+            if let Some(hit) = c.get(shown, st) {
+                return (Ok(hit), None);
+            }
+        }
+        (content::load_file(file, shown, opts), stamp)
     });
     let mut out = Posts::default();
-    for r in results {
+    for (r, stamp) in results {
         match r {
             Ok((post, warnings)) => {
+                if let (Some(c), Some(st)) = (cache.as_deref_mut(), stamp) {
+                    c.put(st, &post, &warnings);
+                }
                 out.warnings.extend(warnings);
                 out.posts.push(post);
             }
             Err(d) => out.broken.push(d),
         }
+    }
+    if let Some(c) = cache {
+        let present: Vec<&Path> = out.posts.iter().map(|p| p.path.as_path()).collect();
+        c.retain(&present);
     }
     Ok(out)
 }
@@ -789,13 +816,21 @@ pub struct Prepared {
     /// The ledger after assigning ids to this build's posts (not yet saved).
     pub ledger: Ledger,
     pub plan: Plan,
+    /// The post cache, when the site was loaded through it (`build`).
+    pub cache: Option<PostCache>,
 }
 
 /// Load the site, its posts and ledger, and plan every document. Broken posts
 /// fail unless `opts.keep_going`.
 pub fn prepare(root: &Path, opts: &Options) -> Result<Prepared, Error> {
+    prepare_with(root, opts, false)
+}
+
+fn prepare_with(root: &Path, opts: &Options, use_cache: bool) -> Result<Prepared, Error> {
     let site = Site::load(root)?;
-    let loaded = load_posts(&site)?;
+    let mut cache = use_cache
+        .then(|| PostCache::load(root, &PostCache::key_for(program_identity(), site.load_options())));
+    let loaded = load_posts_cached(&site, cache.as_mut())?;
     if !loaded.broken.is_empty() && !opts.keep_going {
         let mut all = loaded.broken;
         all.extend(loaded.warnings);
@@ -808,6 +843,7 @@ pub fn prepare(root: &Path, opts: &Options) -> Result<Prepared, Error> {
         loaded,
         ledger,
         plan,
+        cache,
     })
 }
 
@@ -816,10 +852,11 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
     let start = Instant::now();
     let Prepared {
         site,
-        loaded,
+        mut loaded,
         ledger,
         mut plan,
-    } = prepare(root, opts)?;
+        cache,
+    } = prepare_with(root, opts, true)?;
     let output = site.output_dir(opts);
     let old = read_manifest(root, &output);
     let mut manifest = Manifest {
@@ -840,6 +877,15 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
             None => stale.push(i),
         }
     }
+    // Posts that came from the cache have no body yet: read those the stale documents hold.
+    let mut needed: Vec<usize> = stale
+        .iter()
+        .flat_map(|&d| plan.docs[d].entries.iter().map(|&i| plan.entries[i].post))
+        .collect();
+    needed.sort_unstable();
+    needed.dedup();
+    content::cache::load_bodies(root, &mut loaded.posts, &needed, site.load_options())
+        .map_err(Error::invalid)?;
     // Stage everything first: if any document fails, no old file has been replaced.
     let staged = emit_docs(&mut plan, &loaded.posts, &stale, |doc, bytes| {
         let dest = output.join(&doc.path);
@@ -875,7 +921,14 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
         path: manifest_path.clone(),
         message: e.to_string(),
     })?;
-    write::write_atomic(&manifest_path, &json).map_err(|e| Error::io(&manifest_path, e))?;
+    if std::fs::read(&manifest_path).ok().as_deref() != Some(json.as_slice()) {
+        write::write_atomic(&manifest_path, &json).map_err(|e| Error::io(&manifest_path, e))?;
+    }
+    if let Some(cache) = cache {
+        cache
+            .save(root)
+            .map_err(|e| Error::io(root.join(content::cache::FILE), e))?;
+    }
 
     let mut warnings = loaded.warnings;
     warnings.extend(plan.warnings);

@@ -3,6 +3,7 @@
 //! Loading never panics on input: every problem becomes a `Diagnostic` naming
 //! the file and line.
 
+pub mod cache;
 pub mod date;
 pub mod permalink;
 
@@ -17,14 +18,16 @@ use std::path::{Path, PathBuf};
 pub const MAX_POST_BYTES: u64 = 16 * 1024 * 1024;
 
 /// One post, as read from `content/`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Post {
     /// Path relative to the site root, e.g. `content/2018-07-23-update.md`.
     pub path: PathBuf,
     /// File name without extension, e.g. `2018-07-23-update`.
     pub file_stem: String,
     pub title: String,
+    #[serde(with = "cache::date")]
     pub date: DateTime<FixedOffset>,
+    #[serde(with = "cache::opt_date")]
     pub updated: Option<DateTime<FixedOffset>>,
     /// Front-matter `slug`, or the file name without date and extension.
     pub slug: String,
@@ -40,8 +43,13 @@ pub struct Post {
     pub id: Option<String>,
     pub draft: bool,
     pub content_mode: Option<ContentMode>,
-    /// Markdown body.
+    /// Markdown body; empty until loaded when the post came from the cache
+    /// (see `body_loaded`).
+    #[serde(skip)]
     pub body: String,
+    /// False for a post taken from the metadata cache: `cache::load_bodies` reads it.
+    #[serde(skip)]
+    pub body_loaded: bool,
     /// 1-based line of the file where the body starts.
     pub body_line: usize,
     /// Keys tributary does not use, kept for templates and later tools.
@@ -332,6 +340,7 @@ pub fn parse_post(bytes: &[u8], shown: &Path, opts: LoadOptions) -> Result<Loade
             draft,
             content_mode,
             body: body.to_string(),
+            body_loaded: true,
             body_line,
             extra,
             hash,

@@ -70,6 +70,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Read upstream feed files with the tolerant parser and print what it extracts.
+    Parse {
+        /// One JSON line per file, in the corpus reference shape.
+        #[arg(long)]
+        jsonl: bool,
+        files: Vec<PathBuf>,
+    },
     /// Scaffold a post in content/ with today's date.
     New {
         /// The post's title.
@@ -228,6 +235,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Parse { jsonl, files } => Ok(crate::parse::jsonl::run(files, *jsonl)),
         Command::New { title, tags } => {
             let path = new_post(&cli.site, title, tags)?;
             println!("{}", path.display());

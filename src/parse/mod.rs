@@ -5,6 +5,14 @@
 //! documents it reads are generators' output. Messy upstream feeds are the
 //! aggregate issue's work and will extend this module.
 
+pub mod date;
+pub mod encoding;
+pub mod jsonl;
+pub mod sanitize;
+pub mod upstream;
+
+pub use upstream::{parse_upstream, FeedKind, UpstreamFeed, UpstreamItem};
+
 use crate::config::Format;
 use crate::entry::{Entry, Person};
 use crate::render::{html_to_text, plain_text};

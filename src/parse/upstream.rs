@@ -1,0 +1,1299 @@
+//! The tolerant reader for upstream feeds as they exist in the wild.
+//!
+//! Why our own event parser on quick-xml, and not the `rss`/`atom_syndication`
+//! readers or feed-rs: on the 2,522-file upstream corpus
+//! (`../shared/corpus/upstream`) feed-rs refuses 543 files, among them all
+//! 360 `<rss>` documents without a `version` attribute and RSS 0.93/0.94; it
+//! returns an empty feed for Atom 0.3 (294 files where feedparser finds
+//! entries), trusts a wrong `encoding=` declaration, and replaces missing ids
+//! with random UUIDs (1,152 of 3,515 entries), which would make those items
+//! "new" on every fetch. The strict crates refuse even more. This module maps
+//! the elements of every dialect (RSS 0.9x, RDF 1.0, RSS 2.0, Atom 0.3/1.0,
+//! JSON Feed 1.0/1.1) into one struct, recovers from ill-formed XML where the
+//! intent is clear, never expands DTD entities, and derives stable ids.
+//! Measured on that corpus (real-world sources, Atom 0.3 excluded; the
+//! floors are asserted in `tests/it/upstream_corpus.rs`): this parser reads
+//! 2,441 of 2,522 files (every `not-feeds/` file refused) and agrees with
+//! feedparser on 98.8% of entry ids, 98.6% of titles, 100% of links, 99.0%
+//! of effective dates and 100% of entry counts; with feed-rs on 100%, 98.6%,
+//! 99.4%, 98.7% and 97.4% (where feed-rs reads the file at all).
+
+use super::date::parse_date;
+use super::sanitize::sanitize_html;
+use super::{derived_id, ParseError};
+use crate::entry::{Entry, Person, Source};
+use crate::render::{html_to_text, xml_clean};
+use chrono::{DateTime, FixedOffset};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+use url::Url;
+
+/// Deeper nesting than this is refused: no real feed needs it, and it bounds
+/// the work a hostile document can cause.
+const MAX_DEPTH: usize = 256;
+/// Recoverable XML errors tolerated before giving up on the rest of a document.
+const MAX_ERRORS: usize = 1000;
+
+/// The feed families of the corpus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FeedKind {
+    Atom,
+    /// RSS 0.90–0.94.
+    Rss0,
+    /// RSS 1.0 (RDF).
+    Rss1,
+    /// RSS 2.0, and `<rss>` without a version.
+    Rss2,
+    Json,
+}
+
+impl FeedKind {
+    /// The family name the corpus references use.
+    pub fn family(self) -> &'static str {
+        match self {
+            FeedKind::Atom => "atom",
+            FeedKind::Rss0 => "rss0",
+            FeedKind::Rss1 => "rss1",
+            FeedKind::Rss2 => "rss2",
+            FeedKind::Json => "json",
+        }
+    }
+}
+
+/// An upstream feed document as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamFeed {
+    pub kind: FeedKind,
+    /// The dialect, as feedparser names it: `rss20`, `rss`, `atom10`, `atom03`, `rss10`, `rss091u`, `json11`...
+    pub detail: String,
+    pub title: Option<String>,
+    pub link: Option<String>,
+    pub id: Option<String>,
+    pub updated: Option<DateTime<FixedOffset>>,
+    pub published: Option<DateTime<FixedOffset>>,
+    pub ttl_minutes: Option<u32>,
+    pub items: Vec<UpstreamItem>,
+}
+
+/// One upstream item; HTML is sanitized, titles are plain text.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UpstreamItem {
+    /// Always set: the item's own id, or a stable derived one (`id_generated`).
+    pub id: Option<String>,
+    pub id_generated: bool,
+    pub title: Option<String>,
+    pub link: Option<String>,
+    pub published: Option<DateTime<FixedOffset>>,
+    pub updated: Option<DateTime<FixedOffset>>,
+    pub summary_html: Option<String>,
+    pub content_html: Option<String>,
+    pub authors: Vec<Person>,
+    pub categories: Vec<String>,
+    pub image: Option<String>,
+}
+
+impl UpstreamItem {
+    /// Into the one model; `seen` is the fallback date (first seen) when the item has none.
+    pub fn into_entry(self, source: Source, seen: DateTime<FixedOffset>) -> Entry {
+        let title = self.title.unwrap_or_default();
+        let id = match self.id.filter(|i| !i.trim().is_empty()) {
+            Some(id) => id,
+            None => derived_id(
+                self.link.as_deref(),
+                &title,
+                self.published.or(self.updated).as_ref(),
+            ),
+        };
+        let url = match self.link.filter(|l| !l.is_empty()) {
+            Some(l) => l,
+            None if id.starts_with("http://") || id.starts_with("https://") => id.clone(),
+            None => String::new(),
+        };
+        let mut tags: Vec<String> = Vec::new();
+        for c in self.categories {
+            if !tags.contains(&c) {
+                tags.push(c);
+            }
+        }
+        Entry {
+            id,
+            url,
+            title,
+            summary_html: self.summary_html,
+            content_html: self.content_html,
+            published: self.published.or(self.updated).unwrap_or(seen),
+            updated: self.updated.or(self.published).unwrap_or(seen),
+            authors: self.authors,
+            tags,
+            image: self.image,
+            content_mode: None,
+            sources: vec![source],
+            related: Vec::new(),
+        }
+    }
+}
+
+/// Read any upstream feed (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, JSON Feed). Relative
+/// links are resolved against `xml:base`, then `doc_url` when given.
+pub fn parse_upstream(bytes: &[u8], doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
+    let text = super::encoding::decode(bytes);
+    let body = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    if body.starts_with('{') {
+        return json(body, doc_url);
+    }
+    Xml::new(doc_url).run(body)
+}
+
+// ---------------------------------------------------------------- XML
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextKind {
+    Text,
+    Html,
+    Xhtml,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Title,
+    Link,
+    Id,
+    Guid,
+    Updated,
+    Published,
+    Summary,
+    Content,
+    Author,
+    Category,
+    Ttl,
+    PersonName,
+    PersonEmail,
+    PersonUri,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Root,
+    /// The feed-level container (`channel`, or Atom's `feed`).
+    Channel,
+    Item(usize),
+    /// An Atom person construct (`author`, `contributor`); the bool: is an author.
+    Person(bool),
+    /// Text being collected for a field of the container below.
+    Capture(Field),
+    /// Inside a capture: serialized into it.
+    Inner,
+    Other,
+}
+
+struct Frame {
+    /// The qualified name as written, for matching end tags.
+    qname: String,
+    role: Role,
+    base: Option<String>,
+    ns: Vec<(String, String)>,
+}
+
+#[derive(Default)]
+struct Capture {
+    text: String,
+    markup: String,
+    children: bool,
+    kind: Option<TextKind>,
+}
+
+#[derive(Default)]
+struct Head {
+    title: Option<String>,
+    link: Option<String>,
+    id: Option<String>,
+    updated: Option<DateTime<FixedOffset>>,
+    published: Option<DateTime<FixedOffset>>,
+    ttl: Option<u32>,
+}
+
+#[derive(Default)]
+struct ItemState {
+    item: UpstreamItem,
+    person: Option<Person>,
+}
+
+struct Xml<'u> {
+    doc_url: Option<&'u Url>,
+    kind: Option<FeedKind>,
+    detail: String,
+    atom: bool,
+    stack: Vec<Frame>,
+    capture: Option<Capture>,
+    head: Head,
+    feed_person: Option<Person>,
+    items: Vec<ItemState>,
+}
+
+/// Canonical prefix for a namespace URI: `""` for the feed vocabularies
+/// themselves (RSS, RDF 1.0/0.9, Atom 0.3/1.0), as feedparser does.
+fn canonical_ns(uri: &str) -> Option<&'static str> {
+    Some(match uri.trim() {
+        ""
+        | "http://backend.userland.com/rss"
+        | "http://backend.userland.com/rss2"
+        | "http://blogs.law.harvard.edu/tech/rss"
+        | "http://purl.org/rss/1.0/"
+        | "http://my.netscape.com/rdf/simple/0.9/"
+        | "http://purl.org/atom/ns#"
+        | "http://www.w3.org/2005/Atom"
+        | "http://purl.org/rss/1.0/modules/rss091#"
+        | "http://example.com/newformat#"
+        | "http://example.com/necho"
+        | "http://purl.org/echo/"
+        | "uri/of/echo/namespace#"
+        | "http://purl.org/pie/" => "",
+        "http://purl.org/dc/elements/1.1/" => "dc",
+        "http://purl.org/dc/terms/" => "dcterms",
+        "http://purl.org/rss/1.0/modules/content/" => "content",
+        "http://www.w3.org/1999/02/22-rdf-syntax-ns#" => "rdf",
+        "http://search.yahoo.com/mrss/" | "http://search.yahoo.com/mrss" => "media",
+        "http://www.itunes.com/dtds/podcast-1.0.dtd" => "itunes",
+        "http://www.w3.org/1999/xhtml" => "xhtml",
+        _ => return None,
+    })
+}
+
+fn attrs(e: &BytesStart<'_>) -> Vec<(String, String)> {
+    e.html_attributes()
+        .filter_map(Result::ok)
+        .map(|a| {
+            let k = String::from_utf8_lossy(a.key.as_ref()).into_owned();
+            let raw = String::from_utf8_lossy(&a.value);
+            let v = html_escape::decode_html_entities(&raw).into_owned();
+            (k, v)
+        })
+        .collect()
+}
+
+fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    attrs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn is_absolute(u: &str) -> bool {
+    let Some(colon) = u.find(':') else {
+        return false;
+    };
+    let scheme = &u[..colon];
+    !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+}
+
+/// Resolve `href` against `base` (which may itself be relative, when the
+/// document has no URL): absolute references are returned as written.
+fn join(base: Option<&str>, href: &str) -> String {
+    let href = href.trim();
+    let Some(base) = base.filter(|b| !b.is_empty()) else {
+        return href.to_string();
+    };
+    if is_absolute(href) {
+        return href.to_string();
+    }
+    if let Ok(b) = Url::parse(base) {
+        if let Ok(u) = b.join(href) {
+            return u.to_string();
+        }
+        return href.to_string();
+    }
+    // A relative base: a path join, as urljoin does.
+    if href.is_empty() {
+        return base.to_string();
+    }
+    if href.starts_with('/') || href.starts_with('#') || href.starts_with('?') {
+        if href.starts_with('/') {
+            return href.to_string();
+        }
+        return format!("{base}{href}");
+    }
+    match base.rfind('/') {
+        Some(i) => format!("{}{href}", &base[..=i]),
+        None => href.to_string(),
+    }
+}
+
+fn text_kind(attrs: &[(String, String)], default: TextKind) -> TextKind {
+    let mode = attr(attrs, "mode").map(str::to_ascii_lowercase);
+    match mode.as_deref() {
+        Some("escaped") | Some("base64") => return TextKind::Html,
+        Some("xml") => return TextKind::Xhtml,
+        _ => {}
+    }
+    match attr(attrs, "type")
+        .map(|t| t.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("text") | Some("text/plain") => TextKind::Text,
+        Some("html") | Some("text/html") => TextKind::Html,
+        Some("xhtml") | Some("application/xhtml+xml") => TextKind::Xhtml,
+        _ => default,
+    }
+}
+
+/// Whitespace folded, XML-unsafe characters dropped: a text construct as text.
+fn fold(s: &str) -> String {
+    xml_clean(s)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn looks_like_html(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.windows(2).any(|w| {
+        (w[0] == b'<' && (w[1].is_ascii_alphabetic() || w[1] == b'/' || w[1] == b'!'))
+            || (w[0] == b'&' && (w[1].is_ascii_alphanumeric() || w[1] == b'#'))
+    })
+}
+
+fn nonempty(s: String) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+impl<'u> Xml<'u> {
+    fn new(doc_url: Option<&'u Url>) -> Self {
+        Xml {
+            doc_url,
+            kind: None,
+            detail: String::new(),
+            atom: false,
+            stack: Vec::new(),
+            capture: None,
+            head: Head::default(),
+            feed_person: None,
+            items: Vec::new(),
+        }
+    }
+
+    fn run(mut self, text: &str) -> Result<UpstreamFeed, ParseError> {
+        let mut reader = Reader::from_str(text);
+        {
+            let c = reader.config_mut();
+            c.check_end_names = false;
+            c.allow_unmatched_ends = true;
+            c.allow_dangling_amp = true;
+            c.check_comments = false;
+            c.expand_empty_elements = false;
+            c.trim_text(false);
+        }
+        let mut errors = 0;
+        loop {
+            let before = reader.buffer_position();
+            let ev = match reader.read_event() {
+                Ok(ev) => ev,
+                Err(e) => {
+                    errors += 1;
+                    // Recover by skipping what quick-xml could not read, as long
+                    // as it moves forward; stop otherwise.
+                    if self.kind.is_none() && self.stack.is_empty() && errors > 3 {
+                        return Err(ParseError(format!("not a feed: XML error: {e}")));
+                    }
+                    if errors > MAX_ERRORS || reader.buffer_position() <= before {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            match ev {
+                Event::Start(e) => {
+                    self.start(&e, false)?;
+                }
+                Event::Empty(e) => {
+                    self.start(&e, true)?;
+                }
+                Event::End(e) => {
+                    let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                    self.end(&name);
+                }
+                Event::Text(t) => {
+                    let s = t.decode().unwrap_or_default();
+                    self.text(&s);
+                }
+                Event::CData(t) => {
+                    let s = t.decode().unwrap_or_default();
+                    self.text(&s);
+                }
+                Event::GeneralRef(r) => {
+                    let resolved = if r.is_char_ref() {
+                        r.resolve_char_ref().ok().flatten().map(String::from)
+                    } else {
+                        let name = r.decode().unwrap_or_default();
+                        match name.as_ref() {
+                            "amp" => Some("&".to_string()),
+                            "lt" => Some("<".to_string()),
+                            "gt" => Some(">".to_string()),
+                            "quot" => Some("\"".to_string()),
+                            "apos" => Some("'".to_string()),
+                            n => {
+                                // HTML entities are used in feeds as if declared;
+                                // DTD-declared entities are never expanded.
+                                let ent = format!("&{n};");
+                                let d = html_escape::decode_html_entities(&ent);
+                                (d != ent).then(|| d.into_owned())
+                            }
+                        }
+                    };
+                    match resolved {
+                        Some(s) => self.text(&s),
+                        None => {
+                            let raw = format!("&{};", r.decode().unwrap_or_default());
+                            self.text(&raw);
+                        }
+                    }
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+            if self.kind.is_none() && !self.stack.is_empty() {
+                // The root element was not a feed.
+                return Err(ParseError(format!(
+                    "not a feed: root element <{}>",
+                    self.stack.first().map(|f| f.qname.as_str()).unwrap_or("")
+                )));
+            }
+        }
+        let Some(kind) = self.kind else {
+            return Err(ParseError("not a feed: no root element".into()));
+        };
+        // Close whatever the document left open, so its text is kept.
+        while !self.stack.is_empty() {
+            self.pop();
+        }
+        if self.detail == "rdf" {
+            self.detail = "rss10".into();
+        }
+        let mut items: Vec<UpstreamItem> = self.items.into_iter().map(|s| s.item).collect();
+        assign_ids(&mut items);
+        Ok(UpstreamFeed {
+            kind,
+            detail: self.detail,
+            title: self.head.title,
+            link: self.head.link,
+            id: self.head.id,
+            updated: self.head.updated,
+            published: self.head.published,
+            ttl_minutes: self.head.ttl,
+            items,
+        })
+    }
+
+    fn lookup_ns(&self, prefix: &str, own: &[(String, String)]) -> Option<String> {
+        own.iter()
+            .chain(self.stack.iter().rev().flat_map(|f| f.ns.iter()))
+            .find(|(p, _)| p == prefix)
+            .map(|(_, u)| u.clone())
+    }
+
+    /// `(canonical prefix, lower-case local name, namespace URI)`.
+    fn key(&self, qname: &str, own: &[(String, String)]) -> (String, String, Option<String>) {
+        let (prefix, local) = match qname.split_once(':') {
+            Some((p, l)) => (p, l),
+            None => ("", qname),
+        };
+        let uri = self.lookup_ns(prefix, own);
+        let canon = match uri.as_deref().map(canonical_ns) {
+            Some(Some(c)) => c.to_string(),
+            // Undeclared prefix (`dc:date` without xmlns:dc) or unknown namespace.
+            _ if prefix.is_empty() => String::new(),
+            _ => prefix.to_ascii_lowercase(),
+        };
+        (canon, local.to_ascii_lowercase(), uri)
+    }
+
+    fn parent_role(&self) -> Option<Role> {
+        self.stack.last().map(|f| f.role)
+    }
+
+    fn container(&self) -> Option<Role> {
+        match self.parent_role()? {
+            r @ (Role::Channel | Role::Item(_) | Role::Person(_)) => Some(r),
+            _ => None,
+        }
+    }
+
+    fn base_of(&self, attrs: &[(String, String)]) -> Option<String> {
+        let parent = match self.stack.last() {
+            Some(f) => f.base.clone(),
+            None => self.doc_url.map(|u| u.to_string()),
+        };
+        match attr(attrs, "xml:base") {
+            Some(b) => Some(join(parent.as_deref(), b)),
+            None => parent,
+        }
+    }
+
+    fn start(&mut self, e: &BytesStart<'_>, empty: bool) -> Result<(), ParseError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(ParseError(format!(
+                "elements nested deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        let qname = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+        let attrs = attrs(e);
+        let ns: Vec<(String, String)> = attrs
+            .iter()
+            .filter_map(|(k, v)| {
+                if k == "xmlns" {
+                    Some((String::new(), v.clone()))
+                } else {
+                    k.strip_prefix("xmlns:").map(|p| (p.to_string(), v.clone()))
+                }
+            })
+            .collect();
+        let base = self.base_of(&attrs);
+        let role = if let Some(cap) = self.capture.as_mut() {
+            cap.children = true;
+            cap.markup.push('<');
+            cap.markup.push_str(&qname);
+            for (k, v) in &attrs {
+                cap.markup.push(' ');
+                cap.markup.push_str(k);
+                cap.markup.push_str("=\"");
+                cap.markup
+                    .push_str(&html_escape::encode_double_quoted_attribute(v));
+                cap.markup.push('"');
+            }
+            cap.markup.push_str(if empty { " />" } else { ">" });
+            if empty {
+                return Ok(());
+            }
+            Role::Inner
+        } else {
+            let (canon, local, uri) = self.key(&qname, &ns);
+            self.role_for(&canon, &local, uri.as_deref(), &attrs, base.as_deref())
+        };
+        self.stack.push(Frame {
+            qname,
+            role,
+            base,
+            ns,
+        });
+        if empty {
+            self.pop();
+        }
+        Ok(())
+    }
+
+    fn role_for(
+        &mut self,
+        canon: &str,
+        local: &str,
+        uri: Option<&str>,
+        attrs: &[(String, String)],
+        base: Option<&str>,
+    ) -> Role {
+        if self.stack.is_empty() {
+            return self.root(canon, local, uri, attrs);
+        }
+        if self.kind.is_none() {
+            return Role::Other;
+        }
+        let parent = self.parent_role();
+        if canon.is_empty() && (local == "item" || local == "entry") {
+            // Anywhere but in a person: ill-formed feeds leave elements such
+            // as `<itunes:category>` unclosed before their items.
+            if !matches!(parent, Some(Role::Person(_))) {
+                self.items.push(ItemState::default());
+                return Role::Item(self.items.len() - 1);
+            }
+            return Role::Other;
+        }
+        if parent == Some(Role::Root) && canon.is_empty() && local == "channel" {
+            if self.detail == "rdf" {
+                self.detail = match uri {
+                    Some("http://my.netscape.com/rdf/simple/0.9/") => {
+                        self.kind = Some(FeedKind::Rss0);
+                        "rss090".into()
+                    }
+                    _ => "rss10".into(),
+                };
+            }
+            return Role::Channel;
+        }
+        let Some(container) = self.container() else {
+            return Role::Other;
+        };
+        let atom = self.atom;
+        let cap = |f: Field, kind: TextKind| (Role::Capture(f), Some(text_kind(attrs, kind)));
+        let (role, kind) = match (container, canon, local) {
+            (Role::Person(_), "", "name") => cap(Field::PersonName, TextKind::Text),
+            (Role::Person(_), "", "email") => cap(Field::PersonEmail, TextKind::Text),
+            (Role::Person(_), "", "uri" | "url") => cap(Field::PersonUri, TextKind::Text),
+            (Role::Person(_), _, _) => (Role::Other, None),
+            (_, "", "title") | (_, "dc", "title") => cap(
+                Field::Title,
+                if atom { TextKind::Text } else { TextKind::Html },
+            ),
+            (_, "", "link") => {
+                if let Some(href) = attr(attrs, "href") {
+                    self.link_attr(container, href, attrs, base);
+                    (Role::Other, None)
+                } else {
+                    cap(Field::Link, TextKind::Text)
+                }
+            }
+            (_, "", "id") if atom || matches!(container, Role::Item(_)) => {
+                cap(Field::Id, TextKind::Text)
+            }
+            (Role::Item(_), "", "guid") => cap(Field::Guid, TextKind::Text),
+            (_, "", "updated" | "modified" | "lastbuilddate")
+            | (_, "dc", "date")
+            | (_, "dcterms", "modified") => cap(Field::Updated, TextKind::Text),
+            (_, "", "published" | "issued" | "pubdate") | (_, "dcterms", "issued") => {
+                cap(Field::Published, TextKind::Text)
+            }
+            (Role::Item(_), "", "summary" | "description")
+            | (Role::Item(_), "dc", "description") => cap(
+                Field::Summary,
+                if atom { TextKind::Text } else { TextKind::Html },
+            ),
+            // `<content src>`: out-of-line content, nothing to show inline.
+            (Role::Item(_), "", "content") if attr(attrs, "src").is_some() => (Role::Other, None),
+            (Role::Item(_), "", "content") => cap(Field::Content, TextKind::Text),
+            (Role::Item(_), "content", "encoded") | (Role::Item(_), "xhtml", "body") => {
+                cap(Field::Content, TextKind::Html)
+            }
+            (_, "", "author" | "contributor") if atom => (Role::Person(local == "author"), None),
+            (_, "", "author") | (_, "dc", "creator") | (_, "itunes", "author") => {
+                cap(Field::Author, TextKind::Text)
+            }
+            (Role::Item(_), "", "category") | (Role::Item(_), "dc", "subject") => {
+                if let Some(term) = attr(attrs, "term").map(str::trim).filter(|t| !t.is_empty()) {
+                    self.item_mut(container, |s| s.item.categories.push(term.to_string()));
+                    (Role::Other, None)
+                } else {
+                    cap(Field::Category, TextKind::Text)
+                }
+            }
+            (Role::Channel, "", "ttl") => cap(Field::Ttl, TextKind::Text),
+            (Role::Item(_), "", "enclosure") | (Role::Item(_), "media", "content") => {
+                let is_image = attr(attrs, "type").is_some_and(|t| t.starts_with("image/"))
+                    || attr(attrs, "medium") == Some("image");
+                if is_image {
+                    if let Some(u) = attr(attrs, "url") {
+                        self.set_image(container, join(base, u));
+                    }
+                }
+                (Role::Other, None)
+            }
+            (Role::Item(_), "media", "thumbnail") => {
+                if let Some(u) = attr(attrs, "url") {
+                    self.set_image(container, join(base, u));
+                }
+                (Role::Other, None)
+            }
+            (Role::Item(_), "itunes", "image") => {
+                if let Some(u) = attr(attrs, "href") {
+                    self.set_image(container, join(base, u));
+                }
+                (Role::Other, None)
+            }
+            _ => (Role::Other, None),
+        };
+        if let Role::Person(_) = role {
+            self.item_mut_or_feed(container, Some(Person::default()));
+        }
+        if let Role::Capture(_) = role {
+            self.capture = Some(Capture {
+                kind,
+                ..Capture::default()
+            });
+        }
+        role
+    }
+
+    fn root(
+        &mut self,
+        canon: &str,
+        local: &str,
+        uri: Option<&str>,
+        attrs: &[(String, String)],
+    ) -> Role {
+        let version = attr(attrs, "version").map(str::trim).unwrap_or("");
+        match (canon, local) {
+            ("", "rss") => {
+                let (kind, detail) = match version {
+                    "0.90" => (FeedKind::Rss0, "rss090"),
+                    "0.91" => (FeedKind::Rss0, "rss091u"),
+                    "0.92" => (FeedKind::Rss0, "rss092"),
+                    "0.93" => (FeedKind::Rss0, "rss093"),
+                    "0.94" => (FeedKind::Rss0, "rss094"),
+                    v if v.starts_with('2') => (FeedKind::Rss2, "rss20"),
+                    _ => (FeedKind::Rss2, "rss"),
+                };
+                self.kind = Some(kind);
+                self.detail = detail.into();
+                Role::Root
+            }
+            ("rdf", "rdf") => {
+                self.kind = Some(FeedKind::Rss1);
+                // Refined by the channel's namespace.
+                self.detail = "rdf".into();
+                Role::Root
+            }
+            ("", "feed" | "entry") => {
+                self.kind = Some(FeedKind::Atom);
+                self.atom = true;
+                self.detail = match (uri, version) {
+                    (Some("http://www.w3.org/2005/Atom"), _) => "atom10".into(),
+                    (_, "0.3") => "atom03".into(),
+                    (_, "0.2") => "atom02".into(),
+                    (_, "0.1") => "atom01".into(),
+                    _ => "atom".into(),
+                };
+                if local == "entry" {
+                    // An Atom entry document: a feed of one entry.
+                    self.items.push(ItemState::default());
+                    return Role::Item(0);
+                }
+                Role::Channel
+            }
+            _ => Role::Other,
+        }
+    }
+
+    fn item_mut(&mut self, container: Role, f: impl FnOnce(&mut ItemState)) {
+        if let Role::Item(i) = container {
+            if let Some(s) = self.items.get_mut(i) {
+                f(s);
+            }
+        }
+    }
+
+    /// Start a person construct in the item or at feed level.
+    fn item_mut_or_feed(&mut self, container: Role, p: Option<Person>) {
+        match container {
+            Role::Item(i) => {
+                if let Some(s) = self.items.get_mut(i) {
+                    s.person = p;
+                }
+            }
+            _ => self.feed_person = p,
+        }
+    }
+
+    fn set_image(&mut self, container: Role, url: String) {
+        self.item_mut(container, |s| set_once(&mut s.item.image, || Some(url)));
+    }
+
+    /// An Atom-style `<link href>`: the first alternate HTML link is the link.
+    fn link_attr(
+        &mut self,
+        container: Role,
+        href: &str,
+        attrs: &[(String, String)],
+        base: Option<&str>,
+    ) {
+        let rel = attr(attrs, "rel").map(str::trim).unwrap_or("alternate");
+        let ty = attr(attrs, "type").map(|t| t.trim().to_ascii_lowercase());
+        let html = match ty.as_deref() {
+            None | Some("") => true,
+            Some(t) => t.contains("html"),
+        };
+        if rel != "alternate" || !html {
+            return;
+        }
+        let url = join(base, href);
+        match container {
+            Role::Channel => set_once(&mut self.head.link, || Some(url)),
+            Role::Item(_) => self.item_mut(container, |s| set_once(&mut s.item.link, || Some(url))),
+            _ => {}
+        }
+    }
+
+    fn text(&mut self, s: &str) {
+        if let Some(cap) = self.capture.as_mut() {
+            cap.text.push_str(s);
+            cap.markup.push_str(&html_escape::encode_text(s));
+        }
+    }
+
+    fn end(&mut self, qname: &str) {
+        // Close up to the matching open element (an unclosed child is closed
+        // with it); an end tag that matches nothing open is ignored.
+        let Some(pos) = self.stack.iter().rposition(|f| f.qname == qname) else {
+            return;
+        };
+        while self.stack.len() > pos {
+            self.pop();
+        }
+    }
+
+    fn pop(&mut self) {
+        let Some(frame) = self.stack.pop() else {
+            return;
+        };
+        match frame.role {
+            Role::Inner => {
+                if let Some(cap) = self.capture.as_mut() {
+                    cap.markup.push_str("</");
+                    cap.markup.push_str(&frame.qname);
+                    cap.markup.push('>');
+                }
+            }
+            Role::Capture(field) => {
+                let cap = self.capture.take().unwrap_or_default();
+                let container = self.container();
+                self.finish(field, cap, container, frame.base.as_deref());
+            }
+            Role::Person(is_author) => {
+                let container = self.container();
+                let p = match container {
+                    Some(Role::Item(i)) => self.items.get_mut(i).and_then(|s| s.person.take()),
+                    _ => self.feed_person.take(),
+                };
+                if let (Some(p), true) = (p, is_author) {
+                    if !p.name.is_empty() {
+                        self.item_mut(container.unwrap_or(Role::Other), |s| s.item.authors.push(p));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, field: Field, cap: Capture, container: Option<Role>, base: Option<&str>) {
+        let kind = cap.kind.unwrap_or(TextKind::Text);
+        // The HTML of the element: markup of child elements (XHTML, or HTML
+        // written inline unescaped), else the text (which is HTML for html types).
+        let html = |cap: &Capture| -> String {
+            if cap.children || kind == TextKind::Xhtml {
+                strip_div(&cap.markup)
+            } else if kind == TextKind::Text {
+                html_escape::encode_text(&cap.text).into_owned()
+            } else {
+                cap.text.clone()
+            }
+        };
+        let as_text = |cap: &Capture| -> String {
+            if cap.children || kind == TextKind::Xhtml {
+                html_to_text(&cap.markup)
+            } else if kind == TextKind::Html && looks_like_html(&cap.text) {
+                html_to_text(&cap.text)
+            } else {
+                fold(&cap.text)
+            }
+        };
+        let raw = cap.text.trim().to_string();
+        let base_url = base.and_then(|b| Url::parse(b).ok());
+        let Some(container) = container else {
+            return;
+        };
+        match (container, field) {
+            (Role::Person(_), f) => {
+                let value = fold(&cap.text);
+                let person = match self.stack.iter().rev().find_map(|fr| match fr.role {
+                    Role::Item(i) => Some(i),
+                    Role::Channel => None,
+                    _ => None,
+                }) {
+                    Some(i) => self.items.get_mut(i).and_then(|s| s.person.as_mut()),
+                    None => self.feed_person.as_mut(),
+                };
+                if let Some(p) = person {
+                    match f {
+                        Field::PersonName => p.name = value,
+                        Field::PersonEmail => p.email = nonempty(value),
+                        Field::PersonUri => p.uri = nonempty(join(base, &value)),
+                        _ => {}
+                    }
+                }
+            }
+            (Role::Channel, f) => match f {
+                Field::Title => set_once(&mut self.head.title, || nonempty(as_text(&cap))),
+                Field::Link => set_once(&mut self.head.link, || {
+                    (!raw.is_empty()).then(|| join(base, &raw))
+                }),
+                Field::Id => set_once(&mut self.head.id, || nonempty(raw)),
+                Field::Updated => set_once(&mut self.head.updated, || parse_date(&raw)),
+                Field::Published => set_once(&mut self.head.published, || parse_date(&raw)),
+                Field::Ttl => self.head.ttl = raw.parse().ok(),
+                _ => {}
+            },
+            (Role::Item(i), f) => {
+                let Some(s) = self.items.get_mut(i) else {
+                    return;
+                };
+                let it = &mut s.item;
+                match f {
+                    Field::Title => set_once(&mut it.title, || nonempty(as_text(&cap))),
+                    Field::Link => {
+                        set_once(&mut it.link, || (!raw.is_empty()).then(|| join(base, &raw)))
+                    }
+                    Field::Id | Field::Guid => set_once(&mut it.id, || nonempty(raw)),
+                    Field::Updated => set_once(&mut it.updated, || parse_date(&raw)),
+                    Field::Published => set_once(&mut it.published, || parse_date(&raw)),
+                    Field::Summary => set_once(&mut it.summary_html, || {
+                        nonempty(sanitize_html(&html(&cap), base_url.as_ref()))
+                    }),
+                    Field::Content => set_once(&mut it.content_html, || {
+                        nonempty(sanitize_html(&html(&cap), base_url.as_ref()))
+                    }),
+                    Field::Author => {
+                        let t = fold(&cap.text);
+                        if !t.is_empty() {
+                            it.authors.push(Person::parse(&t));
+                        }
+                    }
+                    Field::Category => {
+                        let t = fold(&cap.text);
+                        if !t.is_empty() {
+                            it.categories.push(t);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Fill a field with the first value the document gives for it.
+fn set_once<T>(slot: &mut Option<T>, value: impl FnOnce() -> Option<T>) {
+    if slot.is_none() {
+        *slot = value();
+    }
+}
+
+/// XHTML content comes wrapped in one `<div>` that is not part of it.
+fn strip_div(markup: &str) -> String {
+    let t = markup.trim();
+    if t.starts_with("<div") && t.ends_with("</div>") {
+        if let Some(gt) = t.find('>') {
+            let Some(inner) = t.get(gt + 1..t.len() - "</div>".len()) else {
+                return t.to_string();
+            };
+            // Only when that div is the one wrapper (no sibling after it closes).
+            if !inner.contains("</div>")
+                || inner.matches("<div").count() == inner.matches("</div>").count()
+            {
+                return inner.to_string();
+            }
+        }
+    }
+    t.to_string()
+}
+
+/// Give every item an id: its own, or a stable derived one.
+fn assign_ids(items: &mut [UpstreamItem]) {
+    for it in items {
+        if it.id.as_deref().is_none_or(|i| i.trim().is_empty()) {
+            it.id = Some(derived_id(
+                it.link.as_deref(),
+                it.title.as_deref().unwrap_or(""),
+                it.published.or(it.updated).as_ref(),
+            ));
+            it.id_generated = true;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- JSON Feed
+
+fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
+    use serde_json::Value;
+    let doc: Value =
+        serde_json::from_str(text).map_err(|e| ParseError(format!("JSON Feed: {e}")))?;
+    let s = |v: &Value, k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+    };
+    let version = s(&doc, "version").unwrap_or_default();
+    let detail = match version.strip_prefix("https://jsonfeed.org/version/") {
+        Some("1") => "json10",
+        Some("1.1") => "json11",
+        Some(_) => "json",
+        None => {
+            return Err(ParseError(
+                "not a feed: JSON without a jsonfeed.org version".into(),
+            ))
+        }
+    };
+    let base = doc_url.map(|u| u.to_string());
+    let url = |v: &Value, k: &str| s(v, k).map(|u| join(base.as_deref(), &u));
+    let person = |p: &Value| -> Option<Person> {
+        Some(Person {
+            name: fold(&s(p, "name")?),
+            email: None,
+            uri: s(p, "url"),
+        })
+    };
+    let mut items: Vec<UpstreamItem> = doc
+        .get("items")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .take(100_000)
+                .map(|it| {
+                    let link = url(it, "url").or_else(|| url(it, "external_url"));
+                    let item_base = link.as_deref().and_then(|l| Url::parse(l).ok());
+                    let mut authors: Vec<Person> = it
+                        .get("authors")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(person).collect())
+                        .unwrap_or_default();
+                    if authors.is_empty() {
+                        authors.extend(it.get("author").and_then(person));
+                    }
+                    UpstreamItem {
+                        id: match it.get("id") {
+                            Some(Value::String(id)) => nonempty(id.clone()),
+                            Some(Value::Number(n)) => Some(n.to_string()),
+                            _ => None,
+                        },
+                        id_generated: false,
+                        title: s(it, "title").map(|t| fold(&t)).filter(|t| !t.is_empty()),
+                        link,
+                        published: s(it, "date_published").and_then(|d| parse_date(&d)),
+                        updated: s(it, "date_modified").and_then(|d| parse_date(&d)),
+                        summary_html: s(it, "summary")
+                            .map(|t| html_escape::encode_text(&t).into_owned()),
+                        content_html: s(it, "content_html")
+                            .map(|h| sanitize_html(&h, item_base.as_ref()))
+                            .or_else(|| {
+                                s(it, "content_text")
+                                    .map(|t| html_escape::encode_text(&t).into_owned())
+                            }),
+                        authors,
+                        categories: it
+                            .get("tags")
+                            .and_then(Value::as_array)
+                            .map(|t| {
+                                t.iter()
+                                    .filter_map(|x| x.as_str().map(fold))
+                                    .filter(|x| !x.is_empty())
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        image: url(it, "image").or_else(|| url(it, "banner_image")),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assign_ids(&mut items);
+    Ok(UpstreamFeed {
+        kind: FeedKind::Json,
+        detail: detail.into(),
+        title: s(&doc, "title").map(|t| fold(&t)),
+        link: url(&doc, "home_page_url"),
+        id: None,
+        updated: None,
+        published: None,
+        ttl_minutes: None,
+        items,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> UpstreamFeed {
+        parse_upstream(s.as_bytes(), None).unwrap()
+    }
+
+    fn utc(d: Option<DateTime<FixedOffset>>) -> String {
+        d.map(|d| d.naive_utc().to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn versionless_rss_with_html_entities_and_cdata() {
+        let f = p(r#"<?xml version="1.0"?>
+            <rss><channel><title>A&nbsp;B &mdash; C</title><link>http://ex.org/</link>
+            <item><title><![CDATA[Fish & <b>Chips</b>]]></title><link>http://ex.org/1</link>
+            <description>&lt;p onclick="x()"&gt;hi&lt;/p&gt;</description>
+            <pubDate>Sat, 07 Sep 02 00:00:01 EST</pubDate></item></channel></rss>"#);
+        assert_eq!((f.kind, f.detail.as_str()), (FeedKind::Rss2, "rss"));
+        // A no-break space folds like any whitespace (as `plain_text` does).
+        assert_eq!(f.title.as_deref(), Some("A B — C"));
+        let it = &f.items[0];
+        assert_eq!(it.title.as_deref(), Some("Fish & Chips"));
+        assert_eq!(it.summary_html.as_deref(), Some("<p>hi</p>"));
+        assert_eq!(utc(it.published), "2002-09-07 05:00:01");
+        assert!(it.id_generated);
+        assert_eq!(it.id.as_deref(), Some("http://ex.org/1"));
+    }
+
+    #[test]
+    fn atom03_and_xml_base_scoping() {
+        let f = p(
+            r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#" xml:base="http://ex.org/a/">
+            <title>T</title><link rel="alternate" type="text/html" href="home"/>
+            <modified>2004-01-01T00:00:00Z</modified>
+            <entry xml:base="/b/"><title mode="escaped">&lt;i&gt;E&lt;/i&gt;</title>
+              <link rel="alternate" href="e1"/><id>tag:ex.org,2004:1</id>
+              <issued>2003-12-13T18:30:02-05:00</issued>
+              <content type="application/xhtml+xml" mode="xml"><div xmlns="http://www.w3.org/1999/xhtml"><a href="x">x</a></div></content>
+            </entry><entry><link href="e2"/><id>tag:2</id></entry></feed>"#,
+        );
+        assert_eq!((f.kind, f.detail.as_str()), (FeedKind::Atom, "atom03"));
+        assert_eq!(f.link.as_deref(), Some("http://ex.org/a/home"));
+        assert_eq!(utc(f.updated), "2004-01-01 00:00:00");
+        let e = &f.items[0];
+        assert_eq!(e.title.as_deref(), Some("E"));
+        assert_eq!(e.link.as_deref(), Some("http://ex.org/b/e1"));
+        assert_eq!(utc(e.published), "2003-12-13 23:30:02");
+        let c = e.content_html.as_deref().unwrap();
+        assert!(c.contains(r#"href="http://ex.org/b/x""#), "{c}");
+        assert_eq!(f.items[1].link.as_deref(), Some("http://ex.org/a/e2"));
+        assert!(!f.items[1].id_generated);
+    }
+
+    #[test]
+    fn document_url_resolves_what_xml_base_does_not() {
+        let doc = Url::parse("https://github.com/o/r/releases.atom").unwrap();
+        let f = parse_upstream(
+            br#"<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>x</id><link href="/o/r/releases/tag/v1"/></entry></feed>"#,
+            Some(&doc),
+        )
+        .unwrap();
+        assert_eq!(
+            f.items[0].link.as_deref(),
+            Some("https://github.com/o/r/releases/tag/v1")
+        );
+        let f = p(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>x</id><link href="/rel"/></entry></feed>"#,
+        );
+        assert_eq!(f.items[0].link.as_deref(), Some("/rel"));
+    }
+
+    #[test]
+    fn rdf_and_mismatched_end_tags() {
+        let f = p(
+            r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+            <channel><title>R</title></channel>
+            <item><title>one <b>bold</i></title><link>http://ex.org/1</link><dc:date>2005-01-02</dc:date></item>
+            <item><title>two</title></item></rdf:RDF>"#,
+        );
+        assert_eq!((f.kind, f.detail.as_str()), (FeedKind::Rss1, "rss10"));
+        assert_eq!(f.items.len(), 2);
+        assert_eq!(f.items[0].title.as_deref(), Some("one bold"));
+        assert_eq!(utc(f.items[0].updated), "2005-01-02 00:00:00");
+        assert_eq!(f.items[1].title.as_deref(), Some("two"));
+    }
+
+    #[test]
+    fn json_feed_10_and_11() {
+        let f = p(
+            r#"{"version":"https://jsonfeed.org/version/1","title":"J","home_page_url":"https://j.org/",
+            "items":[{"id":1,"url":"https://j.org/1","title":"One","content_html":"<p>x<script>y</script></p>",
+            "date_published":"2020-01-02T03:04:05+01:00","author":{"name":"Ann"}}]}"#,
+        );
+        assert_eq!((f.kind, f.detail.as_str()), (FeedKind::Json, "json10"));
+        let it = &f.items[0];
+        assert_eq!(it.id.as_deref(), Some("1"));
+        assert_eq!(it.content_html.as_deref(), Some("<p>x</p>"));
+        assert_eq!(it.authors[0].name, "Ann");
+        assert_eq!(utc(it.published), "2020-01-02 02:04:05");
+        let f = p(
+            r#"{"version":"https://jsonfeed.org/version/1.1","title":"J",
+            "items":[{"title":"No id","date_modified":"2021-05-06T07:08:09Z","authors":[{"name":"Bo"}],"tags":["a"]}]}"#,
+        );
+        assert_eq!(f.detail, "json11");
+        assert!(f.items[0].id_generated);
+        assert!(f.items[0]
+            .id
+            .as_deref()
+            .unwrap()
+            .starts_with("urn:tributary:"));
+        assert_eq!(f.items[0].authors[0].name, "Bo");
+        assert!(parse_upstream(br#"{"title":"not a feed"}"#, None).is_err());
+    }
+
+    #[test]
+    fn derived_ids_are_stable_across_parses() {
+        let doc = r#"<rss version="2.0"><channel><title>x</title>
+            <item><title>No link</title><pubDate>Mon, 06 Sep 2010 16:45:00 +0000</pubDate></item>
+            <item><title>Link</title><link>http://ex.org/l</link></item></channel></rss>"#;
+        let (a, b) = (p(doc), p(doc));
+        assert_eq!(a.items, b.items);
+        assert!(a.items.iter().all(|i| i.id_generated));
+        assert_eq!(a.items[1].id.as_deref(), Some("http://ex.org/l"));
+        let seen = DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap();
+        let e = a.items[0].clone().into_entry(Source::default(), seen);
+        assert_eq!(Some(e.id.as_str()), a.items[0].id.as_deref());
+        assert_eq!(e.published.to_rfc3339(), "2010-09-06T16:45:00+00:00");
+        assert_eq!(e.updated, e.published);
+        assert_eq!(e.sources.len(), 1);
+    }
+
+    #[test]
+    fn into_entry_uses_permalink_id_and_seen() {
+        let seen = DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap();
+        let it = UpstreamItem {
+            id: Some("https://ex.org/p".into()),
+            ..UpstreamItem::default()
+        };
+        let e = it.into_entry(Source::default(), seen);
+        assert_eq!(e.url, "https://ex.org/p");
+        assert_eq!((e.published, e.updated), (seen, seen));
+        let e = UpstreamItem::default().into_entry(Source::default(), seen);
+        assert!(!e.id.is_empty());
+    }
+
+    #[test]
+    fn xhtml_wrapper_edge_cases() {
+        assert_eq!(strip_div("<div</div>"), "<div</div>");
+        assert_eq!(strip_div("<div a=\"b\"><p>x</p></div>"), "<p>x</p>");
+    }
+
+    #[test]
+    fn refusals_and_hostile_input() {
+        for bad in [
+            "<html><body><p>hi</p></body></html>",
+            "<opml version=\"1.0\"><body/></opml>",
+            "",
+            "just text",
+        ] {
+            assert!(parse_upstream(bad.as_bytes(), None).is_err(), "{bad}");
+        }
+        // Billion laughs: DTD entities are never expanded.
+        let lol = r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>
+            <rss><channel><title>&b;</title></channel></rss>"#;
+        let f = p(lol);
+        assert_eq!(f.title.as_deref(), Some("&b;"));
+        let deep = format!("<rss><channel>{}</channel></rss>", "<x>".repeat(10_000));
+        assert!(parse_upstream(deep.as_bytes(), None).is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
+            let _ = parse_upstream(&bytes, None);
+        }
+
+        #[test]
+        fn mutated_feeds_never_panic(cuts in proptest::collection::vec((0usize..2000, proptest::prelude::any::<u8>()), 1..20)) {
+            let mut doc = br#"<?xml version="1.0" encoding="utf-8"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>T &amp; &mdash;</title>
+<item xml:base="http://ex.org/"><title><![CDATA[x]]></title><link>a</link><guid>g</guid><description>&lt;p&gt;hi&lt;/p&gt;</description><dc:date>2004-01-01</dc:date></item>
+<item><title>y</title><pubDate>Sat, 07 Sep 2002 00:00:01 GMT</pubDate><content:encoded><![CDATA[<a href="/z">z</a>]]></content:encoded></item></channel></rss>"#.to_vec();
+            for (at, byte) in cuts {
+                let at = at % (doc.len() + 1);
+                match byte % 3 {
+                    0 => doc.insert(at, byte),
+                    1 if at < doc.len() => { doc.remove(at); }
+                    _ => doc.truncate(at.max(1)),
+                }
+            }
+            let _ = parse_upstream(&doc, None);
+        }
+    }
+}

@@ -320,7 +320,13 @@ fn breakdown(root: &Path) {
     lap("read + parse posts (2 threads)");
     let mut ledger = build::load_ledger(root).expect("load ledger");
     lap("load ledger");
-    let mut plan = build::plan(&site, &loaded.posts, &mut ledger, &opts).expect("plan");
+    let mut plan = build::plan(
+        &site,
+        &loaded.posts,
+        &mut ledger,
+        &tributary::aggregate::Upstream::default(),
+        &opts,
+    ).expect("plan");
     lap("plan (entries, docs, fingerprints)");
     let posts = &loaded.posts;
     let all: Vec<usize> = (0..plan.docs.len()).collect();

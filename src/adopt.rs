@@ -154,7 +154,13 @@ pub fn adopt(
         plan,
         ..
     } = build::prepare(root, opts)?;
-    let new: Vec<&Entry> = plan.entries.iter().map(|p| &p.entry).collect();
+    // Local posts only (they come first): upstream items are not the site's to adopt.
+    let new: Vec<&Entry> = plan
+        .entries
+        .iter()
+        .take_while(|p| p.feed.is_none())
+        .map(|p| &p.entry)
+        .collect();
     let mut report = AdoptReport {
         source: source.to_string(),
         format: old.format.extension().to_string(),
@@ -176,8 +182,10 @@ pub fn adopt(
             });
             continue;
         };
-        let planned = &plan.entries[i];
-        let post = &loaded.posts[planned.post];
+        let Some(post) = plan.entries[i].post else {
+            continue;
+        };
+        let post = &loaded.posts[post];
         let key = ledger_key(post);
         let line = ledger.posts.get_mut(&key).ok_or_else(|| {
             Error::invalid(Diagnostic::error(

@@ -6,6 +6,7 @@ use crate::config::{FeedDef, Format, Limit, PostSelection, SiteConfig};
 use crate::content::permalink::{self, PermalinkVars};
 use crate::content::cache::{PostCache, Stamp};
 use crate::content::{self, LoadOptions, Post};
+use crate::aggregate::{self, Upstream};
 use crate::diag::{Diagnostic, Error};
 use crate::emit::{self, FeedMeta, Paging};
 use crate::entry::{Entry, Person};
@@ -187,12 +188,16 @@ pub fn parallel_map<T: Sync, R: Send>(
         .collect()
 }
 
-/// A post turned into an entry, its body not yet rendered.
+/// An entry of the plan: a local post (its body not yet rendered), or an
+/// entry of a combined feed (upstream items merged with the feed's posts).
 #[derive(Debug, Clone)]
 pub struct Planned {
     pub entry: Entry,
-    /// Index into the posts the plan was made from.
-    pub post: usize,
+    /// Index into the posts the plan was made from; `None` for an upstream item.
+    pub post: Option<usize>,
+    /// For entries of a combined feed: the index of its definition in
+    /// `Site::feeds`. Such entries come after every local one.
+    pub feed: Option<usize>,
     /// The id the `ids:` scheme gives today (the ledger may keep an older one).
     pub computed_id: String,
     pub resolution: Resolution,
@@ -220,11 +225,25 @@ pub struct Plan {
     pub warnings: Vec<Diagnostic>,
 }
 
+impl Plan {
+    /// `(entry index, post index)` of every local post's entry (not the
+    /// copies in combined feeds).
+    pub fn local_posts(&self) -> Vec<(usize, usize)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.feed.is_none())
+            .filter_map(|(i, p)| Some((i, p.post?)))
+            .collect()
+    }
+}
+
 /// Turn posts into entries and feed documents. Fails on conflicts the user must resolve.
 pub fn plan(
     site: &Site,
     posts: &[Post],
     ledger: &mut Ledger,
+    upstream: &Upstream,
     opts: &Options,
 ) -> Result<Plan, Error> {
     let cfg = &site.config;
@@ -243,12 +262,14 @@ pub fn plan(
         entries.push(Planned {
             computed_id: entry.id.clone(),
             entry,
-            post: i,
+            post: Some(i),
+            feed: None,
             resolution: Resolution::New,
         });
     }
     // The ledger decides the published id: the first one ever given to the post.
-    let keys: Vec<String> = entries.iter().map(|p| ledger_key(&posts[p.post])).collect();
+    let post_of = |p: &Planned| &posts[p.post.unwrap_or_default()];
+    let keys: Vec<String> = entries.iter().map(|p| ledger_key(post_of(p))).collect();
     let current: Vec<ledger::Current> = entries
         .iter()
         .zip(&keys)
@@ -256,9 +277,9 @@ pub fn plan(
         .map(|((p, key), path)| ledger::Current {
             key,
             computed_id: &p.computed_id,
-            explicit_id: posts[p.post].id.is_some(),
+            explicit_id: post_of(p).id.is_some(),
             published: p.entry.published,
-            slug: &posts[p.post].slug,
+            slug: &post_of(p).slug,
             path,
             title: &p.entry.title,
         })
@@ -280,9 +301,9 @@ pub fn plan(
     let mut by_id: HashMap<&str, usize> = HashMap::new();
     let mut by_url: HashMap<&str, usize> = HashMap::new();
     for p in &entries {
-        if let Some(other) = by_id.insert(&p.entry.id, p.post) {
+        if let Some(other) = by_id.insert(&p.entry.id, p.post.unwrap_or_default()) {
             problems.push(Diagnostic::error(
-                &posts[p.post].path,
+                &post_of(p).path,
                 None,
                 format!(
                     "has the same entry id as {} ({}); readers would see only one of them: \
@@ -292,9 +313,9 @@ pub fn plan(
                 ),
             ));
         }
-        if let Some(other) = by_url.insert(&p.entry.url, p.post) {
+        if let Some(other) = by_url.insert(&p.entry.url, p.post.unwrap_or_default()) {
             warnings.push(Diagnostic::warning(
-                &posts[p.post].path,
+                &post_of(p).path,
                 None,
                 format!(
                     "has the same URL as {} ({}); set `permalink:` or change the date",
@@ -308,10 +329,29 @@ pub fn plan(
         return Err(Error::Invalid(problems));
     }
 
+    // Combined feeds get their own entries (posts with the sources of their
+    // upstream copies, and upstream items), after every local entry.
+    let mut combined: Vec<Option<Vec<usize>>> = vec![None; site.feeds.len()];
+    for (d, def) in site.feeds.iter().enumerate() {
+        if def.upstreams.is_empty() {
+            continue;
+        }
+        let members = combine_feed(site, def, d, posts, &mut entries, upstream, opts)?;
+        combined[d] = Some(members);
+    }
+
     let mut docs = Vec::new();
     let mut seen_paths: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for def in &site.feeds {
-        for inst in feed_instances(def, &entries, posts) {
+    for (d, def) in site.feeds.iter().enumerate() {
+        let instances = match combined[d].take() {
+            Some(members) => vec![Instance {
+                tag: None,
+                tag_slug: String::new(),
+                members,
+            }],
+            None => feed_instances(def, &entries, posts),
+        };
+        for inst in instances {
             let key = match &inst.tag {
                 Some(_) => format!("{}/{}", def.name, inst.tag_slug),
                 None => def.name.clone(),
@@ -354,6 +394,55 @@ pub fn plan(
         docs,
         warnings,
     })
+}
+
+/// Add the entries of the combined feed `def` (index `d`) to `entries`;
+/// returns their indices, newest first. Its posts are rendered here: the
+/// links in their bodies decide which upstream items relate to them.
+#[allow(clippy::too_many_arguments)]
+fn combine_feed(
+    site: &Site,
+    def: &FeedDef,
+    d: usize,
+    posts: &[Post],
+    entries: &mut Vec<Planned>,
+    upstream: &Upstream,
+    opts: &Options,
+) -> Result<Vec<usize>, Error> {
+    let locals: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].feed.is_none())
+        .filter(|&i| entries[i].post.is_some_and(|p| post_matches(&def.posts, &posts[p])))
+        .collect();
+    let rendered = parallel_map(&locals, 16, |&i| {
+        let p = &entries[i];
+        let post = p.post.map(|k| &posts[k]);
+        let mut e = p.entry.clone();
+        if let Some(post) = post {
+            let r = render_post(&e.url, post);
+            e.summary_html = r.summary_html;
+            e.content_html = Some(r.content_html);
+        }
+        e
+    });
+    let by_id: HashMap<String, usize> = locals
+        .iter()
+        .map(|&i| (entries[i].entry.id.clone(), i))
+        .collect();
+    let merged = aggregate::combine(site, def, rendered, upstream, opts.now)?;
+    let mut members = Vec::with_capacity(merged.len());
+    for entry in merged {
+        let local = by_id.get(&entry.id).map(|&i| &entries[i]);
+        let planned = Planned {
+            post: local.and_then(|l| l.post),
+            feed: Some(d),
+            computed_id: local.map_or_else(|| entry.id.clone(), |l| l.computed_id.clone()),
+            resolution: local.map_or(Resolution::Kept, |l| l.resolution.clone()),
+            entry,
+        };
+        members.push(entries.len());
+        entries.push(planned);
+    }
+    Ok(members)
 }
 
 /// A post's key in the ledger: its path under `content/`, with `/` separators.
@@ -442,7 +531,8 @@ struct Instance {
     members: Vec<usize>,
 }
 
-fn matches(sel: &PostSelection, post: &Post) -> bool {
+/// Whether a feed's `posts:` selection takes `post`.
+pub fn post_matches(sel: &PostSelection, post: &Post) -> bool {
     fn any<'a>(wanted: &[String], mut have: impl Iterator<Item = &'a str>) -> bool {
         wanted.is_empty() || have.any(|h| wanted.iter().any(|w| w.eq_ignore_ascii_case(h)))
     }
@@ -459,7 +549,12 @@ fn matches(sel: &PostSelection, post: &Post) -> bool {
 
 fn feed_instances(def: &FeedDef, entries: &[Planned], posts: &[Post]) -> Vec<Instance> {
     let members: Vec<usize> = (0..entries.len())
-        .filter(|&i| matches(&def.posts, &posts[entries[i].post]))
+        .filter(|&i| {
+            entries[i].feed.is_none()
+                && entries[i]
+                    .post
+                    .is_some_and(|p| post_matches(&def.posts, &posts[p]))
+        })
         .collect();
     if !def.per_tag {
         return vec![Instance {
@@ -679,9 +774,16 @@ fn fingerprint(
     h.write(format!("{:?}|{:?}|{}", doc.format, doc.meta, doc.path).as_bytes());
     for &i in &doc.entries {
         let p = &entries[i];
-        h.write_u64(posts[p.post].hash);
+        match p.post {
+            Some(post) => h.write_u64(posts[post].hash),
+            // An upstream item: everything it says is in the entry.
+            None => h.write(format!("{:?}", p.entry).as_bytes()),
+        }
         h.write(p.entry.id.as_bytes());
         h.write(p.entry.url.as_bytes());
+        if p.feed.is_some() {
+            h.write(format!("{:?}|{:?}", p.entry.sources, p.entry.related).as_bytes());
+        }
     }
     h.finish()
 }
@@ -756,14 +858,15 @@ pub fn render_bodies(plan: &mut Plan, posts: &[Post], which: &[usize]) {
             needed[i] = true;
         }
     }
-    let todo: Vec<usize> = (0..plan.entries.len())
+    let todo: Vec<(usize, usize)> = (0..plan.entries.len())
         .filter(|&i| needed[i] && plan.entries[i].entry.content_html.is_none())
+        .filter_map(|i| Some((i, plan.entries[i].post?)))
         .collect();
     let entries = &plan.entries;
-    let rendered = parallel_map(&todo, 16, |&i| {
-        render_post(&entries[i].entry.url, &posts[entries[i].post])
+    let rendered = parallel_map(&todo, 16, |&(i, post)| {
+        render_post(&entries[i].entry.url, &posts[post])
     });
-    for (&i, r) in todo.iter().zip(rendered) {
+    for (&(i, _), r) in todo.iter().zip(rendered) {
         plan.entries[i].entry.summary_html = r.summary_html;
         plan.entries[i].entry.content_html = Some(r.content_html);
     }
@@ -830,14 +933,21 @@ fn prepare_with(root: &Path, opts: &Options, use_cache: bool) -> Result<Prepared
     let site = Site::load(root)?;
     let mut cache = use_cache
         .then(|| PostCache::load(root, &PostCache::key_for(program_identity(), site.load_options())));
-    let loaded = load_posts_cached(&site, cache.as_mut())?;
+    let mut loaded = load_posts_cached(&site, cache.as_mut())?;
     if !loaded.broken.is_empty() && !opts.keep_going {
         let mut all = loaded.broken;
         all.extend(loaded.warnings);
         return Err(Error::Invalid(all));
     }
     let mut ledger = load_ledger(root)?;
-    let plan = plan(&site, &loaded.posts, &mut ledger, opts)?;
+    let upstream = Upstream::load(&site)?;
+    if site.feeds.iter().any(|f| !f.upstreams.is_empty()) {
+        // Combined feeds render their posts while planning (their links relate items).
+        let all: Vec<usize> = (0..loaded.posts.len()).collect();
+        content::cache::load_bodies(root, &mut loaded.posts, &all, site.load_options())
+            .map_err(Error::invalid)?;
+    }
+    let plan = plan(&site, &loaded.posts, &mut ledger, &upstream, opts)?;
     Ok(Prepared {
         site,
         loaded,
@@ -880,7 +990,8 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
     // Posts that came from the cache have no body yet: read those the stale documents hold.
     let mut needed: Vec<usize> = stale
         .iter()
-        .flat_map(|&d| plan.docs[d].entries.iter().map(|&i| plan.entries[i].post))
+        .flat_map(|&d| plan.docs[d].entries.iter())
+        .filter_map(|&i| plan.entries[i].post)
         .collect();
     needed.sort_unstable();
     needed.dedup();
@@ -969,7 +1080,8 @@ pub fn check(root: &Path, opts: &Options) -> Result<CheckReport, Error> {
         Err(e) => return Err(e),
     };
     let before = ledger.clone();
-    let mut plan = match plan(&site, &loaded.posts, &mut ledger, opts) {
+    let upstream = Upstream::load(&site)?;
+    let mut plan = match plan(&site, &loaded.posts, &mut ledger, &upstream, opts) {
         Ok(p) => p,
         Err(Error::Invalid(more)) => {
             diags.extend(more);
@@ -985,13 +1097,15 @@ pub fn check(root: &Path, opts: &Options) -> Result<CheckReport, Error> {
     diags.extend(ledger_notes(&before, &plan, &loaded.posts));
     // Render every entry to look for tags that readers would hide.
     let posts = &loaded.posts;
-    let rendered = parallel_map(&plan.entries, 16, |p| {
-        let post = &posts[p.post];
-        let r = render_post(&p.entry.url, post);
+    let locals = plan.local_posts();
+    let rendered = parallel_map(&locals, 16, |&(i, post)| {
+        let post = &posts[post];
+        let r = render_post(&plan.entries[i].entry.url, post);
         let w = stray_tag_warnings(post, &r.stray_tags);
         (r, w)
     });
-    for (p, (r, w)) in plan.entries.iter_mut().zip(rendered) {
+    for (&(i, _), (r, w)) in locals.iter().zip(rendered) {
+        let p = &mut plan.entries[i];
         p.entry.summary_html = r.summary_html;
         p.entry.content_html = Some(r.content_html);
         diags.extend(w);
@@ -1018,8 +1132,9 @@ pub fn check(root: &Path, opts: &Options) -> Result<CheckReport, Error> {
 /// recognised, and lines whose post is gone.
 fn ledger_notes(before: &Ledger, plan: &Plan, posts: &[Post]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for p in &plan.entries {
-        let post = &posts[p.post];
+    for (i, post) in plan.local_posts() {
+        let p = &plan.entries[i];
+        let post = &posts[post];
         match &p.resolution {
             Resolution::Kept if p.entry.id != p.computed_id => out.push(Diagnostic::note(
                 &post.path,

@@ -1,4 +1,4 @@
-//! The command line: `build`, `check`, `new`.
+//! The command line: `build`, `check`, `new`, `adopt`, `diff`, `fetch`, `sources`, `parse`.
 
 use crate::build::{self, Options};
 use crate::diag::{Diagnostic, Error, Severity};
@@ -42,6 +42,24 @@ pub enum Command {
         /// Skip broken posts (and report them) instead of failing the build.
         #[arg(long)]
         keep_going: bool,
+        /// Fetch the upstream sources that are due first.
+        #[arg(long)]
+        fetch: bool,
+    },
+    /// Fetch upstream sources into the store (those that are due).
+    Fetch {
+        /// Every enabled source now, ignoring schedules, minimum intervals and
+        /// backoff (not a source disabled by 410 Gone).
+        #[arg(long)]
+        all: bool,
+        /// Only the source with this name (or URL).
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Upstream sources: list their health, import or export OPML, add one.
+    Sources {
+        #[command(subcommand)]
+        command: SourcesCommand,
     },
     /// Report every problem and validate every feed the build would write; write nothing.
     Check {
@@ -84,6 +102,31 @@ pub enum Command {
         /// Tags, comma separated.
         #[arg(long, value_delimiter = ',')]
         tags: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SourcesCommand {
+    /// A health table: URL, last fetch, status, items, next due.
+    List,
+    /// Add every feed of an OPML file to a feed file's `upstreams:`.
+    Import {
+        /// The OPML file.
+        file: PathBuf,
+        /// The feed file (feeds/NAME.yaml) to add them to; created if missing.
+        #[arg(long, default_value = "upstreams")]
+        feed: String,
+    },
+    /// Print every configured source as OPML 2.0.
+    Export,
+    /// Add a feed, or the feed an HTML page announces, to a feed file.
+    Add {
+        url: String,
+        #[arg(long, default_value = "upstreams")]
+        feed: String,
+        /// Display name (default: the feed's title).
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -144,9 +187,12 @@ fn print(ds: &[Diagnostic], quiet: bool) {
 /// Run the command; `Err` for errors that stop it.
 pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
     match &cli.command {
-        Command::Build { keep_going } => {
+        Command::Build { keep_going, fetch } => {
             let mut opts = options(cli);
             opts.keep_going = *keep_going;
+            if *fetch {
+                run_fetch(cli, false, None)?;
+            }
             let r = build::build(&cli.site, &opts)?;
             print(&r.warnings, cli.quiet);
             print(&r.skipped, false);
@@ -235,6 +281,15 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Fetch { all, source } => {
+            let r = run_fetch(cli, *all, source.clone())?;
+            Ok(if r.failed() > 0 && r.fetched() + r.not_modified() == 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Sources { command } => sources(cli, command),
         Command::Parse { jsonl, files } => Ok(crate::parse::jsonl::run(files, *jsonl)),
         Command::New { title, tags } => {
             let path = new_post(&cli.site, title, tags)?;
@@ -242,6 +297,73 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `tributary fetch`: due sources (or all, or one) into the store; a summary line.
+fn run_fetch(
+    cli: &Cli,
+    all: bool,
+    only: Option<String>,
+) -> Result<crate::aggregate::FetchReport, Error> {
+    use std::io::IsTerminal;
+    let site = build::Site::load(&cli.site)?;
+    let mut store = crate::aggregate::open_store(&site)?;
+    let opts = crate::aggregate::FetchOptions {
+        all,
+        only,
+        now: chrono::Utc::now(),
+        progress: !cli.quiet && std::io::stderr().is_terminal(),
+    };
+    let r = crate::aggregate::fetch(&site, &mut store, &opts)?;
+    for (name, result) in &r.sources {
+        if let crate::aggregate::SourceResult::Failed(why) = result {
+            eprintln!("{name}: {why}");
+        }
+    }
+    if !cli.quiet {
+        eprintln!("{}", r.summary());
+    }
+    Ok(r)
+}
+
+fn sources(cli: &Cli, command: &SourcesCommand) -> Result<ExitCode, Error> {
+    use crate::sources;
+    match command {
+        SourcesCommand::List => {
+            let site = build::Site::load(&cli.site)?;
+            print!("{}", sources::health_table(&sources::health(&site)?));
+        }
+        SourcesCommand::Export => {
+            let site = build::Site::load(&cli.site)?;
+            print!("{}", sources::write_opml(&site));
+        }
+        SourcesCommand::Import { file, feed } => {
+            sources::check_feed_name(feed)?;
+            let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+            let subs = sources::read_opml(&bytes)
+                .map_err(|m| Error::invalid(Diagnostic::error(file, None, m)))?;
+            let added = sources::add_to_feed(&cli.site, feed, &subs)?;
+            eprintln!(
+                "added {added} of {} sources to feeds/{feed}.yaml",
+                subs.len()
+            );
+        }
+        SourcesCommand::Add { url, feed, name } => {
+            sources::check_feed_name(feed)?;
+            let site = build::Site::load(&cli.site)?;
+            let mut sub = sources::resolve_feed(&site, url)?;
+            if name.is_some() {
+                sub.name = name.clone();
+            }
+            let added = sources::add_to_feed(&cli.site, feed, std::slice::from_ref(&sub))?;
+            if added == 0 {
+                eprintln!("feeds/{feed}.yaml already has {}", sub.url);
+            } else {
+                eprintln!("added {} to feeds/{feed}.yaml", sub.url);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn is_url(s: &str) -> bool {

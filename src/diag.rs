@@ -86,6 +86,9 @@ pub enum Error {
     /// A feed document could not be serialized (a bug, or an impossible value).
     #[error("{}: cannot write feed: {message}", .path.display())]
     Emit { path: PathBuf, message: String },
+    /// The store of upstream items failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 impl Error {

@@ -107,6 +107,31 @@ pub struct Source {
 }
 
 impl Entry {
+    /// The source this entry was taken from: the one whose item is the
+    /// entry's own link. `None` for a local post, even one upstreams repeat.
+    pub fn origin(&self) -> Option<&Source> {
+        self.sources
+            .iter()
+            .find(|s| s.item_url.as_deref() == Some(self.url.as_str()))
+    }
+
+    /// `via` links: every upstream copy of the story other than the entry's
+    /// own link (the copy's item URL, else its feed), without duplicates.
+    pub fn via_urls(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for s in &self.sources {
+            let url = s
+                .item_url
+                .as_deref()
+                .filter(|u| *u != self.url)
+                .unwrap_or(&s.feed_url);
+            if !out.contains(&url) {
+                out.push(url);
+            }
+        }
+        out
+    }
+
     /// Whether the id is the entry's URL (RSS `isPermaLink`).
     pub fn id_is_permalink(&self) -> bool {
         self.id == self.url

@@ -6,8 +6,12 @@
 //! → `build` (select, paginate, skip what is unchanged) → `emit::{rss, atom, json}`
 //! → `write` (atomic files). `validate` checks the bytes the emitters wrote;
 //! `cli` is the command line on top.
+//!
+//! Upstream feeds: `aggregate` runs `fetch` (HTTP) → `parse` (any feed) →
+//! `store` (SQLite), and draws stored items into combined feeds with `merge`.
 
 pub mod adopt;
+pub mod aggregate;
 pub mod build;
 pub mod cli;
 pub mod config;
@@ -22,6 +26,7 @@ pub mod ledger;
 pub mod merge;
 pub mod parse;
 pub mod render;
+pub mod sources;
 pub mod store;
 pub mod validate;
 pub mod write;

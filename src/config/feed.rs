@@ -1,10 +1,12 @@
 use super::load_yaml;
 use crate::diag::Diagnostic;
 use crate::entry::ContentMode;
+use crate::merge::{MatchRule, Matcher};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
+use url::Url;
 
 /// Which local posts a feed takes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -231,6 +233,68 @@ struct RawFeed {
     #[serde(default)]
     per_tag: bool,
     id: Option<String>,
+    #[serde(default)]
+    upstreams: Vec<RawUpstream>,
+    #[serde(default)]
+    max_age: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUpstream {
+    url: String,
+    name: Option<String>,
+    schedule: Option<String>,
+    #[serde(default, rename = "match")]
+    include: Rules,
+    #[serde(default)]
+    exclude: Rules,
+}
+
+/// `match:` or `exclude:`: one rule or a list of rules (any of them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rules(pub Vec<MatchRule>);
+
+impl<'de> Deserialize<'de> for Rules {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Rules;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a rule { keywords, regex, categories, authors, links_with_posts } or a list of them")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Rules, A::Error> {
+                MatchRule::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|r| Rules(vec![r]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Rules, A::Error> {
+                Vec::<MatchRule>::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Rules)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Where an upstream's feed document is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamLocation {
+    Http(Url),
+    /// A local file, relative to the site root unless absolute.
+    File(PathBuf),
+}
+
+/// One entry of `upstreams:`, checked.
+#[derive(Debug, Clone)]
+pub struct UpstreamDef {
+    /// The URL or path as written: the source's key in the store.
+    pub key: String,
+    pub location: UpstreamLocation,
+    /// Display name: `name:`, else the URL's host (or the file name).
+    pub name: String,
+    /// Parsed `schedule:` (cron, 5 or 6 fields).
+    pub schedule: Option<cron::Schedule>,
+    pub include: Vec<MatchRule>,
+    pub exclude: Vec<MatchRule>,
 }
 
 /// One `feeds/NAME.yaml`, checked.
@@ -252,6 +316,10 @@ pub struct FeedDef {
     pub per_tag: bool,
     /// Feed-level id override (Atom `id`).
     pub id: Option<String>,
+    /// Upstream sources whose items join the feed.
+    pub upstreams: Vec<UpstreamDef>,
+    /// Entries older than this (by publication date) are left out.
+    pub max_age: Option<chrono::Duration>,
     pub source_text: String,
 }
 
@@ -342,6 +410,28 @@ impl FeedDef {
                 ));
             }
         }
+        let mut upstreams = Vec::new();
+        for (i, u) in raw.upstreams.into_iter().enumerate() {
+            let at = upstream_line(text, i).or_else(|| line("upstreams"));
+            upstreams.push(check_upstream(u).map_err(|m| Diagnostic::error(shown, at, m))?);
+        }
+        if !upstreams.is_empty() && raw.per_tag {
+            return Err(Diagnostic::error(
+                shown,
+                line("upstreams"),
+                "upstreams: a per_tag feed takes only local posts; define the combined feed in its own file",
+            ));
+        }
+        let max_age = match raw.max_age.as_deref() {
+            None => None,
+            Some(t) => Some(super::parse_duration(t).ok_or_else(|| {
+                Diagnostic::error(
+                    shown,
+                    line("max_age"),
+                    format!("max_age {t:?} is not a duration such as 30d, 12h or 2w"),
+                )
+            })?),
+        };
         Ok(FeedDef {
             name: name.to_string(),
             path: shown.to_path_buf(),
@@ -355,6 +445,8 @@ impl FeedDef {
             output,
             per_tag: raw.per_tag,
             id: raw.id,
+            upstreams,
+            max_age,
             source_text: text.to_string(),
         })
     }
@@ -374,6 +466,74 @@ impl FeedDef {
         } else {
             format!("{}.{}", self.name, format.extension())
         }
+    }
+}
+
+/// The line of the `i`-th `- ` item under `upstreams:`, for messages.
+fn upstream_line(text: &str, i: usize) -> Option<usize> {
+    let start = super::site::key_line(text, "upstreams")?;
+    text.lines()
+        .enumerate()
+        .skip(start)
+        .take_while(|(_, l)| l.is_empty() || l.starts_with(' ') || l.starts_with('-'))
+        .filter(|(_, l)| l.trim_start().starts_with("- "))
+        .nth(i)
+        .map(|(n, _)| n + 1)
+}
+
+fn check_upstream(u: RawUpstream) -> Result<UpstreamDef, String> {
+    let key = u.url.trim().to_string();
+    if key.is_empty() {
+        return Err("upstreams: url is empty".into());
+    }
+    let location = match Url::parse(&key) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
+            UpstreamLocation::Http(url)
+        }
+        // A Windows drive letter parses as a scheme; anything else with a scheme is refused.
+        Ok(url) if url.scheme().len() > 1 => {
+            return Err(format!(
+                "upstreams: url {key:?}: only http and https URLs or local file paths are fetched"
+            ))
+        }
+        _ => UpstreamLocation::File(PathBuf::from(&key)),
+    };
+    let name = match (&u.name, &location) {
+        (Some(n), _) if !n.trim().is_empty() => n.trim().to_string(),
+        (_, UpstreamLocation::Http(url)) => url.host_str().unwrap_or_default().to_string(),
+        (_, UpstreamLocation::File(p)) => p
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| key.clone()),
+    };
+    let schedule = match u.schedule.as_deref() {
+        None => None,
+        Some(text) => Some(parse_schedule(text).map_err(|e| {
+            format!("upstreams: schedule {text:?} of {key} is not a cron expression: {e}")
+        })?),
+    };
+    for rule in u.include.0.iter().chain(&u.exclude.0) {
+        Matcher::new(rule).map_err(|e| format!("upstreams: {key}: regex: {e}"))?;
+    }
+    Ok(UpstreamDef {
+        key,
+        location,
+        name,
+        schedule,
+        include: u.include.0,
+        exclude: u.exclude.0,
+    })
+}
+
+/// A cron expression: standard 5 fields (minute first), or the `cron`
+/// crate's 6 or 7 (seconds first, optional year).
+pub fn parse_schedule(text: &str) -> Result<cron::Schedule, cron::error::Error> {
+    use std::str::FromStr;
+    let fields = text.split_whitespace().count();
+    if fields == 5 {
+        cron::Schedule::from_str(&format!("0 {}", text.trim()))
+    } else {
+        cron::Schedule::from_str(text.trim())
     }
 }
 

@@ -6,7 +6,10 @@
 mod feed;
 mod site;
 
-pub use feed::{Archive, FeedDef, Format, Formats, Limit, OutputPaths, PostFilter, PostSelection};
+pub use feed::{
+    parse_schedule, Archive, FeedDef, Format, Formats, Limit, OutputPaths, PostFilter,
+    PostSelection, Rules, UpstreamDef, UpstreamLocation,
+};
 pub use site::{key_line, IdScheme, SiteConfig};
 
 use crate::diag::Diagnostic;
@@ -59,4 +62,21 @@ pub(crate) fn deserialize_opt_person<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Person>, D::Error> {
     deserialize_person(d).map(Some)
+}
+
+/// A duration written as `N` plus a unit: `s`, `m`, `h`, `d` or `w` (`30d`, `12h`).
+pub fn parse_duration(text: &str) -> Option<chrono::Duration> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = t.split_at(split);
+    let n: i64 = n.parse().ok()?;
+    let secs = match unit.trim() {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    };
+    chrono::Duration::try_seconds(n.checked_mul(secs)?)
 }

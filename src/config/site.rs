@@ -39,6 +39,12 @@ struct RawSite {
     timezone: Option<String>,
     #[serde(default)]
     ids: IdScheme,
+    #[serde(default)]
+    fetch: crate::fetch::Settings,
+    #[serde(default)]
+    store: Option<PathBuf>,
+    #[serde(default)]
+    retention: Option<String>,
 }
 
 /// `tributary.yaml`, checked.
@@ -56,9 +62,18 @@ pub struct SiteConfig {
     pub output: PathBuf,
     pub timezone: chrono_tz::Tz,
     pub ids: IdScheme,
+    /// `fetch:`: limits for fetching upstream feeds.
+    pub fetch: crate::fetch::Settings,
+    /// The store file, relative to the site root unless absolute.
+    pub store: PathBuf,
+    /// Upstream items older than this are deleted from the store; `None` keeps them.
+    pub retention: Option<chrono::Duration>,
     /// The raw file, fingerprinted so that a config change rebuilds every feed.
     pub source_text: String,
 }
+
+/// Where the store lives unless `store:` says otherwise.
+pub const DEFAULT_STORE: &str = ".tributary/store.db";
 
 pub const DEFAULT_PERMALINK: &str = "/:year/:month/:day/:slug/";
 
@@ -128,6 +143,16 @@ impl SiteConfig {
         if raw.title.trim().is_empty() {
             return Err(Diagnostic::error(shown, line_of("title"), "title is empty"));
         }
+        let retention = match raw.retention.as_deref() {
+            None | Some("forever") => None,
+            Some(t) => Some(super::parse_duration(t).ok_or_else(|| {
+                Diagnostic::error(
+                    shown,
+                    line_of("retention"),
+                    format!("retention {t:?} is not a duration such as 365d or 8w (or \"forever\")"),
+                )
+            })?),
+        };
         Ok(SiteConfig {
             title: raw.title,
             description: raw.description,
@@ -138,6 +163,9 @@ impl SiteConfig {
             output: raw.output.unwrap_or_else(|| PathBuf::from("public")),
             timezone,
             ids: raw.ids,
+            fetch: raw.fetch,
+            store: raw.store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE)),
+            retention,
             source_text: text.to_string(),
         })
     }

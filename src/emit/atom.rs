@@ -120,7 +120,14 @@ fn entry(meta: &FeedMeta, e: &Entry) -> atom::Entry {
                 ..Default::default()
             })
             .collect(),
-        links: vec![link(&e.url, "alternate", Some("text/html"))],
+        links: entry_links(e),
+        source: e.origin().map(|s| atom::Source {
+            title: atom::Text::plain(s.name.clone()),
+            id: s.feed_url.clone(),
+            updated: e.updated,
+            links: vec![link(&s.feed_url, "self", None)],
+            ..Default::default()
+        }),
         summary: summary.map(|s| atom::Text::html(s.to_string())),
         content: content.map(|c| atom::Content {
             value: Some(c.to_string()),
@@ -129,4 +136,17 @@ fn entry(meta: &FeedMeta, e: &Entry) -> atom::Entry {
         }),
         ..Default::default()
     }
+}
+
+/// The alternate link, then `via` for every upstream copy and `related` for
+/// every local post the entry relates to.
+fn entry_links(e: &Entry) -> Vec<atom::Link> {
+    let mut links = vec![link(&e.url, "alternate", Some("text/html"))];
+    for via in e.via_urls() {
+        links.push(link(via, "via", None));
+    }
+    for r in &e.related {
+        links.push(link(r, "related", Some("text/html")));
+    }
+    links
 }

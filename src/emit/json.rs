@@ -46,6 +46,18 @@ struct Item<'a> {
     tags: &'a [String],
     #[serde(skip_serializing_if = "Vec::is_empty")]
     authors: Vec<Author<'a>>,
+    /// Where an aggregated entry came from and which posts it relates to
+    /// (JSON Feed extensions are `_`-prefixed objects).
+    #[serde(rename = "_tributary", skip_serializing_if = "Option::is_none")]
+    tributary: Option<Extension<'a>>,
+}
+
+#[derive(Serialize)]
+struct Extension<'a> {
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    sources: &'a [crate::entry::Source],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    related: &'a [String],
 }
 
 fn author(p: &Person) -> Author<'_> {
@@ -91,6 +103,12 @@ pub fn emit(meta: &FeedMeta, entries: &[&Entry]) -> Result<Vec<u8>, String> {
                     date_modified: rfc3339(&e.updated),
                     tags: &e.tags,
                     authors: e.authors.iter().map(author).collect(),
+                    tributary: (!e.sources.is_empty() || !e.related.is_empty()).then_some(
+                        Extension {
+                            sources: &e.sources,
+                            related: &e.related,
+                        },
+                    ),
                 }
             })
             .collect(),

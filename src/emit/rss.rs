@@ -126,6 +126,10 @@ fn item(meta: &FeedMeta, e: &Entry) -> rss::Item {
         pub_date: Some(e.published.to_rfc2822()),
         content: content.map(str::to_string),
         dublin_core_ext: dc,
+        source: e.origin().map(|s| rss::Source {
+            url: s.feed_url.clone(),
+            title: Some(s.name.clone()),
+        }),
         ..Default::default()
     }
 }

@@ -131,6 +131,15 @@ impl Fetcher {
         &self,
         jobs: Vec<(K, String, Validators)>,
     ) -> Vec<(K, Outcome)> {
+        self.fetch_all_with_progress(jobs, |_| {}).await
+    }
+
+    /// [`Fetcher::fetch_all`], calling `done(n)` as the n-th job finishes (for a progress bar).
+    pub async fn fetch_all_with_progress<K: Send>(
+        &self,
+        jobs: Vec<(K, String, Validators)>,
+        mut done: impl FnMut(usize),
+    ) -> Vec<(K, Outcome)> {
         let global = Arc::new(Semaphore::new(self.inner.concurrency));
         let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
         let mut keys = Vec::with_capacity(jobs.len());
@@ -153,6 +162,7 @@ impl Fetcher {
             task_index.insert(handle.id(), i);
         }
         let mut outcomes: Vec<Option<Outcome>> = keys.iter().map(|_| None).collect();
+        let mut finished = 0;
         while let Some(joined) = set.join_next_with_id().await {
             let (id, outcome) = match joined {
                 Ok((id, o)) => (id, o),
@@ -167,6 +177,8 @@ impl Fetcher {
             if let Some(slot) = task_index.get(&id).and_then(|&i| outcomes.get_mut(i)) {
                 *slot = Some(outcome);
             }
+            finished += 1;
+            done(finished);
         }
         keys.into_iter()
             .zip(outcomes)

@@ -1,0 +1,465 @@
+//! Managing upstream sources: OPML 2.0 import and export (how every reader
+//! moves subscriptions), `sources add` with feed autodiscovery, and the
+//! health table of `sources list`.
+//!
+//! Sources live in feed files (`upstreams:`); import and add append to the
+//! `upstreams:` list of one feed file as text, so the user's comments and
+//! layout stay, and the result is checked before it replaces the file.
+
+use crate::aggregate::{configured_sources, ConfiguredSource};
+use crate::build::Site;
+use crate::config::FeedDef;
+use crate::diag::{Diagnostic, Error};
+use crate::store::SourceState;
+use quick_xml::events::Event;
+use std::path::{Path, PathBuf};
+use url::Url;
+
+/// One subscription read from OPML or found by discovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub url: String,
+    pub name: Option<String>,
+}
+
+/// Every `<outline xmlUrl=...>` of an OPML document, nested or not, in order.
+pub fn read_opml(bytes: &[u8]) -> Result<Vec<Subscription>, String> {
+    let text = crate::parse::encoding::decode(bytes);
+    let mut r = quick_xml::Reader::from_str(&text);
+    r.config_mut().check_end_names = false;
+    let mut out: Vec<Subscription> = Vec::new();
+    let mut saw_opml = false;
+    loop {
+        match r.read_event() {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+                let name = e.local_name();
+                if name.as_ref().eq_ignore_ascii_case(b"opml") {
+                    saw_opml = true;
+                }
+                if !name.as_ref().eq_ignore_ascii_case(b"outline") {
+                    continue;
+                }
+                let mut url = None;
+                let mut title = None;
+                let mut text_attr = None;
+                for a in e.attributes().flatten() {
+                    // HTML entities are common in OPML written by hand or by readers.
+                    let raw = String::from_utf8_lossy(&a.value);
+                    let v = html_escape::decode_html_entities(&raw).trim().to_string();
+                    match a.key.local_name().as_ref() {
+                        k if k.eq_ignore_ascii_case(b"xmlUrl") => url = Some(v),
+                        b"title" => title = Some(v),
+                        b"text" => text_attr = Some(v),
+                        _ => {}
+                    }
+                }
+                if let Some(url) = url.filter(|u| !u.is_empty()) {
+                    if !out.iter().any(|s| s.url == url) {
+                        out.push(Subscription {
+                            url,
+                            name: title.or(text_attr).filter(|t| !t.is_empty()),
+                        });
+                    }
+                }
+            }
+            Ok(Event::Eof) => break,
+            Err(e) => return Err(format!("not well-formed OPML: {e}")),
+            _ => {}
+        }
+    }
+    if !saw_opml {
+        return Err("not an OPML document (no <opml> element)".into());
+    }
+    Ok(out)
+}
+
+fn attr(s: &str) -> String {
+    html_escape::encode_double_quoted_attribute(s).into_owned()
+}
+
+/// OPML 2.0 of every configured source; `category` names the feed files
+/// that draw from it.
+pub fn write_opml(site: &Site) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n");
+    out.push_str(&format!(
+        "  <head>\n    <title>{}</title>\n  </head>\n  <body>\n",
+        html_escape::encode_text(&site.config.title)
+    ));
+    for s in configured_sources(site) {
+        let url = source_url(site, &s);
+        out.push_str(&format!(
+            "    <outline type=\"rss\" text=\"{}\" title=\"{}\" xmlUrl=\"{}\" category=\"{}\"/>\n",
+            attr(&s.name),
+            attr(&s.name),
+            attr(&url),
+            attr(&s.feeds.join(","))
+        ));
+    }
+    out.push_str("  </body>\n</opml>\n");
+    out
+}
+
+fn source_url(site: &Site, s: &ConfiguredSource) -> String {
+    match &s.location {
+        crate::config::UpstreamLocation::Http(u) => u.to_string(),
+        crate::config::UpstreamLocation::File(p) => {
+            let abs = if p.is_absolute() {
+                p.clone()
+            } else {
+                site.root.join(p)
+            };
+            Url::from_file_path(&abs)
+                .map(|u| u.to_string())
+                .unwrap_or_else(|_| s.key.clone())
+        }
+    }
+}
+
+/// YAML text for a plain scalar, quoted (JSON strings are valid YAML).
+fn yaml_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// Append `subs` to the `upstreams:` of `feeds/NAME.yaml` (created if
+/// missing), skipping URLs it already has. Returns how many were added.
+pub fn add_to_feed(root: &Path, feed: &str, subs: &[Subscription]) -> Result<usize, Error> {
+    let rel = PathBuf::from(FeedDef::DIR).join(format!("{feed}.yaml"));
+    let path = root.join(&rel);
+    let old = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            format!("title: {}\nposts: none\n", yaml_str(feed))
+        }
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let existing = FeedDef::parse(feed, &old, &rel).map_err(Error::invalid)?;
+    let mut items = String::new();
+    let mut added = 0;
+    for s in subs {
+        let url = s.url.trim();
+        if existing.upstreams.iter().any(|u| u.key == url) || items.contains(&yaml_str(url)) {
+            continue;
+        }
+        items.push_str(&format!("  - url: {}\n", yaml_str(url)));
+        if let Some(n) = &s.name {
+            items.push_str(&format!("    name: {}\n", yaml_str(n)));
+        }
+        added += 1;
+    }
+    if added == 0 {
+        return Ok(0);
+    }
+    let text = insert_upstreams(&old, &items);
+    // The new file must load: a source that the config would refuse is not written.
+    FeedDef::parse(feed, &text, &rel).map_err(Error::invalid)?;
+    std::fs::create_dir_all(root.join(FeedDef::DIR)).map_err(|e| Error::io(&path, e))?;
+    crate::write::write_atomic(&path, text.as_bytes()).map_err(|e| Error::io(&path, e))?;
+    Ok(added)
+}
+
+/// `items` (lines `  - url: ...`) appended to the `upstreams:` block of a
+/// feed file's text, or a new block at its end.
+fn insert_upstreams(text: &str, items: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(start) = lines.iter().position(|l| {
+        l.strip_prefix("upstreams")
+            .is_some_and(|r| r.trim_start().starts_with(':'))
+    }) else {
+        let mut out = text.trim_end().to_string();
+        out.push_str("\nupstreams:\n");
+        out.push_str(items);
+        return out;
+    };
+    if lines[start].trim_end().ends_with("[]") {
+        let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        out[start] = "upstreams:".into();
+        out.insert(start + 1, items.trim_end().to_string());
+        return out.join("\n") + "\n";
+    }
+    // The block ends at the next top-level key (a line starting with neither
+    // space, '-' nor '#'), or at the end of the file.
+    let end = lines
+        .iter()
+        .enumerate()
+        .skip(start + 1)
+        .find(|(_, l)| !l.is_empty() && !l.starts_with([' ', '-', '#', '\t']))
+        .map_or(lines.len(), |(i, _)| i);
+    let mut out: Vec<String> = lines[..end].iter().map(|l| l.to_string()).collect();
+    while out.last().is_some_and(|l| l.trim().is_empty()) {
+        out.pop();
+    }
+    out.push(items.trim_end().to_string());
+    out.extend(lines[end..].iter().map(|l| l.to_string()));
+    out.join("\n") + "\n"
+}
+
+/// Feed documents an HTML page announces with `<link rel="alternate">`
+/// (RSS, Atom or JSON Feed), resolved against the page URL, in page order.
+pub fn discover(html: &str, page: &Url) -> Vec<Subscription> {
+    static LINK: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    static ATTR: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let (Some(link), Some(attr_re)) = (
+        LINK.get_or_init(|| regex::Regex::new(r"(?is)<link\b[^>]*>").ok()),
+        ATTR.get_or_init(|| {
+            regex::Regex::new(r#"(?is)([a-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))"#).ok()
+        }),
+    ) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Subscription> = Vec::new();
+    for tag in link.find_iter(html) {
+        let mut rel = String::new();
+        let mut kind = String::new();
+        let mut href = None;
+        let mut title = None;
+        for c in attr_re.captures_iter(tag.as_str()) {
+            let v = c
+                .get(2)
+                .or(c.get(3))
+                .or(c.get(4))
+                .map(|m| html_escape::decode_html_entities(m.as_str()).trim().to_string())
+                .unwrap_or_default();
+            match c[1].to_ascii_lowercase().as_str() {
+                "rel" => rel = v.to_ascii_lowercase(),
+                "type" => kind = v.to_ascii_lowercase(),
+                "href" => href = Some(v),
+                "title" => title = Some(v),
+                _ => {}
+            }
+        }
+        let is_feed = matches!(
+            kind.split(';').next().unwrap_or("").trim(),
+            "application/rss+xml" | "application/atom+xml" | "application/feed+json" | "application/json"
+        );
+        if !rel.split_whitespace().any(|r| r == "alternate") || !is_feed {
+            continue;
+        }
+        let Some(url) = href.and_then(|h| page.join(&h).ok()) else {
+            continue;
+        };
+        if !matches!(url.scheme(), "http" | "https") {
+            continue;
+        }
+        let url = url.to_string();
+        if !out.iter().any(|s| s.url == url) {
+            out.push(Subscription {
+                url,
+                name: title.filter(|t| !t.is_empty()),
+            });
+        }
+    }
+    out
+}
+
+/// One row of `sources list`.
+#[derive(Debug, Clone)]
+pub struct Health {
+    pub name: String,
+    pub url: String,
+    pub state: Option<SourceState>,
+}
+
+/// Configured sources with what the store knows of them.
+pub fn health(site: &Site) -> Result<Vec<Health>, Error> {
+    let sources = configured_sources(site);
+    let path = crate::aggregate::store_path(site);
+    let states = if path.exists() {
+        crate::store::open_sqlite(&path)
+            .and_then(|s| crate::store::Store::sources(&s))
+            .map_err(Error::from)?
+    } else {
+        Vec::new()
+    };
+    Ok(sources
+        .iter()
+        .map(|s| {
+            let state = states.iter().find(|st| st.key == s.key).cloned();
+            Health {
+                name: s.name.clone(),
+                url: state
+                    .as_ref()
+                    .map(|st| st.url.clone())
+                    .unwrap_or_else(|| source_url(site, s)),
+                state,
+            }
+        })
+        .collect())
+}
+
+/// The health table as text: NAME, URL, LAST FETCH, STATUS, ITEMS, NEXT DUE.
+pub fn health_table(rows: &[Health]) -> String {
+    let when = |d: Option<chrono::DateTime<chrono::Utc>>| {
+        d.map_or_else(|| "-".to_string(), |d| d.format("%Y-%m-%d %H:%M").to_string())
+    };
+    let mut table: Vec<[String; 6]> = vec![[
+        "NAME".into(),
+        "URL".into(),
+        "LAST FETCH".into(),
+        "STATUS".into(),
+        "ITEMS".into(),
+        "NEXT DUE".into(),
+    ]];
+    for r in rows {
+        let (last, status, items, next) = match &r.state {
+            None => ("-".into(), "never fetched".into(), "0".into(), "now".into()),
+            Some(st) => {
+                let status = if let Some(d) = &st.disabled {
+                    format!("disabled: {d}")
+                } else if let Some(e) = &st.last_error {
+                    format!("failing ({}x): {e}", st.consecutive_failures)
+                } else if st.last_success.is_some() {
+                    "ok".into()
+                } else {
+                    "never fetched".into()
+                };
+                let next = if st.disabled.is_some() {
+                    "-".into()
+                } else {
+                    st.next_due.map_or("now".into(), |d| when(Some(d)))
+                };
+                (when(st.last_fetch), status, st.item_count.to_string(), next)
+            }
+        };
+        table.push([r.name.clone(), r.url.clone(), last, status, items, next]);
+    }
+    let mut widths = [0usize; 6];
+    for row in &table {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &table {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Diagnostic for a feed name given on the command line.
+pub fn check_feed_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(Diagnostic::error(
+            "feeds",
+            None,
+            format!("--feed {name:?}: feed names use letters, digits, '-', '_' and '.'"),
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opml_outlines_nested_and_flat() {
+        let opml = br#"<?xml version="1.0"?><opml version="2.0"><head><title>x</title></head><body>
+            <outline text="Go">
+              <outline type="rss" text="etcd" xmlUrl="https://github.com/etcd-io/etcd/releases.atom"/>
+            </outline>
+            <outline type="rss" title="A &amp; B" text="ignored" xmlUrl="https://a.example/feed.xml"/>
+            <outline type="rss" text="dup" xmlUrl="https://a.example/feed.xml"/>
+        </body></opml>"#;
+        let subs = read_opml(opml).unwrap_or_default();
+        assert_eq!(subs.len(), 2);
+        assert_eq!(subs[0].name.as_deref(), Some("etcd"));
+        assert_eq!(subs[1].name.as_deref(), Some("A & B"));
+        assert!(read_opml(b"<rss><channel/></rss>").is_err());
+    }
+
+    #[test]
+    fn discovery_finds_alternate_feeds_only() {
+        let page = Url::parse("https://blog.example/posts/").unwrap_or_else(|_| unreachable!());
+        let html = r#"<html><head>
+            <link rel="stylesheet" href="/s.css">
+            <link rel="alternate" type="application/rss+xml" title="RSS" href="/feed.xml">
+            <LINK REL='alternate' TYPE='application/atom+xml' HREF='atom.xml?a=1&amp;b=2'>
+            <link rel="alternate" type="text/html" href="/other">
+            <link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">
+        </head></html>"#;
+        let found = discover(html, &page);
+        let urls: Vec<&str> = found.iter().map(|s| s.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            ["https://blog.example/feed.xml", "https://blog.example/posts/atom.xml?a=1&b=2"]
+        );
+    }
+
+    #[test]
+    fn upstreams_are_appended_inside_their_block() {
+        let text = "title: X\nupstreams:\n  - url: https://a.example/f\n# trailing\nlimit: 5\n";
+        let out = insert_upstreams(text, "  - url: \"https://b.example/f\"\n");
+        assert_eq!(
+            out,
+            "title: X\nupstreams:\n  - url: https://a.example/f\n# trailing\n  - url: \"https://b.example/f\"\nlimit: 5\n"
+        );
+        let out = insert_upstreams("title: X\n", "  - url: \"u\"\n");
+        assert_eq!(out, "title: X\nupstreams:\n  - url: \"u\"\n");
+    }
+}
+
+/// What `sources add URL` subscribes to: the URL itself when it is a feed,
+/// else the first feed its page announces (checked to be a feed). Fetched
+/// under the site's `fetch:` limits and address rules.
+pub fn resolve_feed(site: &Site, url: &str) -> Result<Subscription, Error> {
+    let fail = |m: String| Error::invalid(Diagnostic::error("sources add", None, m));
+    let fetcher = crate::fetch::Fetcher::new(&site.config.fetch, Some(site.config.base_url.as_str()))
+        .map_err(|e| fail(e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("tokio runtime", e))?;
+    let get = |u: &str| -> Result<(Vec<u8>, String), Error> {
+        match rt.block_on(fetcher.fetch(u, &crate::fetch::Validators::default())) {
+            crate::fetch::Outcome::Fetched {
+                body, final_url, ..
+            } => Ok((body, final_url)),
+            crate::fetch::Outcome::Failed { error, .. } => Err(fail(error.to_string())),
+            crate::fetch::Outcome::Gone { .. } => Err(fail(format!("{u}: 410 Gone"))),
+            crate::fetch::Outcome::NotModified { .. } => Err(fail(format!("{u}: unexpected 304"))),
+        }
+    };
+    let (body, final_url) = get(url)?;
+    let page = Url::parse(&final_url).map_err(|e| fail(format!("{final_url}: {e}")))?;
+    if let Ok(feed) = crate::parse::parse_upstream(&body, Some(&page)) {
+        return Ok(Subscription {
+            url: url.to_string(),
+            name: feed.title.filter(|t| !t.trim().is_empty()),
+        });
+    }
+    let html = crate::parse::encoding::decode(&body);
+    let found = discover(&html, &page);
+    if found.is_empty() {
+        return Err(fail(format!(
+            "{url} is neither a feed nor a page that announces one (<link rel=\"alternate\" type=\"application/rss+xml\" ...>)"
+        )));
+    }
+    let mut last = String::new();
+    for cand in found {
+        match get(&cand.url) {
+            Ok((b, f)) => match crate::parse::parse_upstream(&b, Url::parse(&f).ok().as_ref()) {
+                Ok(feed) => {
+                    return Ok(Subscription {
+                        url: cand.url,
+                        name: cand.name.or(feed.title).filter(|t| !t.trim().is_empty()),
+                    })
+                }
+                Err(e) => last = format!("{}: {e}", cand.url),
+            },
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(fail(format!("{url} announces feeds, but none could be read ({last})")))
+}

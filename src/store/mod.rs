@@ -1,0 +1,139 @@
+//! The store: upstream sources (HTTP validators, health) and their items.
+//! SQLite (embedded, WAL) is the default backend; callers see only `Store`.
+//!
+//! Rules every backend keeps:
+//! - only [`Store::prune`] deletes items; a failed fetch or a broken feed is
+//!   simply not put, and items that upstream rotates out of its feed stay;
+//! - upserting an item keeps its `first_seen` and replaces its content when it changed;
+//! - a source removed from the configuration keeps its rows.
+
+mod migrations;
+mod sqlite;
+
+use chrono::{DateTime, Utc};
+
+use crate::entry::Entry;
+
+pub use sqlite::{open_sqlite, SqliteStore};
+
+/// What the store knows about one upstream source.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SourceState {
+    /// The URL as configured in the feed file; never changes.
+    pub key: String,
+    /// Display name (`name:` in the feed file).
+    pub name: String,
+    /// The URL fetched now; differs from `key` after a permanent redirect.
+    pub url: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_fetch: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub next_due: Option<DateTime<Utc>>,
+    pub min_interval_secs: Option<i64>,
+    /// Why the source is no longer fetched (e.g. "410 Gone"); `None` when active.
+    pub disabled: Option<String>,
+    /// Items stored for this source; computed on read, ignored by `save_source`.
+    pub item_count: u64,
+}
+
+impl SourceState {
+    /// A source never fetched: `url` is the key.
+    pub fn new(key: &str, name: &str) -> SourceState {
+        SourceState {
+            key: key.to_string(),
+            name: name.to_string(),
+            url: key.to_string(),
+            ..SourceState::default()
+        }
+    }
+}
+
+/// One upstream item as stored. Its upstream id is `entry.id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredItem {
+    pub entry: Entry,
+    /// Canonical URL of the story, as the caller computed it (for merging).
+    pub canonical_url: Option<String>,
+    /// When the store first saw the item. Set by the store: ignored by `put_items`.
+    pub first_seen: DateTime<Utc>,
+}
+
+/// The store as the rest of tributary sees it.
+pub trait Store {
+    /// The source `key`, created (with `url = key`) if missing; its name is updated.
+    fn ensure_source(&mut self, key: &str, name: &str) -> Result<SourceState, StoreError>;
+
+    fn source(&self, key: &str) -> Result<Option<SourceState>, StoreError>;
+
+    /// Every source ever stored, configured or not, by key, with `item_count`.
+    fn sources(&self) -> Result<Vec<SourceState>, StoreError>;
+
+    /// Write a source's state (name, url, validators, health, schedule,
+    /// disabled); creates it if missing. `item_count` is ignored.
+    fn save_source(&mut self, state: &SourceState) -> Result<(), StoreError>;
+
+    /// Upsert items of one existing source in one transaction; returns how many
+    /// were new. Every item put gets `last_seen = now`; new ones `first_seen = now`.
+    /// Never deletes. Items with the same id in one call count once (the last wins).
+    fn put_items(
+        &mut self,
+        key: &str,
+        items: &[StoredItem],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
+
+    /// Items of one source, newest `published` first.
+    fn items(&self, key: &str) -> Result<Vec<StoredItem>, StoreError>;
+
+    /// Items of every source as `(key, item)`: by key, then newest first.
+    fn items_all(&self) -> Result<Vec<(String, StoredItem)>, StoreError>;
+
+    /// Retention, the only way items go away. Deletes items of `key` whose
+    /// `published` AND `first_seen` are both before `older_than`, and that were
+    /// not in the latest put for the source (an item still in the upstream feed
+    /// would come back as new on the next fetch). Returns how many were deleted.
+    fn prune(&mut self, key: &str, older_than: DateTime<Utc>) -> Result<usize, StoreError>;
+}
+
+/// Why the store failed, naming the store and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {store}: cannot create its directory: {source}")]
+    CreateDir {
+        store: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "store {store} was written by a newer tributary (schema {found} > {supported}); \
+         upgrade tributary or point `store:` at another file"
+    )]
+    TooNew {
+        store: String,
+        found: i64,
+        supported: i64,
+    },
+    #[error("store {store} is not a tributary store ({reason}); point `store:` at another file")]
+    Foreign { store: String, reason: String },
+    #[error("store {store} is damaged ({message}); move it aside and fetch again to rebuild it")]
+    Corrupt { store: String, message: String },
+    #[error("store {store} is locked by another process; wait for it to finish and retry")]
+    Locked { store: String },
+    #[error("store {store}: unknown source {key:?} (call ensure_source first)")]
+    UnknownSource { store: String, key: String },
+    #[error("store {store}: {what} {value} is out of the storable range")]
+    OutOfRange {
+        store: String,
+        what: &'static str,
+        value: String,
+    },
+    #[error("store {store}: {source}")]
+    Database {
+        store: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}

@@ -210,6 +210,24 @@ fn entry_id(source_key: &str, id: &str) -> String {
     }
 }
 
+/// The URL that entries name as their source feed: the fetched URL, or for a
+/// local file (whose path means nothing to readers) the URL the document
+/// gives itself (an http(s) id, else its home page); empty when it has none,
+/// and then emitters leave the source out.
+fn published_feed_url(src: &ConfiguredSource, fetched: &str, feed: &parse::UpstreamFeed) -> String {
+    let http = |u: &&String| u.starts_with("https://") || u.starts_with("http://");
+    match src.location {
+        UpstreamLocation::Http(_) => fetched.to_string(),
+        UpstreamLocation::File(_) => feed
+            .id
+            .as_ref()
+            .filter(http)
+            .or(feed.link.as_ref().filter(http))
+            .cloned()
+            .unwrap_or_default(),
+    }
+}
+
 /// The items of a parsed document, ready for the store. Items that have no
 /// http(s) link are left out: no reader could open them.
 fn stored_items(
@@ -346,10 +364,11 @@ pub fn fetch(site: &Site, store: &mut dyn Store, opts: &FetchOptions) -> Result<
             } => {
                 let src = &sources[*i];
                 let doc = Url::parse(final_url).ok();
-                let feed_url = states.get(i).map(|s| s.url.as_str()).unwrap_or(final_url);
+                let fetched_url = states.get(i).map(|s| s.url.as_str()).unwrap_or(final_url);
                 Some(parse::parse_upstream(body, doc.as_ref()).map(|feed| {
                     let ttl = feed.ttl_minutes;
-                    (stored_items(src, feed_url, feed, now), ttl)
+                    let feed_url = published_feed_url(src, fetched_url, &feed);
+                    (stored_items(src, &feed_url, feed, now), ttl)
                 }))
             }
             _ => None,

@@ -106,20 +106,36 @@ pub struct Source {
     pub item_url: Option<String>,
 }
 
+impl Source {
+    /// Whether the source has a feed URL that readers can open (a local file has none).
+    pub fn is_published(&self) -> bool {
+        self.feed_url.starts_with("https://") || self.feed_url.starts_with("http://")
+    }
+}
+
 impl Entry {
+    /// The sources that can be shown to readers.
+    pub fn published_sources(&self) -> Vec<Source> {
+        self.sources
+            .iter()
+            .filter(|s| s.is_published())
+            .cloned()
+            .collect()
+    }
+
     /// The source this entry was taken from: the one whose item is the
     /// entry's own link. `None` for a local post, even one upstreams repeat.
     pub fn origin(&self) -> Option<&Source> {
         self.sources
             .iter()
-            .find(|s| s.item_url.as_deref() == Some(self.url.as_str()))
+            .find(|s| s.is_published() && s.item_url.as_deref() == Some(self.url.as_str()))
     }
 
     /// `via` links: every upstream copy of the story other than the entry's
     /// own link (the copy's item URL, else its feed), without duplicates.
     pub fn via_urls(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
-        for s in &self.sources {
+        for s in self.sources.iter().filter(|s| s.is_published()) {
             let url = s
                 .item_url
                 .as_deref()

@@ -125,7 +125,6 @@ fn entry(meta: &FeedMeta, e: &Entry) -> atom::Entry {
             title: atom::Text::plain(s.name.clone()),
             id: s.feed_url.clone(),
             updated: e.updated,
-            links: vec![link(&s.feed_url, "self", None)],
             ..Default::default()
         }),
         summary: summary.map(|s| atom::Text::html(s.to_string())),

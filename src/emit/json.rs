@@ -54,8 +54,8 @@ struct Item<'a> {
 
 #[derive(Serialize)]
 struct Extension<'a> {
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    sources: &'a [crate::entry::Source],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sources: Vec<crate::entry::Source>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     related: &'a [String],
 }
@@ -103,12 +103,13 @@ pub fn emit(meta: &FeedMeta, entries: &[&Entry]) -> Result<Vec<u8>, String> {
                     date_modified: rfc3339(&e.updated),
                     tags: &e.tags,
                     authors: e.authors.iter().map(author).collect(),
-                    tributary: (!e.sources.is_empty() || !e.related.is_empty()).then_some(
-                        Extension {
-                            sources: &e.sources,
+                    tributary: {
+                        let sources = e.published_sources();
+                        (!sources.is_empty() || !e.related.is_empty()).then_some(Extension {
+                            sources,
                             related: &e.related,
-                        },
-                    ),
+                        })
+                    },
                 }
             })
             .collect(),

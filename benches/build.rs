@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 use chrono::{Duration as Days, NaiveDate};
 use tributary::build::{self, Options, Report};
 
+mod support;
+use support::{current_rss, mb, peak_rss, peak_text, reset_peak};
+
 const DEFAULT_POSTS: usize = 10_000;
 const FULL_TARGET: Duration = Duration::from_secs(1);
 const NO_CHANGE_TARGET: Duration = Duration::from_millis(200);
@@ -253,29 +256,6 @@ fn dir_bytes(dir: &Path) -> (u64, usize) {
     (bytes, files)
 }
 
-/// Resets the peak-RSS high-water mark (Linux only; ignored elsewhere).
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// A `/proc/self/status` field given in kB, in bytes.
-fn status_bytes(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
-/// Peak RSS since the last reset (`VmHWM`), if the platform reports it.
-fn peak_rss() -> Option<u64> {
-    status_bytes("VmHWM:")
-}
-
-/// Current RSS (`VmRSS`).
-fn current_rss() -> Option<u64> {
-    status_bytes("VmRSS:")
-}
-
 struct Phase {
     time: Duration,
     /// RSS when the phase started (memory the allocator kept from earlier phases).
@@ -324,9 +304,10 @@ fn breakdown(root: &Path) {
         &site,
         &loaded.posts,
         &mut ledger,
-        &tributary::aggregate::Upstream::default(),
+        &mut tributary::aggregate::Upstream::default(),
         &opts,
-    ).expect("plan");
+    )
+    .expect("plan");
     lap("plan (entries, docs, fingerprints)");
     let posts = &loaded.posts;
     let all: Vec<usize> = (0..plan.docs.len()).collect();
@@ -361,14 +342,6 @@ fn breakdown(root: &Path) {
     drop(plan);
     drop(loaded);
     lap("free documents, entries, posts");
-}
-
-fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
-}
-
-fn peak_text(p: Option<u64>) -> String {
-    p.map_or_else(|| "n/a".to_string(), mb)
 }
 
 fn line(name: &str, p: &Phase) {

@@ -9,7 +9,7 @@ use crate::config::{FeedDef, UpstreamLocation};
 use crate::diag::{Diagnostic, Error};
 use crate::entry::{Entry, Source};
 use crate::fetch::{self, Fetcher, Outcome, Validators};
-use crate::merge::{self, MergeOptions, Matcher};
+use crate::merge::{self, Matcher, MergeOptions};
 use crate::parse::{self, ParseError};
 use crate::store::{self, SourceState, Store, StoredItem};
 use chrono::{DateTime, Duration, Utc};
@@ -80,6 +80,9 @@ pub fn open_store(site: &Site) -> Result<store::SqliteStore, Error> {
 #[derive(Debug, Default)]
 pub struct Upstream {
     pub items: HashMap<String, Vec<StoredItem>>,
+    /// How many combined feeds still draw from each source: the last one
+    /// takes its items instead of copying them.
+    uses: HashMap<String, usize>,
 }
 
 impl Upstream {
@@ -93,11 +96,35 @@ impl Upstream {
         }
         let store = store::open_sqlite(&path)?;
         let mut items = HashMap::new();
+        let mut uses = HashMap::new();
         for s in sources {
             let list = store.items(&s.key)?;
+            uses.insert(s.key.clone(), s.feeds.len());
             items.insert(s.key, list);
         }
-        Ok(Upstream { items })
+        Ok(Upstream { items, uses })
+    }
+
+    /// The items of `key` for one more combined feed.
+    fn take(&mut self, key: &str) -> Vec<Entry> {
+        let left = self.uses.get_mut(key).map(|n| {
+            *n = n.saturating_sub(1);
+            *n
+        });
+        match left {
+            Some(0) => self
+                .items
+                .remove(key)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|i| i.entry)
+                .collect(),
+            _ => self
+                .items
+                .get(key)
+                .map(|v| v.iter().map(|i| i.entry.clone()).collect())
+                .unwrap_or_default(),
+        }
     }
 }
 
@@ -106,7 +133,7 @@ impl Upstream {
 pub struct FetchOptions {
     /// Every enabled source now, ignoring schedules, minimum intervals and backoff.
     pub all: bool,
-    /// Only the source with this name or key.
+    /// Only the source with this name or key, now (whatever its schedule).
     pub only: Option<String>,
     pub now: DateTime<Utc>,
     /// Show a progress bar (on a terminal).
@@ -116,7 +143,10 @@ pub struct FetchOptions {
 /// What one source's fetch came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceResult {
-    Fetched { items: usize, new: usize },
+    Fetched {
+        items: usize,
+        new: usize,
+    },
     NotModified,
     Failed(String),
     Gone,
@@ -184,7 +214,11 @@ fn from_std(d: std::time::Duration) -> Duration {
 /// When a source that was just fetched is due again: its schedule's next
 /// time (else the default interval), but never before its minimum interval
 /// (RSS `ttl`, `Cache-Control: max-age`).
-fn next_due(src: &ConfiguredSource, now: DateTime<Utc>, min_interval: Option<Duration>) -> DateTime<Utc> {
+fn next_due(
+    src: &ConfiguredSource,
+    now: DateTime<Utc>,
+    min_interval: Option<Duration>,
+) -> DateTime<Utc> {
     let scheduled = src
         .schedule
         .as_ref()
@@ -286,7 +320,11 @@ fn untitled(e: &Entry) -> String {
     }
 }
 
-fn location_url(site: &Site, src: &ConfiguredSource, state: &SourceState) -> Result<String, String> {
+fn location_url(
+    site: &Site,
+    src: &ConfiguredSource,
+    state: &SourceState,
+) -> Result<String, String> {
     match &src.location {
         UpstreamLocation::Http(_) => Ok(state.url.clone()),
         UpstreamLocation::File(p) => {
@@ -304,7 +342,11 @@ fn location_url(site: &Site, src: &ConfiguredSource, state: &SourceState) -> Res
 
 /// `tributary fetch`: fetch the sources that are due (or all, or one) into
 /// the store. A source that fails keeps every item it had.
-pub fn fetch(site: &Site, store: &mut dyn Store, opts: &FetchOptions) -> Result<FetchReport, Error> {
+pub fn fetch(
+    site: &Site,
+    store: &mut dyn Store,
+    opts: &FetchOptions,
+) -> Result<FetchReport, Error> {
     let sources = configured_sources(site);
     if let Some(only) = &opts.only {
         if !sources.iter().any(|s| &s.name == only || &s.key == only) {
@@ -333,8 +375,11 @@ pub fn fetch(site: &Site, store: &mut dyn Store, opts: &FetchOptions) -> Result<
                 .push((src.name.clone(), SourceResult::Disabled(why.clone())));
             continue;
         }
-        if !opts.all && state.next_due.is_some_and(|d| d > opts.now) {
-            report.sources.push((src.name.clone(), SourceResult::NotDue));
+        // A source named on the command line is fetched now, as asked.
+        if !opts.all && opts.only.is_none() && state.next_due.is_some_and(|d| d > opts.now) {
+            report
+                .sources
+                .push((src.name.clone(), SourceResult::NotDue));
             continue;
         }
         match location_url(site, src, &state) {
@@ -354,36 +399,55 @@ pub fn fetch(site: &Site, store: &mut dyn Store, opts: &FetchOptions) -> Result<
     if jobs.is_empty() {
         return Ok(report);
     }
-    let outcomes = run_fetches(site, jobs, opts.progress)?;
     let now = opts.now;
-    // Parsing (and sanitizing) is the CPU-heavy part: on every core.
-    let parsed: Vec<Option<Result<(Vec<StoredItem>, Option<u32>), ParseError>>> =
-        parallel_map(&outcomes, 4, |(i, outcome)| match outcome {
-            Outcome::Fetched {
-                body, final_url, ..
-            } => {
-                let src = &sources[*i];
-                let doc = Url::parse(final_url).ok();
-                let fetched_url = states.get(i).map(|s| s.url.as_str()).unwrap_or(final_url);
-                Some(parse::parse_upstream(body, doc.as_ref()).map(|feed| {
-                    let ttl = feed.ttl_minutes;
-                    let feed_url = published_feed_url(src, fetched_url, &feed);
-                    (stored_items(src, &feed_url, feed, now), ttl)
-                }))
+    let total = jobs.len();
+    let bar = opts.progress.then(|| progress_bar(total));
+    let (fetch_thread, outcomes) = start_fetches(site, jobs)?;
+    // Outcomes arrive as requests finish; a few at a time are parsed on every
+    // core (parsing and sanitizing is the CPU-heavy part) and stored, so
+    // that at most a bounded number of bodies is held at once.
+    let mut finished = 0;
+    while let Ok(first) = outcomes.recv() {
+        let mut batch = vec![first];
+        while batch.len() < PARSE_BATCH {
+            match outcomes.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
             }
-            _ => None,
+        }
+        let parsed = parallel_map(&batch, 1, |(i, outcome)| {
+            parse_outcome(&sources[*i], states.get(i), outcome, now)
         });
-    for ((i, outcome), parsed) in outcomes.into_iter().zip(parsed) {
-        let src = &sources[i];
-        let Some(mut state) = states.remove(&i) else {
-            continue;
-        };
-        state.name = src.name.clone();
-        state.last_fetch = Some(now);
-        let result = apply(store, src, &mut state, outcome, parsed, now, site)?;
-        tracing::info!(source = %src.name, url = %state.url, "{}", describe(&result));
-        store.save_source(&state)?;
-        report.sources.push((src.name.clone(), result));
+        for ((i, outcome), parsed) in batch.into_iter().zip(parsed) {
+            let src = &sources[i];
+            let Some(mut state) = states.remove(&i) else {
+                continue;
+            };
+            state.name = src.name.clone();
+            state.last_fetch = Some(now);
+            let result = apply(store, src, &mut state, outcome, parsed, now, site)?;
+            tracing::info!(source = %src.name, url = %state.url, "{}", describe(&result));
+            store.save_source(&state)?;
+            report.sources.push((src.name.clone(), result));
+            finished += 1;
+            if let Some(b) = &bar {
+                b.set_position(finished as u64);
+            }
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    match fetch_thread.join() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(Error::io("tokio runtime", e)),
+        Err(_) => {
+            return Err(Error::invalid(Diagnostic::error(
+                "fetch",
+                None,
+                "the fetch thread panicked",
+            )))
+        }
     }
     Ok(report)
 }
@@ -399,34 +463,74 @@ fn describe(r: &SourceResult) -> String {
     }
 }
 
-fn run_fetches(
+/// Outcomes parsed together: enough to keep both cores busy, few enough
+/// that little is held in memory.
+const PARSE_BATCH: usize = 8;
+
+/// Outcomes waiting to be parsed before the fetcher pauses (backpressure).
+const PIPELINE: usize = 32;
+
+type Parsed = Option<Result<(Vec<StoredItem>, Option<u32>), ParseError>>;
+
+/// Parse a fetched body into items for the store; `None` for no body.
+fn parse_outcome(
+    src: &ConfiguredSource,
+    state: Option<&SourceState>,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+) -> Parsed {
+    let Outcome::Fetched {
+        body, final_url, ..
+    } = outcome
+    else {
+        return None;
+    };
+    let doc = Url::parse(final_url).ok();
+    let fetched_url = state.map(|s| s.url.as_str()).unwrap_or(final_url);
+    Some(parse::parse_upstream(body, doc.as_ref()).map(|feed| {
+        let ttl = feed.ttl_minutes;
+        let feed_url = published_feed_url(src, fetched_url, &feed);
+        (stored_items(src, &feed_url, feed, now), ttl)
+    }))
+}
+
+fn progress_bar(total: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("fetching {bar:30} {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+type FetchThread = std::thread::JoinHandle<Result<(), std::io::Error>>;
+
+/// Run every job on a fetcher thread (its own tokio runtime); outcomes come
+/// through a bounded channel as they finish.
+fn start_fetches(
     site: &Site,
     jobs: Vec<(usize, String, Validators)>,
-    progress: bool,
-) -> Result<Vec<(usize, Outcome)>, Error> {
-    let fetcher = Fetcher::new(&site.config.fetch, Some(site.config.base_url.as_str()))
-        .map_err(|e| Error::invalid(Diagnostic::error("tributary.yaml", None, format!("fetch: {e}"))))?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("tokio runtime", e))?;
-    let bar = progress.then(|| {
-        let bar = indicatif::ProgressBar::new(jobs.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("fetching {bar:30} {pos}/{len} {elapsed}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
+) -> Result<(FetchThread, std::sync::mpsc::Receiver<(usize, Outcome)>), Error> {
+    let fetcher =
+        Fetcher::new(&site.config.fetch, Some(site.config.base_url.as_str())).map_err(|e| {
+            Error::invalid(Diagnostic::error(
+                "tributary.yaml",
+                None,
+                format!("fetch: {e}"),
+            ))
+        })?;
+    let (tx, rx) = std::sync::mpsc::sync_channel(PIPELINE);
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(fetcher.fetch_each(jobs, |k, o| {
+            // The receiver is gone only when the run failed; nothing to do then.
+            let _ = tx.send((k, o));
+        }));
+        Ok(())
     });
-    let outcomes = rt.block_on(fetcher.fetch_all_with_progress(jobs, |n| {
-        if let Some(b) = &bar {
-            b.set_position(n as u64);
-        }
-    }));
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    Ok(outcomes)
+    Ok((thread, rx))
 }
 
 /// Record one fetch in the source's state and the store.
@@ -436,7 +540,7 @@ fn apply(
     src: &ConfiguredSource,
     state: &mut SourceState,
     outcome: Outcome,
-    parsed: Option<Result<(Vec<StoredItem>, Option<u32>), ParseError>>,
+    parsed: Parsed,
     now: DateTime<Utc>,
     site: &Site,
 ) -> Result<SourceResult, Error> {
@@ -491,7 +595,7 @@ fn apply(
             // so that the next fetch reads the document again.
             Some(Err(e)) => {
                 moved(state, permanent_url);
-                fail(state, format!("not a feed: {e}"), None)
+                fail(state, e.to_string(), None)
             }
             None => fail(state, "nothing was parsed".into(), None),
         },
@@ -524,27 +628,28 @@ pub fn combine(
     site: &Site,
     def: &FeedDef,
     posts: Vec<Entry>,
-    upstream: &Upstream,
+    upstream: &mut Upstream,
     now: DateTime<Utc>,
 ) -> Result<Vec<Entry>, Error> {
     let cutoff = def.max_age.map(|a| now.fixed_offset() - a);
     let fresh = |e: &Entry| cutoff.is_none_or(|c| e.published >= c);
-    let mut items: Vec<(usize, Entry)> = Vec::new();
+    // `origin[k]`: which of the feed's upstreams item k came from (for its rules).
+    let mut origin: Vec<usize> = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
     for (u, up) in def.upstreams.iter().enumerate() {
-        for it in upstream.items.get(&up.key).into_iter().flatten() {
-            let mut e = it.entry.clone();
+        for mut e in upstream.take(&up.key) {
+            if !fresh(&e) {
+                continue;
+            }
             // The name from the feed file now, whatever it was when stored.
             for s in &mut e.sources {
                 s.name = up.name.clone();
             }
-            if fresh(&e) {
-                items.push((u, e));
-            }
+            origin.push(u);
+            entries.push(e);
         }
     }
-    let mut entries: Vec<Entry> = items.iter().map(|(_, e)| e.clone()).collect();
     merge::relate(&posts, &mut entries, site.config.base_url.host_str());
-    let mut selected = Vec::with_capacity(entries.len());
     let mut matchers = Vec::with_capacity(def.upstreams.len());
     for up in &def.upstreams {
         let compile = |rules: &[merge::MatchRule]| -> Result<Vec<Matcher>, Error> {
@@ -552,19 +657,23 @@ pub fn combine(
                 .iter()
                 .map(|r| {
                     Matcher::new(r).map_err(|e| {
-                        Error::invalid(Diagnostic::error(&def.path, None, format!("{}: {e}", up.key)))
+                        Error::invalid(Diagnostic::error(
+                            &def.path,
+                            None,
+                            format!("{}: {e}", up.key),
+                        ))
                     })
                 })
                 .collect()
         };
         matchers.push((compile(&up.include)?, compile(&up.exclude)?));
     }
-    for ((u, _), e) in items.iter().zip(entries) {
-        let (inc, exc) = &matchers[*u];
-        if merge::selects(inc, exc, &e) {
-            selected.push(e);
-        }
-    }
+    let selected: Vec<Entry> = origin
+        .into_iter()
+        .zip(entries)
+        .filter(|(u, e)| merge::selects(&matchers[*u].0, &matchers[*u].1, e))
+        .map(|(_, e)| e)
+        .collect();
     let posts: Vec<Entry> = posts.into_iter().filter(|p| fresh(p)).collect();
     Ok(merge::merge(posts, selected, &MergeOptions::default()))
 }
@@ -599,7 +708,10 @@ mod tests {
             schedule: crate::config::parse_schedule("0 12 * * *").ok(),
             feeds: vec![],
         };
-        assert_eq!(next_due(&src, now, None).to_rfc3339(), "2026-01-01T12:00:00+00:00");
+        assert_eq!(
+            next_due(&src, now, None).to_rfc3339(),
+            "2026-01-01T12:00:00+00:00"
+        );
         assert_eq!(
             next_due(&src, now, Some(Duration::hours(3))).to_rfc3339(),
             "2026-01-01T13:30:00+00:00"

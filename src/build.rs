@@ -2,11 +2,11 @@
 //! feed document, render only the documents whose inputs changed, and write
 //! them atomically.
 
-use crate::config::{FeedDef, Format, Limit, PostSelection, SiteConfig};
-use crate::content::permalink::{self, PermalinkVars};
-use crate::content::cache::{PostCache, Stamp};
-use crate::content::{self, LoadOptions, Post};
 use crate::aggregate::{self, Upstream};
+use crate::config::{FeedDef, Format, Limit, PostSelection, SiteConfig};
+use crate::content::cache::{PostCache, Stamp};
+use crate::content::permalink::{self, PermalinkVars};
+use crate::content::{self, LoadOptions, Post};
 use crate::diag::{Diagnostic, Error};
 use crate::emit::{self, FeedMeta, Paging};
 use crate::entry::{Entry, Person};
@@ -243,7 +243,7 @@ pub fn plan(
     site: &Site,
     posts: &[Post],
     ledger: &mut Ledger,
-    upstream: &Upstream,
+    upstream: &mut Upstream,
     opts: &Options,
 ) -> Result<Plan, Error> {
     let cfg = &site.config;
@@ -406,12 +406,16 @@ fn combine_feed(
     d: usize,
     posts: &[Post],
     entries: &mut Vec<Planned>,
-    upstream: &Upstream,
+    upstream: &mut Upstream,
     opts: &Options,
 ) -> Result<Vec<usize>, Error> {
     let locals: Vec<usize> = (0..entries.len())
         .filter(|&i| entries[i].feed.is_none())
-        .filter(|&i| entries[i].post.is_some_and(|p| post_matches(&def.posts, &posts[p])))
+        .filter(|&i| {
+            entries[i]
+                .post
+                .is_some_and(|p| post_matches(&def.posts, &posts[p]))
+        })
         .collect();
     let rendered = parallel_map(&locals, 16, |&i| {
         let p = &entries[i];
@@ -428,7 +432,11 @@ fn combine_feed(
         .iter()
         .map(|&i| (entries[i].entry.id.clone(), i))
         .collect();
-    let merged = aggregate::combine(site, def, rendered, upstream, opts.now)?;
+    let mut merged = aggregate::combine(site, def, rendered, upstream, opts.now)?;
+    // Without archives only the newest `limit` are ever written.
+    if let (Limit::Count(n), false) = (def.limit, def.archive) {
+        merged.truncate(n);
+    }
     let mut members = Vec::with_capacity(merged.len());
     for entry in merged {
         let local = by_id.get(&entry.id).map(|&i| &entries[i]);
@@ -829,6 +837,12 @@ pub struct Report {
 struct Manifest {
     output: String,
     files: BTreeMap<String, ManifestFile>,
+    /// `inputs_fingerprint` of the build that wrote it.
+    #[serde(default)]
+    inputs: Option<String>,
+    /// Entries in that build, for the report of a build with nothing to do.
+    #[serde(default)]
+    entries: usize,
 }
 
 #[derive(serde::Serialize, serde::Deserialize, Clone, PartialEq)]
@@ -931,23 +945,48 @@ pub fn prepare(root: &Path, opts: &Options) -> Result<Prepared, Error> {
 
 fn prepare_with(root: &Path, opts: &Options, use_cache: bool) -> Result<Prepared, Error> {
     let site = Site::load(root)?;
-    let mut cache = use_cache
-        .then(|| PostCache::load(root, &PostCache::key_for(program_identity(), site.load_options())));
-    let mut loaded = load_posts_cached(&site, cache.as_mut())?;
+    let mut cache = use_cache.then(|| {
+        PostCache::load(
+            root,
+            &PostCache::key_for(program_identity(), site.load_options()),
+        )
+    });
+    let loaded = load_checked(&site, cache.as_mut(), opts)?;
+    plan_loaded(site, loaded, cache, opts)
+}
+
+/// Read the posts; broken ones fail unless `opts.keep_going`.
+fn load_checked(
+    site: &Site,
+    cache: Option<&mut PostCache>,
+    opts: &Options,
+) -> Result<Posts, Error> {
+    let loaded = load_posts_cached(site, cache)?;
     if !loaded.broken.is_empty() && !opts.keep_going {
         let mut all = loaded.broken;
         all.extend(loaded.warnings);
         return Err(Error::Invalid(all));
     }
+    Ok(loaded)
+}
+
+fn plan_loaded(
+    site: Site,
+    mut loaded: Posts,
+    cache: Option<PostCache>,
+    opts: &Options,
+) -> Result<Prepared, Error> {
+    let root = site.root.clone();
+    let root = root.as_path();
     let mut ledger = load_ledger(root)?;
-    let upstream = Upstream::load(&site)?;
+    let mut upstream = Upstream::load(&site)?;
     if site.feeds.iter().any(|f| !f.upstreams.is_empty()) {
         // Combined feeds render their posts while planning (their links relate items).
         let all: Vec<usize> = (0..loaded.posts.len()).collect();
         content::cache::load_bodies(root, &mut loaded.posts, &all, site.load_options())
             .map_err(Error::invalid)?;
     }
-    let plan = plan(&site, &loaded.posts, &mut ledger, &upstream, opts)?;
+    let plan = plan(&site, &loaded.posts, &mut ledger, &mut upstream, opts)?;
     Ok(Prepared {
         site,
         loaded,
@@ -957,21 +996,91 @@ fn prepare_with(root: &Path, opts: &Options, use_cache: bool) -> Result<Prepared
     })
 }
 
+/// Everything a build's output depends on, hashed: the program, the
+/// configuration and feed files, the ledger, which posts are published and
+/// their bytes, the store's generation and the `max_age` windows (to the
+/// hour). Equal to the last build's, with every file still in place, means
+/// there is nothing to do, without planning anything.
+fn inputs_fingerprint(site: &Site, posts: &Posts, opts: &Options) -> Result<u64, Error> {
+    use std::hash::Hasher;
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.write_u32(OUTPUT_REVISION);
+    h.write(env!("CARGO_PKG_VERSION").as_bytes());
+    h.write_u64(program_identity());
+    h.write(site.config.source_text.as_bytes());
+    for def in &site.feeds {
+        h.write(def.name.as_bytes());
+        h.write(def.source_text.as_bytes());
+        if let Some(age) = def.max_age {
+            let cutoff = opts.now - age;
+            h.write_i64(cutoff.timestamp() / 3600);
+        }
+    }
+    let ledger = std::fs::read(site.root.join(ledger::FILE)).unwrap_or_default();
+    h.write(&ledger);
+    h.write(format!("{}|{}|{}", opts.drafts, opts.future, opts.keep_going).as_bytes());
+    for p in &posts.posts {
+        let published =
+            (!p.draft || opts.drafts) && (opts.future || p.date.with_timezone(&Utc) <= opts.now);
+        h.write(p.path.to_string_lossy().as_bytes());
+        h.write_u64(p.hash);
+        h.write_u8(u8::from(published));
+    }
+    if site.feeds.iter().any(|f| !f.upstreams.is_empty()) {
+        let path = aggregate::store_path(site);
+        if path.exists() {
+            use crate::store::Store;
+            h.write_u64(crate::store::open_sqlite(&path)?.generation()?);
+        }
+    }
+    Ok(h.finish())
+}
+
 /// `tributary build`: write every feed whose inputs changed.
 pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
     let start = Instant::now();
+    let site = Site::load(root)?;
+    let mut cache = PostCache::load(
+        root,
+        &PostCache::key_for(program_identity(), site.load_options()),
+    );
+    let loaded = load_checked(&site, Some(&mut cache), opts)?;
+    let output = site.output_dir(opts);
+    let old = read_manifest(root, &output);
+    let inputs = format!("{:016x}", inputs_fingerprint(&site, &loaded, opts)?);
+    let in_place = || {
+        old.files
+            .iter()
+            .all(|(path, f)| std::fs::metadata(output.join(path)).is_ok_and(|m| m.len() == f.len))
+    };
+    if old.inputs.as_deref() == Some(inputs.as_str()) && in_place() {
+        cache
+            .save(root)
+            .map_err(|e| Error::io(root.join(content::cache::FILE), e))?;
+        return Ok(Report {
+            posts_read: loaded.posts.len(),
+            entries: old.entries,
+            documents: old.files.len(),
+            written: 0,
+            unchanged: old.files.len(),
+            removed: 0,
+            warnings: loaded.warnings,
+            skipped: loaded.broken,
+            elapsed: start.elapsed(),
+        });
+    }
     let Prepared {
         site,
         mut loaded,
         ledger,
         mut plan,
         cache,
-    } = prepare_with(root, opts, true)?;
-    let output = site.output_dir(opts);
-    let old = read_manifest(root, &output);
+    } = plan_loaded(site, loaded, Some(cache), opts)?;
     let mut manifest = Manifest {
         output: output.to_string_lossy().into_owned(),
         files: BTreeMap::new(),
+        inputs: None,
+        entries: plan.entries.len(),
     };
     let mut stale = Vec::new();
     for (i, doc) in plan.docs.iter().enumerate() {
@@ -1027,6 +1136,11 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
     ledger
         .save(root)
         .map_err(|e| Error::io(root.join(ledger::FILE), e))?;
+    // The inputs as the next build will see them: with the ledger just saved.
+    manifest.inputs = Some(format!(
+        "{:016x}",
+        inputs_fingerprint(&site, &loaded, opts)?
+    ));
     let manifest_path = root.join(MANIFEST);
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Emit {
         path: manifest_path.clone(),
@@ -1080,8 +1194,8 @@ pub fn check(root: &Path, opts: &Options) -> Result<CheckReport, Error> {
         Err(e) => return Err(e),
     };
     let before = ledger.clone();
-    let upstream = Upstream::load(&site)?;
-    let mut plan = match plan(&site, &loaded.posts, &mut ledger, &upstream, opts) {
+    let mut upstream = Upstream::load(&site)?;
+    let mut plan = match plan(&site, &loaded.posts, &mut ledger, &mut upstream, opts) {
         Ok(p) => p,
         Err(Error::Invalid(more)) => {
             diags.extend(more);

@@ -52,7 +52,7 @@ pub enum Command {
         /// backoff (not a source disabled by 410 Gone).
         #[arg(long)]
         all: bool,
-        /// Only the source with this name (or URL).
+        /// Only the source with this name (or URL), now, whatever its schedule.
         #[arg(long)]
         source: Option<String>,
     },

@@ -80,7 +80,8 @@ fn attr(s: &str) -> String {
 /// OPML 2.0 of every configured source; `category` names the feed files
 /// that draw from it.
 pub fn write_opml(site: &Site) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n");
+    let mut out =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n");
     out.push_str(&format!(
         "  <head>\n    <title>{}</title>\n  </head>\n  <body>\n",
         html_escape::encode_text(&site.config.title)
@@ -217,7 +218,11 @@ pub fn discover(html: &str, page: &Url) -> Vec<Subscription> {
                 .get(2)
                 .or(c.get(3))
                 .or(c.get(4))
-                .map(|m| html_escape::decode_html_entities(m.as_str()).trim().to_string())
+                .map(|m| {
+                    html_escape::decode_html_entities(m.as_str())
+                        .trim()
+                        .to_string()
+                })
                 .unwrap_or_default();
             match c[1].to_ascii_lowercase().as_str() {
                 "rel" => rel = v.to_ascii_lowercase(),
@@ -229,7 +234,10 @@ pub fn discover(html: &str, page: &Url) -> Vec<Subscription> {
         }
         let is_feed = matches!(
             kind.split(';').next().unwrap_or("").trim(),
-            "application/rss+xml" | "application/atom+xml" | "application/feed+json" | "application/json"
+            "application/rss+xml"
+                | "application/atom+xml"
+                | "application/feed+json"
+                | "application/json"
         );
         if !rel.split_whitespace().any(|r| r == "alternate") || !is_feed {
             continue;
@@ -289,7 +297,10 @@ pub fn health(site: &Site) -> Result<Vec<Health>, Error> {
 /// The health table as text: NAME, URL, LAST FETCH, STATUS, ITEMS, NEXT DUE.
 pub fn health_table(rows: &[Health]) -> String {
     let when = |d: Option<chrono::DateTime<chrono::Utc>>| {
-        d.map_or_else(|| "-".to_string(), |d| d.format("%Y-%m-%d %H:%M").to_string())
+        d.map_or_else(
+            || "-".to_string(),
+            |d| d.format("%Y-%m-%d %H:%M").to_string(),
+        )
     };
     let mut table: Vec<[String; 6]> = vec![[
         "NAME".into(),
@@ -359,64 +370,14 @@ pub fn check_feed_name(name: &str) -> Result<(), Error> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn opml_outlines_nested_and_flat() {
-        let opml = br#"<?xml version="1.0"?><opml version="2.0"><head><title>x</title></head><body>
-            <outline text="Go">
-              <outline type="rss" text="etcd" xmlUrl="https://github.com/etcd-io/etcd/releases.atom"/>
-            </outline>
-            <outline type="rss" title="A &amp; B" text="ignored" xmlUrl="https://a.example/feed.xml"/>
-            <outline type="rss" text="dup" xmlUrl="https://a.example/feed.xml"/>
-        </body></opml>"#;
-        let subs = read_opml(opml).unwrap_or_default();
-        assert_eq!(subs.len(), 2);
-        assert_eq!(subs[0].name.as_deref(), Some("etcd"));
-        assert_eq!(subs[1].name.as_deref(), Some("A & B"));
-        assert!(read_opml(b"<rss><channel/></rss>").is_err());
-    }
-
-    #[test]
-    fn discovery_finds_alternate_feeds_only() {
-        let page = Url::parse("https://blog.example/posts/").unwrap_or_else(|_| unreachable!());
-        let html = r#"<html><head>
-            <link rel="stylesheet" href="/s.css">
-            <link rel="alternate" type="application/rss+xml" title="RSS" href="/feed.xml">
-            <LINK REL='alternate' TYPE='application/atom+xml' HREF='atom.xml?a=1&amp;b=2'>
-            <link rel="alternate" type="text/html" href="/other">
-            <link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">
-        </head></html>"#;
-        let found = discover(html, &page);
-        let urls: Vec<&str> = found.iter().map(|s| s.url.as_str()).collect();
-        assert_eq!(
-            urls,
-            ["https://blog.example/feed.xml", "https://blog.example/posts/atom.xml?a=1&b=2"]
-        );
-    }
-
-    #[test]
-    fn upstreams_are_appended_inside_their_block() {
-        let text = "title: X\nupstreams:\n  - url: https://a.example/f\n# trailing\nlimit: 5\n";
-        let out = insert_upstreams(text, "  - url: \"https://b.example/f\"\n");
-        assert_eq!(
-            out,
-            "title: X\nupstreams:\n  - url: https://a.example/f\n# trailing\n  - url: \"https://b.example/f\"\nlimit: 5\n"
-        );
-        let out = insert_upstreams("title: X\n", "  - url: \"u\"\n");
-        assert_eq!(out, "title: X\nupstreams:\n  - url: \"u\"\n");
-    }
-}
-
 /// What `sources add URL` subscribes to: the URL itself when it is a feed,
 /// else the first feed its page announces (checked to be a feed). Fetched
 /// under the site's `fetch:` limits and address rules.
 pub fn resolve_feed(site: &Site, url: &str) -> Result<Subscription, Error> {
     let fail = |m: String| Error::invalid(Diagnostic::error("sources add", None, m));
-    let fetcher = crate::fetch::Fetcher::new(&site.config.fetch, Some(site.config.base_url.as_str()))
-        .map_err(|e| fail(e.to_string()))?;
+    let fetcher =
+        crate::fetch::Fetcher::new(&site.config.fetch, Some(site.config.base_url.as_str()))
+            .map_err(|e| fail(e.to_string()))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -461,5 +422,61 @@ pub fn resolve_feed(site: &Site, url: &str) -> Result<Subscription, Error> {
             Err(e) => last = e.to_string(),
         }
     }
-    Err(fail(format!("{url} announces feeds, but none could be read ({last})")))
+    Err(fail(format!(
+        "{url} announces feeds, but none could be read ({last})"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opml_outlines_nested_and_flat() {
+        let opml = br#"<?xml version="1.0"?><opml version="2.0"><head><title>x</title></head><body>
+            <outline text="Go">
+              <outline type="rss" text="etcd" xmlUrl="https://github.com/etcd-io/etcd/releases.atom"/>
+            </outline>
+            <outline type="rss" title="A &amp; B" text="ignored" xmlUrl="https://a.example/feed.xml"/>
+            <outline type="rss" text="dup" xmlUrl="https://a.example/feed.xml"/>
+        </body></opml>"#;
+        let subs = read_opml(opml).unwrap_or_default();
+        assert_eq!(subs.len(), 2);
+        assert_eq!(subs[0].name.as_deref(), Some("etcd"));
+        assert_eq!(subs[1].name.as_deref(), Some("A & B"));
+        assert!(read_opml(b"<rss><channel/></rss>").is_err());
+    }
+
+    #[test]
+    fn discovery_finds_alternate_feeds_only() {
+        let page = Url::parse("https://blog.example/posts/").unwrap_or_else(|_| unreachable!());
+        let html = r#"<html><head>
+            <link rel="stylesheet" href="/s.css">
+            <link rel="alternate" type="application/rss+xml" title="RSS" href="/feed.xml">
+            <LINK REL='alternate' TYPE='application/atom+xml' HREF='atom.xml?a=1&amp;b=2'>
+            <link rel="alternate" type="text/html" href="/other">
+            <link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">
+        </head></html>"#;
+        let found = discover(html, &page);
+        let urls: Vec<&str> = found.iter().map(|s| s.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://blog.example/feed.xml",
+                "https://blog.example/posts/atom.xml?a=1&b=2"
+            ]
+        );
+    }
+
+    #[test]
+    fn upstreams_are_appended_inside_their_block() {
+        let text = "title: X\nupstreams:\n  - url: https://a.example/f\n# trailing\nlimit: 5\n";
+        let out = insert_upstreams(text, "  - url: \"https://b.example/f\"\n");
+        assert_eq!(
+            out,
+            "title: X\nupstreams:\n  - url: https://a.example/f\n# trailing\n  - url: \"https://b.example/f\"\nlimit: 5\n"
+        );
+        let out = insert_upstreams("title: X\n", "  - url: \"u\"\n");
+        assert_eq!(out, "title: X\nupstreams:\n  - url: \"u\"\n");
+    }
 }

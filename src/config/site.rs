@@ -149,7 +149,9 @@ impl SiteConfig {
                 Diagnostic::error(
                     shown,
                     line_of("retention"),
-                    format!("retention {t:?} is not a duration such as 365d or 8w (or \"forever\")"),
+                    format!(
+                        "retention {t:?} is not a duration such as 365d or 8w (or \"forever\")"
+                    ),
                 )
             })?),
         };

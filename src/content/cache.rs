@@ -111,8 +111,7 @@ impl PostCache {
 
     /// Keep only the posts at `present` (the others were deleted or broke).
     pub fn retain(&mut self, present: &[&Path]) {
-        let keep: std::collections::HashSet<String> =
-            present.iter().map(|p| path_key(p)).collect();
+        let keep: std::collections::HashSet<String> = present.iter().map(|p| path_key(p)).collect();
         let before = self.posts.len();
         self.posts.retain(|k, _| keep.contains(k));
         self.changed |= self.posts.len() != before;

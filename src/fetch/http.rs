@@ -131,22 +131,36 @@ impl Fetcher {
         &self,
         jobs: Vec<(K, String, Validators)>,
     ) -> Vec<(K, Outcome)> {
-        self.fetch_all_with_progress(jobs, |_| {}).await
+        let mut slots: Vec<Option<(K, Outcome)>> = jobs.iter().map(|_| None).collect();
+        let jobs = jobs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (k, url, v))| ((i, k), url, v))
+            .collect();
+        self.fetch_each(jobs, |(i, k), o| {
+            if let Some(slot) = slots.get_mut(i) {
+                *slot = Some((k, o));
+            }
+        })
+        .await;
+        slots.into_iter().flatten().collect()
     }
 
-    /// [`Fetcher::fetch_all`], calling `done(n)` as the n-th job finishes (for a progress bar).
-    pub async fn fetch_all_with_progress<K: Send>(
+    /// [`Fetcher::fetch_all`], handing each outcome to `sink` as soon as it
+    /// is in (completion order), so that a caller can parse and store while
+    /// other requests are still running and never holds every body at once.
+    pub async fn fetch_each<K: Send>(
         &self,
         jobs: Vec<(K, String, Validators)>,
-        mut done: impl FnMut(usize),
-    ) -> Vec<(K, Outcome)> {
+        mut sink: impl FnMut(K, Outcome),
+    ) {
         let global = Arc::new(Semaphore::new(self.inner.concurrency));
         let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
-        let mut keys = Vec::with_capacity(jobs.len());
+        let mut keys: Vec<Option<K>> = Vec::with_capacity(jobs.len());
         let mut task_index = HashMap::new();
         let mut set = tokio::task::JoinSet::new();
         for (i, (key, url, validators)) in jobs.into_iter().enumerate() {
-            keys.push(key);
+            keys.push(Some(key));
             let host = hosts
                 .entry(host_key(&url))
                 .or_insert_with(|| Arc::new(Semaphore::new(self.inner.per_host)))
@@ -161,8 +175,6 @@ impl Fetcher {
             });
             task_index.insert(handle.id(), i);
         }
-        let mut outcomes: Vec<Option<Outcome>> = keys.iter().map(|_| None).collect();
-        let mut finished = 0;
         while let Some(joined) = set.join_next_with_id().await {
             let (id, outcome) = match joined {
                 Ok((id, o)) => (id, o),
@@ -174,24 +186,10 @@ impl Fetcher {
                     }),
                 ),
             };
-            if let Some(slot) = task_index.get(&id).and_then(|&i| outcomes.get_mut(i)) {
-                *slot = Some(outcome);
+            if let Some(key) = task_index.get(&id).and_then(|&i| keys.get_mut(i)?.take()) {
+                sink(key, outcome);
             }
-            finished += 1;
-            done(finished);
         }
-        keys.into_iter()
-            .zip(outcomes)
-            .map(|(k, o)| {
-                let o = o.unwrap_or_else(|| {
-                    Outcome::failed(FetchError::Request {
-                        url: String::new(),
-                        message: "the fetch task did not finish".into(),
-                    })
-                });
-                (k, o)
-            })
-            .collect()
     }
 
     async fn fetch_unbounded(&self, url: &str, validators: &Validators) -> Outcome {

@@ -61,6 +61,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
         sources TEXT NOT NULL,
         related TEXT NOT NULL
     );",
+    // 2: a counter bumped by every write that changes items, so that a build
+    // can tell in one query that nothing upstream changed since the last one.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('generation', 0);",
 ];
 
 /// The schema version this build writes.

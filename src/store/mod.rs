@@ -91,6 +91,11 @@ pub trait Store {
     /// Items of every source as `(key, item)`: by key, then newest first.
     fn items_all(&self) -> Result<Vec<(String, StoredItem)>, StoreError>;
 
+    /// A number that changes whenever stored items change (a put that adds or
+    /// updates an item, a prune that deletes one); equal numbers mean the
+    /// items are as they were.
+    fn generation(&self) -> Result<u64, StoreError>;
+
     /// Retention, the only way items go away. Deletes items of `key` whose
     /// `published` AND `first_seen` are both before `older_than`, and that were
     /// not in the latest put for the source (an item still in the upstream feed

@@ -678,6 +678,9 @@ impl Store for SqliteStore {
                 known.insert(e.id.clone(), (row, enc.fingerprint));
             }
         }
+        if written > 0 {
+            bump_generation(&tx).map_err(db)?;
+        }
         tx.commit().map_err(db)?;
         if let Some(c) = &mut self.checkpointer {
             c.wrote(written + 64 * items.len() as u64);
@@ -708,6 +711,16 @@ impl Store for SqliteStore {
                 .then_with(|| a.entry.id.cmp(&b.entry.id))
         });
         Ok(all)
+    }
+
+    fn generation(&self) -> Result<u64, StoreError> {
+        let store = self.store.as_str();
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|v| v as u64)
+            .map_err(|e| db_error(store, e))
     }
 
     fn prune(&mut self, key: &str, older_than: DateTime<Utc>) -> Result<usize, StoreError> {
@@ -749,9 +762,19 @@ impl Store for SqliteStore {
             .map_err(db)?;
             marked
         };
+        if deleted > 0 {
+            bump_generation(&tx).map_err(db)?;
+        }
         tx.commit().map_err(db)?;
         Ok(deleted)
     }
+}
+
+fn bump_generation(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize> {
+    tx.execute(
+        "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
+        [],
+    )
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod aggregate;
 mod cli;
 mod content;
 mod corpus;

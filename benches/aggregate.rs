@@ -1,0 +1,268 @@
+//! Aggregation benchmark: 1,000 upstream Atom feeds of 50 items each, served
+//! over HTTP from 127.0.0.1 by a child process (so that the server's memory
+//! is not counted), drawn into one combined feed.
+//!
+//! - cold run: fetch every source, parse, sanitize, store, merge, emit;
+//! - warm run: the same again, every answer a 304.
+//!
+//! Prints wall time and peak RSS of each phase. Run with
+//! `cargo bench --bench aggregate`; exits 0 whatever the figures.
+//! Environment: `BENCH_FEEDS` (default 1000), `BENCH_ITEMS` (default 50).
+//!
+//! All sources are on one host here, so `per_host` is raised to the global
+//! `concurrency` (16): a site whose sources all live on github.com does the same.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write as _};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tributary::aggregate::{self, FetchOptions};
+use tributary::build::{self, Options, Site};
+
+mod support;
+use support::{mb, peak_rss, peak_text, reset_peak};
+
+#[path = "../tests/it/http_server.rs"]
+mod http_server;
+
+const COLD_TARGET: Duration = Duration::from_secs(3);
+const WARM_TARGET: Duration = Duration::from_millis(500);
+const MEMORY_TARGET: u64 = 150 * 1024 * 1024;
+
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
+}
+
+/// One GitHub-releases-shaped Atom feed: `items` releases with ~1 KB of notes.
+fn feed(index: usize, items: usize) -> String {
+    let mut s = String::with_capacity(items * 1400);
+    let _ = write!(
+        s,
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en-US">
+  <id>tag:github.com,2008:https://github.com/org{index}/project{index}/releases</id>
+  <link type="text/html" rel="alternate" href="https://github.com/org{index}/project{index}/releases"/>
+  <title>Release notes from project{index}</title>
+  <updated>2026-11-30T12:00:00Z</updated>
+"#
+    );
+    for k in 0..items {
+        let day = 1 + (k % 28);
+        let month = 1 + (k / 28) % 12;
+        let _ = write!(
+            s,
+            r#"  <entry>
+    <id>tag:github.com,2008:Repository/{index}/v1.{k}.0</id>
+    <updated>2026-{month:02}-{day:02}T{h:02}:00:00Z</updated>
+    <link rel="alternate" type="text/html" href="https://github.com/org{index}/project{index}/releases/tag/v1.{k}.0"/>
+    <title>project{index} v1.{k}.0</title>
+    <content type="html">&lt;h2&gt;Changes&lt;/h2&gt;
+&lt;ul&gt;&lt;li&gt;Fix a race in the &lt;code&gt;watch&lt;/code&gt; cache (&lt;a href="https://github.com/org{index}/project{index}/pull/{pr}"&gt;#{pr}&lt;/a&gt;)&lt;/li&gt;
+&lt;li&gt;Faster startup when the data directory holds many snapshots; see &lt;a href="/org{index}/project{index}/blob/main/CHANGELOG.md"&gt;the changelog&lt;/a&gt;.&lt;/li&gt;
+&lt;li&gt;Update the Go toolchain and every dependency that had a security advisory this month.&lt;/li&gt;&lt;/ul&gt;
+&lt;p&gt;Thanks to all contributors of this release: reviewers, testers and everyone who reported issues. Binaries and checksums are attached below.&lt;/p&gt;</content>
+    <author><name>maintainer{index}</name></author>
+  </entry>
+"#,
+            h = k % 24,
+            pr = 1000 + k,
+        );
+    }
+    s.push_str("</feed>\n");
+    s
+}
+
+/// Child process: serve the generated feeds (with ETags) until stdin closes.
+fn serve(dir: &Path) {
+    let server = http_server::TestServer::start();
+    let mut n = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("feeds dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        let body = std::fs::read(&p).expect("read feed");
+        let name = p.file_name().and_then(|f| f.to_str()).unwrap_or("x");
+        server.route(
+            &format!("/{name}"),
+            http_server::Response::ok(body)
+                .header("Content-Type", "application/atom+xml")
+                .header("ETag", &format!("\"{name}-1\"")),
+        );
+        n += 1;
+    }
+    println!("{} {n}", server.port());
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+}
+
+struct Phase {
+    fetch: Duration,
+    build: Duration,
+    peak: Option<u64>,
+    summary: String,
+    written: usize,
+}
+
+fn run(root: &Path) -> Phase {
+    reset_peak();
+    let start = Instant::now();
+    let site = Site::load(root).expect("site");
+    let mut store = aggregate::open_store(&site).expect("store");
+    let report = aggregate::fetch(
+        &site,
+        &mut store,
+        &FetchOptions {
+            all: true,
+            only: None,
+            now: Utc::now(),
+            progress: false,
+        },
+    )
+    .expect("fetch");
+    drop(store);
+    let fetch = start.elapsed();
+    let t = Instant::now();
+    let built = build::build(root, &Options::default()).expect("build");
+    Phase {
+        fetch,
+        build: t.elapsed(),
+        peak: peak_rss(),
+        summary: report.summary(),
+        written: built.written,
+    }
+}
+
+/// Run one phase in a fresh process (as `tributary fetch` + `build` would
+/// run), so that its peak memory is its own; returns what it printed.
+fn phase_in_child(root: &Path) -> Phase {
+    let out = Command::new(std::env::current_exe().expect("exe"))
+        .env("BENCH_PHASE", root)
+        .output()
+        .expect("run phase");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut f = text.trim().splitn(5, '\t');
+    let mut secs = || Duration::from_secs_f64(f.next().and_then(|v| v.parse().ok()).unwrap_or(0.0));
+    let fetch = secs();
+    let build = secs();
+    let peak = f.next().and_then(|v| v.parse().ok());
+    let written = f.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let summary = f.next().unwrap_or("").to_string();
+    if !out.status.success() {
+        eprintln!("phase failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Phase {
+        fetch,
+        build,
+        peak,
+        summary,
+        written,
+    }
+}
+
+fn main() {
+    if let Some(dir) = std::env::var_os("BENCH_SERVE") {
+        serve(Path::new(&dir));
+        return;
+    }
+    if let Some(root) = std::env::var_os("BENCH_PHASE") {
+        let p = run(Path::new(&root));
+        println!(
+            "{}\t{}\t{}\t{}\t{}",
+            p.fetch.as_secs_f64(),
+            p.build.as_secs_f64(),
+            p.peak.unwrap_or(0),
+            p.written,
+            p.summary
+        );
+        return;
+    }
+    let feeds = env_count("BENCH_FEEDS", 1000);
+    let items = env_count("BENCH_ITEMS", 50);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let served = tmp.path().join("served");
+    std::fs::create_dir_all(&served).expect("mkdir");
+    let mut bytes = 0;
+    for i in 0..feeds {
+        let f = feed(i, items);
+        bytes += f.len();
+        std::fs::write(served.join(format!("f{i:04}.atom")), f).expect("write feed");
+    }
+    let mut child = Command::new(std::env::current_exe().expect("exe"))
+        .env("BENCH_SERVE", &served)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn server");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("server port");
+    let port: u16 = first
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+
+    let root = tmp.path().join("site");
+    std::fs::create_dir_all(root.join("feeds")).expect("mkdir");
+    std::fs::create_dir_all(root.join("content")).expect("mkdir");
+    std::fs::write(
+        root.join("tributary.yaml"),
+        "title: Bench Weekly\nbase_url: https://bench.example.org\n\
+         fetch:\n  allow_private_addresses: true\n  concurrency: 16\n  per_host: 16\n",
+    )
+    .expect("config");
+    let mut yaml = String::from("title: Everything upstream\nlimit: 200\nupstreams:\n");
+    for i in 0..feeds {
+        let _ = writeln!(
+            yaml,
+            "  - url: http://127.0.0.1:{port}/f{i:04}.atom\n    name: project{i}"
+        );
+    }
+    std::fs::write(root.join("feeds/stream.yaml"), yaml).expect("feed file");
+    println!(
+        "{feeds} upstream feeds x {items} items ({} of Atom) served from 127.0.0.1:{port}",
+        mb(bytes as u64)
+    );
+
+    let cold = phase_in_child(&root);
+    let warm = phase_in_child(&root);
+    let line = |name: &str, p: &Phase| {
+        println!(
+            "{name:<5} {:>7.3} s (fetch+parse+store {:.3} s, merge+emit {:.3} s)   peak RSS {:>9}   {}; {} documents written",
+            (p.fetch + p.build).as_secs_f64(),
+            p.fetch.as_secs_f64(),
+            p.build.as_secs_f64(),
+            peak_text(p.peak),
+            p.summary,
+            p.written,
+        );
+    };
+    line("cold", &cold);
+    line("warm", &warm);
+    let verdict = |ok: bool| if ok { "PASS" } else { "MISS" };
+    println!(
+        "targets: cold < 3 s: {}; warm < 0.5 s: {}; peak < 150 MB: {}",
+        verdict(cold.fetch + cold.build < COLD_TARGET),
+        verdict(warm.fetch + warm.build < WARM_TARGET),
+        verdict(cold.peak.unwrap_or(0) < MEMORY_TARGET && warm.peak.unwrap_or(0) < MEMORY_TARGET),
+    );
+    if let Ok((store_bytes, _)) =
+        std::fs::metadata(root.join(".tributary/store.db")).map(|m| (m.len(), ()))
+    {
+        println!("store: {}", mb(store_bytes));
+    }
+    drop(child.stdin.take());
+    let _ = child.wait();
+}

@@ -1,0 +1,910 @@
+//! Upstream aggregation end to end: the real binary (`fetch`, `build`,
+//! `sources ...`) against a real HTTP server on 127.0.0.1, with what a user
+//! sees checked: exit codes, summary lines, requests, output files.
+
+use crate::common::{items, Run, Site, BASIC_CONFIG};
+use crate::http_server::{Response, TestServer};
+use chrono::{DateTime, Duration as Span, NaiveDateTime, Utc};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+const MIB: u64 = 1024 * 1024;
+
+/// The site config every test uses: the server is on loopback.
+fn config() -> String {
+    format!("{BASIC_CONFIG}fetch: {{ allow_private_addresses: true, timeout: 2 }}\n")
+}
+
+/// One upstream item: id, title, link, published (RFC 3339).
+type Item<'a> = (&'a str, &'a str, &'a str, &'a str);
+
+fn xml(s: &str) -> String {
+    html_escape::encode_text(s).into_owned()
+}
+
+/// An Atom document with `items`.
+fn atom(title: &str, items: &[Item]) -> String {
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n\
+         <title>{}</title><id>urn:feed:{}</id><updated>2026-01-06T00:00:00Z</updated>\n",
+        xml(title),
+        xml(&title.replace(' ', "-"))
+    );
+    for (id, t, link, date) in items {
+        out.push_str(&format!(
+            "<entry><id>{}</id><title>{}</title><link href=\"{}\"/>\
+             <published>{date}</published><updated>{date}</updated>\
+             <author><name>Writer</name></author>\
+             <summary>About {}.</summary></entry>\n",
+            xml(id),
+            xml(t),
+            xml(link),
+            xml(t)
+        ));
+    }
+    out.push_str("</feed>\n");
+    out
+}
+
+/// An RSS 2.0 document with `items`; an id equal to the link is a permalink guid.
+fn rss(title: &str, items: &[Item]) -> String {
+    let mut out = format!(
+        "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>{}</title>\
+         <link>https://rss.example/</link><description>d</description>\n",
+        xml(title)
+    );
+    for (id, t, link, date) in items {
+        let date = DateTime::parse_from_rfc3339(date)
+            .expect("fixture date")
+            .to_rfc2822();
+        let permalink = if id == link { "true" } else { "false" };
+        out.push_str(&format!(
+            "<item><guid isPermaLink=\"{permalink}\">{}</guid><title>{}</title><link>{}</link>\
+             <pubDate>{date}</pubDate><description>About {}.</description></item>\n",
+            xml(id),
+            xml(t),
+            xml(link),
+            xml(t)
+        ));
+    }
+    out.push_str("</channel></rss>\n");
+    out
+}
+
+/// Two plain items of a source called `tag`.
+fn two_items(tag: &str) -> String {
+    let a = format!("https://{tag}.example/posts/1");
+    let b = format!("https://{tag}.example/posts/2");
+    let ida = format!("tag:{tag}.example,2026:1");
+    let idb = format!("tag:{tag}.example,2026:2");
+    atom(
+        tag,
+        &[
+            (
+                &ida,
+                &format!("First post of {tag}"),
+                &a,
+                "2026-01-02T10:00:00Z",
+            ),
+            (
+                &idb,
+                &format!("Second post of {tag}"),
+                &b,
+                "2026-01-03T10:00:00Z",
+            ),
+        ],
+    )
+}
+
+/// `feeds/NAME.yaml` with `upstreams` (url, name).
+fn feed_yaml(upstreams: &[(&str, &str)]) -> String {
+    let mut out = String::from("title: Stream\nlimit: 50\nupstreams:\n");
+    for (url, name) in upstreams {
+        out.push_str(&format!("  - url: \"{url}\"\n    name: \"{name}\"\n"));
+    }
+    out
+}
+
+/// A site whose `feeds/stream.yaml` draws from `upstreams`.
+fn site_with(upstreams: &[(&str, &str)]) -> Site {
+    let site = Site::new(&config());
+    site.feed("stream", &feed_yaml(upstreams));
+    site
+}
+
+/// The `fetched N, not modified N, failed N, new items N ...` line.
+#[track_caller]
+fn summary(r: &Run) -> &str {
+    r.stderr
+        .lines()
+        .find(|l| l.starts_with("fetched "))
+        .unwrap_or_else(|| panic!("no summary line in stderr:\n{}", r.stderr))
+}
+
+/// The `sources list` row of the source named `name`.
+#[track_caller]
+fn row(site: &Site, name: &str) -> String {
+    let r = site.run(&["sources", "list"]);
+    r.expect_success();
+    r.stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no row for {name}:\n{}", r.stdout))
+        .to_string()
+}
+
+/// The NEXT DUE column of a row (the last column, `YYYY-MM-DD HH:MM`, UTC).
+#[track_caller]
+fn next_due(row: &str) -> DateTime<Utc> {
+    let tail = row
+        .get(row.len().saturating_sub(16)..)
+        .unwrap_or_else(|| panic!("short row {row:?}"));
+    NaiveDateTime::parse_from_str(tail, "%Y-%m-%d %H:%M")
+        .unwrap_or_else(|e| panic!("next due of {row:?}: {e}"))
+        .and_utc()
+}
+
+fn ids(doc: &Value) -> Vec<String> {
+    items(doc)
+        .iter()
+        .map(|i| i["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+fn source_names(item: &Value) -> BTreeSet<String> {
+    item["_tributary"]["sources"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| s["name"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[track_caller]
+fn item_with_id<'a>(doc: &'a Value, id: &str) -> &'a Value {
+    items(doc)
+        .iter()
+        .find(|i| i["id"] == id)
+        .unwrap_or_else(|| panic!("no item {id} in {:?}", ids(doc)))
+}
+
+#[test]
+fn second_fetch_is_conditional_and_304_is_not_parsed() {
+    let server = TestServer::start();
+    let etag = "W/\"5f-a/b c\"";
+    let lm = "Wed, 21 Oct 2015 07:28:00 GMT";
+    server.route(
+        "/a.atom",
+        Response::ok(two_items("alpha"))
+            .header("ETag", etag)
+            .header("Last-Modified", lm)
+            .header("Content-Type", "application/atom+xml"),
+    );
+    let site = site_with(&[(&server.url("/a.atom"), "alpha")]);
+    let r = site.run(&["fetch"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 1, not modified 0, failed 0, new items 2"
+    );
+    let first = server.requests_to("/a.atom");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].method, "GET");
+    assert_eq!(first[0].header("If-None-Match"), None);
+    assert_eq!(first[0].header("If-Modified-Since"), None);
+
+    // Same validators, garbage body: only a 304 keeps this run clean.
+    server.route(
+        "/a.atom",
+        Response::ok("this is not a feed at all")
+            .header("ETag", etag)
+            .header("Last-Modified", lm),
+    );
+    let r = site.run(&["fetch", "--all"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 0, not modified 1, failed 0, new items 0"
+    );
+    let reqs = server.requests_to("/a.atom");
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[1].header("If-None-Match"), Some(etag));
+    assert_eq!(reqs[1].header("If-Modified-Since"), Some(lm));
+
+    site.build_ok();
+    assert_eq!(
+        ids(&site.json("stream.json")),
+        ["tag:alpha.example,2026:2", "tag:alpha.example,2026:1"]
+    );
+    assert!(row(&site, "alpha").contains("  ok  "));
+}
+
+#[test]
+fn one_request_per_source_even_when_two_feeds_name_it() {
+    let server = TestServer::start();
+    server.route("/shared.atom", Response::ok(two_items("shared")));
+    let site = site_with(&[(&server.url("/shared.atom"), "shared")]);
+    site.feed(
+        "digest",
+        &feed_yaml(&[(&server.url("/shared.atom"), "shared")]),
+    );
+    let r = site.run(&["fetch", "--all"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 1, not modified 0, failed 0, new items 2"
+    );
+    assert_eq!(server.requests_to("/shared.atom").len(), 1);
+    assert_eq!(server.requests().len(), 1);
+
+    site.build_ok();
+    for doc in ["stream.json", "digest.json"] {
+        assert_eq!(
+            ids(&site.json(doc)),
+            ["tag:shared.example,2026:2", "tag:shared.example,2026:1"],
+            "{doc}"
+        );
+    }
+}
+
+#[test]
+fn permanent_redirects_are_remembered_temporary_ones_are_not() {
+    let server = TestServer::start();
+    server.route("/old.atom", Response::redirect(301, "/new.atom"));
+    server.route("/new.atom", Response::ok(two_items("moved")));
+    server.route("/tmp.atom", Response::redirect(302, "/dest.atom"));
+    server.route("/dest.atom", Response::ok(two_items("temp")));
+    let site = site_with(&[
+        (&server.url("/old.atom"), "moved"),
+        (&server.url("/tmp.atom"), "temp"),
+    ]);
+    let r = site.run(&["fetch"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 2, not modified 0, failed 0, new items 4"
+    );
+
+    let r = site.run(&["fetch", "--all"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 2, not modified 0, failed 0, new items 0"
+    );
+    // 301: the second run asks the new URL directly.
+    assert_eq!(server.requests_to("/old.atom").len(), 1);
+    assert_eq!(server.requests_to("/new.atom").len(), 2);
+    // 302: the second run starts from the configured URL again.
+    assert_eq!(server.requests_to("/tmp.atom").len(), 2);
+    assert_eq!(server.requests_to("/dest.atom").len(), 2);
+
+    let moved = row(&site, "moved");
+    assert!(moved.contains(&server.url("/new.atom")), "{moved}");
+    assert!(!moved.contains("/old.atom"), "{moved}");
+    let temp = row(&site, "temp");
+    assert!(temp.contains(&server.url("/tmp.atom")), "{temp}");
+    assert!(!temp.contains("/dest.atom"), "{temp}");
+
+    site.build_ok();
+    assert_eq!(items(&site.json("stream.json")).len(), 4);
+}
+
+#[test]
+fn gone_disables_the_source_and_keeps_its_items() {
+    let server = TestServer::start();
+    server.route("/gone.atom", Response::ok(two_items("gone")));
+    server.route("/live.atom", Response::ok(two_items("live")));
+    let site = site_with(&[
+        (&server.url("/gone.atom"), "gone"),
+        (&server.url("/live.atom"), "live"),
+    ]);
+    let r = site.run(&["fetch"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 2, not modified 0, failed 0, new items 4"
+    );
+
+    server.route("/gone.atom", Response::status(410));
+    let r = site.run(&["fetch", "--all"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 1, not modified 0, failed 1, new items 0"
+    );
+    assert_eq!(server.requests_to("/gone.atom").len(), 2);
+    let gone = row(&site, "gone");
+    assert!(gone.contains("disabled: 410 Gone"), "{gone}");
+    assert!(row(&site, "live").contains("  ok  "));
+
+    // Not even --all asks a disabled source again.
+    let r = site.run(&["fetch", "--all"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 1, not modified 0, failed 0, new items 0 (0 not due, 1 disabled)"
+    );
+    assert_eq!(server.requests_to("/gone.atom").len(), 2);
+    assert_eq!(server.requests_to("/live.atom").len(), 3);
+
+    site.build_ok();
+    let doc = site.json("stream.json");
+    let got: BTreeSet<String> = ids(&doc).into_iter().collect();
+    for id in ["tag:gone.example,2026:1", "tag:gone.example,2026:2"] {
+        assert!(got.contains(id), "{id} missing from {got:?}");
+        assert_eq!(
+            source_names(item_with_id(&doc, id)),
+            BTreeSet::from(["gone".to_string()])
+        );
+    }
+    assert_eq!(got.len(), 4);
+}
+
+#[test]
+fn retry_after_on_429_postpones_the_source() {
+    let server = TestServer::start();
+    server.route(
+        "/busy.atom",
+        Response::status(429).header("Retry-After", "3600"),
+    );
+    let site = site_with(&[(&server.url("/busy.atom"), "busy")]);
+    let r = site.run(&["fetch"]);
+    r.expect_code(1);
+    assert_eq!(
+        summary(&r),
+        "fetched 0, not modified 0, failed 1, new items 0"
+    );
+    r.stderr_has("busy: ").stderr_has("HTTP 429");
+    assert_eq!(server.requests_to("/busy.atom").len(), 1);
+
+    let r = site.run(&["fetch"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 0, not modified 0, failed 0, new items 0 (1 not due, 0 disabled)"
+    );
+    assert_eq!(server.requests_to("/busy.atom").len(), 1);
+
+    let busy = row(&site, "busy");
+    assert!(busy.contains("failing (1x)"), "{busy}");
+    let due = next_due(&busy);
+    let now = Utc::now();
+    // The minute is truncated in the table; backoff alone would be ~5 minutes.
+    assert!(
+        due >= now + Span::minutes(58) && due <= now + Span::minutes(61),
+        "next due {due} is not about an hour after {now}: {busy}"
+    );
+
+    let r = site.run(&["fetch", "--all"]);
+    assert_eq!(
+        summary(&r),
+        "fetched 0, not modified 0, failed 1, new items 0"
+    );
+    assert_eq!(server.requests_to("/busy.atom").len(), 2);
+}
+
+#[test]
+fn huge_body_is_cut_off_at_max_body() {
+    let server = TestServer::start();
+    server.route(
+        "/huge.atom",
+        Response::ok("")
+            .generated(50 * MIB)
+            .without_content_length(),
+    );
+    let site = Site::new(&format!(
+        "{BASIC_CONFIG}fetch: {{ allow_private_addresses: true, timeout: 2, max_body: 1048576 }}\n"
+    ));
+    site.feed("stream", &feed_yaml(&[(&server.url("/huge.atom"), "huge")]));
+    let r = site.run(&["fetch"]);
+    r.expect_code(1);
+    assert_eq!(
+        summary(&r),
+        "fetched 0, not modified 0, failed 1, new items 0"
+    );
+    r.stderr_has("huge: ")
+        .stderr_has("larger than 1048576 bytes");
+    // Give the server's writer a moment to notice the closed connection.
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = server.body_bytes_sent();
+    // Loopback socket buffers take up to ~12 MiB that nobody reads; a client
+    // that kept reading would take all 50.
+    assert!(
+        (MIB..25 * MIB).contains(&sent),
+        "the server wrote {sent} bytes"
+    );
+    assert!(row(&site, "huge").contains("larger than 1048576 bytes"));
+}
+
+#[test]
+fn stalled_server_is_timed_out() {
+    let server = TestServer::start();
+    server.route(
+        "/slow.atom",
+        Response::ok(two_items("slow")).stall(Duration::from_secs(20)),
+    );
+    let site = site_with(&[(&server.url("/slow.atom"), "slow")]);
+    let start = Instant::now();
+    let r = site.run(&["fetch"]);
+    let took = start.elapsed();
+    r.expect_code(1);
+    r.stderr_has("timed out after 2 s (fetch.timeout)");
+    assert_eq!(
+        summary(&r),
+        "fetched 0, not modified 0, failed 1, new items 0"
+    );
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(5),
+        "took {took:?}"
+    );
+}
+
+#[test]
+fn broken_feed_keeps_previous_items() {
+    let server = TestServer::start();
+    server.route(
+        "/b.atom",
+        Response::ok(two_items("bravo")).header("ETag", "\"v1\""),
+    );
+    let site = site_with(&[(&server.url("/b.atom"), "bravo")]);
+    site.run(&["fetch"]).expect_success();
+    site.build_ok();
+    let before = site.read("stream.json");
+    assert_eq!(
+        ids(&site.json("stream.json")),
+        ["tag:bravo.example,2026:2", "tag:bravo.example,2026:1"]
+    );
+
+    server.route(
+        "/b.atom",
+        Response::ok("<html><body><h1>Down for maintenance</h1></body></html>")
+            .header("ETag", "\"v2\""),
+    );
+    let r = site.run(&["fetch", "--all"]);
+    r.expect_code(1);
+    assert_eq!(
+        summary(&r),
+        "fetched 0, not modified 0, failed 1, new items 0"
+    );
+    r.stderr_has("bravo: not a feed")
+        .stderr_has("root element <html>");
+    let reqs = server.requests_to("/b.atom");
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[1].header("If-None-Match"), Some("\"v1\""));
+
+    site.build_ok();
+    assert_eq!(site.read("stream.json"), before);
+    let bravo = row(&site, "bravo");
+    assert!(bravo.contains("failing (1x): not a feed"), "{bravo}");
+    assert!(bravo.contains("root element <html>"), "{bravo}");
+    // The old validators are kept: the next try reads the document again.
+    let r = site.run(&["fetch", "--all"]);
+    r.expect_code(1);
+    assert_eq!(
+        server.requests_to("/b.atom")[2].header("If-None-Match"),
+        Some("\"v1\"")
+    );
+    assert!(row(&site, "bravo").contains("failing (2x): not a feed"));
+}
+
+#[test]
+fn a_document_that_is_not_a_feed_is_reported_once() {
+    let server = TestServer::start();
+    server.route(
+        "/page.atom",
+        Response::ok("<html><body>Not here</body></html>"),
+    );
+    let site = site_with(&[(&server.url("/page.atom"), "page")]);
+    let r = site.run(&["fetch"]);
+    r.expect_code(1);
+    r.stderr_has("page: not a feed: root element <html>");
+    assert!(!r.stderr.contains("not a feed: not a feed"), "{}", r.stderr);
+    let page = row(&site, "page");
+    assert!(!page.contains("not a feed: not a feed"), "{page}");
+}
+
+#[test]
+fn private_addresses_are_refused_without_the_setting() {
+    let server = TestServer::start();
+    server.route("/a.atom", Response::ok(two_items("alpha")));
+    let site = Site::new(&format!("{BASIC_CONFIG}fetch: {{ timeout: 2 }}\n"));
+    site.feed("stream", &feed_yaml(&[(&server.url("/a.atom"), "alpha")]));
+    let r = site.run(&["fetch"]);
+    r.expect_code(1);
+    assert_eq!(
+        summary(&r),
+        "fetched 0, not modified 0, failed 1, new items 0"
+    );
+    r.stderr_has("alpha: ")
+        .stderr_has("loopback")
+        .stderr_has("allow_private_addresses");
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+    site.build_ok();
+    assert!(items(&site.json("stream.json")).is_empty());
+}
+
+#[test]
+fn copies_of_a_story_merge_and_upstream_ids_are_kept() {
+    let server = TestServer::start();
+    let story = "2026-01-03T10:00:00Z";
+    server.route(
+        "/a.atom",
+        Response::ok(atom(
+            "Feed A",
+            &[
+                (
+                    "tag:a.example,2026:story-1",
+                    "Story one",
+                    "https://news.example/story/1?utm_source=feedA&utm_medium=rss",
+                    story,
+                ),
+                (
+                    "tag:a.example,2026:other",
+                    "Unrelated news",
+                    "https://news.example/other-a",
+                    "2026-01-04T10:00:00Z",
+                ),
+                (
+                    "tag:a.example,2026:hello-copy",
+                    "Reposted: hello",
+                    "https://example.org/2026/01/05/hello/?utm_source=x",
+                    "2026-01-05T12:00:00Z",
+                ),
+            ],
+        )),
+    );
+    server.route(
+        "/b.rss",
+        Response::ok(rss(
+            "Feed B",
+            &[
+                (
+                    "https://b.example/p/77",
+                    "Completely different headline",
+                    "http://news.example/story/1/",
+                    "2026-01-03T11:00:00Z",
+                ),
+                (
+                    "https://b.example/p/78",
+                    "Only in B",
+                    "https://b.example/p/78",
+                    "2026-01-02T09:00:00Z",
+                ),
+            ],
+        )),
+    );
+    server.route(
+        "/c.atom",
+        Response::ok(atom(
+            "Feed C",
+            &[(
+                "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66",
+                "Yet another title for it",
+                "https://news.example/story/1/?utm_campaign=c",
+                "2026-01-03T12:00:00Z",
+            )],
+        )),
+    );
+    let site = site_with(&[
+        (&server.url("/a.atom"), "A"),
+        (&server.url("/b.rss"), "B"),
+        (&server.url("/c.atom"), "C"),
+    ]);
+    site.post(
+        "2026-01-05-hello.md",
+        "---\ntitle: Hello\ndate: 2026-01-05 10:00:00 +0000\n---\nHello, world.\n",
+    );
+    // Before any fetch: the local post alone, with its own id.
+    site.build_ok();
+    let local = site.json("stream.json");
+    assert_eq!(items(&local).len(), 1);
+    let post_id = items(&local)[0]["id"].as_str().expect("id").to_string();
+    let post_url = items(&local)[0]["url"].as_str().expect("url").to_string();
+    assert_eq!(post_url, "https://example.org/2026/01/05/hello/");
+
+    let r = site.run(&["fetch"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 3, not modified 0, failed 0, new items 6"
+    );
+    site.build_ok();
+    let doc = site.json("stream.json");
+    let got = ids(&doc);
+    assert_eq!(
+        got.iter().cloned().collect::<BTreeSet<_>>(),
+        BTreeSet::from([
+            post_id.clone(),
+            "tag:a.example,2026:story-1".to_string(),
+            "tag:a.example,2026:other".to_string(),
+            "https://b.example/p/78".to_string(),
+        ]),
+        "{doc:#}"
+    );
+    assert_eq!(got.len(), 4);
+
+    // The story: one item, the earliest copy's id, three sources.
+    let merged = item_with_id(&doc, "tag:a.example,2026:story-1");
+    let sources = merged["_tributary"]["sources"].as_array().expect("sources");
+    assert_eq!(sources.len(), 3, "{merged:#}");
+    assert_eq!(
+        source_names(merged),
+        BTreeSet::from(["A".to_string(), "B".to_string(), "C".to_string()])
+    );
+    let feed_urls: BTreeSet<&str> = sources
+        .iter()
+        .map(|s| s["feed_url"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        feed_urls,
+        BTreeSet::from([
+            server.url("/a.atom").as_str(),
+            server.url("/b.rss").as_str(),
+            server.url("/c.atom").as_str()
+        ])
+    );
+
+    // The local post stays itself, with the upstream copy named as a source.
+    let post = item_with_id(&doc, &post_id);
+    assert_eq!(post["url"], post_url.as_str());
+    assert_eq!(post["title"], "Hello");
+    assert_eq!(source_names(post), BTreeSet::from(["A".to_string()]));
+    assert!(!got.iter().any(|i| i == "tag:a.example,2026:hello-copy"));
+
+    // The same ids after fetching again and rebuilding.
+    let r = site.run(&["fetch", "--all"]);
+    assert_eq!(
+        summary(&r),
+        "fetched 3, not modified 0, failed 0, new items 0"
+    );
+    site.build_ok();
+    assert_eq!(ids(&site.json("stream.json")), got);
+    let atom_ids: Vec<String> = site
+        .atom("stream.atom")
+        .entries()
+        .iter()
+        .map(|e| e.id().to_string())
+        .collect();
+    assert_eq!(atom_ids, got);
+}
+
+#[test]
+fn opml_round_trip_and_add_by_autodiscovery() {
+    let server = TestServer::start();
+    let site = site_with(&[("https://first.example/feed.xml", "first")]);
+    let opml = r#"<?xml version="1.0"?>
+<opml version="2.0"><head><title>subs</title></head><body>
+  <outline text="Go">
+    <outline type="rss" text="Go Blog" xmlUrl="https://go.dev/blog/feed.atom"/>
+  </outline>
+  <outline type="rss" text="etcd" xmlUrl="https://github.com/etcd-io/etcd/releases.atom"/>
+  <outline type="rss" text="Q &amp; A" xmlUrl="https://qa.example/feed.xml?a=1&amp;b=2"/>
+</body></opml>
+"#;
+    site.write("subs.opml", opml);
+    let file = site.root().join("subs.opml");
+    let file = file.to_str().expect("utf-8 path");
+    let r = site.run(&["sources", "import", file, "--feed", "stream"]);
+    r.expect_success();
+    r.stderr_has("added 3 of 3 sources to feeds/stream.yaml");
+    // Importing again adds nothing.
+    site.run(&["sources", "import", file, "--feed", "stream"])
+        .expect_success()
+        .stderr_has("added 0 of 3 sources");
+
+    let r = site.run(&["sources", "export"]);
+    r.expect_success();
+    let exported: BTreeSet<String> = r
+        .stdout
+        .split("xmlUrl=\"")
+        .skip(1)
+        .map(|s| {
+            html_escape::decode_html_entities(s.split('"').next().unwrap_or_default()).into_owned()
+        })
+        .collect();
+    assert_eq!(
+        exported,
+        BTreeSet::from([
+            "https://first.example/feed.xml".to_string(),
+            "https://go.dev/blog/feed.atom".to_string(),
+            "https://github.com/etcd-io/etcd/releases.atom".to_string(),
+            "https://qa.example/feed.xml?a=1&b=2".to_string(),
+        ]),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("text=\"Q &amp; A\""), "{}", r.stdout);
+
+    // `sources add` on an HTML page finds the feed it announces.
+    server.route(
+        "/blog/",
+        Response::ok(
+            "<!doctype html><html><head><title>Blog</title>\
+             <link rel=\"stylesheet\" href=\"/s.css\">\
+             <link rel=\"alternate\" type=\"application/atom+xml\" href=\"/feed.atom\">\
+             </head><body>hi</body></html>",
+        )
+        .header("Content-Type", "text/html; charset=utf-8"),
+    );
+    server.route("/feed.atom", Response::ok(two_items("blog")));
+    let r = site.run(&["sources", "add", &server.url("/blog/"), "--feed", "stream"]);
+    r.expect_success();
+    let feed_url = server.url("/feed.atom");
+    r.stderr_has(&format!("added {feed_url} to feeds/stream.yaml"));
+    assert_eq!(server.requests_to("/blog/").len(), 1);
+    assert_eq!(server.requests_to("/feed.atom").len(), 1);
+    let yaml = std::fs::read_to_string(site.root().join("feeds/stream.yaml")).expect("feed file");
+    assert!(yaml.contains(&feed_url), "{yaml}");
+    assert!(yaml.contains("https://first.example/feed.xml"), "{yaml}");
+
+    // The feed file still loads, and the new source works end to end.
+    site.build_ok();
+    let r = site.run(&["fetch", "--source", &feed_url]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 1, not modified 0, failed 0, new items 2"
+    );
+    assert_eq!(server.requests().len(), 3);
+    site.build_ok();
+    assert_eq!(
+        ids(&site.json("stream.json")),
+        ["tag:blog.example,2026:2", "tag:blog.example,2026:1"]
+    );
+}
+
+#[test]
+fn schedules_decide_what_is_due_and_source_picks_one() {
+    let server = TestServer::start();
+    server.route("/yearly.atom", Response::ok(two_items("yearly")));
+    server.route("/hourly.atom", Response::ok(two_items("hourly")));
+    let site = Site::new(&config());
+    site.feed(
+        "stream",
+        &format!(
+            "title: Stream\nupstreams:\n  - url: \"{}\"\n    name: yearly\n    schedule: \"0 0 1 1 *\"\n  - url: \"{}\"\n    name: hourly\n",
+            server.url("/yearly.atom"),
+            server.url("/hourly.atom")
+        ),
+    );
+    // Only the named source.
+    let r = site.run(&["fetch", "--source", "yearly"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 1, not modified 0, failed 0, new items 2"
+    );
+    assert_eq!(server.requests_to("/yearly.atom").len(), 1);
+    assert_eq!(server.requests_to("/hourly.atom").len(), 0);
+    let yearly = row(&site, "yearly");
+    let due = next_due(&yearly);
+    assert_eq!(
+        due.format("%m-%d %H:%M").to_string(),
+        "01-01 00:00",
+        "{yearly}"
+    );
+    assert!(due > Utc::now(), "{yearly}");
+
+    // A plain fetch: the yearly source is not due, the other never fetched.
+    let r = site.run(&["fetch"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 1, not modified 0, failed 0, new items 2 (1 not due, 0 disabled)"
+    );
+    assert_eq!(server.requests_to("/yearly.atom").len(), 1);
+    assert_eq!(server.requests_to("/hourly.atom").len(), 1);
+
+    // --all with --source: that source only, schedule or not.
+    let r = site.run(&["fetch", "--all", "--source", "yearly"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 1, not modified 0, failed 0, new items 0"
+    );
+    assert_eq!(server.requests_to("/yearly.atom").len(), 2);
+    assert_eq!(server.requests_to("/hourly.atom").len(), 1);
+
+    let r = site.run(&["fetch", "--source", "nope"]);
+    r.expect_code(1)
+        .stderr_has("no upstream source is named \"nope\"");
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[test]
+fn combined_feeds_validate_in_all_formats() {
+    let server = TestServer::start();
+    server.route(
+        "/rich.atom",
+        Response::ok(
+            "<?xml version=\"1.0\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\
+             <title>Rich &amp; Co</title><id>https://rich.example/</id><updated>2026-01-04T00:00:00Z</updated>\
+             <entry><id>tag:rich.example,2026:1</id><title type=\"html\">Release &lt;b&gt;1.0&lt;/b&gt; &amp; more</title>\
+             <link rel=\"alternate\" href=\"/posts/one\"/><published>2026-01-04T08:00:00+02:00</published>\
+             <updated>2026-01-04T09:00:00+02:00</updated><author><name>Ann</name><email>ann@rich.example</email></author>\
+             <category term=\"release\"/><content type=\"html\">&lt;p&gt;See &lt;a href=\"/docs\"&gt;the docs&lt;/a&gt; \
+             and &lt;img src=\"img/shot.png\" alt=\"shot\"&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;/p&gt;</content></entry>\
+             <entry><id>https://rich.example/posts/two</id><title>Untitled?</title><link href=\"https://rich.example/posts/two\"/>\
+             <updated>2026-01-03T08:00:00Z</updated><summary>Just text with a \u{1F600}.</summary></entry>\
+             </feed>\n",
+        ),
+    );
+    server.route(
+        "/plain.rss",
+        Response::ok(
+            "<?xml version=\"1.0\"?>\n<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel>\
+             <title>Plain</title><link>https://plain.example/</link><description>x</description>\
+             <item><title>Weekly notes</title><link>https://plain.example/notes/1</link>\
+             <guid>https://plain.example/notes/1</guid><pubDate>Fri, 02 Jan 2026 10:00:00 GMT</pubDate>\
+             <dc:creator>Bob</dc:creator><category>notes</category>\
+             <description>&lt;p&gt;Relative &lt;a href=\"../about\"&gt;about&lt;/a&gt;.&lt;/p&gt;</description></item>\
+             <item><title>No guid</title><link>https://plain.example/notes/2</link>\
+             <pubDate>Thu, 01 Jan 2026 10:00:00 +0000</pubDate><description>Plain text &amp; more</description></item>\
+             </channel></rss>\n",
+        ),
+    );
+    server.route(
+        "/j.json",
+        Response::ok(
+            r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","home_page_url":"https://j.example/",
+               "items":[{"id":"42","url":"https://j.example/42","title":"From JSON",
+               "content_html":"<p>Hi <a href=\"x\">x</a></p>","date_published":"2026-01-05T10:00:00Z",
+               "authors":[{"name":"Jay"}],"tags":["json"]}]}"#,
+        )
+        .header("Content-Type", "application/feed+json"),
+    );
+    let site = Site::new(&config());
+    site.feed(
+        "stream",
+        &format!(
+            "title: Stream\nlimit: 2\narchive: true\nupstreams:\n  - url: \"{}\"\n    name: Rich\n  - url: \"{}\"\n    name: Plain\n  - url: \"{}\"\n    name: J\n",
+            server.url("/rich.atom"),
+            server.url("/plain.rss"),
+            server.url("/j.json")
+        ),
+    );
+    site.post(
+        "2026-01-05-hello.md",
+        "---\ntitle: Hello & welcome\ndate: 2026-01-05 10:00:00 +0000\ntags: [news]\n---\nSee [notes](https://plain.example/notes/1).\n",
+    );
+    let r = site.run(&["build", "--fetch"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 3, not modified 0, failed 0, new items 5"
+    );
+    site.assert_all_valid();
+    let files = site.public_files();
+    for f in ["stream.atom", "stream.rss", "stream.json"] {
+        assert!(files.contains(&f.to_string()), "{files:?}");
+    }
+    // 6 entries in pages of 2: three archive pages, and the subscription
+    // document with the newest 2.
+    for ext in ["atom", "rss", "json"] {
+        let archives = files
+            .iter()
+            .filter(|f| f.starts_with("archive/") && f.ends_with(ext))
+            .count();
+        assert_eq!(archives, 3, "{files:?}");
+    }
+    assert_eq!(items(&site.json("stream.json")).len(), 2);
+    let all_json: BTreeSet<String> = files
+        .iter()
+        .filter(|f| f.ends_with(".json"))
+        .flat_map(|f| ids(&site.json(f)))
+        .collect();
+    assert_eq!(all_json.len(), 6, "{all_json:?}");
+    assert!(all_json.contains("tag:rich.example,2026:1"));
+    assert!(all_json.contains("https://plain.example/notes/1"));
+    // A bare JSON Feed id is only unique within its feed: made stable instead.
+    assert!(!all_json.contains("42"), "{all_json:?}");
+    let everything: String = files.iter().map(|f| site.read(f)).collect();
+    assert!(
+        !everything.contains("<script"),
+        "script survived sanitizing"
+    );
+    assert!(!everything.contains("alert(1)"));
+}

@@ -18,6 +18,9 @@ server=
 # 1. The bundled example site.
 cp -r "$repo/tributary.yaml" "$repo/feeds" "$repo/content" "$work/"
 mkdir -p "$work/example" && mv "$work/tributary.yaml" "$work/feeds" "$work/content" "$work/example/"
+# Its combined feed with the local upstreams fetched (the GitHub ones fail
+# offline and are reported; that is part of what is exercised).
+"$bin" -C "$work/example" fetch
 "$bin" -C "$work/example" build
 # 2. LWKD: every post, a full archive feed and a main feed with RFC 5005 archives.
 mkdir -p "$work/lwkd/content" "$work/lwkd/feeds"
@@ -33,6 +36,16 @@ permalink: /:year/:year:month:day
 YAML
 printf 'title: LWKD, every edition\nlimit: all\n' >"$work/lwkd/feeds/all.yaml"
 printf 'title: Last Week in Kubernetes Development\nlimit: 10\narchive: true\n' >"$work/lwkd/feeds/feed.yaml"
+# 3. LWKD combined with real GitHub release feeds (captures in the upstream corpus).
+{
+  printf 'title: LWKD and releases\nlimit: 60\nupstreams:\n'
+  for f in "$shared"/corpus/upstream/github-releases/*/releases.atom \
+           "$shared"/corpus/upstream/github-releases/*/*/*releases.atom \
+           "$shared"/corpus/upstream/feed-rs/feed-rs/fixture/atom/atom_example_6.xml; do
+    [ -f "$f" ] && printf '  - url: %s\n' "$f"
+  done
+} >"$work/lwkd/feeds/stream.yaml"
+"$bin" -C "$work/lwkd" fetch
 "$bin" -C "$work/lwkd" build
 
 files=$(cd "$work" && find example/public lwkd/public -type f \( -name '*.atom' -o -name '*.rss' -o -name '*.json' \) | sort)

@@ -886,14 +886,14 @@ pub fn render_bodies(plan: &mut Plan, posts: &[Post], which: &[usize]) {
     }
 }
 
-/// Emit the documents at `which` and hand each one's bytes to `sink` as soon as
-/// it is ready (documents are emitted in parallel, one per core), so that a
-/// build never holds every document in memory at once.
+/// Render the bodies the documents at `which` need, then hand each document
+/// and its entries to `sink`, which emits it (documents in parallel, one per
+/// core; `build` streams each straight into its staged file).
 pub fn emit_docs<R: Send>(
     plan: &mut Plan,
     posts: &[Post],
     which: &[usize],
-    sink: impl Fn(&DocPlan, Vec<u8>) -> Result<R, Error> + Sync,
+    sink: impl Fn(&DocPlan, &[&Entry]) -> Result<R, Error> + Sync,
 ) -> Result<Vec<R>, Error> {
     render_bodies(plan, posts, which);
     let entries = &plan.entries;
@@ -901,11 +901,7 @@ pub fn emit_docs<R: Send>(
     parallel_map(which, 1, |&d| {
         let doc = &docs[d];
         let list: Vec<&Entry> = doc.entries.iter().map(|&i| &entries[i].entry).collect();
-        let bytes = emit::emit(doc.format, &doc.meta, &list).map_err(|message| Error::Emit {
-            path: PathBuf::from(&doc.path),
-            message,
-        })?;
-        sink(doc, bytes)
+        sink(doc, &list)
     })
     .into_iter()
     .collect()
@@ -917,7 +913,12 @@ pub fn render_docs(
     posts: &[Post],
     which: &[usize],
 ) -> Result<Vec<Vec<u8>>, Error> {
-    emit_docs(plan, posts, which, |_, b| Ok(b))
+    emit_docs(plan, posts, which, |doc, list| {
+        emit::emit(doc.format, &doc.meta, list).map_err(|message| Error::Emit {
+            path: PathBuf::from(&doc.path),
+            message,
+        })
+    })
 }
 
 /// Load `tributary.ledger` from the site root.
@@ -1107,10 +1108,12 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
     content::cache::load_bodies(root, &mut loaded.posts, &needed, site.load_options())
         .map_err(Error::invalid)?;
     // Stage everything first: if any document fails, no old file has been replaced.
-    let staged = emit_docs(&mut plan, &loaded.posts, &stale, |doc, bytes| {
+    let staged = emit_docs(&mut plan, &loaded.posts, &stale, |doc, list| {
         let dest = output.join(&doc.path);
-        let s = write::stage(&dest, &bytes).map_err(|e| Error::io(&dest, e))?;
-        Ok((s, bytes.len() as u64))
+        write::stage_with(&dest, |w| {
+            emit::write(doc.format, &doc.meta, list, w).map_err(std::io::Error::other)
+        })
+        .map_err(|e| Error::io(&dest, e))
     })?;
     for (&i, (s, len)) in stale.iter().zip(staged) {
         let doc = &plan.docs[i];

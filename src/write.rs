@@ -22,6 +22,33 @@ pub struct Staged {
 
 /// Write `bytes` to a temp file beside `dest` and fsync it.
 pub fn stage(dest: &Path, bytes: &[u8]) -> io::Result<Staged> {
+    stage_with(dest, |w| w.write_all(bytes)).map(|(s, _)| s)
+}
+
+/// Counts what passes through, for the manifest.
+struct Counting<W> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Let `fill` write a temp file beside `dest` (buffered), then fsync it.
+/// Returns the staged file and how many bytes were written.
+pub fn stage_with(
+    dest: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<(Staged, u64)> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let name = dest
@@ -31,19 +58,30 @@ pub fn stage(dest: &Path, bytes: &[u8]) -> io::Result<Staged> {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
     let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()
+        let mut w = Counting {
+            inner: io::BufWriter::with_capacity(1 << 20, File::create(&tmp)?),
+            written: 0,
+        };
+        fill(&mut w)?;
+        let written = w.written;
+        let f = w.inner.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        Ok(written)
     })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
+    match result {
+        Ok(written) => Ok((
+            Staged {
+                tmp,
+                dest: dest.to_path_buf(),
+                committed: false,
+            },
+            written,
+        )),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    Ok(Staged {
-        tmp,
-        dest: dest.to_path_buf(),
-        committed: false,
-    })
 }
 
 impl Staged {

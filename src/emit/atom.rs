@@ -23,14 +23,25 @@ fn link(href: &str, rel: &str, mime: Option<&str>) -> atom::Link {
     }
 }
 
-/// Put `<fh:NAME/>` before the first entry. RFC 4287's grammar allows
-/// extension elements only before the entries, but atom_syndication writes
-/// them after; entry text is escaped, so the first raw `<entry>` is the first entry.
-fn insert_fh(doc: &mut Vec<u8>, name: &str) {
-    let element = format!("<fh:{name}/>\n  ");
-    let at = find(doc, b"<entry>").or_else(|| find(doc, b"</feed>"));
-    if let Some(at) = at {
-        doc.splice(at..at, element.bytes());
+/// Puts `<fh:NAME/>` before the first entry while the document streams
+/// through. RFC 4287's grammar allows extension elements only before the
+/// entries, but atom_syndication writes them after; entry text is escaped,
+/// so the first raw `<entry>` (or `</feed>`) is where they belong. Only the
+/// short head before it is buffered.
+struct InsertBeforeFirstEntry<'a> {
+    inner: &'a mut dyn std::io::Write,
+    element: Option<Vec<u8>>,
+    head: Vec<u8>,
+}
+
+impl InsertBeforeFirstEntry<'_> {
+    fn finish(&mut self) -> std::io::Result<()> {
+        if self.element.take().is_some() {
+            // No entry and no closing tag: nothing to put it before.
+            self.inner.write_all(&self.head)?;
+            self.head.clear();
+        }
+        Ok(())
     }
 }
 
@@ -38,8 +49,34 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+impl std::io::Write for InsertBeforeFirstEntry<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.element.is_none() {
+            return self.inner.write(buf);
+        }
+        self.head.extend_from_slice(buf);
+        let at = find(&self.head, b"<entry>").or_else(|| find(&self.head, b"</feed>"));
+        if let Some(at) = at {
+            let element = self.element.take().unwrap_or_default();
+            self.inner.write_all(&self.head[..at])?;
+            self.inner.write_all(&element)?;
+            self.inner.write_all(&self.head[at..])?;
+            self.head = Vec::new();
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Serialize an Atom document.
-pub fn emit(meta: &FeedMeta, entries: &[&Entry]) -> Result<Vec<u8>, String> {
+pub fn write(
+    meta: &FeedMeta,
+    entries: &[&Entry],
+    w: &mut dyn std::io::Write,
+) -> Result<(), String> {
     const TYPE: &str = "application/atom+xml";
     let mut links = vec![
         link(&meta.self_url, "self", Some(TYPE)),
@@ -94,14 +131,14 @@ pub fn emit(meta: &FeedMeta, entries: &[&Entry]) -> Result<Vec<u8>, String> {
         write_document_declaration: true,
         indent_size: Some(2),
     };
-    let mut out = feed
-        .write_with_config(Vec::with_capacity(4096), config)
+    let mut w = InsertBeforeFirstEntry {
+        inner: w,
+        element: fh.map(|name| format!("<fh:{name}/>\n  ").into_bytes()),
+        head: Vec::new(),
+    };
+    feed.write_with_config(&mut w, config)
         .map_err(|e| e.to_string())?;
-    if let Some(name) = fh {
-        insert_fh(&mut out, name);
-    }
-    out.push(b'\n');
-    Ok(out)
+    w.finish().map_err(|e| e.to_string())
 }
 
 fn entry(meta: &FeedMeta, e: &Entry) -> atom::Entry {

@@ -71,7 +71,11 @@ fn author(p: &Person) -> Author<'_> {
 }
 
 /// Serialize a JSON Feed document.
-pub fn emit(meta: &FeedMeta, entries: &[&Entry]) -> Result<Vec<u8>, String> {
+pub fn write(
+    meta: &FeedMeta,
+    entries: &[&Entry],
+    w: &mut dyn std::io::Write,
+) -> Result<(), String> {
     // JSON Feed pages through `next_url` (newer to older), which is exactly
     // the RFC 5005 prev-archive chain.
     let next_url = match &meta.paging {
@@ -114,7 +118,5 @@ pub fn emit(meta: &FeedMeta, entries: &[&Entry]) -> Result<Vec<u8>, String> {
             })
             .collect(),
     };
-    let mut out = serde_json::to_vec_pretty(&feed).map_err(|e| e.to_string())?;
-    out.push(b'\n');
-    Ok(out)
+    serde_json::to_writer_pretty(w, &feed).map_err(|e| e.to_string())
 }

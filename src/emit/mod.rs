@@ -47,13 +47,27 @@ pub struct FeedMeta {
     pub paging: Paging,
 }
 
-/// Serialize one document.
+/// Serialize one document into memory.
 pub fn emit(format: Format, meta: &FeedMeta, entries: &[&Entry]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(4096);
+    write(format, meta, entries, &mut out)?;
+    Ok(out)
+}
+
+/// Serialize one document into `w` as it is made (a large archive is never
+/// held whole in memory).
+pub fn write(
+    format: Format,
+    meta: &FeedMeta,
+    entries: &[&Entry],
+    w: &mut dyn std::io::Write,
+) -> Result<(), String> {
     match format {
-        Format::Atom => atom::emit(meta, entries),
-        Format::Rss => rss::emit(meta, entries),
-        Format::Json => json::emit(meta, entries),
-    }
+        Format::Atom => atom::write(meta, entries, w),
+        Format::Rss => rss::write(meta, entries, w),
+        Format::Json => json::write(meta, entries, w),
+    }?;
+    w.write_all(b"\n").map_err(|e| e.to_string())
 }
 
 /// RFC 3339 with `Z` for UTC, as Atom and JSON Feed want.

@@ -19,7 +19,11 @@ fn link(href: &str, rel: &str) -> Link {
 }
 
 /// Serialize an RSS document.
-pub fn emit(meta: &FeedMeta, entries: &[&Entry]) -> Result<Vec<u8>, String> {
+pub fn write(
+    meta: &FeedMeta,
+    entries: &[&Entry],
+    w: &mut dyn std::io::Write,
+) -> Result<(), String> {
     let mut links = vec![link(&meta.self_url, "self")];
     let mut namespaces = BTreeMap::new();
     let mut extensions: rss::extension::ExtensionMap = BTreeMap::new();
@@ -80,11 +84,10 @@ pub fn emit(meta: &FeedMeta, entries: &[&Entry]) -> Result<Vec<u8>, String> {
         atom_ext: Some(AtomExtension { links }),
         ..Default::default()
     };
-    let mut out = channel
-        .pretty_write_to(Vec::with_capacity(4096), b' ', 2)
-        .map_err(|e| e.to_string())?;
-    out.push(b'\n');
-    Ok(out)
+    channel
+        .pretty_write_to(w, b' ', 2)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn item(meta: &FeedMeta, e: &Entry) -> rss::Item {

@@ -4,12 +4,13 @@
 //! The pieces it joins each have their own module: `fetch` (HTTP), `parse`
 //! (any feed document), `store` (SQLite), `merge` (same story, related, rules).
 
-use crate::build::{parallel_map, Site};
+use crate::build::Site;
 use crate::config::{FeedDef, UpstreamLocation};
 use crate::diag::{Diagnostic, Error};
 use crate::entry::{Entry, Source};
 use crate::fetch::{self, Fetcher, Outcome, Validators};
 use crate::merge::{self, Matcher, MergeOptions};
+use crate::par::parallel_map;
 use crate::parse::{self, ParseError};
 use crate::store::{self, SourceState, Store, StoredItem};
 use chrono::{DateTime, Duration, Utc};

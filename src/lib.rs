@@ -24,6 +24,7 @@ pub mod fetch;
 pub mod ids;
 pub mod ledger;
 pub mod merge;
+pub mod par;
 pub mod parse;
 pub mod render;
 pub mod sources;

@@ -140,7 +140,7 @@ pub fn markdown(markdown: &str, page: &Url) -> Rendered {
         }),
     };
     Rendered {
-        html: xml_clean(&html).into_owned(),
+        html: xml_clean_owned(html),
         excerpt_html: excerpt_html
             .map(|h| xml_clean(h.trim_end()).into_owned())
             .filter(|h| !h.is_empty()),
@@ -368,10 +368,27 @@ static HTML_ELEMENTS: &[&str] = &[
 /// Remove characters XML 1.0 forbids or discourages (control characters,
 /// noncharacters); everything else is kept.
 pub fn xml_clean(s: &str) -> Cow<'_, str> {
-    if s.chars().all(xml_ok) {
+    if !may_need_cleaning(s.as_bytes()) || s.chars().all(xml_ok) {
         Cow::Borrowed(s)
     } else {
         Cow::Owned(s.chars().filter(|&c| xml_ok(c)).collect())
+    }
+}
+
+/// A byte scan that rules out every character `xml_ok` refuses: ASCII
+/// controls and DEL, C1 controls (lead byte 0xC2), noncharacters (lead bytes
+/// 0xEF and 0xF0..), so that clean text is not decoded char by char.
+fn may_need_cleaning(b: &[u8]) -> bool {
+    b.iter().any(|&c| {
+        (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')) || c == 0x7F || c == 0xC2 || c >= 0xEF
+    })
+}
+
+/// `s` without the characters XML refuses, reusing its buffer when it is clean.
+pub fn xml_clean_owned(s: String) -> String {
+    match xml_clean(&s) {
+        Cow::Borrowed(_) => s,
+        Cow::Owned(clean) => clean,
     }
 }
 
@@ -536,5 +553,15 @@ mod tests {
             html_to_text("<p>a <b>b</b></p>\n<p>c &lt;d&gt;</p>"),
             "a b c <d>"
         );
+    }
+
+    proptest::proptest! {
+        /// The byte-scan fast path never lets through what the char filter removes.
+        #[test]
+        fn xml_clean_equals_the_char_filter(s in "\\PC*|[\\x00-\\x{a0}\\x{fdd0}-\\x{fdef}\\x{fffe}\\x{ffff}\\x{1fffe}a-z]*") {
+            let want: String = s.chars().filter(|&c| xml_ok(c)).collect();
+            proptest::prop_assert_eq!(xml_clean(&s).into_owned(), want.clone());
+            proptest::prop_assert_eq!(xml_clean_owned(s), want);
+        }
     }
 }

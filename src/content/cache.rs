@@ -141,7 +141,7 @@ pub fn load_bodies(
         .copied()
         .filter(|&i| !posts[i].body_loaded)
         .collect();
-    let read = crate::build::parallel_map(&todo, 64, |&i| {
+    let read = crate::par::parallel_map(&todo, 64, |&i| {
         let post = &posts[i];
         let (fresh, _) = super::load_file(&root.join(&post.path), &post.path, opts)?;
         if fresh.hash != post.hash {

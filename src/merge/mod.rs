@@ -86,7 +86,7 @@ pub fn merge(posts: Vec<Entry>, upstream: Vec<Entry>, opts: &MergeOptions) -> Ve
     drop(by_id);
 
     // Canonical URLs and normalized titles are the work: on every core.
-    let keys: Vec<(Vec<String>, String)> = crate::build::parallel_map(&all, 512, |e| {
+    let keys: Vec<(Vec<String>, String)> = crate::par::parallel_map(&all, 512, |e| {
         let mut urls: Vec<String> = Vec::with_capacity(1);
         let item_urls = e.sources.iter().filter_map(|s| s.item_url.as_deref());
         for u in std::iter::once(e.url.as_str()).chain(item_urls.filter(|u| *u != e.url)) {

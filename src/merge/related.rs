@@ -138,7 +138,7 @@ pub fn relate(posts: &[Entry], items: &mut [Entry], site_host: Option<&str>) {
     let is_own = |link: &str| site.as_deref().is_some_and(|s| host_of(link) == s);
 
     let post_urls: Vec<Option<String>> = posts.iter().map(|p| canonical_url(&p.url)).collect();
-    let post_links = crate::build::parallel_map(posts, 16, links_of);
+    let post_links = crate::par::parallel_map(posts, 16, links_of);
     let mut index: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, links) in post_links.into_iter().enumerate() {
         for link in links {
@@ -165,7 +165,7 @@ pub fn relate(posts: &[Entry], items: &mut [Entry], site_host: Option<&str>) {
     // no indexed link has, and share the rest out to every core.
     let segments: HashSet<&str> = index.keys().filter_map(|k| last_segment(k)).collect();
     let post_ids: HashSet<&str> = posts.iter().map(|p| p.id.as_str()).collect();
-    let hits: Vec<Vec<usize>> = crate::build::parallel_map(items, 256, |item| {
+    let hits: Vec<Vec<usize>> = crate::par::parallel_map(items, 256, |item| {
         let mut hits: Vec<usize> = Vec::new();
         if post_ids.contains(item.id.as_str()) {
             return hits;

@@ -304,7 +304,7 @@ fn breakdown(root: &Path) {
         &site,
         &loaded.posts,
         &mut ledger,
-        &mut tributary::aggregate::Upstream::default(),
+        &tributary::aggregate::Upstream::default(),
         &opts,
     )
     .expect("plan");

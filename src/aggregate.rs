@@ -77,54 +77,36 @@ pub fn open_store(site: &Site) -> Result<store::SqliteStore, Error> {
     Ok(store::open_sqlite(&store_path(site))?)
 }
 
-/// The stored items of the sources the site's feeds draw from, by source key.
-#[derive(Debug, Default)]
+/// Where combined feeds find their upstream items: the store, opened when
+/// the site has upstreams and something was fetched.
+#[derive(Default)]
 pub struct Upstream {
-    pub items: HashMap<String, Vec<StoredItem>>,
-    /// How many combined feeds still draw from each source: the last one
-    /// takes its items instead of copying them.
-    uses: HashMap<String, usize>,
+    store: Option<store::SqliteStore>,
 }
 
 impl Upstream {
-    /// Read the items of every configured source. A site without upstreams,
-    /// or whose store does not exist yet, has none (nothing was fetched).
+    /// Open the store of a site with upstreams; none when nothing was fetched yet.
     pub fn load(site: &Site) -> Result<Upstream, Error> {
-        let sources = configured_sources(site);
         let path = store_path(site);
-        if sources.is_empty() || !path.exists() {
+        if configured_sources(site).is_empty() || !path.exists() {
             return Ok(Upstream::default());
         }
-        let store = store::open_sqlite(&path)?;
-        let mut items = HashMap::new();
-        let mut uses = HashMap::new();
-        for s in sources {
-            let list = store.items(&s.key)?;
-            uses.insert(s.key.clone(), s.feeds.len());
-            items.insert(s.key, list);
-        }
-        Ok(Upstream { items, uses })
+        Ok(Upstream {
+            store: Some(store::open_sqlite(&path)?),
+        })
     }
 
-    /// The items of `key` for one more combined feed.
-    fn take(&mut self, key: &str) -> Vec<Entry> {
-        let left = self.uses.get_mut(key).map(|n| {
-            *n = n.saturating_sub(1);
-            *n
-        });
-        match left {
-            Some(0) => self
-                .items
-                .remove(key)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|i| i.entry)
-                .collect(),
-            _ => self
-                .items
-                .get(key)
-                .map(|v| v.iter().map(|i| i.entry.clone()).collect())
-                .unwrap_or_default(),
+    fn items(&self, key: &str) -> Result<Vec<Entry>, Error> {
+        match &self.store {
+            Some(s) => Ok(s.items(key)?.into_iter().map(|i| i.entry).collect()),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn item(&self, key: &str, id: &str) -> Result<Option<Entry>, Error> {
+        match &self.store {
+            Some(s) => Ok(s.item(key, id)?.map(|i| i.entry)),
+            None => Ok(None),
         }
     }
 }
@@ -622,35 +604,41 @@ fn apply(
     })
 }
 
+/// Where an upstream copy's body is, and how rich it is: bodies are most
+/// of an item's size, so `combine` drops them after rules and relations have
+/// read them and reads back only those of the entries that are published.
+#[derive(Clone)]
+struct BodyRef {
+    upstream: usize,
+    id: String,
+    content_len: usize,
+    summary_len: usize,
+}
+
+/// Identifies one upstream copy by what its `Source` says.
+fn copy_key(s: &Source) -> u64 {
+    let text = format!(
+        "{}\u{1f}{}\u{1f}{}",
+        s.name,
+        s.feed_url,
+        s.item_url.as_deref().unwrap_or("")
+    );
+    xxhash_rust::xxh3::xxh3_64(text.as_bytes())
+}
+
 /// The entries of a combined feed: its local posts (already rendered) and
 /// the stored items of its upstreams that its rules select, related to the
-/// posts, capped by `max_age`, with copies of one story merged. Newest first.
+/// posts, capped by `max_age` and `limit` (without archives), with copies of
+/// one story merged. Newest first.
 pub fn combine(
     site: &Site,
     def: &FeedDef,
     posts: Vec<Entry>,
-    upstream: &mut Upstream,
+    upstream: &Upstream,
     now: DateTime<Utc>,
 ) -> Result<Vec<Entry>, Error> {
     let cutoff = def.max_age.map(|a| now.fixed_offset() - a);
     let fresh = |e: &Entry| cutoff.is_none_or(|c| e.published >= c);
-    // `origin[k]`: which of the feed's upstreams item k came from (for its rules).
-    let mut origin: Vec<usize> = Vec::new();
-    let mut entries: Vec<Entry> = Vec::new();
-    for (u, up) in def.upstreams.iter().enumerate() {
-        for mut e in upstream.take(&up.key) {
-            if !fresh(&e) {
-                continue;
-            }
-            // The name from the feed file now, whatever it was when stored.
-            for s in &mut e.sources {
-                s.name = up.name.clone();
-            }
-            origin.push(u);
-            entries.push(e);
-        }
-    }
-    merge::relate(&posts, &mut entries, site.config.base_url.host_str());
     let mut matchers = Vec::with_capacity(def.upstreams.len());
     for up in &def.upstreams {
         let compile = |rules: &[merge::MatchRule]| -> Result<Vec<Matcher>, Error> {
@@ -669,14 +657,87 @@ pub fn combine(
         };
         matchers.push((compile(&up.include)?, compile(&up.exclude)?));
     }
-    let selected: Vec<Entry> = origin
-        .into_iter()
-        .zip(entries)
-        .filter(|(u, e)| merge::selects(&matchers[*u].0, &matchers[*u].1, e))
-        .map(|(_, e)| e)
-        .collect();
     let posts: Vec<Entry> = posts.into_iter().filter(|p| fresh(p)).collect();
-    Ok(merge::merge(posts, selected, &MergeOptions::default()))
+    let links = merge::PostLinks::new(&posts, site.config.base_url.host_str());
+    let mut selected: Vec<Entry> = Vec::new();
+    let mut bodies: HashMap<u64, BodyRef> = HashMap::new();
+    for (u, up) in def.upstreams.iter().enumerate() {
+        let mut items = upstream.items(&up.key)?;
+        items.retain(|e| fresh(e));
+        // The name from the feed file now, whatever it was when stored.
+        for e in &mut items {
+            for s in &mut e.sources {
+                s.name = up.name.clone();
+            }
+        }
+        links.relate(&mut items);
+        let (include, exclude) = &matchers[u];
+        for mut e in items {
+            if !merge::selects(include, exclude, &e) {
+                continue;
+            }
+            let body = BodyRef {
+                upstream: u,
+                id: e.id.clone(),
+                content_len: e.content_html.take().map_or(0, |c| c.len()),
+                summary_len: e.summary_html.take().map_or(0, |c| c.len()),
+            };
+            for s in &e.sources {
+                bodies.insert(copy_key(s), body.clone());
+            }
+            selected.push(e);
+        }
+    }
+    let post_ids: std::collections::HashSet<String> = posts.iter().map(|p| p.id.clone()).collect();
+    let mut merged = merge::merge(posts, selected, &MergeOptions::default());
+    if let (crate::config::Limit::Count(n), false) = (def.limit, def.archive) {
+        merged.truncate(n);
+    }
+    for e in &mut merged {
+        if post_ids.contains(&e.id) {
+            continue; // a local post keeps its own body
+        }
+        // As `merge` would have chosen: the longest content and the longest
+        // summary among the copies, the first copy on a tie.
+        let copies: Vec<&BodyRef> = e
+            .sources
+            .iter()
+            .filter_map(|s| bodies.get(&copy_key(s)))
+            .collect();
+        let longest = |len: fn(&BodyRef) -> usize| {
+            copies
+                .iter()
+                .copied()
+                .filter(|c| len(c) > 0)
+                .fold(None::<&BodyRef>, |best, c| match best {
+                    Some(b) if len(b) >= len(c) => Some(b),
+                    _ => Some(c),
+                })
+        };
+        let content = longest(|c| c.content_len);
+        let summary = longest(|c| c.summary_len);
+        let mut read: Vec<(usize, String, Entry)> = Vec::new();
+        for c in [content, summary].into_iter().flatten() {
+            if read
+                .iter()
+                .any(|(u, id, _)| *u == c.upstream && *id == c.id)
+            {
+                continue;
+            }
+            if let Some(full) = upstream.item(&def.upstreams[c.upstream].key, &c.id)? {
+                read.push((c.upstream, c.id.clone(), full));
+            }
+        }
+        let find = |c: Option<&BodyRef>| {
+            let c = c?;
+            read.iter()
+                .find(|(u, id, _)| *u == c.upstream && *id == c.id)
+                .map(|(_, _, e)| e)
+        };
+        e.content_html = find(content).and_then(|f| f.content_html.clone());
+        e.summary_html = find(summary).and_then(|f| f.summary_html.clone());
+    }
+    Ok(merged)
 }
 
 #[cfg(test)]

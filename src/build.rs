@@ -200,7 +200,7 @@ pub fn plan(
     site: &Site,
     posts: &[Post],
     ledger: &mut Ledger,
-    upstream: &mut Upstream,
+    upstream: &Upstream,
     opts: &Options,
 ) -> Result<Plan, Error> {
     let cfg = &site.config;
@@ -363,7 +363,7 @@ fn combine_feed(
     d: usize,
     posts: &[Post],
     entries: &mut Vec<Planned>,
-    upstream: &mut Upstream,
+    upstream: &Upstream,
     opts: &Options,
 ) -> Result<Vec<usize>, Error> {
     let locals: Vec<usize> = (0..entries.len())
@@ -389,11 +389,7 @@ fn combine_feed(
         .iter()
         .map(|&i| (entries[i].entry.id.clone(), i))
         .collect();
-    let mut merged = aggregate::combine(site, def, rendered, upstream, opts.now)?;
-    // Without archives only the newest `limit` are ever written.
-    if let (Limit::Count(n), false) = (def.limit, def.archive) {
-        merged.truncate(n);
-    }
+    let merged = aggregate::combine(site, def, rendered, upstream, opts.now)?;
     let mut members = Vec::with_capacity(merged.len());
     for entry in merged {
         let local = by_id.get(&entry.id).map(|&i| &entries[i]);
@@ -937,14 +933,14 @@ fn plan_loaded(
     let root = site.root.clone();
     let root = root.as_path();
     let mut ledger = load_ledger(root)?;
-    let mut upstream = Upstream::load(&site)?;
+    let upstream = Upstream::load(&site)?;
     if site.feeds.iter().any(|f| !f.upstreams.is_empty()) {
         // Combined feeds render their posts while planning (their links relate items).
         let all: Vec<usize> = (0..loaded.posts.len()).collect();
         content::cache::load_bodies(root, &mut loaded.posts, &all, site.load_options())
             .map_err(Error::invalid)?;
     }
-    let plan = plan(&site, &loaded.posts, &mut ledger, &mut upstream, opts)?;
+    let plan = plan(&site, &loaded.posts, &mut ledger, &upstream, opts)?;
     Ok(Prepared {
         site,
         loaded,
@@ -1154,8 +1150,8 @@ pub fn check(root: &Path, opts: &Options) -> Result<CheckReport, Error> {
         Err(e) => return Err(e),
     };
     let before = ledger.clone();
-    let mut upstream = Upstream::load(&site)?;
-    let mut plan = match plan(&site, &loaded.posts, &mut ledger, &mut upstream, opts) {
+    let upstream = Upstream::load(&site)?;
+    let mut plan = match plan(&site, &loaded.posts, &mut ledger, &upstream, opts) {
         Ok(p) => p,
         Err(Error::Invalid(more)) => {
             diags.extend(more);

@@ -15,7 +15,7 @@ use chrono::Duration;
 
 use crate::entry::{Entry, Person, Source};
 
-pub use self::related::{links_of, relate, COMMON_LINK_MIN_POSTS, COMMON_LINK_PERCENT};
+pub use self::related::{links_of, relate, PostLinks, COMMON_LINK_MIN_POSTS, COMMON_LINK_PERCENT};
 pub use self::rules::{selects, MatchRule, Matcher, REGEX_SIZE_LIMIT};
 pub use self::title::normalize_title;
 pub use self::url::{canonical_url, TRACKING_PARAMS};

@@ -131,67 +131,106 @@ fn dedup_in_order(v: &mut Vec<String>) {
 ///
 /// [`merge`]: super::merge
 pub fn relate(posts: &[Entry], items: &mut [Entry], site_host: Option<&str>) {
-    let site = site_host.map(|h| {
-        let h = h.trim().trim_end_matches('.').to_ascii_lowercase();
-        h.strip_prefix("www.").map(str::to_string).unwrap_or(h)
-    });
-    let is_own = |link: &str| site.as_deref().is_some_and(|s| host_of(link) == s);
+    PostLinks::new(posts, site_host).relate(items);
+}
 
-    let post_urls: Vec<Option<String>> = posts.iter().map(|p| canonical_url(&p.url)).collect();
-    let post_links = crate::par::parallel_map(posts, 16, links_of);
-    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, links) in post_links.into_iter().enumerate() {
-        for link in links {
-            if !is_own(&link) {
-                index.entry(link).or_default().push(i);
-            }
-        }
-    }
-    let common =
-        |n: usize| n >= COMMON_LINK_MIN_POSTS && n * 100 > COMMON_LINK_PERCENT * posts.len();
-    index.retain(|_, ps| !common(ps.len()));
-    // A link to the post's own page relates whatever its host.
-    for (i, url) in post_urls.iter().enumerate() {
-        if let Some(u) = url {
-            let ps = index.entry(u.clone()).or_default();
-            if !ps.contains(&i) {
-                ps.push(i);
-                ps.sort_unstable();
-            }
-        }
-    }
+/// The links of a set of local posts, indexed once so that items can be
+/// related to them batch by batch (see [`relate`]).
+pub struct PostLinks<'a> {
+    posts: &'a [Entry],
+    post_urls: Vec<Option<String>>,
+    index: HashMap<String, Vec<usize>>,
+    segments: HashSet<String>,
+    post_ids: HashSet<&'a str>,
+}
 
-    // Parsing every href is the work: skip the links whose last path segment
-    // no indexed link has, and share the rest out to every core.
-    let segments: HashSet<&str> = index.keys().filter_map(|k| last_segment(k)).collect();
-    let post_ids: HashSet<&str> = posts.iter().map(|p| p.id.as_str()).collect();
-    let hits: Vec<Vec<usize>> = crate::par::parallel_map(items, 256, |item| {
-        let mut hits: Vec<usize> = Vec::new();
-        if post_ids.contains(item.id.as_str()) {
-            return hits;
-        }
-        let mut try_link = |raw: &str| {
-            if last_segment(raw).is_none_or(|s| segments.contains(s)) {
-                if let Some(ps) = canonical_url(raw).and_then(|c| index.get(&c)) {
-                    hits.extend_from_slice(ps);
+impl<'a> PostLinks<'a> {
+    /// Index the links of `posts` that can tell them apart.
+    pub fn new(posts: &'a [Entry], site_host: Option<&str>) -> PostLinks<'a> {
+        let site = site_host.map(|h| {
+            let h = h.trim().trim_end_matches('.').to_ascii_lowercase();
+            h.strip_prefix("www.").map(str::to_string).unwrap_or(h)
+        });
+        let is_own = |link: &str| site.as_deref().is_some_and(|s| host_of(link) == s);
+
+        let post_urls: Vec<Option<String>> = posts.iter().map(|p| canonical_url(&p.url)).collect();
+        let post_links = crate::par::parallel_map(posts, 16, links_of);
+        let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, links) in post_links.into_iter().enumerate() {
+            for link in links {
+                if !is_own(&link) {
+                    index.entry(link).or_default().push(i);
                 }
             }
-        };
-        try_link(&item.url);
-        for_each_href(item, &mut try_link);
-        if !hits.is_empty() {
-            let own = canonical_url(&item.url);
-            hits.retain(|&p| post_urls[p].is_none() || post_urls[p] != own);
-            hits.sort_unstable();
-            hits.dedup();
         }
-        hits
-    });
-    for (item, hits) in items.iter_mut().zip(hits) {
-        for p in hits {
-            let url = &posts[p].url;
-            if !item.related.contains(url) {
-                item.related.push(url.clone());
+        let common =
+            |n: usize| n >= COMMON_LINK_MIN_POSTS && n * 100 > COMMON_LINK_PERCENT * posts.len();
+        index.retain(|_, ps| !common(ps.len()));
+        // A link to the post's own page relates whatever its host.
+        for (i, url) in post_urls.iter().enumerate() {
+            if let Some(u) = url {
+                let ps = index.entry(u.clone()).or_default();
+                if !ps.contains(&i) {
+                    ps.push(i);
+                    ps.sort_unstable();
+                }
+            }
+        }
+
+        let segments: HashSet<String> = index
+            .keys()
+            .filter_map(|k| last_segment(k))
+            .map(str::to_string)
+            .collect();
+        let post_ids: HashSet<&str> = posts.iter().map(|p| p.id.as_str()).collect();
+        PostLinks {
+            posts,
+            post_urls,
+            index,
+            segments,
+            post_ids,
+        }
+    }
+
+    /// Push into each item's `related` the posts it shares a link with.
+    pub fn relate(&self, items: &mut [Entry]) {
+        let PostLinks {
+            posts,
+            post_urls,
+            index,
+            segments,
+            post_ids,
+        } = self;
+        // Parsing every href is the work: skip the links whose last path segment
+        // no indexed link has, and share the rest out to every core.
+        let hits: Vec<Vec<usize>> = crate::par::parallel_map(items, 256, |item| {
+            let mut hits: Vec<usize> = Vec::new();
+            if post_ids.contains(item.id.as_str()) {
+                return hits;
+            }
+            let mut try_link = |raw: &str| {
+                if last_segment(raw).is_none_or(|s| segments.contains(s)) {
+                    if let Some(ps) = canonical_url(raw).and_then(|c| index.get(&c)) {
+                        hits.extend_from_slice(ps);
+                    }
+                }
+            };
+            try_link(&item.url);
+            for_each_href(item, &mut try_link);
+            if !hits.is_empty() {
+                let own = canonical_url(&item.url);
+                hits.retain(|&p| post_urls[p].is_none() || post_urls[p] != own);
+                hits.sort_unstable();
+                hits.dedup();
+            }
+            hits
+        });
+        for (item, hits) in items.iter_mut().zip(hits) {
+            for p in hits {
+                let url = &posts[p].url;
+                if !item.related.contains(url) {
+                    item.related.push(url.clone());
+                }
             }
         }
     }

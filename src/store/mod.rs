@@ -88,6 +88,9 @@ pub trait Store {
     /// Items of one source, newest `published` first.
     fn items(&self, key: &str) -> Result<Vec<StoredItem>, StoreError>;
 
+    /// One item of one source, by its upstream id.
+    fn item(&self, key: &str, id: &str) -> Result<Option<StoredItem>, StoreError>;
+
     /// Items of every source as `(key, item)`: by key, then newest first.
     fn items_all(&self) -> Result<Vec<(String, StoredItem)>, StoreError>;
 

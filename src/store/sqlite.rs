@@ -699,6 +699,17 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    fn item(&self, key: &str, id: &str) -> Result<Option<StoredItem>, StoreError> {
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE s.key = ?1 AND i.upstream_id = ?2"
+        );
+        Ok(self
+            .query_items(&sql, [key, id])?
+            .into_iter()
+            .next()
+            .map(|(_, item)| item))
+    }
+
     fn items_all(&self) -> Result<Vec<(String, StoredItem)>, StoreError> {
         // Read in storage order and sort here: an ORDER BY across sources
         // makes SQLite sort every body through a temporary b-tree (3x slower).

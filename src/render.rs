@@ -194,6 +194,14 @@ fn url_attr_re() -> &'static Regex {
 }
 
 /// Absolutize `href`/`src` attributes inside raw HTML written in a post.
+/// Every `href`/`src` in an HTML fragment resolved against `page`.
+pub fn absolutize_html(html: String, page: &Url) -> String {
+    match rewrite_raw_html(CowStr::Borrowed(&html), page) {
+        CowStr::Borrowed(_) => html,
+        other => other.into_string(),
+    }
+}
+
 fn rewrite_raw_html<'a>(html: CowStr<'a>, page: &Url) -> CowStr<'a> {
     let re = url_attr_re();
     if !re.is_match(&html) {

@@ -6,15 +6,26 @@
 use ammonia::{Builder, UrlRelative};
 use url::Url;
 
+thread_local! {
+    /// Building the allow-lists costs more than cleaning a typical item, so
+    /// each thread keeps one cleaner. Relative URLs pass through it and are
+    /// resolved afterwards, since the base differs from element to element.
+    static CLEANER: Builder<'static> = {
+        let mut b = Builder::default();
+        b.url_relative(UrlRelative::PassThrough);
+        b
+    };
+}
+
 /// Sanitized HTML; relative URLs resolved against `base` when there is one
 /// (left relative otherwise, as ammonia's default does).
 pub fn sanitize_html(html: &str, base: Option<&Url>) -> String {
-    let mut b = Builder::default();
-    if let Some(base) = base {
-        b.url_relative(UrlRelative::RewriteWithBase(base.clone()));
-    }
-    let clean = b.clean(html).to_string();
-    crate::render::xml_clean(&clean).into_owned()
+    let clean = CLEANER.with(|b| b.clean(html).to_string());
+    let clean = match base {
+        Some(base) => crate::render::absolutize_html(clean, base),
+        None => clean,
+    };
+    crate::render::xml_clean_owned(clean)
 }
 
 #[cfg(test)]

@@ -435,7 +435,8 @@ pub fn fetch(
     Ok(report)
 }
 
-fn describe(r: &SourceResult) -> String {
+/// One source's result in words: `12 items, 3 new`, `not modified`, `failed: ...`.
+pub fn describe(r: &SourceResult) -> String {
     match r {
         SourceResult::Fetched { items, new } => format!("{items} items, {new} new"),
         SourceResult::NotModified => "not modified".into(),

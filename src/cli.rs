@@ -315,9 +315,12 @@ fn run_fetch(
         progress: !cli.quiet && std::io::stderr().is_terminal(),
     };
     let r = crate::aggregate::fetch(&site, &mut store, &opts)?;
+    // On a terminal the progress bar showed the run: only failures are worth
+    // a line. Elsewhere (cron, CI, the daemon's log) every source gets one.
     for (name, result) in &r.sources {
-        if let crate::aggregate::SourceResult::Failed(why) = result {
-            eprintln!("{name}: {why}");
+        let failed = matches!(result, crate::aggregate::SourceResult::Failed(_));
+        if failed || (!opts.progress && !cli.quiet) {
+            eprintln!("{name}: {}", crate::aggregate::describe(result));
         }
     }
     if !cli.quiet {

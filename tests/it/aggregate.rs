@@ -469,7 +469,7 @@ fn broken_feed_keeps_previous_items() {
         summary(&r),
         "fetched 0, not modified 0, failed 1, new items 0"
     );
-    r.stderr_has("bravo: not a feed")
+    r.stderr_has("bravo: failed: not a feed")
         .stderr_has("root element <html>");
     let reqs = server.requests_to("/b.atom");
     assert_eq!(reqs.len(), 2);
@@ -500,7 +500,7 @@ fn a_document_that_is_not_a_feed_is_reported_once() {
     let site = site_with(&[(&server.url("/page.atom"), "page")]);
     let r = site.run(&["fetch"]);
     r.expect_code(1);
-    r.stderr_has("page: not a feed: root element <html>");
+    r.stderr_has("page: failed: not a feed: root element <html>");
     assert!(!r.stderr.contains("not a feed: not a feed"), "{}", r.stderr);
     let page = row(&site, "page");
     assert!(!page.contains("not a feed: not a feed"), "{page}");

@@ -303,13 +303,15 @@ fn untitled(e: &Entry) -> String {
     }
 }
 
-fn location_url(
+/// The URL a source is fetched from: `current` (the stored URL, which a
+/// permanent redirect may have changed) for http(s), a `file:` URL for a path.
+pub fn location_url(
     site: &Site,
-    src: &ConfiguredSource,
-    state: &SourceState,
+    location: &UpstreamLocation,
+    current: &str,
 ) -> Result<String, String> {
-    match &src.location {
-        UpstreamLocation::Http(_) => Ok(state.url.clone()),
+    match location {
+        UpstreamLocation::Http(_) => Ok(current.to_string()),
         UpstreamLocation::File(p) => {
             let abs = if p.is_absolute() {
                 p.clone()
@@ -365,7 +367,7 @@ pub fn fetch(
                 .push((src.name.clone(), SourceResult::NotDue));
             continue;
         }
-        match location_url(site, src, &state) {
+        match location_url(site, &src.location, &state.url) {
             Ok(url) => {
                 let v = Validators {
                     etag: state.etag.clone(),

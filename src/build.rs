@@ -757,15 +757,7 @@ fn program_identity() -> u64 {
     *ID.get_or_init(|| {
         let meta = std::env::current_exe().and_then(std::fs::metadata);
         match meta {
-            Ok(m) => {
-                let mtime = m
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map(|d| d.as_nanos() as u64)
-                    .unwrap_or(0);
-                m.len() ^ mtime.rotate_left(17)
-            }
+            Ok(m) => m.len() ^ content::cache::mtime_nanos(&m).rotate_left(17),
             Err(_) => 0,
         }
     })

@@ -101,19 +101,11 @@ pub fn write_opml(site: &Site) -> String {
 }
 
 fn source_url(site: &Site, s: &ConfiguredSource) -> String {
-    match &s.location {
-        crate::config::UpstreamLocation::Http(u) => u.to_string(),
-        crate::config::UpstreamLocation::File(p) => {
-            let abs = if p.is_absolute() {
-                p.clone()
-            } else {
-                site.root.join(p)
-            };
-            Url::from_file_path(&abs)
-                .map(|u| u.to_string())
-                .unwrap_or_else(|_| s.key.clone())
-        }
-    }
+    let configured = match &s.location {
+        crate::config::UpstreamLocation::Http(u) => u.as_str(),
+        crate::config::UpstreamLocation::File(_) => s.key.as_str(),
+    };
+    crate::aggregate::location_url(site, &s.location, configured).unwrap_or_else(|_| s.key.clone())
 }
 
 /// YAML text for a plain scalar, quoted (JSON strings are valid YAML).

@@ -26,17 +26,20 @@ pub struct Stamp {
 
 impl Stamp {
     pub fn of(meta: &Metadata) -> Stamp {
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
         Stamp {
             len: meta.len(),
-            mtime_ns,
+            mtime_ns: mtime_nanos(meta),
         }
     }
+}
+
+/// Modification time in nanoseconds since the epoch (0 where unknown).
+pub fn mtime_nanos(meta: &Metadata) -> u64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -31,30 +31,12 @@ const FLOORS: &[(&str, &str, f64)] = &[
     ("feed-rs", "entry.count", 0.96),
 ];
 
+/// Every file inside a sub-folder of the corpus, by path in byte order.
 fn data_files(root: &Path) -> Vec<String> {
-    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let Ok(ft) = e.file_type() else { continue };
-            if ft.is_dir() {
-                walk(&p, root, out);
-            } else if ft.is_file() && dir != root {
-                let rel = p.strip_prefix(root).unwrap_or(&p);
-                let parts: Vec<String> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                out.push(parts.join("/"));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, root, &mut out);
-    out.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    out
+    crate::common::list_files(root)
+        .into_iter()
+        .filter(|f| f.contains('/'))
+        .collect()
 }
 
 fn produced_feed(v: &serde_json::Value) -> bool {

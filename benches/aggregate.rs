@@ -125,6 +125,7 @@ fn run(root: &Path) -> Phase {
         &FetchOptions {
             all: true,
             only: None,
+            keys: None,
             now: Utc::now(),
             progress: false,
         },
@@ -158,6 +159,7 @@ fn phase_in_child(root: &Path) -> Phase {
     let peak = f.next().and_then(|v| v.parse().ok());
     let written = f.next().and_then(|v| v.parse().ok()).unwrap_or(0);
     let summary = f.next().unwrap_or("").to_string();
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
     if !out.status.success() {
         eprintln!("phase failed: {}", String::from_utf8_lossy(&out.stderr));
     }

@@ -35,7 +35,8 @@ pub struct ConfiguredSource {
 }
 
 /// Every upstream source of the site, in feed-file order; the first feed
-/// file that names a source gives its name and schedule.
+/// file that names a source gives its name and schedule (else the site's
+/// `schedule:`, else hourly).
 pub fn configured_sources(site: &Site) -> Vec<ConfiguredSource> {
     let mut out: Vec<ConfiguredSource> = Vec::new();
     for def in &site.feeds {
@@ -57,6 +58,11 @@ pub fn configured_sources(site: &Site) -> Vec<ConfiguredSource> {
                     feeds: vec![def.name.clone()],
                 }),
             }
+        }
+    }
+    for s in &mut out {
+        if s.schedule.is_none() {
+            s.schedule = site.config.schedule.clone();
         }
     }
     out
@@ -118,6 +124,9 @@ pub struct FetchOptions {
     pub all: bool,
     /// Only the source with this name or key, now (whatever its schedule).
     pub only: Option<String>,
+    /// Only these sources (by key), when due: `serve` fetches each batch of
+    /// due sources on its own, so a slow one does not hold up the others.
+    pub keys: Option<Vec<String>>,
     pub now: DateTime<Utc>,
     /// Show a progress bar (on a terminal).
     pub progress: bool,
@@ -207,7 +216,16 @@ fn next_due(
         .as_ref()
         .and_then(|s| s.after(&now).next())
         .unwrap_or(now + Duration::minutes(DEFAULT_INTERVAL_MINUTES));
-    scheduled.max(now + min_interval.unwrap_or_else(Duration::zero))
+    // Sources on one schedule would all fire in the same second: spread them
+    // by up to a tenth of the interval (at most a minute), fixed per source.
+    let spread = ((scheduled - now).num_milliseconds() / 10).clamp(0, 60_000);
+    let jitter = if spread > 0 {
+        let h = xxhash_rust::xxh3::xxh3_64(src.key.as_bytes());
+        Duration::milliseconds((h % spread as u64) as i64)
+    } else {
+        Duration::zero()
+    };
+    (scheduled + jitter).max(now + min_interval.unwrap_or_else(Duration::zero))
 }
 
 /// An upstream id as an entry id: kept when it is an absolute IRI (RFC 4287
@@ -350,6 +368,7 @@ pub fn fetch(
             .only
             .as_ref()
             .is_some_and(|o| o != &src.name && o != &src.key)
+            || opts.keys.as_ref().is_some_and(|k| !k.contains(&src.key))
         {
             continue;
         }
@@ -773,10 +792,13 @@ mod tests {
             schedule: crate::config::parse_schedule("0 12 * * *").ok(),
             feeds: vec![],
         };
-        assert_eq!(
-            next_due(&src, now, None).to_rfc3339(),
-            "2026-01-01T12:00:00+00:00"
-        );
+        // 12:00, plus this source's fixed share of the spread (< 1/10 of 90 min, < 1 min).
+        let due = next_due(&src, now, None);
+        let noon = DateTime::parse_from_rfc3339("2026-01-01T12:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default();
+        assert!(due >= noon && due < noon + Duration::minutes(1), "{due}");
+        assert_eq!(due, next_due(&src, now, None));
         assert_eq!(
             next_due(&src, now, Some(Duration::hours(3))).to_rfc3339(),
             "2026-01-01T13:30:00+00:00"
@@ -785,6 +807,7 @@ mod tests {
             schedule: None,
             ..src
         };
-        assert_eq!(next_due(&plain, now, None), now + Duration::minutes(60));
+        let due = next_due(&plain, now, None);
+        assert!(due >= now + Duration::minutes(60) && due < now + Duration::minutes(61));
     }
 }

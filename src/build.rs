@@ -8,6 +8,7 @@ use crate::content::cache::{PostCache, Stamp};
 use crate::content::permalink::{self, PermalinkVars};
 use crate::content::{self, LoadOptions, Post};
 use crate::diag::{Diagnostic, Error};
+use crate::emit::html::Alternate;
 use crate::emit::{self, FeedMeta, Paging};
 use crate::entry::{Entry, Person};
 use crate::ledger::{self, Ledger, Resolution};
@@ -172,6 +173,9 @@ pub struct DocPlan {
     /// Which feed file it comes from, for messages.
     pub feed_file: PathBuf,
     pub fingerprint: u64,
+    /// `Some` for the feed's human page (`NAME.html`): the formats it links
+    /// to. `None` for a feed document.
+    pub page: Option<Vec<Alternate>>,
 }
 
 /// Everything a build will write.
@@ -182,7 +186,41 @@ pub struct Plan {
     pub warnings: Vec<Diagnostic>,
 }
 
+/// Write one document: a feed (with the XSL processing instruction for
+/// Atom and RSS when `xslt`), or a feed's HTML page.
+fn write_doc(
+    doc: &DocPlan,
+    list: &[&Entry],
+    w: &mut dyn std::io::Write,
+    xslt: bool,
+) -> std::io::Result<()> {
+    if let Some(alternates) = &doc.page {
+        return w.write_all(emit::html::feed_page(&doc.meta, list, alternates).as_bytes());
+    }
+    if xslt && doc.format != Format::Json {
+        let bytes = emit::emit(doc.format, &doc.meta, list).map_err(std::io::Error::other)?;
+        let href = relative_to_root(&doc.path, emit::xsl::FILE_NAME);
+        let pi = emit::xsl::processing_instruction(&href);
+        return w.write_all(&emit::xsl::insert_after_declaration(&bytes, &pi));
+    }
+    emit::write(doc.format, &doc.meta, list, w).map_err(std::io::Error::other)
+}
+
+/// A link from the document at `from` (a path under the output dir) to the
+/// file `to` at the output dir's root: `../` per directory level, so that it
+/// works on any host and under any base path.
+fn relative_to_root(from: &str, to: &str) -> String {
+    format!("{}{to}", "../".repeat(from.matches('/').count()))
+}
+
 impl Plan {
+    /// Indices of the feed documents (not the HTML pages).
+    pub fn feed_docs(&self) -> Vec<usize> {
+        (0..self.docs.len())
+            .filter(|&d| self.docs[d].page.is_none())
+            .collect()
+    }
+
     /// `(entry index, post index)` of every local post's entry (not the
     /// copies in combined feeds).
     pub fn local_posts(&self) -> Vec<(usize, usize)> {
@@ -322,10 +360,24 @@ pub fn plan(
                     self_url: None,
                 })
                 .clone();
+            let mut page: Option<DocPlan> = None;
+            let mut alternates = Vec::new();
             for format in &def.formats {
                 let path = adopted_path(cfg, def, *format, &line)
                     .unwrap_or_else(|| def.output_path(*format).replace("{tag}", &inst.tag_slug));
+                alternates.push(Alternate {
+                    format: *format,
+                    url: cfg.url_for(&path),
+                });
                 for doc in paginate(cfg, def, &inst, *format, &path, &line.id, &entries) {
+                    // The human page mirrors the first format's subscription document.
+                    if page.is_none() {
+                        page = Some(DocPlan {
+                            path: page_path(&doc.path),
+                            page: Some(Vec::new()),
+                            ..doc.clone()
+                        });
+                    }
                     if let Some(prev) = seen_paths.insert(doc.path.clone(), def.path.clone()) {
                         return Err(Error::invalid(Diagnostic::error(
                             &def.path,
@@ -339,6 +391,21 @@ pub fn plan(
                     }
                     docs.push(doc);
                 }
+            }
+            if let Some(mut page) = page {
+                page.page = Some(alternates);
+                if let Some(prev) = seen_paths.insert(page.path.clone(), def.path.clone()) {
+                    return Err(Error::invalid(Diagnostic::error(
+                        &def.path,
+                        None,
+                        format!(
+                            "its page {} is also written by {}; set a different `output:`",
+                            page.path,
+                            prev.display()
+                        ),
+                    )));
+                }
+                docs.push(page);
             }
         }
     }
@@ -556,6 +623,18 @@ fn feed_instances(def: &FeedDef, entries: &[Planned], posts: &[Post]) -> Vec<Ins
         .collect()
 }
 
+/// The human page of a feed document: its path with `.html` for the extension.
+fn page_path(path: &str) -> String {
+    let (dir, file) = match path.rfind('/') {
+        Some(i) => (&path[..=i], &path[i + 1..]),
+        None => ("", path),
+    };
+    match file.rfind('.') {
+        Some(i) if i > 0 => format!("{dir}{}.html", &file[..i]),
+        _ => format!("{dir}{file}.html"),
+    }
+}
+
 /// Archive page `k` (1 = oldest) of a document at `path`: `DIR/archive/STEM-k.EXT`.
 fn archive_path(path: &str, k: usize) -> String {
     let (dir, file) = match path.rfind('/') {
@@ -666,6 +745,7 @@ fn paginate(
             .unwrap_or_else(epoch),
         content: def.content,
         paging,
+        hub: cfg.hub.as_ref().map(|h| h.to_string()),
     };
     let doc = |self_path: &str, members: Vec<usize>, paging: Paging| DocPlan {
         path: self_path.to_string(),
@@ -674,6 +754,7 @@ fn paginate(
         entries: members,
         feed_file: def.path.clone(),
         fingerprint: 0,
+        page: None,
     };
     let all = &inst.members;
     let limit = match def.limit {
@@ -732,7 +813,13 @@ fn fingerprint(
     if let Some(def) = site.feeds.iter().find(|d| d.path == doc.feed_file) {
         h.write(def.source_text.as_bytes());
     }
-    h.write(format!("{:?}|{:?}|{}", doc.format, doc.meta, doc.path).as_bytes());
+    h.write(
+        format!(
+            "{:?}|{:?}|{}|{:?}",
+            doc.format, doc.meta, doc.path, doc.page
+        )
+        .as_bytes(),
+    );
     for &i in &doc.entries {
         let p = &entries[i];
         match p.post {
@@ -768,14 +855,68 @@ fn program_identity() -> u64 {
 pub struct Report {
     pub posts_read: usize,
     pub entries: usize,
+    /// Feed documents (Atom, RSS, JSON Feed; archives included).
     pub documents: usize,
+    /// Feed documents written and left as they were.
     pub written: usize,
     pub unchanged: usize,
+    /// Feed documents removed (a tag that is gone).
     pub removed: usize,
+    /// Human pages (`NAME.html`) in the build.
+    pub pages: usize,
     pub warnings: Vec<Diagnostic>,
     /// Broken posts skipped under `--keep-going`.
     pub skipped: Vec<Diagnostic>,
     pub elapsed: Duration,
+    /// Every document of the build (written or unchanged), relative to the
+    /// output dir, with its feed's `updated` time: what `serve` serves.
+    pub files: Vec<OutputFile>,
+    /// The date of the next post left out for being in the future: when the
+    /// build must run again for it to go live.
+    pub next_future: Option<DateTime<Utc>>,
+}
+
+/// How many of `paths` are feed documents (not pages or the stylesheet).
+fn count_feeds<'a>(paths: impl Iterator<Item = &'a String>) -> usize {
+    paths.filter(|p| is_feed_path(p)).count()
+}
+
+fn is_feed_path(p: &str) -> bool {
+    !p.ends_with(".html") && !p.ends_with(".xsl")
+}
+
+/// One document a build produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    pub path: String,
+    pub updated: Option<DateTime<FixedOffset>>,
+}
+
+/// When the earliest post that `opts` leaves out for its future date goes live.
+fn next_future(posts: &Posts, opts: &Options) -> Option<DateTime<Utc>> {
+    if opts.future {
+        return None;
+    }
+    posts
+        .posts
+        .iter()
+        .filter(|p| !p.draft || opts.drafts)
+        .map(|p| p.date.with_timezone(&Utc))
+        .filter(|d| *d > opts.now)
+        .min()
+}
+
+fn output_files(m: &Manifest) -> Vec<OutputFile> {
+    m.files
+        .iter()
+        .map(|(path, f)| OutputFile {
+            path: path.clone(),
+            updated: f
+                .updated
+                .as_deref()
+                .and_then(|u| DateTime::parse_from_rfc3339(u).ok()),
+        })
+        .collect()
 }
 
 #[derive(serde::Serialize, serde::Deserialize, Default)]
@@ -794,6 +935,9 @@ struct Manifest {
 struct ManifestFile {
     fingerprint: String,
     len: u64,
+    /// The document's `updated` (RFC 3339), served as `Last-Modified`.
+    #[serde(default)]
+    updated: Option<String>,
 }
 
 fn read_manifest(root: &Path, output: &Path) -> Manifest {
@@ -859,10 +1003,12 @@ pub fn render_docs(
     which: &[usize],
 ) -> Result<Vec<Vec<u8>>, Error> {
     emit_docs(plan, posts, which, |doc, list| {
-        emit::emit(doc.format, &doc.meta, list).map_err(|message| Error::Emit {
+        let mut out = Vec::with_capacity(4096);
+        write_doc(doc, list, &mut out, false).map_err(|e| Error::Emit {
             path: PathBuf::from(&doc.path),
-            message,
-        })
+            message: e.to_string(),
+        })?;
+        Ok(out)
     })
 }
 
@@ -1000,19 +1146,23 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
             .all(|(path, f)| std::fs::metadata(output.join(path)).is_ok_and(|m| m.len() == f.len))
     };
     if old.inputs.as_deref() == Some(inputs.as_str()) && in_place() {
+        let next_future = next_future(&loaded, opts);
         cache
             .save(root)
             .map_err(|e| Error::io(root.join(content::cache::FILE), e))?;
         return Ok(Report {
             posts_read: loaded.posts.len(),
             entries: old.entries,
-            documents: old.files.len(),
+            documents: count_feeds(old.files.keys()),
             written: 0,
-            unchanged: old.files.len(),
+            unchanged: count_feeds(old.files.keys()),
+            pages: old.files.len() - count_feeds(old.files.keys()),
             removed: 0,
             warnings: loaded.warnings,
             skipped: loaded.broken,
             elapsed: start.elapsed(),
+            files: output_files(&old),
+            next_future,
         });
     }
     let Prepared {
@@ -1037,7 +1187,9 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
         });
         match current {
             Some(f) => {
-                manifest.files.insert(doc.path.clone(), f.clone());
+                let mut f = f.clone();
+                f.updated = Some(emit::rfc3339(&doc.meta.updated));
+                manifest.files.insert(doc.path.clone(), f);
             }
             None => stale.push(i),
         }
@@ -1055,10 +1207,8 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
     // Stage everything first: if any document fails, no old file has been replaced.
     let staged = emit_docs(&mut plan, &loaded.posts, &stale, |doc, list| {
         let dest = output.join(&doc.path);
-        write::stage_with(&dest, |w| {
-            emit::write(doc.format, &doc.meta, list, w).map_err(std::io::Error::other)
-        })
-        .map_err(|e| Error::io(&dest, e))
+        write::stage_with(&dest, |w| write_doc(doc, list, w, site.config.xslt))
+            .map_err(|e| Error::io(&dest, e))
     })?;
     for (&i, (s, len)) in stale.iter().zip(staged) {
         let doc = &plan.docs[i];
@@ -1067,16 +1217,36 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
             ManifestFile {
                 fingerprint: format!("{:016x}", doc.fingerprint),
                 len,
+                updated: Some(emit::rfc3339(&doc.meta.updated)),
             },
         );
         let dest = s.dest().to_path_buf();
         s.commit().map_err(|e| Error::io(&dest, e))?;
     }
+    if site.config.xslt {
+        // The stylesheet the Atom and RSS documents point to.
+        let bytes = emit::xsl::STYLESHEET.as_bytes();
+        let dest = output.join(emit::xsl::FILE_NAME);
+        if std::fs::read(&dest).ok().as_deref() != Some(bytes) {
+            write::write_atomic(&dest, bytes).map_err(|e| Error::io(&dest, e))?;
+        }
+        manifest.files.insert(
+            emit::xsl::FILE_NAME.to_string(),
+            ManifestFile {
+                fingerprint: format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes)),
+                len: bytes.len() as u64,
+                updated: None,
+            },
+        );
+    }
     // Documents this build no longer produces (a tag that is gone) are removed,
     // but only files an earlier build wrote.
     let mut removed = 0;
     for path in old.files.keys() {
-        if !manifest.files.contains_key(path) && std::fs::remove_file(output.join(path)).is_ok() {
+        if !manifest.files.contains_key(path)
+            && std::fs::remove_file(output.join(path)).is_ok()
+            && is_feed_path(path)
+        {
             removed += 1;
         }
     }
@@ -1103,18 +1273,29 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
             .map_err(|e| Error::io(root.join(content::cache::FILE), e))?;
     }
 
+    let next_future = next_future(&loaded, opts);
     let mut warnings = loaded.warnings;
-    warnings.extend(plan.warnings);
+    warnings.append(&mut plan.warnings);
     Ok(Report {
         posts_read: loaded.posts.len(),
         entries: plan.entries.len(),
-        documents: plan.docs.len(),
-        written: stale.len(),
-        unchanged: plan.docs.len() - stale.len(),
+        documents: plan.feed_docs().len(),
+        written: stale
+            .iter()
+            .filter(|&&d| plan.docs[d].page.is_none())
+            .count(),
+        unchanged: plan.feed_docs().len()
+            - stale
+                .iter()
+                .filter(|&&d| plan.docs[d].page.is_none())
+                .count(),
+        pages: plan.docs.len() - plan.feed_docs().len(),
         removed,
         warnings,
         skipped: loaded.broken,
         elapsed: start.elapsed(),
+        files: output_files(&manifest),
+        next_future,
     })
 }
 
@@ -1172,10 +1353,11 @@ pub fn check(root: &Path, opts: &Options) -> Result<CheckReport, Error> {
         p.entry.content_html = Some(r.content_html);
         diags.extend(w);
     }
-    let all: Vec<usize> = (0..plan.docs.len()).collect();
+    let all = plan.feed_docs();
     let bytes = render_docs(&mut plan, &loaded.posts, &all)?;
     let output = opts.output.as_ref().unwrap_or(&site.config.output);
-    for (doc, b) in plan.docs.iter().zip(&bytes) {
+    for (&d, b) in all.iter().zip(&bytes) {
+        let doc = &plan.docs[d];
         diags.extend(crate::validate::check(
             doc.format,
             b,
@@ -1184,7 +1366,7 @@ pub fn check(root: &Path, opts: &Options) -> Result<CheckReport, Error> {
     }
     Ok(CheckReport {
         posts: loaded.posts.len(),
-        documents: plan.docs.len(),
+        documents: plan.feed_docs().len(),
         diagnostics: diags,
     })
 }

@@ -46,6 +46,12 @@ pub enum Command {
         #[arg(long)]
         fetch: bool,
     },
+    /// Run the daemon: fetch on schedule, rebuild on changes, serve the feeds over HTTP.
+    Serve {
+        /// Address to listen on (default: `listen:` in tributary.yaml, else 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Fetch upstream sources into the store (those that are due).
     Fetch {
         /// Every enabled source now, ignoring schedules, minimum intervals and
@@ -162,6 +168,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }
@@ -198,12 +205,13 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
             print(&r.skipped, false);
             if !cli.quiet {
                 eprintln!(
-                    "built {} posts into {} feed documents ({} written, {} unchanged{}){} in {:.2} s",
+                    "built {} posts into {} feed documents ({} written, {} unchanged{}) and {} pages{} in {:.2} s",
                     r.entries,
                     r.documents,
                     r.written,
                     r.unchanged,
                     if r.removed > 0 { format!(", {} removed", r.removed) } else { String::new() },
+                    r.pages,
                     if r.skipped.is_empty() {
                         String::new()
                     } else {
@@ -290,6 +298,18 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
             })
         }
         Command::Sources { command } => sources(cli, command),
+        Command::Serve { listen } => {
+            crate::serve::run(
+                &cli.site,
+                crate::serve::ServeOptions {
+                    listen: *listen,
+                    drafts: cli.drafts,
+                    future: cli.future,
+                    output: cli.output.clone(),
+                },
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Parse { jsonl, files } => Ok(crate::parse::jsonl::run(files, *jsonl)),
         Command::New { title, tags } => {
             let path = new_post(&cli.site, title, tags)?;
@@ -311,6 +331,7 @@ fn run_fetch(
     let opts = crate::aggregate::FetchOptions {
         all,
         only,
+        keys: None,
         now: chrono::Utc::now(),
         progress: !cli.quiet && std::io::stderr().is_terminal(),
     };

@@ -60,24 +60,25 @@ pub struct DiffReport {
 
 /// The paths of every document the site would write (for fetching them).
 pub fn document_paths(root: &Path, opts: &Options) -> Result<Vec<String>, Error> {
-    Ok(build::prepare(root, opts)?
-        .plan
-        .docs
-        .iter()
-        .map(|d| d.path.clone())
+    let plan = build::prepare(root, opts)?.plan;
+    Ok(plan
+        .feed_docs()
+        .into_iter()
+        .map(|d| plan.docs[d].path.clone())
         .collect())
 }
 
 /// Compare the build that would be made now with what is published.
 pub fn diff(root: &Path, against: &Against, opts: &Options) -> Result<DiffReport, Error> {
     let mut prepared = build::prepare(root, opts)?;
-    let all: Vec<usize> = (0..prepared.plan.docs.len()).collect();
+    let all = prepared.plan.feed_docs();
     let bytes = build::render_docs(&mut prepared.plan, &prepared.loaded.posts, &all)?;
     let mut report = DiffReport {
         documents: Vec::new(),
         id_changes: 0,
     };
-    for (doc, new_bytes) in prepared.plan.docs.iter().zip(&bytes) {
+    for (&d, new_bytes) in all.iter().zip(&bytes) {
+        let doc = &prepared.plan.docs[d];
         let old_bytes = match against {
             Against::Dir(dir) => std::fs::read(dir.join(&doc.path)).ok(),
             Against::Fetched(list) => list

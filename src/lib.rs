@@ -27,6 +27,7 @@ pub mod merge;
 pub mod par;
 pub mod parse;
 pub mod render;
+pub mod serve;
 pub mod sources;
 pub mod store;
 pub mod validate;

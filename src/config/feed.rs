@@ -530,7 +530,7 @@ fn check_upstream(u: RawUpstream) -> Result<UpstreamDef, String> {
 pub fn parse_schedule(text: &str) -> Result<cron::Schedule, cron::error::Error> {
     use std::str::FromStr;
     let fields = text.split_whitespace().count();
-    if fields == 5 {
+    if fields == 5 && !text.trim_start().starts_with('@') {
         cron::Schedule::from_str(&format!("0 {}", text.trim()))
     } else {
         cron::Schedule::from_str(text.trim())

@@ -45,6 +45,16 @@ struct RawSite {
     store: Option<PathBuf>,
     #[serde(default)]
     retention: Option<String>,
+    #[serde(default)]
+    schedule: Option<String>,
+    #[serde(default)]
+    listen: Option<String>,
+    #[serde(default)]
+    cache_max_age: Option<u64>,
+    #[serde(default)]
+    hub: Option<String>,
+    #[serde(default)]
+    xslt: bool,
 }
 
 /// `tributary.yaml`, checked.
@@ -68,9 +78,24 @@ pub struct SiteConfig {
     pub store: PathBuf,
     /// Upstream items older than this are deleted from the store; `None` keeps them.
     pub retention: Option<chrono::Duration>,
+    /// When sources without a `schedule:` of their own are due (cron).
+    pub schedule: Option<cron::Schedule>,
+    /// `schedule:` as written, for messages.
+    pub schedule_text: Option<String>,
+    /// Where `serve` listens, unless `--listen` says otherwise.
+    pub listen: String,
+    /// `Cache-Control: max-age` of served feeds, in seconds.
+    pub cache_max_age: u64,
+    /// WebSub hub: feeds link to it and `serve` pings it when a feed changes.
+    pub hub: Option<Url>,
+    /// Atom and RSS documents point to a shipped XSL stylesheet.
+    pub xslt: bool,
     /// The raw file, fingerprinted so that a config change rebuilds every feed.
     pub source_text: String,
 }
+
+/// Where `serve` listens unless `listen:` or `--listen` says otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 /// Where the store lives unless `store:` says otherwise.
 pub const DEFAULT_STORE: &str = ".tributary/store.db";
@@ -155,6 +180,37 @@ impl SiteConfig {
                 )
             })?),
         };
+        let schedule = match raw.schedule.as_deref() {
+            None => None,
+            Some(text) => Some(super::parse_schedule(text).map_err(|e| {
+                Diagnostic::error(
+                    shown,
+                    line_of("schedule"),
+                    format!("schedule {text:?} is not a cron expression (e.g. \"*/15 * * * *\" or \"@hourly\"): {e}"),
+                )
+            })?),
+        };
+        let listen = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        if listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(Diagnostic::error(
+                shown,
+                line_of("listen"),
+                format!("listen {listen:?} is not an address:port such as 127.0.0.1:8080"),
+            ));
+        }
+        let hub = match raw.hub.as_deref() {
+            None => None,
+            Some(h) => match Url::parse(h.trim()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+                _ => {
+                    return Err(Diagnostic::error(
+                        shown,
+                        line_of("hub"),
+                        format!("hub {h:?} must be an http or https URL of a WebSub hub"),
+                    ))
+                }
+            },
+        };
         Ok(SiteConfig {
             title: raw.title,
             description: raw.description,
@@ -168,6 +224,12 @@ impl SiteConfig {
             fetch: raw.fetch,
             store: raw.store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE)),
             retention,
+            schedule_text: raw.schedule.clone(),
+            schedule,
+            listen,
+            cache_max_age: raw.cache_max_age.unwrap_or(300),
+            hub,
+            xslt: raw.xslt,
             source_text: text.to_string(),
         })
     }

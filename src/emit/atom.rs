@@ -84,6 +84,9 @@ pub fn write(
     ];
     let mut namespaces = BTreeMap::new();
     let mut fh = None;
+    if let Some(hub) = &meta.hub {
+        links.push(link(hub, "hub", None));
+    }
     match &meta.paging {
         Paging::Complete => {
             namespaces.insert("fh".to_string(), FH_NS.to_string());

@@ -20,7 +20,16 @@ struct Feed<'a> {
     language: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     authors: Vec<Author<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub<'a>>,
     items: Vec<Item<'a>>,
+}
+
+#[derive(Serialize)]
+struct Hub<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -90,6 +99,15 @@ pub fn write(
         feed_url: &meta.subscription_url,
         description: meta.description.as_deref(),
         next_url,
+        hubs: meta
+            .hub
+            .as_deref()
+            .map(|url| Hub {
+                kind: "WebSub",
+                url,
+            })
+            .into_iter()
+            .collect(),
         language: meta.language.as_deref(),
         authors: meta.authors.iter().map(author).collect(),
         items: entries

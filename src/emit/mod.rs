@@ -2,8 +2,10 @@
 //! of the document (`FeedMeta`). Emitters read `Entry` and nothing else.
 
 pub mod atom;
+pub mod html;
 pub mod json;
 pub mod rss;
+pub mod xsl;
 
 use crate::config::Format;
 use crate::entry::{ContentMode, Entry, Person};
@@ -45,6 +47,8 @@ pub struct FeedMeta {
     pub updated: DateTime<FixedOffset>,
     pub content: ContentMode,
     pub paging: Paging,
+    /// WebSub hub (`link rel="hub"`; JSON Feed `hubs`).
+    pub hub: Option<String>,
 }
 
 /// Serialize one document into memory.

@@ -40,6 +40,13 @@ pub fn write(
         map.insert("fh".to_string(), inner);
         map
     };
+    if let Some(hub) = &meta.hub {
+        links.push(Link {
+            href: hub.clone(),
+            rel: "hub".to_string(),
+            ..Default::default()
+        });
+    }
     match &meta.paging {
         Paging::Complete => {
             namespaces.insert("fh".to_string(), FH_NS.to_string());

@@ -215,11 +215,19 @@ impl Site {
         out
     }
 
-    /// Validate every file under `public/` with `tributary::validate::check`;
-    /// panic on any error or warning.
+    /// Every feed document under `public/` (not the HTML pages).
+    pub fn feed_files(&self) -> Vec<String> {
+        self.public_files()
+            .into_iter()
+            .filter(|f| !f.ends_with(".html") && !f.ends_with(".xsl"))
+            .collect()
+    }
+
+    /// Validate every feed document under `public/` with
+    /// `tributary::validate::check`; panic on any error or warning.
     #[track_caller]
     pub fn assert_all_valid(&self) {
-        let files = self.public_files();
+        let files = self.feed_files();
         assert!(!files.is_empty(), "no files in public/");
         for f in files {
             let bytes = self.read_bytes(&f);

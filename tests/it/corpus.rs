@@ -35,7 +35,10 @@ fn lwkd_corpus_builds_valid_complete_feeds() {
     let r = site.build();
     r.expect_success();
     r.stderr_has(&format!("built {POSTS} posts into 3 feed documents"));
-    assert_eq!(site.public_files(), ["feed.atom", "feed.json", "feed.rss"]);
+    assert_eq!(
+        site.public_files(),
+        ["feed.atom", "feed.html", "feed.json", "feed.rss"]
+    );
     site.assert_all_valid();
 
     assert_eq!(site.atom("feed.atom").entries.len(), POSTS);

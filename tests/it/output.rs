@@ -226,7 +226,10 @@ fn output_flag_writes_elsewhere() {
     let out = site.cwd().join("elsewhere");
     site.build_with(&["--output", out.to_str().unwrap()])
         .expect_success();
-    assert_eq!(list_files(&out), ["main.atom", "main.json", "main.rss"]);
+    assert_eq!(
+        list_files(&out),
+        ["main.atom", "main.html", "main.json", "main.rss"]
+    );
     assert!(!site.public().exists(), "public/ written despite --output");
 }
 
@@ -236,7 +239,8 @@ fn formats_and_single_output_path() {
     site.feed("main", "title: Main\nformats: [rss]\noutput: feed.xml\n");
     site.post("2020-01-01-a.md", post_text("title: A", "x\n"));
     site.build_ok();
-    assert_eq!(site.public_files(), ["feed.xml"]);
+    // The feed and its human page.
+    assert_eq!(site.public_files(), ["feed.html", "feed.xml"]);
     let xml = site.read("feed.xml");
     assert!(xml.contains("<rss version=\"2.0\""));
     assert!(xml.contains("<atom:link href=\"https://example.org/feed.xml\" rel=\"self\""));
@@ -385,6 +389,7 @@ fn archive_pages_hold_limit_entries_and_link_to_each_other() {
             "archive/main-2.json",
             "archive/main-2.rss",
             "main.atom",
+            "main.html",
             "main.json",
             "main.rss",
         ]
@@ -475,7 +480,10 @@ fn archive_pages_hold_limit_entries_and_link_to_each_other() {
 fn limit_all_makes_one_complete_document() {
     let site = archive_site("title: Main\nlimit: all\n");
     site.build_ok();
-    assert_eq!(site.public_files(), ["main.atom", "main.json", "main.rss"]);
+    assert_eq!(
+        site.public_files(),
+        ["main.atom", "main.html", "main.json", "main.rss"]
+    );
     let atom = site.read("main.atom");
     assert!(atom.contains("<fh:complete/>"));
     assert!(atom.contains("xmlns:fh=\"http://purl.org/syndication/history/1.0\""));
@@ -490,7 +498,10 @@ fn limit_all_makes_one_complete_document() {
 fn limit_without_archive_truncates_and_is_not_complete() {
     let site = archive_site("title: Main\nlimit: 5\n");
     site.build_ok();
-    assert_eq!(site.public_files(), ["main.atom", "main.json", "main.rss"]);
+    assert_eq!(
+        site.public_files(),
+        ["main.atom", "main.html", "main.json", "main.rss"]
+    );
     let atom = site.read("main.atom");
     assert_eq!(count(&atom, "<entry>"), 5);
     assert!(
@@ -532,7 +543,12 @@ fn per_tag_feeds_slug_spaces_and_unicode() {
     want.push("main.json".into());
     want.push("main.rss".into());
     want.sort();
-    assert_eq!(site.public_files(), want);
+    assert_eq!(site.feed_files(), want);
+    // Each feed, per-tag ones included, has its human page beside it.
+    for f in want.iter().filter(|f| f.ends_with(".atom")) {
+        let page = f.replace(".atom", ".html");
+        assert!(site.public_files().contains(&page), "{page}");
+    }
 
     let ue = site.atom("tags/übersicht.atom");
     assert_eq!(ue.title.value, "Posts about Übersicht");
@@ -705,9 +721,11 @@ fn editing_a_post_changes_only_the_documents_that_hold_it() {
         changed,
         [
             "bytag/x.atom",
+            "bytag/x.html",
             "bytag/x.json",
             "bytag/x.rss",
             "xonly.atom",
+            "xonly.html",
             "xonly.json",
             "xonly.rss"
         ]

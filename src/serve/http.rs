@@ -1,0 +1,371 @@
+//! The HTTP side of `serve`: generated documents from the current snapshot
+//! with validators, conditional requests and compression; `/healthz`;
+//! `/metrics`. Nothing but generated documents is served: a path is only a
+//! key into the snapshot, never a file system path.
+
+use super::snapshot::{Coding, Doc};
+use super::App;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// The router: `/healthz`, `/metrics`, and every generated document.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(document)
+        .with_state(app)
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(d: &DateTime<Utc>) -> String {
+    d.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// The coding to answer with: brotli, then gzip, when the client accepts it
+/// (`q=0` refuses).
+fn negotiate(headers: &HeaderMap) -> Coding {
+    let Some(accept) = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Coding::Identity;
+    };
+    let accepts = |name: &str| {
+        accept.split(',').any(|part| {
+            let mut it = part.split(';');
+            let coding = it.next().unwrap_or("").trim();
+            let q = it
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (coding.eq_ignore_ascii_case(name) || coding == "*") && q > 0.0
+        })
+    };
+    if accepts("br") {
+        Coding::Brotli
+    } else if accepts("gzip") {
+        Coding::Gzip
+    } else {
+        Coding::Identity
+    }
+}
+
+/// RFC 9110 13.1.2: weak comparison, or `*`.
+fn none_match(header: &str, etag: &str) -> bool {
+    let bare = etag.trim_start_matches("W/");
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.trim_start_matches("W/") == bare)
+}
+
+/// Decode `%XX` in a request path (output paths may hold `%`, `?`, `#`,
+/// written escaped in URLs). Invalid escapes stay as written.
+fn decode_path(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+async fn document(
+    State(app): State<Arc<App>>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    let path = decode_path(uri.path());
+    let key = path.trim_start_matches('/');
+    let snapshot = app.snapshot();
+    let doc = if key.is_empty() {
+        snapshot.index.clone()
+    } else {
+        snapshot.docs.get(key).cloned()
+    };
+    let Some(doc) = doc else {
+        return plain(StatusCode::NOT_FOUND, "no such feed\n");
+    };
+    let self_url = app.self_url(key);
+    respond(&app, &doc, &method, &headers, self_url.as_deref())
+}
+
+fn respond(
+    app: &App,
+    doc: &Doc,
+    method: &Method,
+    headers: &HeaderMap,
+    self_url: Option<&str>,
+) -> Response {
+    let coding = negotiate(headers);
+    let etag = doc.etag(coding);
+    let mut out = HeaderMap::new();
+    let mut set = |name: header::HeaderName, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            out.append(name, v);
+        }
+    };
+    set(header::ETAG, &etag);
+    set(header::VARY, "Accept-Encoding");
+    set(
+        header::CACHE_CONTROL,
+        &format!("public, max-age={}", app.cache_max_age),
+    );
+    if let Some(m) = &doc.modified {
+        set(header::LAST_MODIFIED, &http_date(m));
+    }
+    if let (Some(hub), Some(self_url)) = (app.hub.as_deref(), self_url) {
+        set(
+            header::LINK,
+            &format!("<{hub}>; rel=\"hub\", <{self_url}>; rel=\"self\""),
+        );
+    }
+    // If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2).
+    let inm = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    let not_modified = match inm {
+        Some(inm) => none_match(inm, &etag),
+        None => headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::fetch::headers::http_date)
+            .zip(doc.modified)
+            .is_some_and(|(since, modified)| modified.timestamp() <= since.timestamp()),
+    };
+    app.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    if not_modified {
+        app.metrics.not_modified.fetch_add(1, Ordering::Relaxed);
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        *r.headers_mut() = out;
+        return r;
+    }
+    set(header::CONTENT_TYPE, doc.content_type);
+    if let Some(c) = coding.header() {
+        set(header::CONTENT_ENCODING, c);
+    }
+    let body = doc.body(coding);
+    set(header::CONTENT_LENGTH, &body.len().to_string());
+    let mut r = if *method == Method::HEAD {
+        Response::new(Body::empty())
+    } else {
+        Response::new(Body::from(body))
+    };
+    *r.headers_mut() = out;
+    r
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    let status = app.status();
+    let snapshot = app.snapshot();
+    let json = serde_json::json!({
+        "status": "ok",
+        "documents": snapshot.docs.len(),
+        "last_build": status.last_build.map(|d| d.to_rfc3339()),
+        "last_build_error": status.last_build_error,
+        "last_fetch": status.last_fetch.map(|d| d.to_rfc3339()),
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        json.to_string(),
+    )
+        .into_response()
+}
+
+/// Prometheus text format: counters, the last build's duration, and per
+/// source the items stored and consecutive failures.
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let m = &app.metrics;
+    let status = app.status();
+    let mut s = String::new();
+    let counter = |s: &mut String, name: &str, help: &str, kind: &str| {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+    counter(
+        &mut s,
+        "tributary_fetches_total",
+        "Upstream fetches by result.",
+        "counter",
+    );
+    for (result, v) in [
+        ("fetched", &m.fetched),
+        ("not_modified", &m.fetch_not_modified),
+        ("failed", &m.fetch_failed),
+        ("gone", &m.fetch_gone),
+    ] {
+        let _ = writeln!(
+            s,
+            "tributary_fetches_total{{result=\"{result}\"}} {}",
+            v.load(Ordering::Relaxed)
+        );
+    }
+    counter(
+        &mut s,
+        "tributary_builds_total",
+        "Builds by result.",
+        "counter",
+    );
+    let _ = writeln!(
+        s,
+        "tributary_builds_total{{result=\"ok\"}} {}\ntributary_builds_total{{result=\"failed\"}} {}",
+        m.builds_ok.load(Ordering::Relaxed),
+        m.builds_failed.load(Ordering::Relaxed)
+    );
+    counter(
+        &mut s,
+        "tributary_build_duration_seconds",
+        "Duration of the last build.",
+        "gauge",
+    );
+    let _ = writeln!(
+        s,
+        "tributary_build_duration_seconds {:.3}",
+        m.build_ms.load(Ordering::Relaxed) as f64 / 1000.0
+    );
+    counter(
+        &mut s,
+        "tributary_http_requests_total",
+        "Document requests answered (200 and 304).",
+        "counter",
+    );
+    let _ = writeln!(
+        s,
+        "tributary_http_requests_total {}",
+        m.requests.load(Ordering::Relaxed)
+    );
+    counter(
+        &mut s,
+        "tributary_http_not_modified_total",
+        "Document requests answered 304.",
+        "counter",
+    );
+    let _ = writeln!(
+        s,
+        "tributary_http_not_modified_total {}",
+        m.not_modified.load(Ordering::Relaxed)
+    );
+    let label = |v: &str| {
+        v.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', " ")
+    };
+    counter(
+        &mut s,
+        "tributary_items_stored",
+        "Upstream items in the store, by source.",
+        "gauge",
+    );
+    for h in &status.health {
+        let items = h.state.as_ref().map_or(0, |st| st.item_count);
+        let _ = writeln!(
+            s,
+            "tributary_items_stored{{source=\"{}\"}} {items}",
+            label(&h.name)
+        );
+    }
+    counter(
+        &mut s,
+        "tributary_source_consecutive_failures",
+        "Consecutive failed fetches, by source.",
+        "gauge",
+    );
+    for h in &status.health {
+        let n = h.state.as_ref().map_or(0, |st| st.consecutive_failures);
+        let _ = writeln!(
+            s,
+            "tributary_source_consecutive_failures{{source=\"{}\"}} {n}",
+            label(&h.name)
+        );
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn encodings_are_negotiated_by_preference_and_q() {
+        assert_eq!(negotiate(&headers(&[])), Coding::Identity);
+        assert_eq!(
+            negotiate(&headers(&[("accept-encoding", "gzip, deflate, br")])),
+            Coding::Brotli
+        );
+        assert_eq!(
+            negotiate(&headers(&[("accept-encoding", "gzip")])),
+            Coding::Gzip
+        );
+        assert_eq!(
+            negotiate(&headers(&[("accept-encoding", "br;q=0, gzip;q=0.5")])),
+            Coding::Gzip
+        );
+        assert_eq!(
+            negotiate(&headers(&[("accept-encoding", "identity")])),
+            Coding::Identity
+        );
+    }
+
+    #[test]
+    fn if_none_match_uses_weak_comparison() {
+        assert!(none_match("\"a\"", "\"a\""));
+        assert!(none_match("W/\"a\", \"b\"", "\"a\""));
+        assert!(none_match("*", "\"a\""));
+        assert!(!none_match("\"b\"", "\"a\""));
+    }
+
+    #[test]
+    fn paths_are_percent_decoded_once() {
+        assert_eq!(decode_path("/tags/c%2B%2B.atom"), "/tags/c++.atom");
+        assert_eq!(decode_path("/a%25b.atom"), "/a%b.atom");
+        assert_eq!(decode_path("/bad%zz%"), "/bad%zz%");
+    }
+}

@@ -1,0 +1,546 @@
+//! `tributary serve`: one long-running process that keeps the feeds fresh
+//! and serves them.
+//!
+//! - a scheduler fetches the sources that are due (each batch on its own
+//!   thread, so a slow source never holds up the next batch; a source in
+//!   flight is never fetched again until it is done);
+//! - a rebuild runs when a fetch changed the store, a file under `content/`,
+//!   `feeds/` or `tributary.yaml` changed, or a future-dated post goes live;
+//!   a build that fails keeps the last good feeds served and logs why;
+//! - the HTTP side (`http.rs`) serves the last good build from memory.
+//!
+//! Schedules, backoff and next-due times live in the store, so a restart
+//! does not refetch everything.
+
+pub mod http;
+pub mod snapshot;
+mod watch;
+
+use crate::aggregate::{self, FetchOptions};
+use crate::build::{self, Options, Site};
+use crate::diag::{Diagnostic, Error};
+use crate::sources::Health;
+use chrono::{DateTime, Utc};
+use snapshot::Snapshot;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How long in-flight fetches get to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Edits arrive in bursts (an editor's save, a `git pull`): wait this long
+/// for quiet before rebuilding.
+const DEBOUNCE: Duration = Duration::from_millis(250);
+
+/// What `serve` was asked for on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Overrides `listen:`.
+    pub listen: Option<SocketAddr>,
+    pub drafts: bool,
+    pub future: bool,
+    pub output: Option<PathBuf>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub fetched: AtomicU64,
+    pub fetch_not_modified: AtomicU64,
+    pub fetch_failed: AtomicU64,
+    pub fetch_gone: AtomicU64,
+    pub builds_ok: AtomicU64,
+    pub builds_failed: AtomicU64,
+    pub build_ms: AtomicU64,
+    pub requests: AtomicU64,
+    pub not_modified: AtomicU64,
+}
+
+/// What `/healthz` and `/metrics` report besides counters.
+#[derive(Debug, Default, Clone)]
+pub struct Status {
+    pub last_build: Option<DateTime<Utc>>,
+    pub last_build_error: Option<String>,
+    pub last_fetch: Option<DateTime<Utc>>,
+    pub health: Vec<Health>,
+}
+
+/// State shared by the HTTP handlers and the background tasks.
+pub struct App {
+    root: PathBuf,
+    opts: ServeOptions,
+    snapshot: RwLock<Arc<Snapshot>>,
+    site: RwLock<Arc<Site>>,
+    status: Mutex<Status>,
+    pub metrics: Metrics,
+    pub cache_max_age: u64,
+    pub hub: Option<String>,
+    in_flight: Mutex<HashSet<String>>,
+    rebuild: Notify,
+    stopping: AtomicBool,
+}
+
+fn read<T: Clone>(lock: &RwLock<T>) -> T {
+    lock.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+impl App {
+    /// The documents of the last good build.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        read(&self.snapshot)
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn site(&self) -> Arc<Site> {
+        read(&self.site)
+    }
+
+    /// The public URL of a served document (for `Link: rel="self"`).
+    pub fn self_url(&self, path: &str) -> Option<String> {
+        (!path.is_empty()).then(|| self.site().config.url_for(path))
+    }
+
+    fn build_options(&self) -> Options {
+        Options {
+            drafts: self.opts.drafts,
+            future: self.opts.future,
+            output: self.opts.output.clone(),
+            ..Options::default()
+        }
+    }
+
+    fn set_status(&self, f: impl FnOnce(&mut Status)) {
+        f(&mut self.status.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+}
+
+/// Run the daemon until SIGTERM or SIGINT; `Ok` on a clean stop.
+pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
+    let site = Site::load(root)?;
+    let listen = match opts.listen {
+        Some(a) => a,
+        None => site.config.listen.parse().map_err(|_| {
+            Error::invalid(Diagnostic::error(
+                "tributary.yaml",
+                None,
+                format!("listen {:?} is not an address", site.config.listen),
+            ))
+        })?,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("tokio runtime", e))?;
+    let app = Arc::new(App {
+        root: root.to_path_buf(),
+        cache_max_age: site.config.cache_max_age,
+        hub: site.config.hub.as_ref().map(|h| h.to_string()),
+        site: RwLock::new(Arc::new(site)),
+        opts,
+        snapshot: RwLock::new(Arc::new(Snapshot::default())),
+        status: Mutex::new(Status::default()),
+        metrics: Metrics::default(),
+        in_flight: Mutex::new(HashSet::new()),
+        rebuild: Notify::new(),
+        stopping: AtomicBool::new(false),
+    });
+    rt.block_on(serve(app, listen))
+}
+
+async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), Error> {
+    // The first build must succeed: there is nothing to serve otherwise.
+    let first = app.clone();
+    tokio::task::spawn_blocking(move || rebuild(&first))
+        .await
+        .map_err(|e| Error::io("build task", std::io::Error::other(e)))??;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::io(format!("listen {listen}"), e))?;
+    let bound = listener.local_addr().map_err(|e| Error::io("listen", e))?;
+    // One line on stderr that scripts (and tests) can read the port from.
+    eprintln!("tributary: serving http://{bound}/");
+    tracing::info!(%bound, "serving");
+
+    let watcher = watch::start(&app.root, app.site().output_dir(&app.build_options()), {
+        let app = app.clone();
+        move || app.rebuild.notify_one()
+    });
+    if let Err(e) = &watcher {
+        tracing::warn!("not watching for edits: {e}");
+    }
+    let fetches = Arc::new(Mutex::new(Vec::new()));
+    let scheduler = tokio::spawn(schedule(app.clone(), fetches.clone()));
+    let rebuilder = tokio::spawn(rebuild_loop(app.clone()));
+
+    let router = http::router(app.clone());
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(stop_signal())
+        .await;
+    app.stopping.store(true, Ordering::SeqCst);
+    scheduler.abort();
+    rebuilder.abort();
+    drop(watcher);
+    // In-flight fetches finish or are abandoned; every store write is a
+    // transaction, so an abandoned one leaves the store as it was.
+    let pending: Vec<tokio::task::JoinHandle<()>> =
+        std::mem::take(&mut *fetches.lock().unwrap_or_else(|e| e.into_inner()));
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        for p in pending {
+            let _ = p.await;
+        }
+    })
+    .await;
+    tracing::info!("stopped");
+    result.map_err(|e| Error::io("serve", e))
+}
+
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("stopping: no new work; in-flight fetches get {SHUTDOWN_GRACE:?}");
+}
+
+/// Build, then swap in the new documents. A failed build keeps the old ones
+/// and says exactly why (`file:line: ...`).
+fn rebuild(app: &App) -> Result<Option<DateTime<Utc>>, Error> {
+    let started = std::time::Instant::now();
+    let result = (|| {
+        let site = Site::load(&app.root)?;
+        let opts = app.build_options();
+        let report = build::build(&app.root, &opts)?;
+        let output = site.output_dir(&opts);
+        let previous = app.snapshot();
+        let mut snap =
+            Snapshot::load(&output, &report.files, &previous).map_err(|e| Error::io(&output, e))?;
+        snap.index = Some(Arc::new(index_page(&site, &report.files)));
+        Ok::<_, Error>((site, report, snap))
+    })();
+    let ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok((site, report, snap)) => {
+            let changed = changed_docs(&app.snapshot(), &snap);
+            *app.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snap);
+            *app.site.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(site);
+            app.metrics.builds_ok.fetch_add(1, Ordering::Relaxed);
+            app.metrics.build_ms.store(ms, Ordering::Relaxed);
+            let health = crate::sources::health(&app.site()).unwrap_or_default();
+            app.set_status(|s| {
+                s.last_build = Some(Utc::now());
+                s.last_build_error = None;
+                s.health = health;
+            });
+            tracing::info!(
+                written = report.written,
+                unchanged = report.unchanged,
+                "built {} documents in {ms} ms",
+                report.documents
+            );
+            if !changed.is_empty() {
+                notify_hub(app, &changed);
+            }
+            Ok(report.next_future)
+        }
+        Err(e) => {
+            app.metrics.builds_failed.fetch_add(1, Ordering::Relaxed);
+            app.set_status(|s| s.last_build_error = Some(e.to_string()));
+            for line in e.to_string().lines() {
+                tracing::error!("{line}");
+            }
+            tracing::error!("the build failed: still serving the last good feeds");
+            Err(e)
+        }
+    }
+}
+
+/// Paths whose bytes differ between two snapshots (new ones included).
+fn changed_docs(old: &Snapshot, new: &Snapshot) -> Vec<String> {
+    let mut out: Vec<String> = new
+        .docs
+        .iter()
+        .filter(|(p, d)| old.docs.get(*p).is_none_or(|o| o.hash != d.hash))
+        .map(|(p, _)| p.clone())
+        .collect();
+    out.sort();
+    out
+}
+
+/// WebSub: tell the hub which feeds changed (`hub.mode=publish`). Best
+/// effort: a hub that is down costs a warning, never a build.
+fn notify_hub(app: &App, changed: &[String]) {
+    let Some(hub) = app.hub.clone() else {
+        return;
+    };
+    let site = app.site();
+    let urls: Vec<String> = changed
+        .iter()
+        .filter(|p| !p.ends_with(".html") && !p.ends_with(".xsl"))
+        .map(|p| site.config.url_for(p))
+        .collect();
+    if urls.is_empty() {
+        return;
+    }
+    let settings = site.config.fetch.clone();
+    let base = site.config.base_url.to_string();
+    std::thread::spawn(move || {
+        let result = (|| {
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(settings.timeout))
+                .user_agent(crate::fetch::user_agent(Some(&base)))
+                .build()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string());
+            let Ok(rt) = rt else {
+                return Ok(());
+            };
+            rt.block_on(async {
+                for url in &urls {
+                    let body = format!(
+                        "hub.mode=publish&hub.url={}",
+                        url::form_urlencoded::byte_serialize(url.as_bytes()).collect::<String>()
+                    );
+                    let r = client
+                        .post(&hub)
+                        .header("Content-Type", "application/x-www-form-urlencoded")
+                        .body(body)
+                        .send()
+                        .await?;
+                    tracing::info!(%hub, %url, status = r.status().as_u16(), "WebSub publish");
+                }
+                Ok::<(), reqwest::Error>(())
+            })
+        })();
+        if let Err(e) = result {
+            tracing::warn!(%hub, "WebSub hub not notified: {e}");
+        }
+    });
+}
+
+/// The `/` page: every subscription document (archives left out), grouped
+/// by feed, with its human page, and the health of every upstream source.
+fn index_page(site: &Site, files: &[build::OutputFile]) -> snapshot::Doc {
+    use crate::config::Format;
+    use crate::emit::html::{Alternate, FeedLink};
+    let mut feeds: std::collections::BTreeMap<String, FeedLink> = Default::default();
+    for f in files {
+        if f.path.starts_with("archive/") || f.path.contains("/archive/") {
+            continue;
+        }
+        let Some((stem, ext)) = f.path.rsplit_once('.') else {
+            continue;
+        };
+        let format = match ext {
+            "atom" => Format::Atom,
+            "rss" => Format::Rss,
+            "json" => Format::Json,
+            _ => continue,
+        };
+        let title = site
+            .feeds
+            .iter()
+            .find(|d| !d.per_tag && d.formats.iter().any(|&fm| d.output_path(fm) == f.path))
+            .and_then(|d| d.title.clone())
+            .unwrap_or_else(|| stem.to_string());
+        let page = format!("{stem}.html");
+        let link = feeds.entry(stem.to_string()).or_insert_with(|| FeedLink {
+            title,
+            page_url: if files.iter().any(|g| g.path == page) {
+                site.config.url_for(&page)
+            } else {
+                site.config.url_for(&f.path)
+            },
+            alternates: Vec::new(),
+        });
+        link.alternates.push(Alternate {
+            format,
+            url: site.config.url_for(&f.path),
+        });
+    }
+    let feeds: Vec<FeedLink> = feeds.into_values().collect();
+    let health = crate::sources::health(site).unwrap_or_default();
+    let html = crate::emit::html::index_page(
+        &site.config.title,
+        site.config.description.as_deref(),
+        &feeds,
+        &health,
+    );
+    snapshot::Doc::new(html.into_bytes(), "text/html; charset=utf-8", None)
+}
+
+/// Rebuild when asked (debounced), and when the next future post goes live.
+async fn rebuild_loop(app: Arc<App>) {
+    let mut next_future: Option<DateTime<Utc>> = None;
+    loop {
+        let wait = next_future
+            .and_then(|d| (d - Utc::now()).to_std().ok())
+            .unwrap_or(Duration::from_secs(3600));
+        tokio::select! {
+            _ = app.rebuild.notified() => {
+                // Let a burst of edits settle.
+                loop {
+                    tokio::select! {
+                        _ = app.rebuild.notified() => continue,
+                        _ = tokio::time::sleep(DEBOUNCE) => break,
+                    }
+                }
+            }
+            _ = tokio::time::sleep(wait) => {
+                if next_future.is_none() {
+                    continue;
+                }
+                tracing::info!("a future-dated post goes live");
+            }
+        }
+        if app.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let a = app.clone();
+        match tokio::task::spawn_blocking(move || rebuild(&a)).await {
+            Ok(Ok(next)) => next_future = next,
+            Ok(Err(_)) => {}
+            Err(e) => tracing::error!("build task failed: {e}"),
+        }
+    }
+}
+
+/// Every second: fetch the sources that are due and not in flight, as one
+/// batch on its own thread.
+async fn schedule(app: Arc<App>, fetches: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        if app.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let a = app.clone();
+        let due = match tokio::task::spawn_blocking(move || due_sources(&a)).await {
+            Ok(Ok(due)) => due,
+            Ok(Err(e)) => {
+                tracing::warn!("cannot read the store: {e}");
+                continue;
+            }
+            Err(_) => continue,
+        };
+        if due.is_empty() {
+            continue;
+        }
+        app.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(due.iter().cloned());
+        let a = app.clone();
+        let handle = tokio::task::spawn_blocking(move || fetch_batch(&a, due));
+        let mut list = fetches.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|h| !h.is_finished());
+        list.push(tokio::spawn(async move {
+            let _ = handle.await;
+        }));
+    }
+}
+
+/// Keys of the configured sources that are due now and not being fetched.
+fn due_sources(app: &App) -> Result<Vec<String>, Error> {
+    let site = app.site();
+    let sources = aggregate::configured_sources(&site);
+    if sources.is_empty() {
+        return Ok(Vec::new());
+    }
+    let path = aggregate::store_path(&site);
+    let states = if path.exists() {
+        crate::store::Store::sources(&crate::store::open_sqlite(&path)?)?
+    } else {
+        Vec::new()
+    };
+    let now = Utc::now();
+    let in_flight = app.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(sources
+        .into_iter()
+        .filter(|s| !in_flight.contains(&s.key))
+        .filter(|s| match states.iter().find(|st| st.key == s.key) {
+            None => true,
+            Some(st) => st.disabled.is_none() && st.next_due.is_none_or(|d| d <= now),
+        })
+        .map(|s| s.key)
+        .collect())
+}
+
+fn fetch_batch(app: &App, keys: Vec<String>) {
+    let site = app.site();
+    let result = (|| {
+        let mut store = aggregate::open_store(&site)?;
+        let before = crate::store::Store::generation(&store)?;
+        let report = aggregate::fetch(
+            &site,
+            &mut store,
+            &FetchOptions {
+                all: false,
+                only: None,
+                keys: Some(keys.clone()),
+                now: Utc::now(),
+                progress: false,
+            },
+        )?;
+        let after = crate::store::Store::generation(&store)?;
+        Ok::<_, Error>((report, after != before))
+    })();
+    {
+        let mut in_flight = app.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        for k in &keys {
+            in_flight.remove(k);
+        }
+    }
+    match result {
+        Ok((report, changed)) => {
+            use aggregate::SourceResult as R;
+            for (name, r) in &report.sources {
+                let counter = match r {
+                    R::Fetched { .. } => &app.metrics.fetched,
+                    R::NotModified => &app.metrics.fetch_not_modified,
+                    R::Failed(_) => &app.metrics.fetch_failed,
+                    R::Gone => &app.metrics.fetch_gone,
+                    R::NotDue | R::Disabled(_) => continue,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(source = %name, "{}", aggregate::describe(r));
+            }
+            let health = crate::sources::health(&site).unwrap_or_default();
+            app.set_status(|s| {
+                s.last_fetch = Some(Utc::now());
+                s.health = health;
+            });
+            if changed {
+                app.rebuild.notify_one();
+            }
+        }
+        Err(e) => tracing::warn!("fetch failed: {e}"),
+    }
+}

@@ -1,0 +1,147 @@
+//! What `serve` serves: every document of the last good build, in memory,
+//! swapped as a whole so that a reader never gets a mix of two builds.
+
+use axum::body::Bytes;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+/// Largest document kept in memory; larger files are not served (a site
+/// that big should put a static server in front).
+pub const MAX_DOC_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Content codings `serve` answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    Identity,
+    Gzip,
+    Brotli,
+}
+
+impl Coding {
+    pub fn header(self) -> Option<&'static str> {
+        match self {
+            Coding::Identity => None,
+            Coding::Gzip => Some("gzip"),
+            Coding::Brotli => Some("br"),
+        }
+    }
+}
+
+/// One served document.
+#[derive(Debug)]
+pub struct Doc {
+    pub body: Bytes,
+    pub content_type: &'static str,
+    /// Hash of the bytes, the base of every coding's strong `ETag`.
+    pub hash: u64,
+    /// The feed's own `updated`, served as `Last-Modified`.
+    pub modified: Option<DateTime<Utc>>,
+    gzip: OnceLock<Bytes>,
+    brotli: OnceLock<Bytes>,
+}
+
+impl Doc {
+    pub fn new(body: Vec<u8>, content_type: &'static str, modified: Option<DateTime<Utc>>) -> Doc {
+        Doc {
+            hash: xxhash_rust::xxh3::xxh3_64(&body),
+            body: Bytes::from(body),
+            content_type,
+            modified,
+            gzip: OnceLock::new(),
+            brotli: OnceLock::new(),
+        }
+    }
+
+    /// A strong validator per representation: the coded bytes differ, so
+    /// their `ETag`s must too.
+    pub fn etag(&self, coding: Coding) -> String {
+        match coding {
+            Coding::Identity => format!("\"{:016x}\"", self.hash),
+            Coding::Gzip => format!("\"{:016x}-gz\"", self.hash),
+            Coding::Brotli => format!("\"{:016x}-br\"", self.hash),
+        }
+    }
+
+    /// The body in `coding`, compressed once per document version.
+    pub fn body(&self, coding: Coding) -> Bytes {
+        match coding {
+            Coding::Identity => self.body.clone(),
+            Coding::Gzip => self.gzip.get_or_init(|| gzip(&self.body)).clone(),
+            Coding::Brotli => self.brotli.get_or_init(|| brotli(&self.body)).clone(),
+        }
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Bytes {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    // Writing to a Vec cannot fail.
+    let _ = e.write_all(bytes);
+    Bytes::from(e.finish().unwrap_or_default())
+}
+
+fn brotli(bytes: &[u8]) -> Bytes {
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 64 * 1024, 5, 22);
+        let _ = w.write_all(bytes);
+    }
+    Bytes::from(out)
+}
+
+/// The media type of a generated file, by extension.
+pub fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next() {
+        Some("atom") => "application/atom+xml; charset=utf-8",
+        Some("rss") => "application/rss+xml; charset=utf-8",
+        Some("json") => "application/feed+json; charset=utf-8",
+        Some("html") => "text/html; charset=utf-8",
+        Some("xsl") => "text/xsl; charset=utf-8",
+        Some("xml") => "application/xml; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Every document of one build, by path under the output dir.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub docs: HashMap<String, Arc<Doc>>,
+    /// The `/` page.
+    pub index: Option<Arc<Doc>>,
+    pub built: Option<DateTime<Utc>>,
+}
+
+impl Snapshot {
+    /// Read the files a build reported from `output`. A document whose bytes
+    /// did not change keeps its `Doc` (and its compressed copies).
+    pub fn load(
+        output: &Path,
+        files: &[crate::build::OutputFile],
+        previous: &Snapshot,
+    ) -> std::io::Result<Snapshot> {
+        let mut docs = HashMap::with_capacity(files.len());
+        for f in files {
+            let path = output.join(&f.path);
+            if std::fs::metadata(&path)?.len() > MAX_DOC_BYTES {
+                tracing::warn!(file = %f.path, "larger than {MAX_DOC_BYTES} bytes: not served");
+                continue;
+            }
+            let bytes = std::fs::read(&path)?;
+            let modified = f.updated.map(|u| u.with_timezone(&Utc));
+            let doc = match previous.docs.get(&f.path) {
+                Some(d) if d.body.as_ref() == bytes.as_slice() && d.modified == modified => {
+                    d.clone()
+                }
+                _ => Arc::new(Doc::new(bytes, content_type(&f.path), modified)),
+            };
+            docs.insert(f.path.clone(), doc);
+        }
+        Ok(Snapshot {
+            docs,
+            index: None,
+            built: Some(Utc::now()),
+        })
+    }
+}

@@ -1176,7 +1176,7 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
         output: output.to_string_lossy().into_owned(),
         files: BTreeMap::new(),
         inputs: None,
-        entries: plan.entries.len(),
+        entries: plan.local_posts().len(),
     };
     let mut stale = Vec::new();
     for (i, doc) in plan.docs.iter().enumerate() {
@@ -1278,7 +1278,7 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
     warnings.append(&mut plan.warnings);
     Ok(Report {
         posts_read: loaded.posts.len(),
-        entries: plan.entries.len(),
+        entries: plan.local_posts().len(),
         documents: plan.feed_docs().len(),
         written: stale
             .iter()
@@ -1314,6 +1314,18 @@ pub fn check(root: &Path, opts: &Options) -> Result<CheckReport, Error> {
     let loaded = load_posts(&site)?;
     let mut diags = loaded.broken;
     diags.extend(loaded.warnings);
+    if let (Some(s), Some(text)) = (&site.config.schedule, &site.config.schedule_text) {
+        let next: Vec<String> = s
+            .after(&opts.now)
+            .take(3)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .collect();
+        diags.push(Diagnostic::note(
+            SiteConfig::FILE,
+            crate::config::key_line(&site.config.source_text, "schedule"),
+            format!("schedule {text:?} fires next at {}", next.join(", ")),
+        ));
+    }
     let mut ledger = match load_ledger(root) {
         Ok(l) => l,
         Err(Error::Invalid(more)) => {

@@ -431,10 +431,14 @@ async fn rebuild_loop(app: Arc<App>) {
     }
 }
 
-/// Every second: fetch the sources that are due and not in flight, as one
+/// How often the scheduler looks for due sources: fine enough for a
+/// per-second cron, cheap (one small query).
+const TICK: Duration = Duration::from_millis(250);
+
+/// Every tick: fetch the sources that are due and not in flight, as one
 /// batch on its own thread.
 async fn schedule(app: Arc<App>, fetches: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tick.tick().await;

@@ -102,11 +102,30 @@ impl Upstream {
         })
     }
 
-    fn items(&self, key: &str) -> Result<Vec<Entry>, Error> {
-        match &self.store {
-            Some(s) => Ok(s.items(key)?.into_iter().map(|i| i.entry).collect()),
-            None => Ok(Vec::new()),
+    /// The items of `key`, with dates no reader should see made plausible:
+    /// a date in the future (an upstream that dates items 2999 would sit on
+    /// top of the stream for ever) or before 1970 becomes the time the item
+    /// was first seen, which never changes.
+    fn items(&self, key: &str, now: DateTime<Utc>) -> Result<Vec<Entry>, Error> {
+        let Some(s) = &self.store else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for item in s.items(key)? {
+            let mut e = item.entry;
+            let seen = item.first_seen.fixed_offset();
+            let implausible = |d: &DateTime<chrono::FixedOffset>| {
+                *d > now + Duration::minutes(5) || d.timestamp() < 0
+            };
+            if implausible(&e.published) {
+                e.published = seen;
+            }
+            if implausible(&e.updated) || e.updated < e.published {
+                e.updated = e.published;
+            }
+            out.push(e);
         }
+        Ok(out)
     }
 
     fn item(&self, key: &str, id: &str) -> Result<Option<Entry>, Error> {
@@ -684,7 +703,7 @@ pub fn combine(
     let mut selected: Vec<Entry> = Vec::new();
     let mut bodies: HashMap<u64, BodyRef> = HashMap::new();
     for (u, up) in def.upstreams.iter().enumerate() {
-        let mut items = upstream.items(&up.key)?;
+        let mut items = upstream.items(&up.key, now)?;
         items.retain(|e| fresh(e));
         // The name from the feed file now, whatever it was when stored.
         for e in &mut items {

@@ -908,3 +908,65 @@ fn combined_feeds_validate_in_all_formats() {
     );
     assert!(!everything.contains("alert(1)"));
 }
+
+#[test]
+fn implausible_upstream_dates_become_the_time_first_seen() {
+    let server = TestServer::start();
+    server.route(
+        "/odd.atom",
+        Response::ok(atom(
+            "odd",
+            &[
+                (
+                    "tag:odd.example,2026:future",
+                    "From the year 2999",
+                    "https://odd.example/future",
+                    "2999-01-01T00:00:00Z",
+                ),
+                (
+                    "tag:odd.example,2026:past",
+                    "From before 1970",
+                    "https://odd.example/past",
+                    "1969-07-20T20:17:00Z",
+                ),
+                (
+                    "tag:odd.example,2026:fine",
+                    "An ordinary item",
+                    "https://odd.example/fine",
+                    "2026-01-02T10:00:00Z",
+                ),
+            ],
+        )),
+    );
+    let site = site_with(&[(&server.url("/odd.atom"), "odd")]);
+    let before = Utc::now() - Span::seconds(5);
+    site.run(&["fetch"]).expect_success();
+    site.build_ok();
+    let after = Utc::now() + Span::seconds(5);
+    let doc = site.json("stream.json");
+    let date = |title: &str| {
+        let it = items(&doc)
+            .iter()
+            .find(|i| i["title"] == title)
+            .unwrap_or_else(|| panic!("no item {title}"));
+        DateTime::parse_from_rfc3339(it["date_published"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    for odd in ["From the year 2999", "From before 1970"] {
+        let d = date(odd);
+        assert!(d >= before && d <= after, "{odd}: {d}");
+    }
+    assert_eq!(
+        date("An ordinary item").to_rfc3339(),
+        "2026-01-02T10:00:00+00:00"
+    );
+    // No date in the future reaches a reader, so the feeds stay valid.
+    site.assert_all_valid();
+    // And the substitute does not move on the next build.
+    let first = site.read("stream.atom");
+    std::thread::sleep(Duration::from_millis(1100));
+    site.run(&["fetch", "--all"]).expect_success();
+    site.build_ok();
+    assert_eq!(site.read("stream.atom"), first);
+}

@@ -303,9 +303,12 @@ fn stored_items(
                 },
                 seen,
             );
-            if !(e.url.starts_with("https://") || e.url.starts_with("http://")) {
+            let http = |u: &str| u.starts_with("https://") || u.starts_with("http://");
+            if !http(&e.url) {
                 return None;
             }
+            // An image is a URL readers load: only http(s), never `javascript:` or `data:`.
+            e.image = e.image.filter(|i| http(i.trim()));
             e.id = entry_id(&src.key, &e.id);
             for s in &mut e.sources {
                 s.item_url = Some(e.url.clone());

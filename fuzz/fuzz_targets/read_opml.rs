@@ -1,0 +1,7 @@
+//! OPML import: any bytes are read or refused, never a panic.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = tributary::sources::read_opml(data);
+});

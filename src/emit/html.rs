@@ -73,7 +73,8 @@ article{border-top:1px solid var(--line);padding:1.25rem 0}
 nav.pages{display:flex;gap:1.5rem;border-top:1px solid var(--line);padding-top:1rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
-td.url{word-break:break-all}
+td.url{overflow-wrap:anywhere;min-width:12rem}
+td{overflow-wrap:anywhere}
 td.num{text-align:right}
 .ok{color:#1e8e3e}.failing{color:#d93025}.disabled{color:var(--muted)}
 footer{margin-top:3rem;color:var(--muted);font-size:.85rem}

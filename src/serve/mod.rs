@@ -155,13 +155,17 @@ pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
         rebuild: Notify::new(),
         stopping: AtomicBool::new(false),
     });
-    rt.block_on(serve(app, listen))
+    let result = rt.block_on(serve(app, listen));
+    // A fetch still running after the grace period is abandoned: dropping
+    // the runtime would wait for it.
+    rt.shutdown_timeout(Duration::from_millis(100));
+    result
 }
 
 async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), Error> {
     // The first build must succeed: there is nothing to serve otherwise.
     let first = app.clone();
-    tokio::task::spawn_blocking(move || rebuild(&first))
+    let next_future = tokio::task::spawn_blocking(move || rebuild(&first))
         .await
         .map_err(|e| Error::io("build task", std::io::Error::other(e)))??;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -181,7 +185,7 @@ async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), Error> {
     }
     let fetches = Arc::new(Mutex::new(Vec::new()));
     let scheduler = tokio::spawn(schedule(app.clone(), fetches.clone()));
-    let rebuilder = tokio::spawn(rebuild_loop(app.clone()));
+    let rebuilder = tokio::spawn(rebuild_loop(app.clone(), next_future));
 
     let router = http::router(app.clone());
     let result = axum::serve(listener, router)
@@ -363,12 +367,7 @@ fn index_page(site: &Site, files: &[build::OutputFile]) -> snapshot::Doc {
             "json" => Format::Json,
             _ => continue,
         };
-        let title = site
-            .feeds
-            .iter()
-            .find(|d| !d.per_tag && d.formats.iter().any(|&fm| d.output_path(fm) == f.path))
-            .and_then(|d| d.title.clone())
-            .unwrap_or_else(|| stem.to_string());
+        let title = feed_title(site, &f.path).unwrap_or_else(|| stem.to_string());
         let page = format!("{stem}.html");
         let link = feeds.entry(stem.to_string()).or_insert_with(|| FeedLink {
             title,
@@ -395,9 +394,34 @@ fn index_page(site: &Site, files: &[build::OutputFile]) -> snapshot::Doc {
     snapshot::Doc::new(html.into_bytes(), "text/html; charset=utf-8", None)
 }
 
+/// The title of the feed that writes `path` (a per-tag feed's with its tag).
+fn feed_title(site: &Site, path: &str) -> Option<String> {
+    for d in &site.feeds {
+        for &fm in &d.formats {
+            let pattern = d.output_path(fm);
+            if !d.per_tag {
+                if pattern == path {
+                    return Some(d.title.clone().unwrap_or_else(|| site.config.title.clone()));
+                }
+                continue;
+            }
+            let Some((pre, post)) = pattern.split_once("{tag}") else {
+                continue;
+            };
+            if let Some(tag) = path.strip_prefix(pre).and_then(|r| r.strip_suffix(post)) {
+                return Some(match &d.title {
+                    Some(t) if t.contains("{tag}") => t.replace("{tag}", tag),
+                    Some(t) => format!("{t}: {tag}"),
+                    None => format!("{}: {tag}", site.config.title),
+                });
+            }
+        }
+    }
+    None
+}
+
 /// Rebuild when asked (debounced), and when the next future post goes live.
-async fn rebuild_loop(app: Arc<App>) {
-    let mut next_future: Option<DateTime<Utc>> = None;
+async fn rebuild_loop(app: Arc<App>, mut next_future: Option<DateTime<Utc>>) {
     loop {
         let wait = next_future
             .and_then(|d| (d - Utc::now()).to_std().ok())

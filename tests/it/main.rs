@@ -4,14 +4,17 @@
 mod common;
 
 mod aggregate;
+mod browser;
 mod cli;
 mod content;
 mod corpus;
 mod errors;
 mod fetch_http;
+mod hostile;
 mod http_server;
 mod output;
 mod props;
 mod regressions;
+mod serve;
 mod switch;
 mod upstream_corpus;

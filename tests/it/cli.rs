@@ -151,3 +151,39 @@ fn new_outside_a_site_fails() {
     r.stderr_has("tributary.yaml");
     assert!(list_files(&site.root().join("content")).is_empty());
 }
+
+#[test]
+fn check_shows_when_the_schedule_fires_next() {
+    let site = Site::new(&format!("{BASIC_CONFIG}schedule: \"*/15 * * * *\"\n"));
+    site.feed("main", MAIN_FEED);
+    let r = site.run(&["check"]);
+    r.expect_success();
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("fires next at"))
+        .unwrap_or_else(|| panic!("no schedule note:\n{}", r.stderr));
+    assert!(
+        line.starts_with("tributary.yaml:3: note: schedule \"*/15 * * * *\""),
+        "{line}"
+    );
+    // Three quarter-hours, in order.
+    let times: Vec<&str> = line
+        .split("fires next at ")
+        .nth(1)
+        .unwrap()
+        .split(", ")
+        .collect();
+    assert_eq!(times.len(), 3, "{line}");
+    for t in &times {
+        let minute: u32 = t[14..16].parse().unwrap();
+        assert_eq!(minute % 15, 0, "{t}");
+        assert!(t.ends_with(":00 UTC"), "{t}");
+    }
+    assert!(times[0] < times[1] && times[1] < times[2]);
+
+    let bad = Site::new(&format!("{BASIC_CONFIG}schedule: \"every day\"\n"));
+    bad.run(&["check"])
+        .expect_code(1)
+        .stderr_has("tributary.yaml:3: schedule \"every day\" is not a cron expression");
+}

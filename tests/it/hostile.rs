@@ -7,13 +7,14 @@
 
 use crate::common::{items, Run, Site, BASIC_CONFIG};
 use crate::http_server::{Response, TestServer};
+use crate::serve::Daemon;
 use chrono::{DateTime, Duration as Span, Utc};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -722,75 +723,6 @@ fn ten_thousand_items_are_all_stored_and_built() {
 
 // ------------------------------------------------ 1b. under `serve`
 
-/// The daemon, killed when dropped.
-struct Daemon {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Daemon {
-    fn start(site: &Site) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-            .current_dir(site.cwd())
-            .arg("-C")
-            .arg(site.root())
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("RUST_LOG")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn serve");
-        let err = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
-        // Keeps draining stderr for the daemon's whole life.
-        std::thread::spawn(move || {
-            let mut lines = std::io::BufRead::lines(std::io::BufReader::new(err));
-            while let Some(Ok(l)) = lines.next() {
-                if let Some(rest) = l.strip_prefix("tributary: serving http://") {
-                    let _ = tx.send(rest.trim_end_matches('/').to_string());
-                }
-            }
-        });
-        let mut daemon = Daemon {
-            child,
-            addr: String::new(),
-        };
-        daemon.addr = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("no `serving` line within 30 s");
-        daemon
-    }
-
-    /// GET `path` over HTTP/1.0 (no chunking): (status, body).
-    fn get(&self, path: &str) -> (u16, String) {
-        let mut s = TcpStream::connect(&self.addr).expect("connect to serve");
-        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").as_bytes())
-            .expect("write");
-        let mut buf = Vec::new();
-        let _ = s.read_to_end(&mut buf);
-        let text = String::from_utf8_lossy(&buf).into_owned();
-        let status = text
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        (status, body)
-    }
-}
-
 /// The value of `metric{source="NAME"}` in Prometheus text.
 fn metric(text: &str, metric: &str, source: &str) -> Option<u64> {
     let prefix = format!("{metric}{{source=\"{source}\"}} ");
@@ -821,15 +753,15 @@ fn the_daemon_survives_an_endless_body_and_a_gzip_bomb() {
             (&server.url("/good.atom"), "good"),
         ],
     );
-    let daemon = Daemon::start(&site);
-    let pid = daemon.child.id();
+    let mut daemon = Daemon::serve(&site);
+    let pid = daemon.pid();
     let mut max_rss = 0;
     let end = Instant::now() + Duration::from_secs(20);
     let metrics = loop {
         if let Some(kb) = proc_kb(pid, "VmRSS:") {
             max_rss = max_rss.max(kb);
         }
-        let (status, body) = daemon.get("/metrics");
+        let (status, body) = daemon.get("/metrics").status_text();
         assert_eq!(status, 200, "{body}");
         let failing = |s| metric(&body, "tributary_source_consecutive_failures", s);
         if failing("endless").unwrap_or(0) >= 1
@@ -856,18 +788,14 @@ fn the_daemon_survives_an_endless_body_and_a_gzip_bomb() {
     let peak = proc_kb(pid, "VmHWM:").unwrap_or(max_rss);
     eprintln!("serve: max VmRSS sampled {max_rss} kB, VmHWM {peak} kB");
     assert!(peak < 200 * 1024, "VmHWM {peak} kB");
-    let (status, health) = daemon.get("/healthz");
+    let (status, health) = daemon.get("/healthz").status_text();
     assert_eq!(status, 200, "{health}");
-    let (status, stream) = daemon.get("/stream.json");
+    let (status, stream) = daemon.get("/stream.json").status_text();
     assert_eq!(status, 200);
     for id in GOOD_IDS {
         assert!(stream.contains(id), "{id} not served:\n{stream}");
     }
-    let mut daemon = daemon;
-    assert!(
-        daemon.child.try_wait().expect("try_wait").is_none(),
-        "the daemon exited"
-    );
+    assert!(daemon.running(), "the daemon exited");
 }
 
 // ------------------------------------------------ 2. sanitization

@@ -108,6 +108,13 @@ impl Daemon {
         http(self.addr, method, path, headers)
     }
 
+    /// Whether the daemon is still running.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
@@ -170,6 +177,11 @@ impl Resp {
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
             .collect()
+    }
+
+    /// (status, body as text).
+    pub fn status_text(&self) -> (u16, String) {
+        (self.status, self.text())
     }
 
     pub fn text(&self) -> String {

@@ -4,10 +4,12 @@
 mod common;
 
 mod aggregate;
+mod bad_input;
 mod browser;
 mod cli;
 mod content;
 mod corpus;
+mod crash;
 mod errors;
 mod fetch_http;
 mod hostile;

@@ -218,8 +218,14 @@ impl FetchReport {
     }
 }
 
+/// The longest an upstream can make us wait (`Retry-After`, `ttl`,
+/// `max-age`): a hostile or mistaken value must not park a source for years
+/// (or overflow a date).
+pub const MAX_WAIT_DAYS: i64 = 7;
+
 fn from_std(d: std::time::Duration) -> Duration {
-    Duration::from_std(d).unwrap_or(Duration::days(365))
+    let max = Duration::days(MAX_WAIT_DAYS);
+    Duration::from_std(d).map_or(max, |d| d.min(max))
 }
 
 /// When a source that was just fetched is due again: its schedule's next
@@ -282,6 +288,13 @@ fn published_feed_url(src: &ConfiguredSource, fetched: &str, feed: &parse::Upstr
     }
 }
 
+/// An item for the store; `undated` when upstream gave it no date (its
+/// dates are the time it was seen, which a later fetch must not move).
+struct Fresh {
+    item: StoredItem,
+    undated: bool,
+}
+
 /// The items of a parsed document, ready for the store. Items that have no
 /// http(s) link are left out: no reader could open them.
 fn stored_items(
@@ -289,17 +302,19 @@ fn stored_items(
     feed_url: &str,
     feed: parse::UpstreamFeed,
     now: DateTime<Utc>,
-) -> Vec<StoredItem> {
+) -> Vec<Fresh> {
     let seen = now.fixed_offset();
     feed.items
         .into_iter()
         .filter_map(|item| {
             let link = item.link.clone();
+            let undated = item.published.is_none() && item.updated.is_none();
             let mut e = item.into_entry(
                 Source {
                     name: src.name.clone(),
                     feed_url: feed_url.to_string(),
                     item_url: link,
+                    id: None,
                 },
                 seen,
             );
@@ -312,17 +327,39 @@ fn stored_items(
             e.id = entry_id(&src.key, &e.id);
             for s in &mut e.sources {
                 s.item_url = Some(e.url.clone());
+                s.id = Some(e.id.clone());
             }
             if e.title.trim().is_empty() {
                 e.title = untitled(&e);
             }
-            Some(StoredItem {
-                canonical_url: merge::canonical_url(&e.url),
-                entry: e,
-                first_seen: now,
+            Some(Fresh {
+                item: StoredItem {
+                    canonical_url: merge::canonical_url(&e.url),
+                    entry: e,
+                    first_seen: now,
+                },
+                undated,
             })
         })
         .collect()
+}
+
+/// Items ready to put: an undated item already stored keeps the dates it
+/// was first given, so that it is not "updated" (and moved to the top of
+/// the stream) by every fetch.
+fn settle_dates(store: &dyn Store, key: &str, fresh: Vec<Fresh>) -> Result<Vec<StoredItem>, Error> {
+    let mut out = Vec::with_capacity(fresh.len());
+    for f in fresh {
+        let mut item = f.item;
+        if f.undated {
+            if let Some(old) = store.item(key, &item.entry.id)? {
+                item.entry.published = old.entry.published;
+                item.entry.updated = old.entry.updated;
+            }
+        }
+        out.push(item);
+    }
+    Ok(out)
 }
 
 /// A title for an item that has none: the start of its text, else its link.
@@ -417,9 +454,25 @@ pub fn fetch(
                 jobs.push((i, url, v));
                 states.insert(i, state);
             }
-            Err(e) => report
-                .sources
-                .push((src.name.clone(), SourceResult::Failed(e))),
+            Err(e) => {
+                // Recorded like any failure, so that it backs off and shows in `sources list`.
+                let mut state = state;
+                state.last_fetch = Some(opts.now);
+                state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+                state.last_error = Some(e.clone());
+                state.next_due = Some(
+                    opts.now
+                        + from_std(fetch::backoff(
+                            state.consecutive_failures,
+                            &state.key,
+                            opts.now,
+                        )),
+                );
+                store.save_source(&state)?;
+                report
+                    .sources
+                    .push((src.name.clone(), SourceResult::Failed(e)));
+            }
         }
     }
     if jobs.is_empty() {
@@ -497,7 +550,7 @@ const PARSE_BATCH: usize = 8;
 /// Outcomes waiting to be parsed before the fetcher pauses (backpressure).
 const PIPELINE: usize = 32;
 
-type Parsed = Option<Result<(Vec<StoredItem>, Option<u32>), ParseError>>;
+type Parsed = Option<Result<(Vec<Fresh>, Option<u32>), ParseError>>;
 
 /// Parse a fetched body into items for the store; `None` for no body.
 fn parse_outcome(
@@ -601,11 +654,12 @@ fn apply(
         } => match parsed {
             Some(Ok((items, ttl))) => {
                 moved(state, permanent_url);
-                let ttl = ttl.map(|m| Duration::minutes(i64::from(m)));
+                let ttl = ttl.map(|m| Duration::minutes(i64::from(m)).min(Duration::days(1)));
                 let min = match (min_interval.map(from_std), ttl) {
                     (Some(a), Some(b)) => Some(a.max(b)),
                     (a, b) => a.or(b),
                 };
+                let items = settle_dates(&*store, &state.key, items)?;
                 let new = store.put_items(&state.key, &items, now)?;
                 state.etag = validators.etag;
                 state.last_modified = validators.last_modified;
@@ -659,13 +713,15 @@ struct BodyRef {
     summary_len: usize,
 }
 
-/// Identifies one upstream copy by what its `Source` says.
+/// Identifies one upstream copy by what its `Source` says (its item id
+/// included: two items of one feed may share a link).
 fn copy_key(s: &Source) -> u64 {
     let text = format!(
-        "{}\u{1f}{}\u{1f}{}",
+        "{}\u{1f}{}\u{1f}{}\u{1f}{}",
         s.name,
         s.feed_url,
-        s.item_url.as_deref().unwrap_or("")
+        s.item_url.as_deref().unwrap_or(""),
+        s.id.as_deref().unwrap_or("")
     );
     xxhash_rust::xxh3::xxh3_64(text.as_bytes())
 }

@@ -66,7 +66,9 @@ impl Site {
             return Err(Error::Invalid(problems));
         }
         Ok(Site {
-            root: root.to_path_buf(),
+            // Absolute, so that paths made from it (local upstream files as
+            // `file:` URLs, the store) mean the same from any working directory.
+            root: std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf()),
             config,
             feeds,
         })
@@ -1093,7 +1095,12 @@ fn plan_loaded(
 /// their bytes, the store's generation and the `max_age` windows (to the
 /// hour). Equal to the last build's, with every file still in place, means
 /// there is nothing to do, without planning anything.
-fn inputs_fingerprint(site: &Site, posts: &Posts, opts: &Options) -> Result<u64, Error> {
+fn inputs_fingerprint(
+    site: &Site,
+    posts: &Posts,
+    opts: &Options,
+    generation: Option<u64>,
+) -> Result<u64, Error> {
     use std::hash::Hasher;
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.write_u32(OUTPUT_REVISION);
@@ -1118,14 +1125,25 @@ fn inputs_fingerprint(site: &Site, posts: &Posts, opts: &Options) -> Result<u64,
         h.write_u64(p.hash);
         h.write_u8(u8::from(published));
     }
-    if site.feeds.iter().any(|f| !f.upstreams.is_empty()) {
-        let path = aggregate::store_path(site);
-        if path.exists() {
-            use crate::store::Store;
-            h.write_u64(crate::store::open_sqlite(&path)?.generation()?);
-        }
+    if let Some(g) = generation {
+        h.write_u64(g);
     }
     Ok(h.finish())
+}
+
+/// The store's generation, for a site with upstreams whose store exists.
+/// Read once, before any item is: a fetch that commits during the build
+/// then leaves a different generation, and the next build runs again.
+fn store_generation(site: &Site) -> Result<Option<u64>, Error> {
+    if !site.feeds.iter().any(|f| !f.upstreams.is_empty()) {
+        return Ok(None);
+    }
+    let path = aggregate::store_path(site);
+    if !path.exists() {
+        return Ok(None);
+    }
+    use crate::store::Store;
+    Ok(Some(crate::store::open_sqlite(&path)?.generation()?))
 }
 
 /// `tributary build`: write every feed whose inputs changed.
@@ -1138,8 +1156,17 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
     );
     let loaded = load_checked(&site, Some(&mut cache), opts)?;
     let output = site.output_dir(opts);
+    // A build killed mid-way leaves its temp files behind; the next one clears them.
+    let cleared = write::remove_stale_temps(&output);
+    if cleared > 0 {
+        tracing::info!("removed {cleared} temp files of an interrupted build");
+    }
     let old = read_manifest(root, &output);
-    let inputs = format!("{:016x}", inputs_fingerprint(&site, &loaded, opts)?);
+    let generation = store_generation(&site)?;
+    let inputs = format!(
+        "{:016x}",
+        inputs_fingerprint(&site, &loaded, opts, generation)?
+    );
     let in_place = || {
         old.files
             .iter()
@@ -1257,7 +1284,7 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
     // The inputs as the next build will see them: with the ledger just saved.
     manifest.inputs = Some(format!(
         "{:016x}",
-        inputs_fingerprint(&site, &loaded, opts)?
+        inputs_fingerprint(&site, &loaded, opts, generation)?
     ));
     let manifest_path = root.join(MANIFEST);
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Emit {

@@ -104,6 +104,10 @@ pub struct Source {
     /// The upstream item's own link, where this copy of the story lives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_url: Option<String>,
+    /// The upstream item's id (as published): which copy this is, when two
+    /// items of one feed share a link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 impl Source {

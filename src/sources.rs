@@ -177,6 +177,20 @@ fn insert_upstreams(text: &str, items: &str) -> String {
         .skip(start + 1)
         .find(|(_, l)| !l.is_empty() && !l.starts_with([' ', '-', '#', '\t']))
         .map_or(lines.len(), |(i, _)| i);
+    // New items take the indentation of the block's existing ones (YAML
+    // allows `- url:` at column 0 under a key); ours are written with two spaces.
+    let indent = lines[start + 1..end]
+        .iter()
+        .find(|l| l.trim_start().starts_with("- "))
+        .map(|l| &l[..l.len() - l.trim_start().len()]);
+    let items: String = match indent {
+        Some(ind) if ind != "  " => items
+            .lines()
+            .map(|l| format!("{ind}{}\n", l.strip_prefix("  ").unwrap_or(l)))
+            .collect(),
+        _ => items.to_string(),
+    };
+    let items = items.as_str();
     let mut out: Vec<String> = lines[..end].iter().map(|l| l.to_string()).collect();
     while out.last().is_some_and(|l| l.trim().is_empty()) {
         out.pop();
@@ -470,5 +484,14 @@ mod tests {
         );
         let out = insert_upstreams("title: X\n", "  - url: \"u\"\n");
         assert_eq!(out, "title: X\nupstreams:\n  - url: \"u\"\n");
+        // Items at column 0 under the key stay at column 0.
+        let out = insert_upstreams(
+            "upstreams:\n- url: a\n  name: A\n",
+            "  - url: \"b\"\n    name: \"B\"\n",
+        );
+        assert_eq!(
+            out,
+            "upstreams:\n- url: a\n  name: A\n- url: \"b\"\n  name: \"B\"\n"
+        );
     }
 }

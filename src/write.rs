@@ -111,6 +111,46 @@ impl Drop for Staged {
     }
 }
 
+/// Remove the temp files (`.NAME.tmp-PID-N`) that a killed process left
+/// under `dir`: those whose process is gone. Returns how many were removed.
+/// Only where the process table can be read (`/proc`); elsewhere none.
+pub fn remove_stale_temps(dir: &Path) -> usize {
+    if !Path::new("/proc/self").exists() {
+        return 0;
+    }
+    let mut removed = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let Ok(ft) = e.file_type() else { continue };
+            let path = e.path();
+            if ft.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let name = e.file_name();
+            let Some(pid) = temp_owner(&name.to_string_lossy()) else {
+                continue;
+            };
+            let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+            if !alive && fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
+/// The process id in a temp file name `.NAME.tmp-PID-N`.
+fn temp_owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let (_, tail) = rest.rsplit_once(".tmp-")?;
+    let (pid, n) = tail.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
 /// Stage and commit one file.
 pub fn write_atomic(dest: &Path, bytes: &[u8]) -> io::Result<()> {
     stage(dest, bytes)?.commit()
@@ -119,6 +159,28 @@ pub fn write_atomic(dest: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temp_files_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("tags");
+        fs::create_dir_all(&sub).unwrap();
+        // A pid no process has (above the kernel's limit).
+        fs::write(sub.join(".a.atom.tmp-4194305-0"), "x").unwrap();
+        let mine = format!(".b.atom.tmp-{}-1", std::process::id());
+        fs::write(dir.path().join(&mine), "x").unwrap();
+        fs::write(dir.path().join("feed.atom"), "x").unwrap();
+        fs::write(dir.path().join(".tmp-notes"), "x").unwrap();
+        if Path::new("/proc/self").exists() {
+            assert_eq!(remove_stale_temps(dir.path()), 1);
+            assert!(!sub.join(".a.atom.tmp-4194305-0").exists());
+        }
+        assert!(dir.path().join(mine).exists());
+        assert!(dir.path().join("feed.atom").exists());
+        assert!(dir.path().join(".tmp-notes").exists());
+        assert_eq!(temp_owner(".x.rss.tmp-12-3"), Some(12));
+        assert_eq!(temp_owner("x.rss"), None);
+    }
 
     #[test]
     fn staged_files_appear_only_on_commit() {

@@ -78,5 +78,8 @@ pub fn parse_duration(text: &str) -> Option<chrono::Duration> {
         "w" => 7 * 86_400,
         _ => return None,
     };
-    chrono::Duration::try_seconds(n.checked_mul(secs)?)
+    // A hundred years is more than any window or retention means; beyond it,
+    // date arithmetic would overflow.
+    let secs = n.checked_mul(secs).filter(|s| *s <= 100 * 366 * 86_400)?;
+    chrono::Duration::try_seconds(secs)
 }

@@ -583,16 +583,19 @@ mod tests {
                 name: "etcd releases".into(),
                 feed_url: "https://github.com/etcd-io/etcd/releases.atom".into(),
                 item_url: Some(e.url.clone()),
+                id: None,
             },
             Source {
                 name: "Planet <K8s>".into(),
                 feed_url: "https://planet.example/feed".into(),
                 item_url: Some("https://planet.example/etcd-3-6".into()),
+                id: None,
             },
             Source {
                 name: "local notes".into(),
                 feed_url: "feeds/local/notes.xml".into(),
                 item_url: None,
+                id: None,
             },
         ];
         e.related = vec![

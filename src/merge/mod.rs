@@ -436,6 +436,7 @@ pub(crate) mod tests {
                 name: feed.to_string(),
                 feed_url: format!("https://{feed}/feed.xml"),
                 item_url: Some(url.to_string()),
+                id: None,
             }],
             related: Vec::new(),
         }
@@ -695,6 +696,7 @@ pub(crate) mod tests {
             name: "y".into(),
             feed_url: "https://y/feed".into(),
             item_url: Some("https://site.example/b".into()),
+            id: None,
         });
         let out = merge(vec![a, b], vec![c], &opts());
         let ids: Vec<&str> = out.iter().map(|e| e.id.as_str()).collect();

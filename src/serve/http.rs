@@ -144,12 +144,12 @@ fn respond(
     set(header::VARY, "Accept-Encoding");
     set(
         header::CACHE_CONTROL,
-        &format!("public, max-age={}", app.cache_max_age),
+        &format!("public, max-age={}", app.cache_max_age()),
     );
     if let Some(m) = &doc.modified {
         set(header::LAST_MODIFIED, &http_date(m));
     }
-    if let (Some(hub), Some(self_url)) = (app.hub.as_deref(), self_url) {
+    if let (Some(hub), Some(self_url)) = (app.hub(), self_url) {
         set(
             header::LINK,
             &format!("<{hub}>; rel=\"hub\", <{self_url}>; rel=\"self\""),

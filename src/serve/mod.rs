@@ -77,9 +77,12 @@ pub struct App {
     site: RwLock<Arc<Site>>,
     status: Mutex<Status>,
     pub metrics: Metrics,
-    pub cache_max_age: u64,
-    pub hub: Option<String>,
     in_flight: Mutex<HashSet<String>>,
+    /// Sources whose last batch failed as a whole (the store, not the
+    /// upstream): not tried again before this instant.
+    cooldown: Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// Warnings already logged: every build reports them again.
+    warned: Mutex<HashSet<String>>,
     rebuild: Notify,
     stopping: AtomicBool,
 }
@@ -103,6 +106,16 @@ impl App {
 
     fn site(&self) -> Arc<Site> {
         read(&self.site)
+    }
+
+    /// `Cache-Control: max-age`, as the current configuration says.
+    pub fn cache_max_age(&self) -> u64 {
+        self.site().config.cache_max_age
+    }
+
+    /// The WebSub hub, as the current configuration says.
+    pub fn hub(&self) -> Option<String> {
+        self.site().config.hub.as_ref().map(|h| h.to_string())
     }
 
     /// The public URL of a served document (for `Link: rel="self"`).
@@ -144,14 +157,14 @@ pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
         .map_err(|e| Error::io("tokio runtime", e))?;
     let app = Arc::new(App {
         root: root.to_path_buf(),
-        cache_max_age: site.config.cache_max_age,
-        hub: site.config.hub.as_ref().map(|h| h.to_string()),
         site: RwLock::new(Arc::new(site)),
         opts,
         snapshot: RwLock::new(Arc::new(Snapshot::default())),
         status: Mutex::new(Status::default()),
         metrics: Metrics::default(),
         in_flight: Mutex::new(HashSet::new()),
+        cooldown: Mutex::new(std::collections::HashMap::new()),
+        warned: Mutex::new(HashSet::new()),
         rebuild: Notify::new(),
         stopping: AtomicBool::new(false),
     });
@@ -260,6 +273,15 @@ fn rebuild(app: &App) -> Result<Option<DateTime<Utc>>, Error> {
                 s.last_build_error = None;
                 s.health = health;
             });
+            {
+                let mut warned = app.warned.lock().unwrap_or_else(|e| e.into_inner());
+                for w in report.warnings.iter().chain(&report.skipped) {
+                    let line = w.to_string();
+                    if warned.insert(line.clone()) {
+                        tracing::warn!("{line}");
+                    }
+                }
+            }
             tracing::info!(
                 written = report.written,
                 unchanged = report.unchanged,
@@ -298,7 +320,7 @@ fn changed_docs(old: &Snapshot, new: &Snapshot) -> Vec<String> {
 /// WebSub: tell the hub which feeds changed (`hub.mode=publish`). Best
 /// effort: a hub that is down costs a warning, never a build.
 fn notify_hub(app: &App, changed: &[String]) {
-    let Some(hub) = app.hub.clone() else {
+    let Some(hub) = app.hub() else {
         return;
     };
     let site = app.site();
@@ -423,9 +445,11 @@ fn feed_title(site: &Site, path: &str) -> Option<String> {
 /// Rebuild when asked (debounced), and when the next future post goes live.
 async fn rebuild_loop(app: Arc<App>, mut next_future: Option<DateTime<Utc>>) {
     loop {
-        let wait = next_future
-            .and_then(|d| (d - Utc::now()).to_std().ok())
-            .unwrap_or(Duration::from_secs(3600));
+        // A future post whose time has already come (the build was slow) is due now.
+        let wait = match next_future {
+            Some(d) => (d - Utc::now()).to_std().unwrap_or(Duration::ZERO),
+            None => Duration::from_secs(3600),
+        };
         tokio::select! {
             _ = app.rebuild.notified() => {
                 // Let a burst of edits settle.
@@ -510,9 +534,12 @@ fn due_sources(app: &App) -> Result<Vec<String>, Error> {
     };
     let now = Utc::now();
     let in_flight = app.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cooldown = app.cooldown.lock().unwrap_or_else(|e| e.into_inner());
+    let instant = std::time::Instant::now();
+    cooldown.retain(|_, until| *until > instant);
     Ok(sources
         .into_iter()
-        .filter(|s| !in_flight.contains(&s.key))
+        .filter(|s| !in_flight.contains(&s.key) && !cooldown.contains_key(&s.key))
         .filter(|s| match states.iter().find(|st| st.key == s.key) {
             None => true,
             Some(st) => st.disabled.is_none() && st.next_due.is_none_or(|d| d <= now),
@@ -521,7 +548,27 @@ fn due_sources(app: &App) -> Result<Vec<String>, Error> {
         .collect())
 }
 
+/// Takes the batch's sources out of `in_flight` however the batch ends, a
+/// panic included: a source left in flight would never be fetched again.
+struct InFlight<'a> {
+    app: &'a App,
+    keys: &'a [String],
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self.app.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        for k in self.keys {
+            in_flight.remove(k);
+        }
+    }
+}
+
+/// How long a batch that failed as a whole waits before its sources are tried again.
+const BATCH_COOLDOWN: Duration = Duration::from_secs(60);
+
 fn fetch_batch(app: &App, keys: Vec<String>) {
+    let _in_flight = InFlight { app, keys: &keys };
     let site = app.site();
     let result = (|| {
         let mut store = aggregate::open_store(&site)?;
@@ -540,12 +587,6 @@ fn fetch_batch(app: &App, keys: Vec<String>) {
         let after = crate::store::Store::generation(&store)?;
         Ok::<_, Error>((report, after != before))
     })();
-    {
-        let mut in_flight = app.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        for k in &keys {
-            in_flight.remove(k);
-        }
-    }
     match result {
         Ok((report, changed)) => {
             use aggregate::SourceResult as R;
@@ -569,6 +610,13 @@ fn fetch_batch(app: &App, keys: Vec<String>) {
                 app.rebuild.notify_one();
             }
         }
-        Err(e) => tracing::warn!("fetch failed: {e}"),
+        Err(e) => {
+            tracing::warn!("fetch failed: {e}; these sources wait {BATCH_COOLDOWN:?}");
+            let until = std::time::Instant::now() + BATCH_COOLDOWN;
+            let mut cooldown = app.cooldown.lock().unwrap_or_else(|e| e.into_inner());
+            for k in &keys {
+                cooldown.insert(k.clone(), until);
+            }
+        }
     }
 }

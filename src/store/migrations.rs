@@ -65,6 +65,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // can tell in one query that nothing upstream changed since the last one.
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
     INSERT INTO meta (key, value) VALUES ('generation', 0);",
+    // 3: which store this is: a store deleted and fetched again can reach the
+    // same generation with other items.
+    "INSERT INTO meta (key, value) VALUES ('store_id', abs(random()));",
 ];
 
 /// The schema version this build writes.

@@ -726,12 +726,16 @@ impl Store for SqliteStore {
 
     fn generation(&self) -> Result<u64, StoreError> {
         let store = self.store.as_str();
-        self.conn
-            .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map(|v| v as u64)
-            .map_err(|e| db_error(store, e))
+        let (id, generation): (i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT (SELECT value FROM meta WHERE key = 'store_id'),
+                        (SELECT value FROM meta WHERE key = 'generation')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| db_error(store, e))?;
+        Ok((id as u64).rotate_left(32) ^ generation as u64)
     }
 
     fn prune(&mut self, key: &str, older_than: DateTime<Utc>) -> Result<usize, StoreError> {
@@ -921,6 +925,7 @@ mod tests {
                 name: "A".to_string(),
                 feed_url: key.to_string(),
                 item_url: Some("https://a.example/posts/1".to_string()),
+                id: None,
             }],
             related: vec!["https://site.example/2024/03/01/".to_string()],
         };

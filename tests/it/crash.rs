@@ -209,7 +209,9 @@ fn build_killed_at_random_points_leaves_old_or_new_files_and_the_next_build_succ
         // Other tests share the machine: aim the next kill by the latest run.
         run = t.elapsed();
         r.expect_success();
-        let (after, _) = outputs(&site.public());
+        let (after, left) = outputs(&site.public());
+        // The next build clears what the killed one left behind.
+        assert_eq!(left, 0, "kill {i}: temp files left after the next build");
         assert!(
             &after == target,
             "kill {i} after {delay:?}: the next build did not produce the new files: {:?}",

@@ -891,6 +891,9 @@ fn is_feed_path(p: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputFile {
     pub path: String,
+    /// When the document last changed for a reader: its feed's `updated`,
+    /// or the time its bytes last changed when that is later (`serve`'s
+    /// `Last-Modified`).
     pub updated: Option<DateTime<FixedOffset>>,
 }
 
@@ -911,12 +914,15 @@ fn next_future(posts: &Posts, opts: &Options) -> Option<DateTime<Utc>> {
 fn output_files(m: &Manifest) -> Vec<OutputFile> {
     m.files
         .iter()
-        .map(|(path, f)| OutputFile {
-            path: path.clone(),
-            updated: f
-                .updated
-                .as_deref()
-                .and_then(|u| DateTime::parse_from_rfc3339(u).ok()),
+        .map(|(path, f)| {
+            let date = |t: &Option<String>| {
+                t.as_deref()
+                    .and_then(|u| DateTime::parse_from_rfc3339(u).ok())
+            };
+            OutputFile {
+                path: path.clone(),
+                updated: date(&f.updated).max(date(&f.changed)),
+            }
         })
         .collect()
 }
@@ -937,9 +943,16 @@ struct Manifest {
 struct ManifestFile {
     fingerprint: String,
     len: u64,
-    /// The document's `updated` (RFC 3339), served as `Last-Modified`.
+    /// The document's `updated` (RFC 3339).
     #[serde(default)]
     updated: Option<String>,
+    /// xxh3 of the bytes written.
+    #[serde(default)]
+    hash: Option<String>,
+    /// When the bytes last changed (RFC 3339): a feed's title or an old
+    /// entry can change without its `updated` moving.
+    #[serde(default)]
+    changed: Option<String>,
 }
 
 fn read_manifest(root: &Path, output: &Path) -> Manifest {
@@ -1237,14 +1250,26 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
         write::stage_with(&dest, |w| write_doc(doc, list, w, site.config.xslt))
             .map_err(|e| Error::io(&dest, e))
     })?;
-    for (&i, (s, len)) in stale.iter().zip(staged) {
+    let now = emit::rfc3339(&Utc::now().fixed_offset());
+    for (&i, (s, written)) in stale.iter().zip(staged) {
         let doc = &plan.docs[i];
+        let hash = format!("{:016x}", written.hash);
+        // Same bytes as before: unchanged for a reader. Other bytes: changed
+        // now (only worth recording when it differs from `updated`, which a
+        // new document's bytes always match).
+        let changed = match old.files.get(&doc.path) {
+            Some(f) if f.hash.as_deref() == Some(hash.as_str()) => f.changed.clone(),
+            Some(f) if f.hash.is_some() => Some(now.clone()),
+            _ => None,
+        };
         manifest.files.insert(
             doc.path.clone(),
             ManifestFile {
                 fingerprint: format!("{:016x}", doc.fingerprint),
-                len,
+                len: written.len,
                 updated: Some(emit::rfc3339(&doc.meta.updated)),
+                hash: Some(hash),
+                changed,
             },
         );
         let dest = s.dest().to_path_buf();
@@ -1263,6 +1288,8 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
                 fingerprint: format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes)),
                 len: bytes.len() as u64,
                 updated: None,
+                hash: None,
+                changed: None,
             },
         );
     }

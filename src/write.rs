@@ -25,16 +25,18 @@ pub fn stage(dest: &Path, bytes: &[u8]) -> io::Result<Staged> {
     stage_with(dest, |w| w.write_all(bytes)).map(|(s, _)| s)
 }
 
-/// Counts what passes through, for the manifest.
+/// Counts and hashes what passes through, for the manifest.
 struct Counting<W> {
     inner: W,
     written: u64,
+    hash: xxhash_rust::xxh3::Xxh3,
 }
 
 impl<W: Write> Write for Counting<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.written += n as u64;
+        self.hash.update(&buf[..n]);
         Ok(n)
     }
 
@@ -43,12 +45,20 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
+/// What `stage_with` wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub len: u64,
+    /// xxh3 of the bytes: tells whether a rewritten file really changed.
+    pub hash: u64,
+}
+
 /// Let `fill` write a temp file beside `dest` (buffered), then fsync it.
-/// Returns the staged file and how many bytes were written.
+/// Returns the staged file and what was written.
 pub fn stage_with(
     dest: &Path,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> io::Result<(Staged, u64)> {
+) -> io::Result<(Staged, Written)> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let name = dest
@@ -61,9 +71,13 @@ pub fn stage_with(
         let mut w = Counting {
             inner: io::BufWriter::with_capacity(1 << 20, File::create(&tmp)?),
             written: 0,
+            hash: xxhash_rust::xxh3::Xxh3::new(),
         };
         fill(&mut w)?;
-        let written = w.written;
+        let written = Written {
+            len: w.written,
+            hash: w.hash.digest(),
+        };
         let f = w.inner.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         Ok(written)

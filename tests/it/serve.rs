@@ -1091,3 +1091,27 @@ fn newsboat_reads_the_served_example_site() {
     println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "newsboat-check.sh failed:\n{stdout}");
 }
+
+// 2b. A change that leaves `updated` alone (the feed's title) still moves
+// Last-Modified, so that If-Modified-Since never hides it.
+#[test]
+fn last_modified_moves_when_bytes_change_without_a_new_entry() {
+    let site = site_with("");
+    let d = Daemon::serve(&site);
+    let first = d.get("/main.atom");
+    let lm = first
+        .header("last-modified")
+        .expect("Last-Modified")
+        .to_string();
+    site.feed("main", "title: Main, renamed\n");
+    wait_for(CHANGE_TIMEOUT, "the new title served", || {
+        serves(&d, "/main.atom", "Main, renamed").then_some(())
+    });
+    let r = d.request("GET", "/main.atom", &[("If-Modified-Since", lm.as_str())]);
+    assert_eq!(r.status, 200, "a changed feed answered 304 to its old date");
+    let newer = r.header("last-modified").expect("Last-Modified");
+    assert_ne!(newer, lm);
+    // Its new date revalidates.
+    let again = d.request("GET", "/main.atom", &[("If-Modified-Since", newer)]);
+    assert_eq!(again.status, 304);
+}

@@ -374,9 +374,12 @@ pub fn plan(
                 for doc in paginate(cfg, def, &inst, *format, &path, &line.id, &entries) {
                     // The human page mirrors the first format's subscription document.
                     if page.is_none() {
+                        let mut entries = doc.entries.clone();
+                        entries.truncate(PAGE_ENTRIES);
                         page = Some(DocPlan {
                             path: page_path(&doc.path),
                             page: Some(Vec::new()),
+                            entries,
                             ..doc.clone()
                         });
                     }
@@ -624,6 +627,10 @@ fn feed_instances(def: &FeedDef, entries: &[Planned], posts: &[Post]) -> Vec<Ins
         })
         .collect()
 }
+
+/// Entries a feed's human page shows: a person reads the newest; a reader
+/// subscribed to the feed gets them all.
+pub const PAGE_ENTRIES: usize = 100;
 
 /// The human page of a feed document: its path with `.html` for the extension.
 fn page_path(path: &str) -> String {

@@ -1318,7 +1318,15 @@ fn upstream_html_is_safe_in_every_output_format() {
                     "{marker} in stream.{format}"
                 );
             }
-            assert!(page_text.contains(&t), "{t:?} not on stream.html as text");
+            // The page shows the newest entries only (the feed has them all).
+            let on_page = titles
+                .iter()
+                .filter(|(f, _)| *f == "json")
+                .take(tributary::build::PAGE_ENTRIES)
+                .any(|(_, x)| *x == t);
+            if on_page {
+                assert!(page_text.contains(&t), "{t:?} not on stream.html as text");
+            }
         }
     }
     assert!(

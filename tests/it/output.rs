@@ -841,3 +841,36 @@ fn keep_going_skips_and_reports_broken_posts() {
     assert_eq!(titles, ["Third", "Second", "First"]);
     assert_eq!(temp_leftovers(&site), Vec::<String>::new());
 }
+
+#[test]
+fn a_feed_page_shows_the_newest_entries_and_how_to_subscribe() {
+    let site = Site::basic();
+    site.feed("main", "title: Main\nlimit: all\n");
+    for i in 0..120 {
+        let day = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Days::new(i);
+        site.post(
+            &format!("{day}-post-{i}.md"),
+            post_text(&format!("title: Post {i}"), &format!("Body {i}.\n")),
+        );
+    }
+    site.build_ok();
+    assert_eq!(
+        items(&site.json("main.json")).len(),
+        120,
+        "the feed has every post"
+    );
+    let page = site.read("main.html");
+    assert_eq!(
+        page.matches("<article>").count(),
+        tributary::build::PAGE_ENTRIES,
+        "the page shows the newest"
+    );
+    assert!(page.contains("Post 119"), "newest first");
+    assert!(!page.contains(">Post 0<"), "the oldest is only in the feed");
+    for alt in ["main.atom", "main.rss", "main.json"] {
+        assert!(
+            page.contains(&format!("https://example.org/{alt}")),
+            "{alt} offered on the page"
+        );
+    }
+}

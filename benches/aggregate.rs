@@ -126,6 +126,7 @@ fn run(root: &Path) -> Phase {
             all: true,
             only: None,
             keys: None,
+            slots: None,
             now: Utc::now(),
             progress: false,
         },

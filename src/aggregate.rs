@@ -146,6 +146,9 @@ pub struct FetchOptions {
     /// Only these sources (by key), when due: `serve` fetches each batch of
     /// due sources on its own, so a slow one does not hold up the others.
     pub keys: Option<Vec<String>>,
+    /// Limits shared with other runs going on at the same time (`serve`'s
+    /// batches); `None`: this run's own.
+    pub slots: Option<std::sync::Arc<fetch::Slots>>,
     pub now: DateTime<Utc>,
     /// Show a progress bar (on a terminal).
     pub progress: bool,
@@ -481,7 +484,7 @@ pub fn fetch(
     let now = opts.now;
     let total = jobs.len();
     let bar = opts.progress.then(|| progress_bar(total));
-    let (fetch_thread, outcomes) = start_fetches(site, jobs)?;
+    let (fetch_thread, outcomes) = start_fetches(site, jobs, opts.slots.clone())?;
     // Outcomes arrive as requests finish; a few at a time are parsed on every
     // core (parsing and sanitizing is the CPU-heavy part) and stored, so
     // that at most a bounded number of bodies is held at once.
@@ -590,9 +593,12 @@ type FetchThread = std::thread::JoinHandle<Result<(), std::io::Error>>;
 fn start_fetches(
     site: &Site,
     jobs: Vec<(usize, String, Validators)>,
+    slots: Option<std::sync::Arc<fetch::Slots>>,
 ) -> Result<(FetchThread, std::sync::mpsc::Receiver<(usize, Outcome)>), Error> {
-    let fetcher =
-        Fetcher::new(&site.config.fetch, Some(site.config.base_url.as_str())).map_err(|e| {
+    let settings = &site.config.fetch;
+    let slots = slots.unwrap_or_else(|| fetch::Slots::new(settings));
+    let fetcher = Fetcher::with_slots(settings, Some(site.config.base_url.as_str()), slots)
+        .map_err(|e| {
             Error::invalid(Diagnostic::error(
                 "tributary.yaml",
                 None,

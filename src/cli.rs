@@ -332,6 +332,7 @@ fn run_fetch(
         all,
         only,
         keys: None,
+        slots: None,
         now: chrono::Utc::now(),
         progress: !cli.quiet && std::io::stderr().is_terminal(),
     };

@@ -70,14 +70,49 @@ struct Inner {
     client: reqwest::Client,
     timeout: Duration,
     max_body: u64,
-    concurrency: usize,
-    per_host: usize,
+    slots: Arc<Slots>,
     guard: bool,
+}
+
+/// The `concurrency` and `per_host` limits as permits. Fetchers that share
+/// one `Slots` (the batches `serve` runs side by side) share the limits.
+#[derive(Debug)]
+pub struct Slots {
+    global: Arc<Semaphore>,
+    per_host: usize,
+    hosts: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Slots {
+    pub fn new(settings: &Settings) -> Arc<Slots> {
+        Arc::new(Slots {
+            global: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            per_host: settings.per_host.max(1),
+            hosts: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn host(&self, host: String) -> Arc<Semaphore> {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        hosts
+            .entry(host)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
+            .clone()
+    }
 }
 
 impl Fetcher {
     /// A fetcher with `settings`; `site_url` goes into the User-Agent.
     pub fn new(settings: &Settings, site_url: Option<&str>) -> Result<Fetcher, FetchError> {
+        Fetcher::with_slots(settings, site_url, Slots::new(settings))
+    }
+
+    /// A fetcher whose limits are `slots`, shared with other fetchers.
+    pub fn with_slots(
+        settings: &Settings,
+        site_url: Option<&str>,
+        slots: Arc<Slots>,
+    ) -> Result<Fetcher, FetchError> {
         let timeout = Duration::from_secs(settings.timeout.max(1));
         let ua = settings
             .user_agent
@@ -105,8 +140,7 @@ impl Fetcher {
                 client,
                 timeout,
                 max_body: settings.max_body,
-                concurrency: settings.concurrency.max(1),
-                per_host: settings.per_host.max(1),
+                slots,
                 guard,
             }),
         })
@@ -154,18 +188,13 @@ impl Fetcher {
         jobs: Vec<(K, String, Validators)>,
         mut sink: impl FnMut(K, Outcome),
     ) {
-        let global = Arc::new(Semaphore::new(self.inner.concurrency));
-        let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
         let mut keys: Vec<Option<K>> = Vec::with_capacity(jobs.len());
         let mut task_index = HashMap::new();
         let mut set = tokio::task::JoinSet::new();
         for (i, (key, url, validators)) in jobs.into_iter().enumerate() {
             keys.push(Some(key));
-            let host = hosts
-                .entry(host_key(&url))
-                .or_insert_with(|| Arc::new(Semaphore::new(self.inner.per_host)))
-                .clone();
-            let global = global.clone();
+            let host = self.inner.slots.host(host_key(&url));
+            let global = self.inner.slots.global.clone();
             let me = self.clone();
             // The host permit first: a job waiting for its host holds no global slot.
             let handle = set.spawn(async move {

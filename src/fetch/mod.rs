@@ -13,7 +13,7 @@ pub mod headers;
 mod http;
 pub mod schedule;
 
-pub use http::{Fetcher, Outcome, Validators};
+pub use http::{Fetcher, Outcome, Slots, Validators};
 pub use schedule::backoff;
 
 use std::time::Duration;

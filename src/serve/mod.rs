@@ -81,6 +81,9 @@ pub struct App {
     /// Sources whose last batch failed as a whole (the store, not the
     /// upstream): not tried again before this instant.
     cooldown: Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// `fetch:` limits shared by every batch (set at start; a change to
+    /// `concurrency` or `per_host` takes a restart).
+    slots: std::sync::Arc<crate::fetch::Slots>,
     /// Warnings already logged: every build reports them again.
     warned: Mutex<HashSet<String>>,
     rebuild: Notify,
@@ -156,6 +159,7 @@ pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
         .build()
         .map_err(|e| Error::io("tokio runtime", e))?;
     let app = Arc::new(App {
+        slots: crate::fetch::Slots::new(&site.config.fetch),
         root: root.to_path_buf(),
         site: RwLock::new(Arc::new(site)),
         opts,
@@ -580,6 +584,7 @@ fn fetch_batch(app: &App, keys: Vec<String>) {
                 all: false,
                 only: None,
                 keys: Some(keys.clone()),
+                slots: Some(app.slots.clone()),
                 now: Utc::now(),
                 progress: false,
             },

@@ -581,3 +581,41 @@ fn settings_from_yaml() {
     assert!(!s.allow_private_addresses);
     assert!(serde_yaml::from_str::<Settings>("per_hots: 4\n").is_err());
 }
+
+/// Two fetchers on two threads (as `serve` runs batches side by side) that
+/// share one `Slots` keep `per_host` together.
+#[test]
+fn shared_slots_hold_per_host_across_fetchers() {
+    let server = TestServer::start();
+    for i in 0..6 {
+        server.route(
+            &format!("/s{i}"),
+            Response::ok("x").delay(Duration::from_millis(200)),
+        );
+    }
+    let s = Settings {
+        per_host: 2,
+        concurrency: 16,
+        ..settings()
+    };
+    let slots = tributary::fetch::Slots::new(&s);
+    let threads: Vec<_> = [0..3, 3..6]
+        .into_iter()
+        .map(|range| {
+            let f = Fetcher::with_slots(&s, None, slots.clone()).expect("fetcher");
+            let jobs: Vec<(usize, String, Validators)> = range
+                .map(|i| (i, server.url(&format!("/s{i}")), none()))
+                .collect();
+            std::thread::spawn(move || run(f.fetch_all(jobs)))
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().expect("thread").len(), 3);
+    }
+    assert_eq!(
+        server.max_concurrent(),
+        2,
+        "per_host held across both fetchers"
+    );
+    assert_eq!(server.requests().len(), 6);
+}

@@ -160,11 +160,18 @@ pub fn parse_post(bytes: &[u8], shown: &Path, opts: LoadOptions) -> Result<Loade
                 ))
             }
             Err(e) => {
+                // Errors about the document as a whole (an alias bomb) have
+                // no line: the front matter's first line is the place to look.
+                let why = if e.message.contains("repetition limit") {
+                    format!("{} (aliases expand too far)", e.message)
+                } else {
+                    e.message
+                };
                 return Err(Diagnostic::error(
                     shown,
-                    e.line.map(|l| l + 1),
-                    format!("front matter is not valid YAML: {}", e.message),
-                ))
+                    Some(e.line.unwrap_or(1) + 1),
+                    format!("front matter is not valid YAML: {why}"),
+                ));
             }
         }
     };

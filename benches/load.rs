@@ -19,30 +19,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "../tests/it/load_check.rs"]
+mod load_check;
+
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// A deterministic pseudo-random sequence (64-bit LCG).
-struct Lcg(u64);
-
-impl Lcg {
-    fn new(seed: u64) -> Lcg {
-        Lcg(seed
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(0x2545_F491_4F6C_DD1D))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
 }
 
 /// Write a site of `posts` weekly posts: a `limit: all` feed, an archived
@@ -157,69 +141,6 @@ fn rss_of(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
-fn parses(path: &str, body: &[u8]) -> Result<(), String> {
-    let r = if path.ends_with(".json") {
-        serde_json::from_slice::<serde_json::Value>(body)
-            .map(drop)
-            .map_err(|e| e.to_string())
-    } else if path.ends_with(".atom") {
-        atom_syndication::Feed::read_from(body)
-            .map(drop)
-            .map_err(|e| e.to_string())
-    } else {
-        rss::Channel::read_from(body)
-            .map(drop)
-            .map_err(|e| e.to_string())
-    };
-    r.map_err(|e| format!("{path}: does not parse: {e}"))
-}
-
-/// One checked GET.
-async fn get_one(client: &reqwest::Client, base: &str, path: &str) -> Result<(), String> {
-    let resp = client
-        .get(format!("{base}/{path}"))
-        .send()
-        .await
-        .map_err(|e| format!("{path}: {e}"))?;
-    if resp.status() != reqwest::StatusCode::OK {
-        return Err(format!("{path}: status {}", resp.status()));
-    }
-    let etag = resp
-        .headers()
-        .get(reqwest::header::ETAG)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .ok_or_else(|| format!("{path}: no ETag"))?;
-    let identity = resp
-        .headers()
-        .get(reqwest::header::CONTENT_ENCODING)
-        .is_none();
-    let length = resp.content_length().filter(|_| identity);
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| format!("{path}: body: {e}"))?;
-    if let Some(n) = length {
-        if n != body.len() as u64 {
-            return Err(format!("{path}: Content-Length {n}, body {}", body.len()));
-        }
-    }
-    // Every coding's ETag is the hash of the identity bytes plus a suffix.
-    let hash = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&body));
-    let advertised = etag.trim_matches('"').split('-').next().unwrap_or("");
-    if advertised != hash {
-        return Err(format!("{path}: ETag {etag}, body hash {hash}: torn body"));
-    }
-    parses(path, &body)
-}
-
-#[derive(Default)]
-struct Seen {
-    ok: u64,
-    bad: Vec<String>,
-    latencies: Vec<Duration>,
-}
-
 async fn metric(base: &str, name: &str) -> Option<u64> {
     let text = reqwest::get(format!("{base}/metrics"))
         .await
@@ -301,51 +222,7 @@ fn run(clients: usize, span: Duration, posts: u64) -> Result<(), String> {
     };
 
     let started = Instant::now();
-    let seen = rt.block_on(async {
-        let end = Instant::now() + span;
-        let mut tasks = Vec::new();
-        for c in 0..clients {
-            let (paths, base) = (paths.clone(), base.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut seen = Seen::default();
-                // Half the clients take brotli/gzip, half identity.
-                let mut b = reqwest::Client::builder().timeout(Duration::from_secs(30));
-                if c % 2 == 1 {
-                    b = b.no_gzip().no_brotli();
-                }
-                let client = match b.build() {
-                    Ok(c) => c,
-                    Err(e) => {
-                        seen.bad.push(format!("client: {e}"));
-                        return seen;
-                    }
-                };
-                let mut rng = Lcg::new(c as u64);
-                while Instant::now() < end {
-                    let path = &paths[(rng.next() % paths.len() as u64) as usize];
-                    let t = Instant::now();
-                    match get_one(&client, &base, path).await {
-                        Ok(()) => seen.ok += 1,
-                        Err(e) => seen.bad.push(e),
-                    }
-                    seen.latencies.push(t.elapsed());
-                }
-                seen
-            }));
-        }
-        let mut all = Seen::default();
-        for t in tasks {
-            match t.await {
-                Ok(s) => {
-                    all.ok += s.ok;
-                    all.bad.extend(s.bad);
-                    all.latencies.extend(s.latencies);
-                }
-                Err(e) => all.bad.push(format!("client task: {e}")),
-            }
-        }
-        all
-    });
+    let seen = load_check::load(&base, &paths, clients, span);
     let elapsed = started.elapsed();
     stop.store(true, Ordering::SeqCst);
     let (edits, rss) = sampler.join().unwrap_or_default();

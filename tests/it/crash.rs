@@ -9,40 +9,14 @@
 
 use crate::common::{list_files, validate_file, Site, BASIC_CONFIG};
 use crate::http_server::{Response, TestServer};
+use crate::load_check::{load, Lcg};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// A deterministic pseudo-random sequence (64-bit LCG), seeded per iteration.
-struct Lcg(u64);
-
-impl Lcg {
-    fn new(seed: u64) -> Lcg {
-        let mut l = Lcg(seed
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(0x2545_F491_4F6C_DD1D));
-        l.next();
-        l
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    /// A duration in `[0, max)`.
-    fn below(&mut self, max: Duration) -> Duration {
-        let us = max.as_micros().max(1) as u64;
-        Duration::from_micros(self.next() % us)
-    }
-}
 
 /// `tributary -C SITE ARGS...` started in the background, output discarded.
 fn spawn(site: &Site, args: &[&str]) -> Child {
@@ -352,162 +326,6 @@ fn fetch_killed_at_random_points_keeps_the_store_whole_and_the_next_fetch_succee
     site.assert_all_valid();
 }
 
-/// `tributary serve` on a free port; killed when dropped.
-struct Serve {
-    child: Child,
-    base: String,
-}
-
-impl Serve {
-    fn start(site: &Site) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-            .current_dir(site.cwd())
-            .arg("-C")
-            .arg(site.root())
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("RUST_LOG")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tributary serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let mut base = None;
-        for line in lines.by_ref() {
-            let line = line.expect("read stderr");
-            if let Some(rest) = line.strip_prefix("tributary: serving ") {
-                base = Some(rest.trim_end_matches('/').to_string());
-                break;
-            }
-        }
-        // Keep draining: a full pipe would block the server's logging.
-        std::thread::spawn(move || for _ in lines {});
-        let base = base.expect("serve printed its address");
-        Serve { child, base }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Parse `body` completely as the format of `path`.
-fn parses(path: &str, body: &[u8]) -> Result<(), String> {
-    let r = if path.ends_with(".json") {
-        serde_json::from_slice::<serde_json::Value>(body)
-            .map(drop)
-            .map_err(|e| e.to_string())
-    } else if path.ends_with(".atom") {
-        atom_syndication::Feed::read_from(body)
-            .map(drop)
-            .map_err(|e| e.to_string())
-    } else {
-        rss::Channel::read_from(body)
-            .map(drop)
-            .map_err(|e| e.to_string())
-    };
-    r.map_err(|e| format!("{path}: does not parse: {e}"))
-}
-
-/// One GET: 200, a body whose hash is the one its `ETag` advertises, the
-/// length `Content-Length` announced (identity only), a complete feed.
-async fn get_one(client: &reqwest::Client, base: &str, path: &str) -> Result<(), String> {
-    let resp = client
-        .get(format!("{base}/{path}"))
-        .send()
-        .await
-        .map_err(|e| format!("{path}: {e}"))?;
-    if resp.status() != reqwest::StatusCode::OK {
-        return Err(format!("{path}: status {}", resp.status()));
-    }
-    let etag = resp
-        .headers()
-        .get(reqwest::header::ETAG)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .ok_or_else(|| format!("{path}: no ETag"))?;
-    let identity = resp
-        .headers()
-        .get(reqwest::header::CONTENT_ENCODING)
-        .is_none();
-    let length = resp.content_length().filter(|_| identity);
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| format!("{path}: body: {e}"))?;
-    if let Some(n) = length {
-        if n != body.len() as u64 {
-            return Err(format!("{path}: Content-Length {n}, body {}", body.len()));
-        }
-    }
-    // The ETag of every coding is the hash of the identity bytes plus a suffix.
-    let hash = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&body));
-    let advertised = etag.trim_matches('"').split('-').next().unwrap_or("");
-    if advertised != hash {
-        return Err(format!("{path}: ETag {etag}, body hash {hash}: torn body"));
-    }
-    parses(path, &body)
-}
-
-/// What the clients saw: good responses, failures, latencies.
-#[derive(Default)]
-struct Seen {
-    ok: u64,
-    bad: Vec<String>,
-    latencies: Vec<Duration>,
-}
-
-/// `clients` concurrent clients GET `paths` in a loop for `span`; half of
-/// them accept gzip and brotli, half only identity.
-fn load(base: &str, paths: &[String], clients: usize, span: Duration) -> Seen {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let paths = Arc::new(paths.to_vec());
-    rt.block_on(async {
-        let end = Instant::now() + span;
-        let mut tasks = Vec::new();
-        for c in 0..clients {
-            let paths = paths.clone();
-            let base = base.to_string();
-            tasks.push(tokio::spawn(async move {
-                let mut b = reqwest::Client::builder().timeout(Duration::from_secs(10));
-                if c % 2 == 1 {
-                    b = b.no_gzip().no_brotli();
-                }
-                let client = b.build().expect("client");
-                let mut seen = Seen::default();
-                let mut rng = Lcg::new(c as u64);
-                while Instant::now() < end {
-                    let path = &paths[(rng.next() % paths.len() as u64) as usize];
-                    let t = Instant::now();
-                    match get_one(&client, &base, path).await {
-                        Ok(()) => seen.ok += 1,
-                        Err(e) => seen.bad.push(e),
-                    }
-                    seen.latencies.push(t.elapsed());
-                }
-                seen
-            }));
-        }
-        let mut all = Seen::default();
-        for t in tasks {
-            let s = t.await.expect("client task");
-            all.ok += s.ok;
-            all.bad.extend(s.bad);
-            all.latencies.extend(s.latencies);
-        }
-        all
-    })
-}
-
 /// Append a line to one post every `every` until `stop`; returns the number of edits.
 fn keep_editing(
     site_root: PathBuf,
@@ -573,8 +391,9 @@ fn serve_under_load_while_rebuilding_never_serves_an_error_or_a_torn_body() {
     let paths: Vec<String> = site.feed_files();
     assert!(paths.len() > 20, "{paths:?}");
 
-    let server = Serve::start(&site);
-    let before = builds_ok(&server.base);
+    let server = crate::serve::Daemon::serve(&site);
+    let base = server.url("");
+    let before = builds_ok(&base);
     let stop = Arc::new(AtomicBool::new(false));
     let editor = {
         let (root, stop) = (site.root().to_path_buf(), stop.clone());
@@ -582,12 +401,12 @@ fn serve_under_load_while_rebuilding_never_serves_an_error_or_a_torn_body() {
         posts.reverse();
         std::thread::spawn(move || keep_editing(root, posts, Duration::from_millis(700), stop))
     };
-    let seen = load(&server.base, &paths, 20, Duration::from_secs(5));
+    let seen = load(&base, &paths, 20, Duration::from_secs(5));
     stop.store(true, Ordering::SeqCst);
     let edits = editor.join().expect("editor");
     // Let the last edit's rebuild land before counting.
     std::thread::sleep(Duration::from_millis(1500));
-    let rebuilds = builds_ok(&server.base) - before;
+    let rebuilds = builds_ok(&base) - before;
 
     eprintln!(
         "serve: {} good responses, {} bad, {edits} edits, {rebuilds} rebuilds",

@@ -14,6 +14,7 @@ mod errors;
 mod fetch_http;
 mod hostile;
 mod http_server;
+mod load_check;
 mod output;
 mod props;
 mod regressions;

@@ -61,6 +61,17 @@ fn is_tracking(key: &str) -> bool {
 ///   a `%` that starts no escape written `%25`.
 /// - Query: [`TRACKING_PARAMS`] and empty pairs removed, the rest sorted.
 pub fn canonical_url(url: &str) -> Option<String> {
+    let out = canonicalize(url)?;
+    // IDNA is not idempotent for every host the URL parser accepts (a label
+    // it punycodes may not parse again: found by fuzzing). Such a host names
+    // no reachable site; a canonical form must be its own canonical form.
+    if out.contains("xn--") && canonicalize(&out).as_deref() != Some(out.as_str()) {
+        return None;
+    }
+    Some(out)
+}
+
+fn canonicalize(url: &str) -> Option<String> {
     let parsed = Url::parse(url.trim()).ok()?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return None;
@@ -271,5 +282,17 @@ mod tests {
             reversed.reverse();
             prop_assert_eq!(c(&build("HTTP", &host.to_uppercase(), &path, &reversed, "")), base);
         }
+    }
+
+    #[test]
+    fn a_host_that_does_not_survive_idna_twice_has_no_canonical_form() {
+        // Found by the `canonical_url` fuzz target: the parser punycodes this
+        // host into one it then refuses.
+        let input = "https:}}}}}}}0000}}0\u{430}2......0*0A.0...";
+        assert_eq!(canonical_url(input), None);
+        // An ordinary internationalized host keeps working, idempotently.
+        let c = canonical_url("https://b\u{fc}cher.example/x").unwrap();
+        assert_eq!(c, "https://xn--bcher-kva.example/x");
+        assert_eq!(canonical_url(&c).as_deref(), Some(c.as_str()));
     }
 }

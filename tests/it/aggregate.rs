@@ -99,7 +99,12 @@ fn two_items(tag: &str) -> String {
 
 /// `feeds/NAME.yaml` with `upstreams` (url, name).
 fn feed_yaml(upstreams: &[(&str, &str)]) -> String {
-    let mut out = String::from("title: Stream\nlimit: 50\nupstreams:\n");
+    stream_yaml(50, upstreams)
+}
+
+/// A feed file `title: Stream` of `limit` entries drawing from `upstreams` (url, name).
+pub fn stream_yaml(limit: usize, upstreams: &[(&str, &str)]) -> String {
+    let mut out = format!("title: Stream\nlimit: {limit}\nupstreams:\n");
     for (url, name) in upstreams {
         out.push_str(&format!("  - url: \"{url}\"\n    name: \"{name}\"\n"));
     }
@@ -115,7 +120,7 @@ fn site_with(upstreams: &[(&str, &str)]) -> Site {
 
 /// The `fetched N, not modified N, failed N, new items N ...` line.
 #[track_caller]
-fn summary(r: &Run) -> &str {
+pub fn summary(r: &Run) -> &str {
     r.stderr
         .lines()
         .find(|l| l.starts_with("fetched "))

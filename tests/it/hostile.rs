@@ -5,6 +5,7 @@
 //! output format after parsing it back, and the address guard is checked
 //! with the setting off.
 
+use crate::aggregate::{stream_yaml, summary};
 use crate::common::{items, Run, Site, BASIC_CONFIG};
 use crate::http_server::{Response, TestServer};
 use crate::serve::Daemon;
@@ -50,21 +51,8 @@ const GOOD_IDS: [&str; 2] = ["tag:good.example,2026:1", "tag:good.example,2026:2
 /// `fetch: { FETCH }`.
 fn site_with(fetch: &str, upstreams: &[(&str, &str)]) -> Site {
     let site = Site::new(&format!("{BASIC_CONFIG}fetch: {{ {fetch} }}\n"));
-    let mut feed = String::from("title: Stream\nlimit: 400\nupstreams:\n");
-    for (url, name) in upstreams {
-        feed.push_str(&format!("  - url: \"{url}\"\n    name: \"{name}\"\n"));
-    }
-    site.feed("stream", &feed);
+    site.feed("stream", &stream_yaml(400, upstreams));
     site
-}
-
-/// The `fetched N, not modified N, failed N, new items N` line.
-#[track_caller]
-fn summary(r: &Run) -> &str {
-    r.stderr
-        .lines()
-        .find(|l| l.starts_with("fetched "))
-        .unwrap_or_else(|| panic!("no summary line in stderr:\n{}", r.stderr))
 }
 
 /// `sources list` rows by source name.

@@ -322,7 +322,6 @@ fn handle(mut stream: TcpStream, st: &State) {
     };
     lock(&st.requests).push(req.clone());
     respond(&mut stream, st, &req, route);
-    st.active.fetch_sub(1, Ordering::SeqCst);
     let _ = stream.flush();
     let _ = stream.shutdown(std::net::Shutdown::Both);
 }
@@ -332,6 +331,10 @@ fn respond(stream: &mut TcpStream, st: &State, req: &Request, route: Option<Resp
     if let Some(d) = r.delay {
         nap(d, st);
     }
+    // A request is "active" until its answer starts: once the client can
+    // have read the answer, it may send the next request, and counting the
+    // old one a moment longer would report an overlap that never happened.
+    st.active.fetch_sub(1, Ordering::SeqCst);
     if not_modified(&r, req) {
         r = Response {
             status: 304,

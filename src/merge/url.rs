@@ -62,13 +62,31 @@ fn is_tracking(key: &str) -> bool {
 /// - Query: [`TRACKING_PARAMS`] and empty pairs removed, the rest sorted.
 pub fn canonical_url(url: &str) -> Option<String> {
     let out = canonicalize(url)?;
-    // IDNA is not idempotent for every host the URL parser accepts (a label
-    // it punycodes may not parse again: found by fuzzing). Such a host names
-    // no reachable site; a canonical form must be its own canonical form.
-    if out.contains("xn--") && canonicalize(&out).as_deref() != Some(out.as_str()) {
+    // The URL parser accepts hosts it would not accept again once written
+    // out (a label it punycodes into one it refuses; `}}}}.6`, then read as
+    // an IPv4 address): found by fuzzing. Such a host names no reachable
+    // site, and a canonical form must be its own canonical form. Ordinary
+    // hosts (letters, digits, dots, dashes, no punycode, not ending in a
+    // number) always are, so only the others pay for the second pass.
+    if unusual_host(&out) && canonicalize(&out).as_deref() != Some(out.as_str()) {
         return None;
     }
     Some(out)
+}
+
+/// Whether the host of a canonical URL (`https://HOST...`) is one the
+/// round trip through the parser must be checked for.
+fn unusual_host(canonical: &str) -> bool {
+    let rest = canonical.strip_prefix("https://").unwrap_or(canonical);
+    let host = rest.split(['/', '?', ':']).next().unwrap_or(rest);
+    host.contains("xn--")
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        || host
+            .rsplit('.')
+            .next()
+            .is_some_and(|l| l.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 fn canonicalize(url: &str) -> Option<String> {
@@ -290,6 +308,12 @@ mod tests {
         // host into one it then refuses.
         let input = "https:}}}}}}}0000}}0\u{430}2......0*0A.0...";
         assert_eq!(canonical_url(input), None);
+        // And a host the parser reads as an IPv4 address once written out.
+        assert_eq!(canonical_url("https:-}}}}.}}}}.6...:\u{0}"), None);
+        assert_eq!(
+            canonical_url("http://127.0.0.1:8080/a/").as_deref(),
+            Some("https://127.0.0.1:8080/a")
+        );
         // An ordinary internationalized host keeps working, idempotently.
         let c = canonical_url("https://b\u{fc}cher.example/x").unwrap();
         assert_eq!(c, "https://xn--bcher-kva.example/x");

@@ -123,6 +123,11 @@ impl Site {
 
     /// Run `tributary -C SITE ARGS...`.
     pub fn run(&self, args: &[&str]) -> Run {
+        run_command(self.command(args))
+    }
+
+    /// The command `tributary -C SITE ARGS...`, not started yet.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tributary"));
         cmd.current_dir(self.cwd())
             .arg("-C")
@@ -130,7 +135,7 @@ impl Site {
             .args(args)
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1");
-        run_command(cmd)
+        cmd
     }
 
     /// `tributary build` (with extra global flags before the subcommand).

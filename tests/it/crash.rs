@@ -13,20 +13,14 @@ use crate::load_check::{load, Lcg};
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// `tributary -C SITE ARGS...` started in the background, output discarded.
 fn spawn(site: &Site, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .current_dir(site.cwd())
-        .arg("-C")
-        .arg(site.root())
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
+    site.command(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration as Span, Utc};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -121,13 +121,8 @@ fn proc_kb(pid: u32, field: &str) -> Option<u64> {
 
 /// Run the binary like [`Site::run`], sampling its peak RSS (`VmHWM`, kB).
 fn run_measured(site: &Site, args: &[&str]) -> (Run, u64) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .current_dir(site.cwd())
-        .arg("-C")
-        .arg(site.root())
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
+    let mut child = site
+        .command(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

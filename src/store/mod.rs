@@ -7,14 +7,26 @@
 //! - upserting an item keeps its `first_seen` and replaces its content when it changed;
 //! - a source removed from the configuration keeps its rows.
 
+mod location;
 mod migrations;
+mod postgres;
 mod sqlite;
 
 use chrono::{DateTime, Utc};
 
 use crate::entry::Entry;
 
+pub use location::Location;
+pub use postgres::{open_postgres, BuildLock, PgStore};
 pub use sqlite::{open_sqlite, SqliteStore};
+
+/// Open (creating or migrating as needed) the store at `location`.
+pub fn open(location: &Location) -> Result<Box<dyn Store + Send>, StoreError> {
+    Ok(match location {
+        Location::Sqlite(path) => Box::new(open_sqlite(path)?),
+        Location::Postgres(url) => Box::new(open_postgres(url)?),
+    })
+}
 
 /// What the store knows about one upstream source.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -61,6 +73,24 @@ pub struct StoredItem {
     pub first_seen: DateTime<Utc>,
 }
 
+/// One item with both of its store times, for copying between stores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemRecord {
+    /// `item.first_seen` is kept as is by [`Store::restore_items`].
+    pub item: StoredItem,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// One built document as shared by every replica (PostgreSQL only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedDoc {
+    /// Path under the output directory (`feed.atom`, `tags/go.rss`).
+    pub path: String,
+    pub body: Vec<u8>,
+    /// The feed's own `updated`, served as `Last-Modified`.
+    pub modified: Option<DateTime<Utc>>,
+}
+
 /// The store as the rest of tributary sees it.
 pub trait Store {
     /// The source `key`, created (with `url = key`) if missing; its name is updated.
@@ -104,6 +134,80 @@ pub trait Store {
     /// not in the latest put for the source (an item still in the upstream feed
     /// would come back as new on the next fetch). Returns how many were deleted.
     fn prune(&mut self, key: &str, older_than: DateTime<Utc>) -> Result<usize, StoreError>;
+
+    /// Work sharing between processes on one store. Of `keys` (sources that
+    /// exist), lease to `holder` until `until` at most `limit` that are due at
+    /// `now` (`next_due` unset or reached; every one when `force`), not
+    /// disabled, and not leased to another holder past `now`. Returns the
+    /// keys leased, most overdue first. Two callers never get the same key
+    /// while a lease runs.
+    #[allow(clippy::too_many_arguments)]
+    fn lease(
+        &mut self,
+        keys: &[String],
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+        force: bool,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Extend `holder`'s leases on `keys` to `until` (a long fetch keeps its
+    /// sources); returns how many were still held.
+    fn renew(
+        &mut self,
+        keys: &[String],
+        holder: &str,
+        until: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
+
+    /// Give back `holder`'s leases on `keys` (after their state was saved).
+    fn release(&mut self, keys: &[String], holder: &str) -> Result<(), StoreError>;
+
+    /// Every item of `key` with its store times, in no particular order.
+    fn dump_items(&self, key: &str) -> Result<Vec<ItemRecord>, StoreError>;
+
+    /// Write items of an existing source exactly as dumped (their
+    /// `first_seen` and `last_seen` kept), replacing any with the same id.
+    fn restore_items(&mut self, key: &str, items: &[ItemRecord]) -> Result<(), StoreError>;
+
+    /// What several replicas share beyond sources and items; `None` for a
+    /// store only one machine uses (SQLite).
+    fn shared(&mut self) -> Option<&mut dyn SharedStore> {
+        None
+    }
+}
+
+/// Coordination between `serve` replicas on one store (PostgreSQL).
+pub trait SharedStore {
+    /// Wait until no other process builds, then hold the build lock until
+    /// the returned guard is dropped (or the process dies).
+    fn build_lock(&mut self) -> Result<BuildLock, StoreError>;
+
+    /// Make `docs` the published build: rows whose bytes or `modified`
+    /// changed are written, paths not in `docs` deleted. When anything
+    /// changed, the documents generation goes up and every listener is
+    /// notified. Returns the generation now published.
+    fn publish(&mut self, docs: &[SharedDoc]) -> Result<u64, StoreError>;
+
+    /// The published generation (0 before the first publish).
+    fn documents_generation(&mut self) -> Result<u64, StoreError>;
+
+    /// The published documents with their generation, read in one snapshot.
+    fn documents(&mut self) -> Result<(u64, Vec<SharedDoc>), StoreError>;
+
+    /// Call `on_publish` (from a background thread) after every publish by
+    /// any process, and after a lost connection comes back (a notification
+    /// may have been missed). Runs until the process ends.
+    fn listen(&mut self, on_publish: Box<dyn Fn() + Send + Sync>) -> Result<(), StoreError>;
+
+    /// The shared id ledger (`tributary.ledger` text); `None` if never saved.
+    fn ledger(&mut self) -> Result<Option<String>, StoreError>;
+
+    fn save_ledger(&mut self, text: &str) -> Result<(), StoreError>;
+
+    /// One cheap round trip: is the store reachable (readiness)?
+    fn ping(&mut self) -> Result<(), StoreError>;
 }
 
 /// Why the store failed, naming the store and what to do.

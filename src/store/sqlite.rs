@@ -783,6 +783,35 @@ impl Store for SqliteStore {
         tx.commit().map_err(db)?;
         Ok(deleted)
     }
+
+    fn lease(
+        &mut self,
+        _keys: &[String],
+        _holder: &str,
+        _now: DateTime<Utc>,
+        _until: DateTime<Utc>,
+        _limit: usize,
+        _force: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        unimplemented!()
+    }
+    fn renew(
+        &mut self,
+        _keys: &[String],
+        _holder: &str,
+        _until: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        unimplemented!()
+    }
+    fn release(&mut self, _keys: &[String], _holder: &str) -> Result<(), StoreError> {
+        unimplemented!()
+    }
+    fn dump_items(&self, _key: &str) -> Result<Vec<super::ItemRecord>, StoreError> {
+        unimplemented!()
+    }
+    fn restore_items(&mut self, _key: &str, _items: &[super::ItemRecord]) -> Result<(), StoreError> {
+        unimplemented!()
+    }
 }
 
 fn bump_generation(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize> {

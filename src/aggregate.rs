@@ -15,7 +15,6 @@ use crate::parse::{self, ParseError};
 use crate::store::{self, SourceState, Store, StoredItem};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
-use std::path::PathBuf;
 use url::Url;
 
 /// How often a source without `schedule:` is fetched (as miniflux does by default).
@@ -68,37 +67,41 @@ pub fn configured_sources(site: &Site) -> Vec<ConfiguredSource> {
     out
 }
 
-/// The store file of a site.
-pub fn store_path(site: &Site) -> PathBuf {
-    let p = &site.config.store;
-    if p.is_absolute() {
-        p.clone()
-    } else {
-        site.root.join(p)
-    }
+/// Where the site's store is (`store:` or `TRIBUTARY_STORE`).
+pub fn store_location(site: &Site) -> store::Location {
+    site.config.store_location(&site.root)
 }
 
 /// Open (creating if needed) the site's store.
-pub fn open_store(site: &Site) -> Result<store::SqliteStore, Error> {
-    Ok(store::open_sqlite(&store_path(site))?)
+pub fn open_store(site: &Site) -> Result<Box<dyn Store + Send>, Error> {
+    Ok(store::open(&store_location(site))?)
+}
+
+/// Open the site's store if it has one already; `None` before the first
+/// fetch into a SQLite file (reading must not create it).
+pub fn open_existing_store(site: &Site) -> Result<Option<Box<dyn Store + Send>>, Error> {
+    let location = store_location(site);
+    if !location.exists() {
+        return Ok(None);
+    }
+    Ok(Some(store::open(&location)?))
 }
 
 /// Where combined feeds find their upstream items: the store, opened when
 /// the site has upstreams and something was fetched.
 #[derive(Default)]
 pub struct Upstream {
-    store: Option<store::SqliteStore>,
+    store: Option<Box<dyn Store + Send>>,
 }
 
 impl Upstream {
     /// Open the store of a site with upstreams; none when nothing was fetched yet.
     pub fn load(site: &Site) -> Result<Upstream, Error> {
-        let path = store_path(site);
-        if configured_sources(site).is_empty() || !path.exists() {
+        if configured_sources(site).is_empty() {
             return Ok(Upstream::default());
         }
         Ok(Upstream {
-            store: Some(store::open_sqlite(&path)?),
+            store: open_existing_store(site)?,
         })
     }
 
@@ -405,6 +408,20 @@ pub fn location_url(
     }
 }
 
+/// `fetch --source NAME` names a configured source (by name or URL).
+pub fn check_only(sources: &[ConfiguredSource], only: Option<&str>) -> Result<(), Error> {
+    match only {
+        Some(only) if !sources.iter().any(|s| s.name == only || s.key == only) => {
+            Err(Error::invalid(Diagnostic::error(
+                "feeds",
+                None,
+                format!("no upstream source is named {only:?} (see `tributary sources list`)"),
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// `tributary fetch`: fetch the sources that are due (or all, or one) into
 /// the store. A source that fails keeps every item it had.
 pub fn fetch(
@@ -413,15 +430,7 @@ pub fn fetch(
     opts: &FetchOptions,
 ) -> Result<FetchReport, Error> {
     let sources = configured_sources(site);
-    if let Some(only) = &opts.only {
-        if !sources.iter().any(|s| &s.name == only || &s.key == only) {
-            return Err(Error::invalid(Diagnostic::error(
-                "feeds",
-                None,
-                format!("no upstream source is named {only:?} (see `tributary sources list`)"),
-            )));
-        }
-    }
+    check_only(&sources, opts.only.as_deref())?;
     let mut report = FetchReport::default();
     let mut states: HashMap<usize, SourceState> = HashMap::new();
     let mut jobs = Vec::new();

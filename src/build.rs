@@ -1158,18 +1158,65 @@ fn store_generation(site: &Site) -> Result<Option<u64>, Error> {
     if !site.feeds.iter().any(|f| !f.upstreams.is_empty()) {
         return Ok(None);
     }
-    let path = aggregate::store_path(site);
-    if !path.exists() {
-        return Ok(None);
+    match aggregate::open_existing_store(site)? {
+        Some(store) => Ok(Some(store.generation()?)),
+        None => Ok(None),
     }
-    use crate::store::Store;
-    Ok(Some(crate::store::open_sqlite(&path)?.generation()?))
+}
+
+/// On a store several replicas share, the ledger lives in the store too:
+/// replicas cannot commit `tributary.ledger` back to the site's repository,
+/// yet every one must publish the ids the others published. Lines the store
+/// has and the file lacks are added to the file before a build; after it,
+/// the file goes back to the store (builds on a shared store take turns).
+struct SharedLedger {
+    store: Box<dyn crate::store::Store + Send>,
+    text: Option<String>,
+}
+
+impl SharedLedger {
+    fn pull(site: &Site) -> Result<Option<SharedLedger>, Error> {
+        if !aggregate::store_location(site).is_shared() {
+            return Ok(None);
+        }
+        let mut store = aggregate::open_store(site)?;
+        let Some(shared) = store.shared() else {
+            return Ok(None);
+        };
+        let text = shared.ledger()?;
+        if let Some(text) = &text {
+            let from_store = Ledger::parse(text).map_err(Error::Invalid)?;
+            let mut file = load_ledger(&site.root)?;
+            if file.add_missing(&from_store) {
+                file.save(&site.root)
+                    .map_err(|e| Error::io(site.root.join(ledger::FILE), e))?;
+            }
+        }
+        Ok(Some(SharedLedger { store, text }))
+    }
+
+    fn push(mut self, root: &Path) -> Result<(), Error> {
+        let path = root.join(ledger::FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        if self.text.as_deref() == Some(text.as_str()) {
+            return Ok(());
+        }
+        if let Some(shared) = self.store.shared() {
+            shared.save_ledger(&text)?;
+        }
+        Ok(())
+    }
 }
 
 /// `tributary build`: write every feed whose inputs changed.
 pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
     let start = Instant::now();
     let site = Site::load(root)?;
+    let shared_ledger = SharedLedger::pull(&site)?;
     let mut cache = PostCache::load(
         root,
         &PostCache::key_for(program_identity(), site.load_options()),
@@ -1315,6 +1362,9 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
     ledger
         .save(root)
         .map_err(|e| Error::io(root.join(ledger::FILE), e))?;
+    if let Some(shared) = shared_ledger {
+        shared.push(root)?;
+    }
     // The inputs as the next build will see them: with the ledger just saved.
     manifest.inputs = Some(format!(
         "{:016x}",

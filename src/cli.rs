@@ -67,6 +67,11 @@ pub enum Command {
         #[command(subcommand)]
         command: SourcesCommand,
     },
+    /// The store: move it between SQLite and PostgreSQL.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Report every problem and validate every feed the build would write; write nothing.
     Check {
         /// Exit 1 on warnings too.
@@ -108,6 +113,20 @@ pub enum Command {
         /// Tags, comma separated.
         #[arg(long, value_delimiter = ',')]
         tags: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Copy sources, items, validators and the id ledger from one store to
+    /// another, then compare their counts. Stop `serve` first.
+    Migrate {
+        /// The store to read: `sqlite:PATH` (or a path) or `postgres://USER@HOST:PORT/DB`.
+        #[arg(long)]
+        from: String,
+        /// The store to write (created or migrated as needed).
+        #[arg(long)]
+        to: String,
     },
 }
 
@@ -298,6 +317,12 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
             })
         }
         Command::Sources { command } => sources(cli, command),
+        Command::Store {
+            command: StoreCommand::Migrate { from, to },
+        } => {
+            migrate_store(cli, from, to)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve { listen } => {
             crate::serve::run(
                 &cli.site,
@@ -319,6 +344,82 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
     }
 }
 
+/// `tributary store migrate`: copy the store, then the id ledger (the
+/// site's `tributary.ledger` for SQLite, the store's own for PostgreSQL),
+/// then check that the destination holds every source and item.
+fn migrate_store(cli: &Cli, from: &str, to: &str) -> Result<(), Error> {
+    use crate::store::{self, Location};
+    let from = Location::parse(from, &cli.site);
+    let to = Location::parse(to, &cli.site);
+    if from == to {
+        return Err(Error::invalid(crate::diag::Diagnostic::error(
+            "store migrate",
+            None,
+            format!("--from and --to are the same store ({from})"),
+        )));
+    }
+    if !from.exists() {
+        return Err(Error::invalid(crate::diag::Diagnostic::error(
+            "store migrate",
+            None,
+            format!("{from} does not exist"),
+        )));
+    }
+    let mut source = store::open(&from)?;
+    let mut dest = store::open(&to)?;
+    let copied = store::copy(&*source, &mut *dest)?;
+    // The ledger: what the source store's side holds, added to the other side.
+    let ledger_text = match source.shared() {
+        Some(shared) => shared.ledger()?,
+        None => std::fs::read_to_string(cli.site.join(crate::ledger::FILE)).ok(),
+    };
+    let mut ledger_lines = 0;
+    if let Some(text) = ledger_text {
+        let from_ledger = crate::ledger::Ledger::parse(&text).map_err(Error::Invalid)?;
+        ledger_lines = from_ledger.posts.len() + from_ledger.feeds.len();
+        match dest.shared() {
+            Some(shared) => {
+                let mut merged = match shared.ledger()? {
+                    Some(t) => crate::ledger::Ledger::parse(&t).map_err(Error::Invalid)?,
+                    None => crate::ledger::Ledger::default(),
+                };
+                merged.add_missing(&from_ledger);
+                shared.save_ledger(&merged.to_text())?;
+            }
+            None => {
+                let mut merged = build::load_ledger(&cli.site)?;
+                merged.add_missing(&from_ledger);
+                merged
+                    .save(&cli.site)
+                    .map_err(|e| Error::io(cli.site.join(crate::ledger::FILE), e))?;
+            }
+        }
+    }
+    // Nothing lost: every source of the old store has at least its items in the new one.
+    let after: std::collections::HashMap<String, u64> =
+        store::census(&*dest)?.into_iter().collect();
+    for (key, count) in store::census(&*source)? {
+        let found = after.get(&key).copied();
+        if found.is_none_or(|n| n < count) {
+            return Err(Error::invalid(crate::diag::Diagnostic::error(
+                "store migrate",
+                None,
+                format!(
+                    "{to}: source {key} has {} items after the copy, {count} before",
+                    found.unwrap_or(0)
+                ),
+            )));
+        }
+    }
+    if !cli.quiet {
+        eprintln!(
+            "copied {} sources, {} items and {ledger_lines} ledger lines from {from} to {to}",
+            copied.sources, copied.items
+        );
+    }
+    Ok(())
+}
+
 /// `tributary fetch`: due sources (or all, or one) into the store; a summary line.
 fn run_fetch(
     cli: &Cli,
@@ -336,7 +437,7 @@ fn run_fetch(
         now: chrono::Utc::now(),
         progress: !cli.quiet && std::io::stderr().is_terminal(),
     };
-    let r = crate::aggregate::fetch(&site, &mut store, &opts)?;
+    let r = crate::lease::fetch(&site, &mut *store, &opts)?;
     // On a terminal the progress bar showed the run: only failures are worth
     // a line. Elsewhere (cron, CI, the daemon's log) every source gets one.
     for (name, result) in &r.sources {

@@ -68,6 +68,20 @@ impl Ledger {
         }
     }
 
+    /// Add the lines `other` has and this ledger lacks. A line both have is
+    /// kept as this ledger has it: a recorded id is never rewritten.
+    /// Returns whether anything was added.
+    pub fn add_missing(&mut self, other: &Ledger) -> bool {
+        let before = (self.posts.len(), self.feeds.len());
+        for (k, v) in &other.posts {
+            self.posts.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        for (k, v) in &other.feeds {
+            self.feeds.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        before != (self.posts.len(), self.feeds.len())
+    }
+
     pub fn parse(text: &str) -> Result<Ledger, Vec<Diagnostic>> {
         let mut ledger = Ledger::default();
         let mut problems = Vec::new();

@@ -22,6 +22,7 @@ pub mod emit;
 pub mod entry;
 pub mod fetch;
 pub mod ids;
+pub mod lease;
 pub mod ledger;
 pub mod merge;
 pub mod par;

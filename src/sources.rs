@@ -276,13 +276,9 @@ pub struct Health {
 /// Configured sources with what the store knows of them.
 pub fn health(site: &Site) -> Result<Vec<Health>, Error> {
     let sources = configured_sources(site);
-    let path = crate::aggregate::store_path(site);
-    let states = if path.exists() {
-        crate::store::open_sqlite(&path)
-            .and_then(|s| crate::store::Store::sources(&s))
-            .map_err(Error::from)?
-    } else {
-        Vec::new()
+    let states = match crate::aggregate::open_existing_store(site)? {
+        Some(s) => s.sources()?,
+        None => Vec::new(),
     };
     Ok(sources
         .iter()

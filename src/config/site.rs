@@ -42,7 +42,9 @@ struct RawSite {
     #[serde(default)]
     fetch: crate::fetch::Settings,
     #[serde(default)]
-    store: Option<PathBuf>,
+    store: Option<String>,
+    #[serde(default)]
+    lease: Option<String>,
     #[serde(default)]
     retention: Option<String>,
     #[serde(default)]
@@ -74,8 +76,13 @@ pub struct SiteConfig {
     pub ids: IdScheme,
     /// `fetch:`: limits for fetching upstream feeds.
     pub fetch: crate::fetch::Settings,
-    /// The store file, relative to the site root unless absolute.
-    pub store: PathBuf,
+    /// `store:` as written: a SQLite file (relative to the site root unless
+    /// absolute) or a `postgres://` URL. `TRIBUTARY_STORE` overrides it;
+    /// see [`Config::store_location`].
+    pub store: String,
+    /// How long a replica holds a source it fetches before others may take
+    /// it over (renewed while the fetch runs); only matters on a shared store.
+    pub lease: chrono::Duration,
     /// Upstream items older than this are deleted from the store; `None` keeps them.
     pub retention: Option<chrono::Duration>,
     /// When sources without a `schedule:` of their own are due (cron).
@@ -96,6 +103,9 @@ pub struct SiteConfig {
 
 /// Where `serve` listens unless `listen:` or `--listen` says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// How long a fetch lease lasts unless `lease:` says otherwise.
+pub const DEFAULT_LEASE_SECS: i64 = 60;
 
 /// Where the store lives unless `store:` says otherwise.
 pub const DEFAULT_STORE: &str = ".tributary/store.db";
@@ -168,6 +178,18 @@ impl SiteConfig {
         if raw.title.trim().is_empty() {
             return Err(Diagnostic::error(shown, line_of("title"), "title is empty"));
         }
+        let lease = match raw.lease.as_deref() {
+            None => chrono::Duration::seconds(DEFAULT_LEASE_SECS),
+            Some(t) => super::parse_duration(t)
+                .filter(|d| *d >= chrono::Duration::seconds(2) && *d <= chrono::Duration::hours(24))
+                .ok_or_else(|| {
+                    Diagnostic::error(
+                        shown,
+                        line_of("lease"),
+                        format!("lease {t:?} is not a duration between 2s and 24h, such as 60s"),
+                    )
+                })?,
+        };
         let retention = match raw.retention.as_deref() {
             None | Some("forever") => None,
             Some(t) => Some(super::parse_duration(t).ok_or_else(|| {
@@ -222,7 +244,8 @@ impl SiteConfig {
             timezone,
             ids: raw.ids,
             fetch: raw.fetch,
-            store: raw.store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE)),
+            store: raw.store.unwrap_or_else(|| DEFAULT_STORE.to_string()),
+            lease,
             retention,
             schedule_text: raw.schedule.clone(),
             schedule,
@@ -232,6 +255,16 @@ impl SiteConfig {
             xslt: raw.xslt,
             source_text: text.to_string(),
         })
+    }
+
+    /// Where the store is: `TRIBUTARY_STORE` if set (so that a password
+    /// need not be written in a committed file), else `store:`; relative
+    /// SQLite paths are under `root`.
+    pub fn store_location(&self, root: &Path) -> crate::store::Location {
+        match std::env::var("TRIBUTARY_STORE") {
+            Ok(v) if !v.trim().is_empty() => crate::store::Location::parse(&v, root),
+            _ => crate::store::Location::parse(&self.store, root),
+        }
     }
 
     /// Absolute URL for a site path such as `/2024/20240101` or `feed.atom`.

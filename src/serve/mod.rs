@@ -78,6 +78,10 @@ pub struct App {
     status: Mutex<Status>,
     pub metrics: Metrics,
     in_flight: Mutex<HashSet<String>>,
+    /// Sources known to be in the store (created once, not every tick).
+    known: Mutex<HashSet<String>>,
+    /// When the leases of sources in flight were last renewed.
+    renewed: Mutex<std::time::Instant>,
     /// Sources whose last batch failed as a whole (the store, not the
     /// upstream): not tried again before this instant.
     cooldown: Mutex<std::collections::HashMap<String, std::time::Instant>>,
@@ -88,6 +92,10 @@ pub struct App {
     warned: Mutex<HashSet<String>>,
     rebuild: Notify,
     stopping: AtomicBool,
+    /// The shared documents generation served (0 on SQLite).
+    doc_generation: AtomicU64,
+    /// Another replica published a build: load it.
+    reload: Notify,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -167,10 +175,14 @@ pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
         status: Mutex::new(Status::default()),
         metrics: Metrics::default(),
         in_flight: Mutex::new(HashSet::new()),
+        known: Mutex::new(HashSet::new()),
+        renewed: Mutex::new(std::time::Instant::now()),
         cooldown: Mutex::new(std::collections::HashMap::new()),
         warned: Mutex::new(HashSet::new()),
         rebuild: Notify::new(),
         stopping: AtomicBool::new(false),
+        doc_generation: AtomicU64::new(0),
+        reload: Notify::new(),
     });
     let result = rt.block_on(serve(app, listen));
     // A fetch still running after the grace period is abandoned: dropping
@@ -203,6 +215,7 @@ async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), Error> {
     let fetches = Arc::new(Mutex::new(Vec::new()));
     let scheduler = tokio::spawn(schedule(app.clone(), fetches.clone()));
     let rebuilder = tokio::spawn(rebuild_loop(app.clone(), next_future));
+    let follower = tokio::spawn(follow_shared(app.clone()));
 
     let router = http::router(app.clone());
     let result = axum::serve(listener, router)
@@ -211,6 +224,7 @@ async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), Error> {
     app.stopping.store(true, Ordering::SeqCst);
     scheduler.abort();
     rebuilder.abort();
+    follower.abort();
     drop(watcher);
     // In-flight fetches finish or are abandoned; every store write is a
     // transaction, so an abandoned one leaves the store as it was.
@@ -255,12 +269,32 @@ fn rebuild(app: &App) -> Result<Option<DateTime<Utc>>, Error> {
     let result = (|| {
         let site = Site::load(&app.root)?;
         let opts = app.build_options();
-        let report = build::build(&app.root, &opts)?;
         let output = site.output_dir(&opts);
         let previous = app.snapshot();
+        // On a shared store, builds take turns (the build lock) and the
+        // result is published for every replica to serve.
+        let mut shared = if aggregate::store_location(&site).is_shared() {
+            Some(aggregate::open_store(&site)?)
+        } else {
+            None
+        };
+        // Held until the published documents are read back below.
+        let _lock = match shared.as_mut().and_then(|s| s.shared()) {
+            Some(s) => Some(s.build_lock()?),
+            None => None,
+        };
+        let report = build::build(&app.root, &opts)?;
         let mut snap =
             Snapshot::load(&output, &report.files, &previous).map_err(|e| Error::io(&output, e))?;
-        snap.index = Some(Arc::new(index_page(&site, &report.files)));
+        if let Some(store) = shared.as_mut().and_then(|s| s.shared()) {
+            store.publish(&snap.shared_docs())?;
+            // The store keeps a document's `Last-Modified` while its bytes
+            // stay the same: serve what it holds, as every replica does.
+            let (generation, docs) = store.documents()?;
+            snap = Snapshot::from_shared(docs, &previous);
+            app.doc_generation.store(generation, Ordering::SeqCst);
+        }
+        snap.index = Some(Arc::new(index_page(&site, &snap.files())));
         Ok::<_, Error>((site, report, snap))
     })();
     let ms = started.elapsed().as_millis() as u64;
@@ -446,6 +480,76 @@ fn feed_title(site: &Site, path: &str) -> Option<String> {
     None
 }
 
+/// How often a replica on a shared store checks the published generation
+/// besides LISTEN/NOTIFY (a notification lost with a connection).
+const FOLLOW_POLL: Duration = Duration::from_secs(30);
+
+/// On a shared store: load the documents another replica published, when
+/// notified and every `FOLLOW_POLL`.
+async fn follow_shared(app: Arc<App>) {
+    let site = app.site();
+    if !aggregate::store_location(&site).is_shared() {
+        return;
+    }
+    let listening = {
+        let a = app.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut store = aggregate::open_store(&a.site())?;
+            if let Some(shared) = store.shared() {
+                let notify = a.clone();
+                shared.listen(Box::new(move || notify.reload.notify_one()))?;
+            }
+            Ok::<_, Error>(())
+        })
+        .await
+    };
+    match listening {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!("not listening for other replicas' builds: {e}"),
+        Err(e) => tracing::warn!("not listening for other replicas' builds: {e}"),
+    }
+    loop {
+        tokio::select! {
+            _ = app.reload.notified() => {}
+            _ = tokio::time::sleep(FOLLOW_POLL) => {}
+        }
+        if app.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let a = app.clone();
+        match tokio::task::spawn_blocking(move || load_shared(&a)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("cannot load the published documents: {e}"),
+            Err(e) => tracing::warn!("cannot load the published documents: {e}"),
+        }
+    }
+}
+
+/// Swap in the documents published in the store if they are newer than
+/// those served.
+fn load_shared(app: &App) -> Result<(), Error> {
+    let site = app.site();
+    let mut store = aggregate::open_store(&site)?;
+    let Some(shared) = store.shared() else {
+        return Ok(());
+    };
+    let served = app.doc_generation.load(Ordering::SeqCst);
+    if shared.documents_generation()? == served {
+        return Ok(());
+    }
+    let (generation, docs) = shared.documents()?;
+    if generation == served {
+        return Ok(());
+    }
+    let previous = app.snapshot();
+    let mut snap = Snapshot::from_shared(docs, &previous);
+    snap.index = Some(Arc::new(index_page(&site, &snap.files())));
+    *app.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snap);
+    app.doc_generation.store(generation, Ordering::SeqCst);
+    tracing::info!(generation, "serving documents another replica built");
+    Ok(())
+}
+
 /// Rebuild when asked (debounced), and when the next future post goes live.
 async fn rebuild_loop(app: Arc<App>, mut next_future: Option<DateTime<Utc>>) {
     loop {
@@ -523,33 +627,65 @@ async fn schedule(app: Arc<App>, fetches: Arc<Mutex<Vec<tokio::task::JoinHandle<
     }
 }
 
-/// Keys of the configured sources that are due now and not being fetched.
+/// Lease the configured sources that are due now and not being fetched
+/// here (at most as many as the fetch slots can start soon, so that other
+/// replicas on a shared store get their share), and renew the leases of
+/// those in flight.
 fn due_sources(app: &App) -> Result<Vec<String>, Error> {
     let site = app.site();
     let sources = aggregate::configured_sources(&site);
     if sources.is_empty() {
         return Ok(Vec::new());
     }
-    let path = aggregate::store_path(&site);
-    let states = if path.exists() {
-        crate::store::Store::sources(&crate::store::open_sqlite(&path)?)?
-    } else {
-        Vec::new()
-    };
+    let mut store = aggregate::open_store(&site)?;
+    {
+        let mut known = app.known.lock().unwrap_or_else(|e| e.into_inner());
+        if known.is_empty() {
+            crate::lease::reclaim_dead(&mut *store)?;
+        }
+        for s in &sources {
+            if !known.contains(&s.key) {
+                store.ensure_source(&s.key, &s.name)?;
+                known.insert(s.key.clone());
+            }
+        }
+    }
     let now = Utc::now();
-    let in_flight = app.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-    let mut cooldown = app.cooldown.lock().unwrap_or_else(|e| e.into_inner());
-    let instant = std::time::Instant::now();
-    cooldown.retain(|_, until| *until > instant);
-    Ok(sources
-        .into_iter()
-        .filter(|s| !in_flight.contains(&s.key) && !cooldown.contains_key(&s.key))
-        .filter(|s| match states.iter().find(|st| st.key == s.key) {
-            None => true,
-            Some(st) => st.disabled.is_none() && st.next_due.is_none_or(|d| d <= now),
-        })
-        .map(|s| s.key)
-        .collect())
+    let until = now + site.config.lease;
+    let in_flight: Vec<String> = app
+        .in_flight
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .cloned()
+        .collect();
+    {
+        let mut renewed = app.renewed.lock().unwrap_or_else(|e| e.into_inner());
+        if !in_flight.is_empty()
+            && renewed.elapsed() >= crate::lease::renew_every(site.config.lease)
+        {
+            store.renew(&in_flight, crate::lease::holder(), until)?;
+            *renewed = std::time::Instant::now();
+        }
+    }
+    let room = (site.config.fetch.concurrency.max(1) * 2).saturating_sub(in_flight.len());
+    if room == 0 {
+        return Ok(Vec::new());
+    }
+    let candidates: Vec<String> = {
+        let mut cooldown = app.cooldown.lock().unwrap_or_else(|e| e.into_inner());
+        let instant = std::time::Instant::now();
+        cooldown.retain(|_, until| *until > instant);
+        sources
+            .into_iter()
+            .filter(|s| !in_flight.contains(&s.key) && !cooldown.contains_key(&s.key))
+            .map(|s| s.key)
+            .collect()
+    };
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(store.lease(&candidates, crate::lease::holder(), now, until, room, false)?)
 }
 
 /// Takes the batch's sources out of `in_flight` however the batch ends, a
@@ -576,10 +712,10 @@ fn fetch_batch(app: &App, keys: Vec<String>) {
     let site = app.site();
     let result = (|| {
         let mut store = aggregate::open_store(&site)?;
-        let before = crate::store::Store::generation(&store)?;
+        let before = store.generation()?;
         let report = aggregate::fetch(
             &site,
-            &mut store,
+            &mut *store,
             &FetchOptions {
                 all: false,
                 only: None,
@@ -589,7 +725,10 @@ fn fetch_batch(app: &App, keys: Vec<String>) {
                 progress: false,
             },
         )?;
-        let after = crate::store::Store::generation(&store)?;
+        let after = store.generation()?;
+        // Given back once the sources' new state is saved; a replica that
+        // dies before this loses them when the lease runs out.
+        store.release(&keys, crate::lease::holder())?;
         Ok::<_, Error>((report, after != before))
     })();
     match result {

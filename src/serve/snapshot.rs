@@ -114,6 +114,55 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Documents published in a shared store; one whose bytes and date did
+    /// not change keeps its `Doc` (and its compressed copies).
+    pub fn from_shared(docs: Vec<crate::store::SharedDoc>, previous: &Snapshot) -> Snapshot {
+        let mut out = HashMap::with_capacity(docs.len());
+        for d in docs {
+            let doc = match previous.docs.get(&d.path) {
+                Some(p) if p.body.as_ref() == d.body.as_slice() && p.modified == d.modified => {
+                    p.clone()
+                }
+                _ => Arc::new(Doc::new(d.body, content_type(&d.path), d.modified)),
+            };
+            out.insert(d.path, doc);
+        }
+        Snapshot {
+            docs: out,
+            index: None,
+            built: Some(Utc::now()),
+        }
+    }
+
+    /// The documents as a shared store keeps them.
+    pub fn shared_docs(&self) -> Vec<crate::store::SharedDoc> {
+        let mut out: Vec<crate::store::SharedDoc> = self
+            .docs
+            .iter()
+            .map(|(path, d)| crate::store::SharedDoc {
+                path: path.clone(),
+                body: d.body.to_vec(),
+                modified: d.modified,
+            })
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+
+    /// Every document as the build reports it (for the `/` page).
+    pub fn files(&self) -> Vec<crate::build::OutputFile> {
+        let mut out: Vec<crate::build::OutputFile> = self
+            .docs
+            .iter()
+            .map(|(path, d)| crate::build::OutputFile {
+                path: path.clone(),
+                updated: d.modified.map(|m| m.fixed_offset()),
+            })
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+
     /// Read the files a build reported from `output`. A document whose bytes
     /// did not change keeps its `Doc` (and its compressed copies).
     pub fn load(

@@ -68,6 +68,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 3: which store this is: a store deleted and fetched again can reach the
     // same generation with other items.
     "INSERT INTO meta (key, value) VALUES ('store_id', abs(random()));",
+    // 4: leases, so that several processes on one store share the fetch
+    // work: a due source is fetched by the one holding its lease.
+    "ALTER TABLE sources ADD COLUMN lease_holder TEXT;
+    ALTER TABLE sources ADD COLUMN lease_until INTEGER;",
 ];
 
 /// The schema version this build writes.

@@ -7,6 +7,7 @@
 //! - upserting an item keeps its `first_seen` and replaces its content when it changed;
 //! - a source removed from the configuration keeps its rows.
 
+mod copy;
 mod location;
 mod migrations;
 mod postgres;
@@ -16,6 +17,7 @@ use chrono::{DateTime, Utc};
 
 use crate::entry::Entry;
 
+pub use copy::{census, copy, CopyReport};
 pub use location::Location;
 pub use postgres::{open_postgres, BuildLock, PgStore};
 pub use sqlite::{open_sqlite, SqliteStore};
@@ -163,6 +165,12 @@ pub trait Store {
 
     /// Give back `holder`'s leases on `keys` (after their state was saved).
     fn release(&mut self, keys: &[String], holder: &str) -> Result<(), StoreError>;
+
+    /// Who holds leases that run past `now`, each once.
+    fn lease_holders(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
+
+    /// Drop every lease of `holder` (a process known to be dead); returns how many.
+    fn break_leases(&mut self, holder: &str) -> Result<usize, StoreError>;
 
     /// Every item of `key` with its store times, in no particular order.
     fn dump_items(&self, key: &str) -> Result<Vec<ItemRecord>, StoreError>;

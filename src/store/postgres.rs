@@ -82,6 +82,12 @@ impl Store for PgStore {
     fn release(&mut self, _keys: &[String], _holder: &str) -> Result<(), StoreError> {
         Err(todo(&self.store))
     }
+    fn lease_holders(&self, _now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        Err(todo(&self.store))
+    }
+    fn break_leases(&mut self, _holder: &str) -> Result<usize, StoreError> {
+        Err(todo(&self.store))
+    }
     fn dump_items(&self, _key: &str) -> Result<Vec<ItemRecord>, StoreError> {
         Err(todo(&self.store))
     }

@@ -605,14 +605,7 @@ impl Store for SqliteStore {
             let mut touch = tx
                 .prepare_cached("UPDATE items SET last_seen = ?2 WHERE id = ?1")
                 .map_err(db)?;
-            let mut write_body = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO item_bodies (item, canonical_url, url, title,
-                         summary_html, content_html, updated_s, updated_ns, updated_off,
-                         authors, tags, image, content_mode, sources, related)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                )
-                .map_err(db)?;
+            let mut write_body = tx.prepare_cached(WRITE_BODY).map_err(db)?;
             for item in items {
                 let enc = encode(item);
                 let e = enc.entry;
@@ -655,25 +648,7 @@ impl Store for SqliteStore {
                         tx.last_insert_rowid()
                     }
                 };
-                write_body
-                    .execute(params![
-                        row,
-                        enc.canonical_url,
-                        e.url,
-                        e.title,
-                        e.summary_html,
-                        e.content_html,
-                        e.updated.timestamp(),
-                        e.updated.timestamp_subsec_nanos(),
-                        e.updated.offset().local_minus_utc(),
-                        enc.authors,
-                        enc.tags,
-                        e.image,
-                        enc.content_mode,
-                        enc.sources,
-                        enc.related,
-                    ])
-                    .map_err(db)?;
+                write_body.execute(body_params(row, &enc)).map_err(db)?;
                 written += enc.size();
                 known.insert(e.id.clone(), (row, enc.fingerprint));
             }
@@ -786,32 +761,238 @@ impl Store for SqliteStore {
 
     fn lease(
         &mut self,
-        _keys: &[String],
-        _holder: &str,
-        _now: DateTime<Utc>,
-        _until: DateTime<Utc>,
-        _limit: usize,
-        _force: bool,
+        keys: &[String],
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+        force: bool,
     ) -> Result<Vec<String>, StoreError> {
-        unimplemented!()
+        let now = self.nanos("now", now)?;
+        let until = self.nanos("until", until)?;
+        let store = self.store.as_str();
+        let db = |e| db_error(store, e);
+        // Immediate: the check and the claim are one write, so two processes
+        // never both see a source free.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let mut candidates: Vec<(Option<i64>, String)> = Vec::new();
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT next_due FROM sources WHERE key = ?1 AND disabled IS NULL
+                       AND (?2 OR next_due IS NULL OR next_due <= ?3)
+                       AND (lease_until IS NULL OR lease_until <= ?3 OR lease_holder = ?4)",
+                )
+                .map_err(db)?;
+            for key in keys {
+                let due: Option<Option<i64>> = stmt
+                    .query_row(params![key, force, now, holder], |r| r.get(0))
+                    .optional()
+                    .map_err(db)?;
+                if let Some(due) = due {
+                    candidates.push((due, key.clone()));
+                }
+            }
+        }
+        // Most overdue first; never fetched (NULL) before everything.
+        candidates.sort();
+        candidates.dedup_by(|a, b| a.1 == b.1);
+        candidates.truncate(limit);
+        {
+            let mut claim = tx
+                .prepare_cached(
+                    "UPDATE sources SET lease_holder = ?2, lease_until = ?3 WHERE key = ?1",
+                )
+                .map_err(db)?;
+            for (_, key) in &candidates {
+                claim.execute(params![key, holder, until]).map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(candidates.into_iter().map(|(_, k)| k).collect())
     }
+
     fn renew(
         &mut self,
-        _keys: &[String],
-        _holder: &str,
-        _until: DateTime<Utc>,
+        keys: &[String],
+        holder: &str,
+        until: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        unimplemented!()
+        let until = self.nanos("until", until)?;
+        let store = self.store.as_str();
+        let db = |e| db_error(store, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let mut held = 0;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE sources SET lease_until = ?3 WHERE key = ?1 AND lease_holder = ?2",
+                )
+                .map_err(db)?;
+            for key in keys {
+                held += stmt.execute(params![key, holder, until]).map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(held)
     }
-    fn release(&mut self, _keys: &[String], _holder: &str) -> Result<(), StoreError> {
-        unimplemented!()
+
+    fn release(&mut self, keys: &[String], holder: &str) -> Result<(), StoreError> {
+        let store = self.store.as_str();
+        let db = |e| db_error(store, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE sources SET lease_holder = NULL, lease_until = NULL
+                     WHERE key = ?1 AND lease_holder = ?2",
+                )
+                .map_err(db)?;
+            for key in keys {
+                stmt.execute(params![key, holder]).map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)
     }
-    fn dump_items(&self, _key: &str) -> Result<Vec<super::ItemRecord>, StoreError> {
-        unimplemented!()
+
+    fn lease_holders(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        let now = self.nanos("now", now)?;
+        let db = self.db();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT lease_holder FROM sources
+                 WHERE lease_holder IS NOT NULL AND lease_until > ?1 ORDER BY 1",
+            )
+            .map_err(&db)?;
+        let rows = stmt.query_map([now], |r| r.get(0)).map_err(&db)?;
+        rows.collect::<Result<Vec<String>, _>>().map_err(&db)
     }
-    fn restore_items(&mut self, _key: &str, _items: &[super::ItemRecord]) -> Result<(), StoreError> {
-        unimplemented!()
+
+    fn break_leases(&mut self, holder: &str) -> Result<usize, StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE sources SET lease_holder = NULL, lease_until = NULL
+                 WHERE lease_holder = ?1",
+            )
+            .and_then(|mut s| s.execute([holder]))
+            .map_err(self.db())
     }
+
+    fn dump_items(&self, key: &str) -> Result<Vec<super::ItemRecord>, StoreError> {
+        let db = self.db();
+        let sql = format!("SELECT {ITEM_COLUMNS}, i.last_seen FROM {ITEM_FROM} WHERE s.key = ?1");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(&db)?;
+        let mut rows = stmt.query([key]).map_err(&db)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(&db)? {
+            out.push(super::ItemRecord {
+                item: self.item_from_row(row)?,
+                last_seen: DateTime::from_timestamp_nanos(row.get(20).map_err(&db)?),
+            });
+        }
+        Ok(out)
+    }
+
+    fn restore_items(&mut self, key: &str, items: &[super::ItemRecord]) -> Result<(), StoreError> {
+        let mut times = Vec::with_capacity(items.len());
+        for r in items {
+            times.push((
+                self.nanos("first_seen", r.item.first_seen)?,
+                self.nanos("last_seen", r.last_seen)?,
+            ));
+        }
+        let store = self.store.as_str();
+        let db = |e| db_error(store, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        {
+            let source: i64 = tx
+                .prepare_cached("SELECT id FROM sources WHERE key = ?1")
+                .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+                .map_err(db)?
+                .ok_or_else(|| StoreError::UnknownSource {
+                    store: store.to_string(),
+                    key: key.to_string(),
+                })?;
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO items (source, upstream_id, published_s, published_ns,
+                         published_off, fingerprint, first_seen, last_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (source, upstream_id) DO UPDATE SET
+                         published_s = excluded.published_s, published_ns = excluded.published_ns,
+                         published_off = excluded.published_off,
+                         fingerprint = excluded.fingerprint, first_seen = excluded.first_seen,
+                         last_seen = excluded.last_seen
+                     RETURNING id",
+                )
+                .map_err(db)?;
+            let mut write_body = tx.prepare_cached(WRITE_BODY).map_err(db)?;
+            for (r, (first_seen, last_seen)) in items.iter().zip(times) {
+                let enc = encode(&r.item);
+                let e = enc.entry;
+                let row: i64 = upsert
+                    .query_row(
+                        params![
+                            source,
+                            e.id,
+                            e.published.timestamp(),
+                            e.published.timestamp_subsec_nanos(),
+                            e.published.offset().local_minus_utc(),
+                            enc.fingerprint,
+                            first_seen,
+                            last_seen
+                        ],
+                        |r| r.get(0),
+                    )
+                    .map_err(db)?;
+                write_body.execute(body_params(row, &enc)).map_err(db)?;
+            }
+        }
+        if !items.is_empty() {
+            bump_generation(&tx).map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+}
+
+/// Writes one item's body row; parameters from [`body_params`].
+const WRITE_BODY: &str = "INSERT OR REPLACE INTO item_bodies (item, canonical_url, url, title,
+         summary_html, content_html, updated_s, updated_ns, updated_off,
+         authors, tags, image, content_mode, sources, related)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+
+fn body_params<'a>(row: i64, enc: &'a Encoded<'a>) -> impl rusqlite::Params + 'a {
+    let e = enc.entry;
+    (
+        row,
+        enc.canonical_url,
+        &e.url,
+        &e.title,
+        &e.summary_html,
+        &e.content_html,
+        e.updated.timestamp(),
+        e.updated.timestamp_subsec_nanos(),
+        e.updated.offset().local_minus_utc(),
+        &enc.authors,
+        &enc.tags,
+        &e.image,
+        enc.content_mode,
+        &enc.sources,
+        &enc.related,
+    )
 }
 
 fn bump_generation(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize> {

@@ -119,9 +119,9 @@ fn run(root: &Path) -> Phase {
     let start = Instant::now();
     let site = Site::load(root).expect("site");
     let mut store = aggregate::open_store(&site).expect("store");
-    let report = aggregate::fetch(
+    let report = tributary::lease::fetch(
         &site,
-        &mut store,
+        &mut *store,
         &FetchOptions {
             all: true,
             only: None,

@@ -1,0 +1,124 @@
+//! `tributary store migrate`: a populated SQLite store to PostgreSQL and
+//! back, with nothing lost: every source's state, every item with its
+//! sightings, the id ledger, and the feeds built from each store.
+
+use crate::common::{Site, BASIC_CONFIG};
+use crate::http_server::{Response, TestServer};
+use std::collections::BTreeMap;
+use std::fs;
+use tributary::store::{self, ItemRecord, Location, SourceState, Store};
+
+const SOURCES: usize = 12;
+
+fn atom(n: usize, items: usize) -> String {
+    let mut out = format!(
+        "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\">\
+         <title>Upstream {n}</title><id>urn:up:{n}</id><updated>2026-05-01T00:00:00Z</updated>"
+    );
+    for i in 0..items {
+        out.push_str(&format!(
+            "<entry><id>urn:up:{n}:{i}</id><title>Item {n}.{i} &amp; more</title>\
+             <link href=\"https://up{n}.example/{i}\"/><updated>2026-04-{:02}T10:00:00+02:00</updated>\
+             <author><name>Author {n}</name></author><category term=\"t{i}\"/>\
+             <content type=\"html\">&lt;p&gt;Body {n}.{i} &#233;&lt;/p&gt;</content></entry>",
+            i + 1
+        ));
+    }
+    out.push_str("</feed>");
+    out
+}
+
+/// Everything a store holds, comparable: per source its state and items.
+fn contents(location: &Location) -> BTreeMap<String, (SourceState, Vec<ItemRecord>)> {
+    let s = store::open(location).expect("open store");
+    let mut out = BTreeMap::new();
+    for state in s.sources().expect("sources") {
+        let mut items = s.dump_items(&state.key).expect("dump");
+        items.sort_by(|a, b| a.item.entry.id.cmp(&b.item.entry.id));
+        out.insert(state.key.clone(), (state, items));
+    }
+    out
+}
+
+fn feeds(site: &Site) -> BTreeMap<String, Vec<u8>> {
+    ["stream.atom", "stream.rss", "stream.json", "main.atom"]
+        .iter()
+        .map(|p| {
+            let bytes = fs::read(site.root().join("public").join(p)).expect("feed written");
+            (p.to_string(), bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn sqlite_to_postgres_and_back_loses_nothing() {
+    let Some(url) = crate::pg::database() else {
+        return;
+    };
+    let server = TestServer::start();
+    let mut upstreams = String::from("title: Stream\nlimit: all\nupstreams:\n");
+    for n in 0..SOURCES {
+        let path = format!("/u{n}.atom");
+        server.route(
+            &path,
+            Response::ok(atom(n, 3 + n % 4))
+                .header("Content-Type", "application/atom+xml")
+                .header("ETag", &format!("\"v{n}\""))
+                .header("Last-Modified", "Fri, 01 May 2026 00:00:00 GMT"),
+        );
+        upstreams.push_str(&format!("  - url: \"{}\"\n    name: \"up{n}\"\n", server.url(&path)));
+    }
+    let config = format!("{BASIC_CONFIG}fetch: {{ allow_private_addresses: true, timeout: 5 }}\n");
+    let site = Site::new(&config);
+    site.feed("main", "title: Main\n");
+    site.feed("stream", &upstreams);
+    site.post(
+        "2026-05-02-note.md",
+        "---\ntitle: A note\ndate: 2026-05-02 08:00:00 +0000\n---\nHello.\n",
+    );
+    site.run(&["fetch"]).expect_success();
+    site.run(&["build"]).expect_success();
+    let before = feeds(&site);
+    let ledger = fs::read_to_string(site.root().join("tributary.ledger")).expect("ledger");
+    let sqlite = Location::Sqlite(site.root().join(".tributary/store.db"));
+    let original = contents(&sqlite);
+    assert_eq!(original.len(), SOURCES);
+    assert!(original.values().all(|(s, items)| s.etag.is_some() && !items.is_empty()));
+
+    // To PostgreSQL; the ledger file is gone afterwards (a replica has none).
+    site.run(&["store", "migrate", "--from", "sqlite:.tributary/store.db", "--to", &url])
+        .expect_success()
+        .stderr_has(&format!("copied {SOURCES} sources"));
+    let pg = Location::Postgres(url.clone());
+    assert_eq!(contents(&pg), original, "PostgreSQL holds what SQLite held");
+    fs::remove_file(site.root().join("tributary.ledger")).expect("remove ledger");
+    fs::remove_dir_all(site.root().join("public")).expect("remove output");
+    site.write("tributary.yaml", &format!("{config}store: \"{url}\"\n"));
+    site.run(&["build"]).expect_success();
+    assert_eq!(feeds(&site), before, "the feeds built from PostgreSQL");
+    assert_eq!(
+        fs::read_to_string(site.root().join("tributary.ledger")).expect("ledger back"),
+        ledger,
+        "the ledger comes back from the store"
+    );
+
+    // And back to a new SQLite file, with the ledger file removed again.
+    fs::remove_file(site.root().join("tributary.ledger")).expect("remove ledger");
+    site.run(&["store", "migrate", "--from", &url, "--to", "sqlite:back.db"])
+        .expect_success();
+    let back = Location::Sqlite(site.root().join("back.db"));
+    assert_eq!(contents(&back), original, "SQLite again holds everything");
+    assert_eq!(
+        fs::read_to_string(site.root().join("tributary.ledger")).expect("ledger file"),
+        ledger
+    );
+    fs::remove_dir_all(site.root().join("public")).expect("remove output");
+    site.write("tributary.yaml", &format!("{config}store: back.db\n"));
+    site.run(&["build"]).expect_success();
+    assert_eq!(feeds(&site), before, "the feeds built from the copy");
+
+    // Migrating onto itself is refused with a reason.
+    site.run(&["store", "migrate", "--from", "back.db", "--to", "sqlite:back.db"])
+        .expect_code(1)
+        .stderr_has("the same store");
+}

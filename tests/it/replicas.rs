@@ -1,0 +1,229 @@
+//! Three `tributary serve` replicas on one PostgreSQL: the fetch work is
+//! shared through leases (each source requested once per schedule period,
+//! a killed replica's sources taken over within one lease), and every
+//! replica serves the same bytes with the same validators.
+
+use crate::common::Site;
+use crate::http_server::{Response, TestServer};
+use crate::serve::{wait_for, Daemon, Resp};
+use chrono::{DateTime, Duration as Span, DurationRound, Utc};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+const SOURCES: usize = 1000;
+/// The schedule period (`*/15 * * * * *`).
+const PERIOD: i64 = 15;
+/// `lease:` in the site's configuration.
+const LEASE: i64 = 5;
+/// Every 40th source answers slowly, so that a replica is mid-fetch when killed.
+const SLOW_EVERY: usize = 40;
+const SLOW: Duration = Duration::from_secs(3);
+
+fn rss(n: usize) -> String {
+    let mut items = String::new();
+    for i in 0..2 {
+        items.push_str(&format!(
+            "<item><title>Release {n}.{i}</title><link>https://up{n}.example/r/{i}</link>\
+             <guid>https://up{n}.example/r/{i}</guid>\
+             <pubDate>Tue, 0{} Jun 2026 10:00:00 GMT</pubDate></item>",
+            i + 1
+        ));
+    }
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Upstream {n}</title>\
+         <link>https://up{n}.example/</link><description>d</description>{items}</channel></rss>"
+    )
+}
+
+fn post(title: &str) -> String {
+    format!("---\ntitle: {title}\ndate: 2026-06-01 09:00:00 +0000\n---\nThe body.\n")
+}
+
+/// The wall-clock time of a request, from the instant it arrived.
+struct Clock {
+    instant: Instant,
+    wall: DateTime<Utc>,
+}
+
+impl Clock {
+    fn now() -> Clock {
+        Clock {
+            instant: Instant::now(),
+            wall: Utc::now(),
+        }
+    }
+
+    fn wall(&self, at: Instant) -> DateTime<Utc> {
+        let d = at.saturating_duration_since(self.instant);
+        self.wall + Span::from_std(d).unwrap_or_default()
+    }
+}
+
+/// Requests per path whose arrival lies in `[from, to)`, as wall-clock times.
+fn requests_in(
+    server: &TestServer,
+    clock: &Clock,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> HashMap<String, Vec<DateTime<Utc>>> {
+    let mut out: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
+    for r in server.requests() {
+        let at = clock.wall(r.at);
+        if at >= from && at < to {
+            out.entry(r.path.clone()).or_default().push(at);
+        }
+    }
+    out
+}
+
+fn sleep_until(t: DateTime<Utc>) {
+    if let Ok(d) = (t - Utc::now()).to_std() {
+        std::thread::sleep(d);
+    }
+}
+
+/// The same bytes and validators from every replica.
+fn same_everywhere(replicas: &[&Daemon], path: &str) -> Resp {
+    let answers: Vec<Resp> = replicas.iter().map(|d| d.get(path)).collect();
+    let first = &answers[0];
+    assert_eq!(first.status_text().0, 200, "{path}: {}", first.text());
+    for (i, a) in answers.iter().enumerate().skip(1) {
+        assert_eq!(a.status_text().0, 200, "replica {i}: {path}");
+        assert!(a.body == first.body, "replica {i} serves other bytes for {path}");
+        assert_eq!(a.header("etag"), first.header("etag"), "replica {i}: {path} ETag");
+        assert_eq!(
+            a.header("last-modified"),
+            first.header("last-modified"),
+            "replica {i}: {path} Last-Modified"
+        );
+    }
+    answers.into_iter().next().expect("three answers")
+}
+
+#[test]
+fn three_replicas_share_fetching_and_serve_identical_feeds() {
+    let Some(url) = crate::pg::database() else {
+        return;
+    };
+    let server = TestServer::start();
+    let mut upstreams = String::from("title: Stream\nlimit: 50\nupstreams:\n");
+    for n in 0..SOURCES {
+        let mut r = Response::ok(rss(n)).header("Content-Type", "application/rss+xml");
+        if n % SLOW_EVERY == 0 {
+            r = r.delay(SLOW);
+        }
+        server.route(&format!("/f{n}.rss"), r);
+        upstreams.push_str(&format!(
+            "  - url: \"{}\"\n    name: \"up{n}\"\n",
+            server.url(&format!("/f{n}.rss"))
+        ));
+    }
+    let site = Site::new(&format!(
+        "title: Replicated\nbase_url: https://example.org/\nstore: \"{url}\"\n\
+         schedule: \"*/{PERIOD} * * * * *\"\nlease: {LEASE}s\n\
+         fetch: {{ allow_private_addresses: true, timeout: 10, per_host: 16 }}\n"
+    ));
+    site.feed("main", "title: Main\n");
+    site.feed("stream", &upstreams);
+    site.post("2026-06-01-hello.md", post("Hello"));
+
+    let clock = Clock::now();
+    let mut replicas: Vec<Daemon> = (0..3).map(|_| Daemon::serve(&site)).collect();
+
+    // The first round: every source is new, so due at once.
+    wait_for(Duration::from_secs(60), "every source fetched once", || {
+        let seen: std::collections::HashSet<String> =
+            server.requests().into_iter().map(|r| r.path).collect();
+        (seen.len() == SOURCES).then_some(())
+    });
+    let first_round_done = Utc::now();
+    let boundary = |t: DateTime<Utc>| {
+        t.duration_trunc(Span::seconds(PERIOD)).unwrap_or(t) + Span::seconds(PERIOD)
+    };
+    // Wait for the first round's stragglers (slow sources) to finish.
+    let b1 = boundary(first_round_done + Span::seconds(4));
+    let b2 = b1 + Span::seconds(PERIOD);
+    let b3 = b2 + Span::seconds(PERIOD);
+
+    // Period 1, undisturbed: every source exactly once.
+    sleep_until(b2);
+    let p1 = requests_in(&server, &clock, b1, b2);
+    let missing = (0..SOURCES)
+        .filter(|n| !p1.contains_key(&format!("/f{n}.rss")))
+        .count();
+    let twice: Vec<(&String, usize)> = p1
+        .iter()
+        .filter(|(_, v)| v.len() > 1)
+        .map(|(p, v)| (p, v.len()))
+        .collect();
+    assert_eq!(missing, 0, "sources not fetched in period 1");
+    assert!(twice.is_empty(), "sources fetched twice in period 1: {twice:?}");
+
+    // Period 2: kill one replica while it holds leases (mid-fetch).
+    let victim_pid = replicas[0].pid();
+    let mut store = tributary::store::open(&tributary::store::Location::Postgres(url.clone()))
+        .expect("open the store");
+    let killed_at = wait_for(
+        Duration::from_secs(PERIOD as u64),
+        "replica 0 holding leases in period 2",
+        || {
+            let holders = store.lease_holders(Utc::now()).ok()?;
+            let mine = holders.iter().any(|h| h.contains(&format!(":{victim_pid}:")));
+            if !mine {
+                return None;
+            }
+            let status = std::process::Command::new("kill")
+                .args(["-KILL", &victim_pid.to_string()])
+                .status()
+                .expect("run kill");
+            assert!(status.success());
+            Some(Utc::now())
+        },
+    );
+    sleep_until(b3);
+    let p2 = requests_in(&server, &clock, b2, b3);
+    for n in 0..SOURCES {
+        let path = format!("/f{n}.rss");
+        let times = p2
+            .get(&path)
+            .unwrap_or_else(|| panic!("{path} not fetched in period 2 (kill at {killed_at})"));
+        // A second request only as the takeover of a killed replica's lease:
+        // the first before the kill, the next within one lease after it.
+        if times.len() > 1 {
+            assert_eq!(times.len(), 2, "{path} fetched {} times: {times:?}", times.len());
+            assert!(
+                times[0] <= killed_at
+                    && times[1] > killed_at
+                    && times[1] <= killed_at + Span::seconds(LEASE + 2),
+                "{path}: fetched at {times:?}, the kill at {killed_at}"
+            );
+        }
+    }
+    let taken_over = p2.values().filter(|v| v.len() == 2).count();
+    eprintln!("replicas: period 2: {taken_over} sources taken over after the kill");
+
+    // The killed replica comes back; all three serve the same documents.
+    replicas[0] = Daemon::serve(&site);
+    let all: Vec<&Daemon> = replicas.iter().collect();
+    for path in ["/main.atom", "/main.rss", "/main.json", "/stream.atom", "/stream.json"] {
+        let r = same_everywhere(&all, path);
+        assert!(!r.body.is_empty(), "{path}");
+    }
+    let stream = same_everywhere(&all, "/stream.atom").text();
+    assert!(stream.contains("Release 7.1"), "the stream has upstream items");
+
+    // An edit on disk is served by every replica within a few seconds.
+    site.post("2026-06-01-hello.md", post("Hello again"));
+    let started = Instant::now();
+    wait_for(Duration::from_secs(10), "the edit served by all three", || {
+        all.iter()
+            .all(|d| d.get("/main.atom").text().contains("Hello again"))
+            .then_some(())
+    });
+    eprintln!(
+        "replicas: the edit was served by all three after {:?}",
+        started.elapsed()
+    );
+    same_everywhere(&all, "/main.atom");
+    same_everywhere(&all, "/stream.atom");
+}

@@ -20,6 +20,7 @@ use std::sync::Arc;
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .fallback(document)
         .with_state(app)
@@ -206,6 +207,37 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         json.to_string(),
     )
         .into_response()
+}
+
+/// Readiness for a load balancer: 200 once there are documents to serve
+/// and, on a shared store, the store answers; 503 with the reason otherwise
+/// (a replica that lost PostgreSQL keeps serving from memory, but gets no
+/// new traffic until it is back).
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    let unready = |why: String| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("not ready: {why}\n"),
+        )
+            .into_response()
+    };
+    if app.snapshot().docs.is_empty() {
+        return unready("nothing built yet".into());
+    }
+    let a = app.clone();
+    let ping = tokio::task::spawn_blocking(move || a.ping_store());
+    match tokio::time::timeout(std::time::Duration::from_secs(3), ping).await {
+        Ok(Ok(Ok(()))) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "ready\n",
+        )
+            .into_response(),
+        Ok(Ok(Err(e))) => unready(e.to_string()),
+        Ok(Err(e)) => unready(e.to_string()),
+        Err(_) => unready("the store did not answer within 3 s".into()),
+    }
 }
 
 /// Prometheus text format: counters, the last build's duration, and per

@@ -143,6 +143,20 @@ impl App {
         }
     }
 
+    /// One round trip to a shared store (readiness); nothing on SQLite,
+    /// which is a local file.
+    pub fn ping_store(&self) -> Result<(), Error> {
+        let site = self.site();
+        if !aggregate::store_location(&site).is_shared() {
+            return Ok(());
+        }
+        let mut store = aggregate::open_store(&site)?;
+        if let Some(shared) = store.shared() {
+            shared.ping()?;
+        }
+        Ok(())
+    }
+
     fn set_status(&self, f: impl FnOnce(&mut Status)) {
         f(&mut self.status.lock().unwrap_or_else(|e| e.into_inner()));
     }

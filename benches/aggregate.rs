@@ -7,6 +7,8 @@
 //!
 //! Prints wall time and peak RSS of each phase. Run with
 //! `cargo bench --bench aggregate`; exits 0 whatever the figures.
+//! Where PostgreSQL is installed, the same runs follow on PostgreSQL: one
+//! process, then three at once on one database (replicas sharing the work).
 //! Environment: `BENCH_FEEDS` (default 1000), `BENCH_ITEMS` (default 50).
 //!
 //! All sources are on one host here, so `per_host` is raised to the global
@@ -27,6 +29,9 @@ use support::{mb, peak_rss, peak_text, reset_peak};
 
 #[path = "../tests/it/http_server.rs"]
 mod http_server;
+
+#[path = "../tests/it/pg.rs"]
+mod pg;
 
 const COLD_TARGET: Duration = Duration::from_secs(3);
 const WARM_TARGET: Duration = Duration::from_millis(500);
@@ -147,11 +152,26 @@ fn run(root: &Path) -> Phase {
 
 /// Run one phase in a fresh process (as `tributary fetch` + `build` would
 /// run), so that its peak memory is its own; returns what it printed.
-fn phase_in_child(root: &Path) -> Phase {
-    let out = Command::new(std::env::current_exe().expect("exe"))
-        .env("BENCH_PHASE", root)
-        .output()
-        .expect("run phase");
+fn phase_in_child(root: &Path, store: Option<&str>) -> Phase {
+    finish_phase(spawn_phase(root, store))
+}
+
+/// Start one phase in a child process, with `TRIBUTARY_STORE` set when a
+/// store other than the site's SQLite file is measured.
+fn spawn_phase(root: &Path, store: Option<&str>) -> std::process::Child {
+    let mut cmd = Command::new(std::env::current_exe().expect("exe"));
+    cmd.env("BENCH_PHASE", root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    match store {
+        Some(url) => cmd.env("TRIBUTARY_STORE", url),
+        None => cmd.env_remove("TRIBUTARY_STORE"),
+    };
+    cmd.spawn().expect("run phase")
+}
+
+fn finish_phase(child: std::process::Child) -> Phase {
+    let out = child.wait_with_output().expect("phase output");
     let text = String::from_utf8_lossy(&out.stdout);
     let mut f = text.trim().splitn(5, '\t');
     let mut secs = || Duration::from_secs_f64(f.next().and_then(|v| v.parse().ok()).unwrap_or(0.0));
@@ -170,6 +190,25 @@ fn phase_in_child(root: &Path) -> Phase {
         peak,
         summary,
         written,
+    }
+}
+
+/// `replicas` processes fetching and building at once against one store,
+/// each with its own copy of the site (as replicas on several machines):
+/// the wall time of the whole, and each one's phase.
+fn replicas_run(roots: &[std::path::PathBuf], store: &str) -> (Duration, Vec<Phase>) {
+    let start = Instant::now();
+    let children: Vec<_> = roots.iter().map(|r| spawn_phase(r, Some(store))).collect();
+    let phases = children.into_iter().map(finish_phase).collect();
+    (start.elapsed(), phases)
+}
+
+fn copy_site(from: &Path, to: &Path) {
+    for dir in ["feeds", "content"] {
+        std::fs::create_dir_all(to.join(dir)).expect("mkdir");
+    }
+    for file in ["tributary.yaml", "feeds/stream.yaml"] {
+        std::fs::copy(from.join(file), to.join(file)).expect("copy site");
     }
 }
 
@@ -239,8 +278,8 @@ fn main() {
         mb(bytes as u64)
     );
 
-    let cold = phase_in_child(&root);
-    let warm = phase_in_child(&root);
+    let cold = phase_in_child(&root, None);
+    let warm = phase_in_child(&root, None);
     let line = |name: &str, p: &Phase| {
         println!(
             "{name:<5} {:>7.3} s (fetch+parse+store {:.3} s, merge+emit {:.3} s)   peak RSS {:>9}   {}; {} documents written",
@@ -266,6 +305,46 @@ fn main() {
     {
         println!("store: {}", mb(store_bytes));
     }
+
+    // The same on PostgreSQL: one process, then three at once.
+    if let Some(server) = pg::server() {
+        println!("PostgreSQL (server started by the bench, fsync off as in the tests):");
+        let one = pg::database().expect("database");
+        let cold = phase_in_child(&root_copy(&tmp, &root, "pg1"), Some(&one));
+        let warm = phase_in_child(&root_copy(&tmp, &root, "pg1"), Some(&one));
+        line("cold", &cold);
+        line("warm", &warm);
+        let name = one.rsplit('/').next().unwrap_or_default().to_string();
+        let size = pg::query(
+            &server.url("postgres"),
+            &format!("SELECT pg_database_size('{name}')"),
+        );
+        if let Some(bytes) = size.first().and_then(|s| s.parse::<u64>().ok()) {
+            println!("store: {} (pg_database_size)", mb(bytes));
+        }
+        let three = pg::database().expect("database");
+        let roots: Vec<_> = (0..3)
+            .map(|i| root_copy(&tmp, &root, &format!("pg3-{i}")))
+            .collect();
+        for name in ["cold", "warm"] {
+            let (wall, phases) = replicas_run(&roots, &three);
+            println!("{name:<5} {:>7.3} s wall with 3 replicas", wall.as_secs_f64());
+            for (i, p) in phases.iter().enumerate() {
+                line(&format!("  r{i}"), p);
+            }
+        }
+    } else {
+        println!("PostgreSQL: not installed, skipped (apt-get install postgresql)");
+    }
     drop(child.stdin.take());
     let _ = child.wait();
+}
+
+/// A fresh copy of the site under `tmp/NAME` (created once).
+fn root_copy(tmp: &tempfile::TempDir, root: &Path, name: &str) -> std::path::PathBuf {
+    let dest = tmp.path().join(name);
+    if !dest.exists() {
+        copy_site(root, &dest);
+    }
+    dest
 }

@@ -206,6 +206,7 @@ pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
 }
 
 async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), Error> {
+    wait_for_store(&app).await?;
     // The first build must succeed: there is nothing to serve otherwise.
     let first = app.clone();
     let next_future = tokio::task::spawn_blocking(move || rebuild(&first))
@@ -252,6 +253,35 @@ async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), Error> {
     .await;
     tracing::info!("stopped");
     result.map_err(|e| Error::io("serve", e))
+}
+
+/// A replica may start before its PostgreSQL (a cluster coming up): wait
+/// for the store, saying so, rather than exit; until then nothing listens,
+/// so a readiness probe keeps traffic away. SIGTERM or SIGINT stop waiting.
+async fn wait_for_store(app: &Arc<App>) -> Result<(), Error> {
+    let mut delay = Duration::from_millis(500);
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    loop {
+        let a = app.clone();
+        let ping = tokio::task::spawn_blocking(move || a.ping_store())
+            .await
+            .map_err(|e| Error::io("store check", std::io::Error::other(e)))?;
+        match ping {
+            Ok(()) => return Ok(()),
+            // Unreachable (or refusing connections for now): worth waiting for.
+            Err(Error::Store(e @ crate::store::StoreError::Database { .. })) => {
+                tracing::warn!("waiting for the store: {e}")
+            }
+            // A store of a newer tributary, or not ours: waiting will not help.
+            Err(e) => return Err(e),
+        }
+        tokio::select! {
+            _ = &mut stop => return Err(Error::io("serve", std::io::Error::other("stopped while waiting for the store"))),
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
 }
 
 async fn stop_signal() {

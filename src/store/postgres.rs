@@ -550,7 +550,10 @@ fn last_of_each(ids: impl Iterator<Item = impl AsRef<str>>) -> Vec<usize> {
 
 impl PgStore {
     /// Run `work` on the module's runtime, waiting for it.
-    fn run<T>(&self, work: impl std::future::Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    fn run<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
         self.rt.block_on(work)
     }
 
@@ -636,7 +639,8 @@ impl PgStore {
             })
         };
         let list = |i: usize| -> Result<String, StoreError> { row.try_get(i).map_err(&db) };
-        let corrupt = |i: usize| move |e: serde_json::Error| self.corrupt(format!("column {i}: {e}"));
+        let corrupt =
+            |i: usize| move |e: serde_json::Error| self.corrupt(format!("column {i}: {e}"));
         let mode: Option<String> = row.try_get(15).map_err(&db)?;
         let content_mode = match mode.as_deref() {
             None => None,
@@ -1335,10 +1339,7 @@ impl SharedStore for PgStore {
         self.run(async {
             let answer = tokio::time::timeout(PING_TIMEOUT, async {
                 let client = self.client().await?;
-                client
-                    .simple_query("SELECT 1")
-                    .await
-                    .map_err(self.db())
+                client.simple_query("SELECT 1").await.map_err(self.db())
             })
             .await;
             match answer {

@@ -1259,7 +1259,7 @@ impl SharedStore for PgStore {
             .name("tributary-pg-listen".to_string())
             .spawn(move || {
                 while notified.recv().is_ok() {
-                    let call = std::panic::AssertUnwindSafe(|| on_publish());
+                    let call = std::panic::AssertUnwindSafe(&on_publish);
                     if std::panic::catch_unwind(call).is_err() {
                         tracing::error!("a document listener panicked");
                     }

@@ -248,6 +248,8 @@ fn start(bin: &Path) -> PgServer {
         pid = std::process::id(),
         dir = dir.display()
     );
+    // Never waited for: it outlives this process, on purpose.
+    #[allow(clippy::zombie_processes)]
     Command::new("sh")
         .args(["-c", &watchdog])
         .stdin(Stdio::null())

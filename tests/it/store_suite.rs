@@ -111,6 +111,7 @@ suite! {
         shared_documents_round_trip,
         an_unchanged_publish_keeps_the_generation,
         listeners_hear_publishes_from_other_handles,
+        a_listener_comes_back_after_its_connection_is_lost,
         the_build_lock_excludes_a_second_holder_until_dropped,
         the_ledger_round_trips,
         the_store_works_from_spawn_blocking_in_another_runtime,
@@ -856,6 +857,36 @@ fn listeners_hear_publishes_from_other_handles(f: &Fixture) {
     // A publish that changes nothing notifies nobody.
     p.publish(&[doc("a", "2", None)]).unwrap();
     assert!(rx.recv_timeout(Duration::from_millis(500)).is_err());
+}
+
+fn a_listener_comes_back_after_its_connection_is_lost(f: &Fixture) {
+    let mut listener = f.open();
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    listener
+        .shared()
+        .unwrap()
+        .listen(Box::new(move || {
+            let _ = tx.lock().unwrap().send(());
+        }))
+        .unwrap();
+    let killed = pg::query(
+        f.url(),
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    );
+    assert_eq!(killed, ["t"], "one LISTEN connection");
+    // Back after about a second, with a call for what it may have missed.
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("no callback after reconnecting");
+    let mut publisher = f.open();
+    publisher
+        .shared()
+        .unwrap()
+        .publish(&[doc("a", "1", None)])
+        .unwrap();
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("no callback for a publish after reconnecting");
 }
 
 fn the_build_lock_excludes_a_second_holder_until_dropped(f: &Fixture) {

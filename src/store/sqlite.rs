@@ -692,11 +692,7 @@ impl Store for SqliteStore {
     fn dump_items(&self, _key: &str) -> Result<Vec<super::ItemRecord>, StoreError> {
         unimplemented!()
     }
-    fn restore_items(
-        &mut self,
-        _key: &str,
-        _items: &[super::ItemRecord],
-    ) -> Result<(), StoreError> {
+    fn restore_items(&mut self, _key: &str, _items: &[super::ItemRecord]) -> Result<(), StoreError> {
         unimplemented!()
     }
 }

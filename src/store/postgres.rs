@@ -770,6 +770,47 @@ impl PgStore {
     }
 }
 
+/// `Store::lease_holders` and `Store::break_leases` as main's `Store` has
+/// them (added there after this branch began): on merge, the trait's
+/// methods call these.
+impl PgStore {
+    /// Who holds leases that run past `now`, each once.
+    pub fn lease_holders(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        let now = nanos(&self.store, "now", now)?;
+        let found = self.run(async {
+            let client = self.client().await?;
+            rows(
+                &client,
+                "SELECT DISTINCT lease_holder FROM sources
+                 WHERE lease_holder IS NOT NULL AND lease_until > $1 ORDER BY 1",
+                &[&now],
+            )
+            .await
+            .map_err(self.db())
+        })?;
+        found
+            .iter()
+            .map(|r| r.try_get(0).map_err(self.db()))
+            .collect()
+    }
+
+    /// Drop every lease of `holder` (a process known to be dead); returns how many.
+    pub fn break_leases(&mut self, holder: &str) -> Result<usize, StoreError> {
+        let broken = self.run(async {
+            let client = self.client().await?;
+            exec(
+                &client,
+                "UPDATE sources SET lease_holder = NULL, lease_until = NULL
+                 WHERE lease_holder = $1",
+                &[&holder],
+            )
+            .await
+            .map_err(self.db())
+        })?;
+        Ok(usize::try_from(broken).unwrap_or(usize::MAX))
+    }
+}
+
 impl Store for PgStore {
     fn ensure_source(&mut self, key: &str, name: &str) -> Result<SourceState, StoreError> {
         self.run(async {

@@ -7,6 +7,7 @@
 //! - upserting an item keeps its `first_seen` and replaces its content when it changed;
 //! - a source removed from the configuration keeps its rows.
 
+mod codec;
 mod copy;
 mod location;
 mod migrations;
@@ -192,8 +193,10 @@ pub trait SharedStore {
     /// the returned guard is dropped (or the process dies).
     fn build_lock(&mut self) -> Result<BuildLock, StoreError>;
 
-    /// Make `docs` the published build: rows whose bytes or `modified`
-    /// changed are written, paths not in `docs` deleted. When anything
+    /// Make `docs` the published build: rows whose bytes changed are
+    /// written (a row whose bytes are unchanged keeps its `modified`, so
+    /// that `Last-Modified` does not move with the replica that rebuilt),
+    /// paths not in `docs` deleted. When anything
     /// changed, the documents generation goes up and every listener is
     /// notified. Returns the generation now published.
     fn publish(&mut self, docs: &[SharedDoc]) -> Result<u64, StoreError>;

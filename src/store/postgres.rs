@@ -1,127 +1,1391 @@
-//! The PostgreSQL backend (skeleton: being written).
+//! The PostgreSQL backend: for sites whose fetchers and `serve` replicas run
+//! on several machines. Items and sources as in SQLite, plus source leases
+//! (work sharing), the published documents every replica serves, and the
+//! shared id ledger.
+//!
+//! `Store` is synchronous and called from plain threads; all I/O runs on one
+//! process-wide tokio runtime owned by this module (threads "tributary-pg"),
+//! which each method blocks on. Calling a method from inside an async task
+//! is a bug (tokio refuses to block there); `spawn_blocking` threads are fine.
+//!
+//! Connections come from one pool per URL per process, so opening a store
+//! per batch is cheap; the schema is migrated the first time a process opens
+//! a URL.
+
+use std::collections::HashMap;
+use std::sync::{mpsc, Mutex, OnceLock};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+    TimeoutType,
+};
+use futures_util::StreamExt;
+use tokio_postgres::config::Host;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{AsyncMessage, Client, Config, IsolationLevel, NoTls, Row};
+use xxhash_rust::xxh3::xxh3_64;
 
+use super::codec::{date_parts, decode_date, decode_list, decode_mode, encode, nanos, opt_nanos};
+use super::location::redact;
 use super::{ItemRecord, SharedDoc, SharedStore, SourceState, Store, StoreError, StoredItem};
+use crate::entry::{Entry, Person, Source};
+
+/// Connections per URL per process.
+const POOL_SIZE: usize = 8;
+/// How long to wait for a free connection, or for a new one to be made.
+const POOL_TIMEOUT: Duration = Duration::from_secs(10);
+/// TCP connect timeout, unless the URL sets `connect_timeout`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Readiness checks answer quickly or fail.
+const PING_TIMEOUT: Duration = Duration::from_secs(3);
+/// The LISTEN connection comes back after 1 s, 2 s, 4 s... at most this.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Advisory lock keys ("trib" then a number), per database.
+const MIGRATION_LOCK: i64 = 0x7472_6962_0000_0001;
+const BUILD_LOCK: i64 = 0x7472_6962_0000_0002;
+
+/// The NOTIFY channel of `publish`; the payload is the new generation.
+const CHANNEL: &str = "tributary_documents";
+
+/// Versioned schema: `tributary_schema.version` counts the steps applied;
+/// step `i` takes a database from version `i` to `i + 1`. Steps are only
+/// ever appended. The numbering is PostgreSQL's own: step 1 is SQLite's
+/// schema 3 (sources, items, generation, store id) in one table per kind,
+/// plus what only a shared store has (leases, documents, ledger).
+pub(super) const PG_MIGRATIONS: &[&str] = &[
+    // 1: Instants are BIGINT nanoseconds since the epoch (UTC); entry dates
+    // keep their offset as (seconds, nanoseconds, offset seconds), lists
+    // are JSON text, as in SQLite. Keys, ids and paths compare bytewise
+    // (COLLATE "C") so that orders match SQLite's.
+    r#"CREATE TABLE sources (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        key TEXT COLLATE "C" NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        url TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        last_fetch BIGINT,
+        last_success BIGINT,
+        last_error TEXT,
+        consecutive_failures BIGINT NOT NULL DEFAULT 0,
+        next_due BIGINT,
+        min_interval_secs BIGINT,
+        disabled TEXT,
+        lease_holder TEXT,
+        lease_until BIGINT
+    );
+    CREATE INDEX sources_by_next_due ON sources (next_due NULLS FIRST, key);
+    CREATE TABLE items (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        source BIGINT NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        upstream_id TEXT COLLATE "C" NOT NULL,
+        published_s BIGINT NOT NULL,
+        published_ns BIGINT NOT NULL,
+        published_off BIGINT NOT NULL,
+        fingerprint BIGINT NOT NULL,
+        first_seen BIGINT NOT NULL,
+        last_seen BIGINT NOT NULL,
+        canonical_url TEXT,
+        url TEXT NOT NULL,
+        title TEXT NOT NULL,
+        summary_html TEXT,
+        content_html TEXT,
+        updated_s BIGINT NOT NULL,
+        updated_ns BIGINT NOT NULL,
+        updated_off BIGINT NOT NULL,
+        authors TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        image TEXT,
+        content_mode TEXT,
+        sources TEXT NOT NULL,
+        related TEXT NOT NULL,
+        UNIQUE (source, upstream_id)
+    );
+    CREATE INDEX items_by_date
+        ON items (source, published_s DESC, published_ns DESC, first_seen DESC, upstream_id);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
+    INSERT INTO meta (key, value) VALUES
+        ('generation', 0),
+        ('documents_generation', 0),
+        ('store_id', floor(random() * 9.2e18)::bigint);
+    CREATE TABLE documents (
+        path TEXT COLLATE "C" PRIMARY KEY,
+        body BYTEA NOT NULL,
+        hash BIGINT NOT NULL,
+        modified BIGINT
+    );
+    CREATE TABLE ledger (
+        one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+        text TEXT NOT NULL
+    );"#,
+];
+
+/// Tables of ours: a database that has one of them without
+/// `tributary_schema` belongs to another program.
+const OUR_TABLES: &[&str] = &["sources", "items", "meta", "documents", "ledger"];
+
+/// The schema version this build writes.
+fn latest() -> i64 {
+    PG_MIGRATIONS.len() as i64
+}
 
 /// A store in a PostgreSQL database. Open it with [`open_postgres`].
 pub struct PgStore {
+    pool: Pool,
+    /// For connections of their own (build lock, LISTEN).
+    config: Config,
+    rt: &'static tokio::runtime::Runtime,
+    /// The URL as shown in errors (password redacted).
     store: String,
+    /// `HOST:PORT`, for connection errors.
+    endpoint: String,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Held while this process builds; dropping it lets the next builder in.
-pub struct BuildLock {}
+/// It owns the connection that holds the lock: closing it (on drop, or when
+/// the process dies) releases the lock.
+pub struct BuildLock {
+    _client: Client,
+}
 
-fn todo(store: &str) -> StoreError {
-    StoreError::Database {
-        store: store.to_string(),
-        source: "not yet written".into(),
+impl std::fmt::Debug for BuildLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildLock").finish_non_exhaustive()
     }
 }
 
-/// Connect to `url` (pooled), migrating the schema if needed.
+/// The runtime all PostgreSQL I/O runs on.
+fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
+    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("tributary-pg")
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the PostgreSQL I/O threads: {e}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// One pool per URL, made (and the database migrated) once per process.
+fn pools() -> &'static Mutex<HashMap<String, Pool>> {
+    static POOLS: OnceLock<Mutex<HashMap<String, Pool>>> = OnceLock::new();
+    POOLS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn message(store: &str, text: String) -> StoreError {
+    StoreError::Database {
+        store: store.to_string(),
+        source: text.into(),
+    }
+}
+
+fn db_error(store: &str, e: tokio_postgres::Error) -> StoreError {
+    StoreError::Database {
+        store: store.to_string(),
+        source: Box::new(e),
+    }
+}
+
+fn connect_error(store: &str, endpoint: &str, cause: &dyn std::fmt::Display) -> StoreError {
+    message(
+        store,
+        format!(
+            "cannot connect to PostgreSQL at {endpoint} ({cause}): \
+             is it running, and is `store:` right?"
+        ),
+    )
+}
+
+fn pool_error(store: &str, endpoint: &str, e: PoolError) -> StoreError {
+    match e {
+        PoolError::Backend(e) => connect_error(store, endpoint, &e),
+        PoolError::Timeout(TimeoutType::Wait) => message(
+            store,
+            format!(
+                "all {POOL_SIZE} connections stayed busy for {} s",
+                POOL_TIMEOUT.as_secs()
+            ),
+        ),
+        PoolError::Timeout(_) => connect_error(
+            store,
+            endpoint,
+            &format!("no answer within {} s", POOL_TIMEOUT.as_secs()),
+        ),
+        other => message(store, other.to_string()),
+    }
+}
+
+/// `HOST:PORT` of the first host the URL names.
+fn endpoint(config: &Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}")
+}
+
+/// Connect to `url` (pooled), migrating the schema if needed. A server that
+/// does not answer is an error after about ten seconds, never a hang; a
+/// database written by a newer tributary is refused untouched.
 pub fn open_postgres(url: &str) -> Result<PgStore, StoreError> {
-    Err(todo(&super::location::redact(url)))
+    let store = redact(url);
+    let rt = runtime().map_err(|e| message(&store, e))?;
+    let mut config: Config = url
+        .parse()
+        .map_err(|e| message(&store, format!("not a PostgreSQL URL: {e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("tributary");
+    }
+    let endpoint = endpoint(&config);
+    let known = pools()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(url)
+        .cloned();
+    let pool = match known {
+        Some(pool) => pool,
+        None => {
+            let manager = Manager::from_config(
+                config.clone(),
+                NoTls,
+                ManagerConfig {
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            );
+            let pool = Pool::builder(manager)
+                .max_size(POOL_SIZE)
+                .runtime(Runtime::Tokio1)
+                .wait_timeout(Some(POOL_TIMEOUT))
+                .create_timeout(Some(POOL_TIMEOUT))
+                .recycle_timeout(Some(POOL_TIMEOUT))
+                .build()
+                .map_err(|e| message(&store, e.to_string()))?;
+            rt.block_on(async {
+                let mut client = pool
+                    .get()
+                    .await
+                    .map_err(|e| pool_error(&store, &endpoint, e))?;
+                migrate(&mut client, &store).await
+            })?;
+            // Two threads may have raced here: both migrated (safely), the
+            // first pool stored is the one every store shares.
+            pools()
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(url.to_string())
+                .or_insert(pool)
+                .clone()
+        }
+    };
+    Ok(PgStore {
+        pool,
+        config,
+        rt,
+        store,
+        endpoint,
+    })
+}
+
+/// Apply the missing steps in one transaction, after taking an advisory
+/// lock, so that processes starting together migrate once.
+async fn migrate(client: &mut Object, store: &str) -> Result<(), StoreError> {
+    let db = |e| db_error(store, e);
+    let tx = client.transaction().await.map_err(db)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(db)?;
+    let marked: bool = tx
+        .query_one("SELECT to_regclass('tributary_schema') IS NOT NULL", &[])
+        .await
+        .and_then(|r| r.try_get(0))
+        .map_err(db)?;
+    let found: i64 = if marked {
+        let row = tx
+            .query_opt("SELECT version FROM tributary_schema", &[])
+            .await
+            .map_err(db)?;
+        match row {
+            Some(row) => row.try_get(0).map_err(db)?,
+            None => {
+                return Err(StoreError::Foreign {
+                    store: store.to_string(),
+                    reason: "tributary_schema holds no version".to_string(),
+                })
+            }
+        }
+    } else {
+        let taken = tx
+            .query(
+                "SELECT table_name::text FROM information_schema.tables
+                 WHERE table_schema = current_schema() AND table_name = ANY($1)
+                 ORDER BY 1",
+                &[&OUR_TABLES],
+            )
+            .await
+            .map_err(db)?;
+        if let Some(row) = taken.first() {
+            let table: String = row.try_get(0).map_err(db)?;
+            return Err(StoreError::Foreign {
+                store: store.to_string(),
+                reason: format!("it has a table {table:?} that tributary did not make"),
+            });
+        }
+        tx.batch_execute(
+            "CREATE TABLE tributary_schema (version BIGINT NOT NULL);
+             INSERT INTO tributary_schema (version) VALUES (0);",
+        )
+        .await
+        .map_err(db)?;
+        0
+    };
+    if found > latest() {
+        return Err(StoreError::TooNew {
+            store: store.to_string(),
+            found,
+            supported: latest(),
+        });
+    }
+    let Ok(start) = usize::try_from(found) else {
+        return Err(StoreError::Foreign {
+            store: store.to_string(),
+            reason: format!("schema version {found}"),
+        });
+    };
+    if found < latest() {
+        for step in PG_MIGRATIONS.iter().skip(start) {
+            tx.batch_execute(step).await.map_err(db)?;
+        }
+        tx.execute("UPDATE tributary_schema SET version = $1", &[&latest()])
+            .await
+            .map_err(db)?;
+    }
+    tx.commit().await.map_err(db)
+}
+
+type Params<'a> = [&'a (dyn ToSql + Sync)];
+
+async fn rows<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(sql).await?;
+    c.query(&stmt, params).await
+}
+
+async fn exec<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<u64, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(sql).await?;
+    c.execute(&stmt, params).await
+}
+
+/// Columns `item_from_row` reads, in its order.
+const ITEM_COLUMNS: &str = "i.upstream_id, i.canonical_url, i.url, i.title, i.summary_html, \
+     i.content_html, i.published_s, i.published_ns, i.published_off, i.updated_s, i.updated_ns, \
+     i.updated_off, i.authors, i.tags, i.image, i.content_mode, i.sources, i.related, \
+     i.first_seen, s.key, i.last_seen";
+
+const ITEM_FROM: &str = "sources s JOIN items i ON i.source = s.id";
+
+/// Newest first, ties as SQLite breaks them (the `items_by_date` order).
+const ITEM_ORDER: &str =
+    "i.published_s DESC, i.published_ns DESC, i.first_seen DESC, i.upstream_id";
+
+const SOURCE_COLUMNS: &str = "key, name, url, etag, last_modified, last_fetch, last_success, \
+     last_error, consecutive_failures, next_due, min_interval_secs, disabled, \
+     (SELECT count(*) FROM items WHERE items.source = sources.id)";
+
+const BUMP_GENERATION: &str = "UPDATE meta SET value = value + 1 WHERE key = 'generation'";
+
+/// Upsert items from parallel arrays; `first_seen` of an existing row is
+/// replaced only when `restore`.
+fn upsert_sql(restore: bool) -> String {
+    let first_seen = if restore {
+        "first_seen = excluded.first_seen,"
+    } else {
+        ""
+    };
+    format!(
+        "INSERT INTO items (source, upstream_id, first_seen, last_seen, published_s,
+             published_ns, published_off, fingerprint, canonical_url, url, title,
+             summary_html, content_html, updated_s, updated_ns, updated_off, authors, tags,
+             image, content_mode, sources, related)
+         SELECT $1, * FROM UNNEST($2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
+             $7::int8[], $8::int8[], $9::text[], $10::text[], $11::text[], $12::text[],
+             $13::text[], $14::int8[], $15::int8[], $16::int8[], $17::text[], $18::text[],
+             $19::text[], $20::text[], $21::text[], $22::text[])
+         ON CONFLICT (source, upstream_id) DO UPDATE SET {first_seen}
+             last_seen = excluded.last_seen, published_s = excluded.published_s,
+             published_ns = excluded.published_ns, published_off = excluded.published_off,
+             fingerprint = excluded.fingerprint, canonical_url = excluded.canonical_url,
+             url = excluded.url, title = excluded.title, summary_html = excluded.summary_html,
+             content_html = excluded.content_html, updated_s = excluded.updated_s,
+             updated_ns = excluded.updated_ns, updated_off = excluded.updated_off,
+             authors = excluded.authors, tags = excluded.tags, image = excluded.image,
+             content_mode = excluded.content_mode, sources = excluded.sources,
+             related = excluded.related"
+    )
+}
+
+/// The rows of one upsert as column arrays.
+#[derive(Default)]
+struct Columns<'a> {
+    upstream_id: Vec<&'a str>,
+    first_seen: Vec<i64>,
+    last_seen: Vec<i64>,
+    published_s: Vec<i64>,
+    published_ns: Vec<i64>,
+    published_off: Vec<i64>,
+    fingerprint: Vec<i64>,
+    canonical_url: Vec<Option<&'a str>>,
+    url: Vec<&'a str>,
+    title: Vec<&'a str>,
+    summary_html: Vec<Option<&'a str>>,
+    content_html: Vec<Option<&'a str>>,
+    updated_s: Vec<i64>,
+    updated_ns: Vec<i64>,
+    updated_off: Vec<i64>,
+    authors: Vec<&'a str>,
+    tags: Vec<&'a str>,
+    image: Vec<Option<&'a str>>,
+    content_mode: Vec<Option<&'static str>>,
+    sources: Vec<&'a str>,
+    related: Vec<&'a str>,
+}
+
+impl<'a> Columns<'a> {
+    fn push(&mut self, enc: &'a super::codec::Encoded<'a>, first_seen: i64, last_seen: i64) {
+        let e = enc.entry;
+        let (ps, pn, po) = date_parts(&e.published);
+        let (us, un, uo) = date_parts(&e.updated);
+        self.upstream_id.push(&e.id);
+        self.first_seen.push(first_seen);
+        self.last_seen.push(last_seen);
+        self.published_s.push(ps);
+        self.published_ns.push(i64::from(pn));
+        self.published_off.push(i64::from(po));
+        self.fingerprint.push(enc.fingerprint);
+        self.canonical_url.push(enc.canonical_url);
+        self.url.push(&e.url);
+        self.title.push(&e.title);
+        self.summary_html.push(e.summary_html.as_deref());
+        self.content_html.push(e.content_html.as_deref());
+        self.updated_s.push(us);
+        self.updated_ns.push(i64::from(un));
+        self.updated_off.push(i64::from(uo));
+        self.authors.push(&enc.authors);
+        self.tags.push(&enc.tags);
+        self.image.push(e.image.as_deref());
+        self.content_mode.push(enc.content_mode);
+        self.sources.push(&enc.sources);
+        self.related.push(&enc.related);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.upstream_id.is_empty()
+    }
+
+    /// Parameters `$2..` of `upsert_sql`.
+    fn params(&self) -> [&(dyn ToSql + Sync); 21] {
+        [
+            &self.upstream_id,
+            &self.first_seen,
+            &self.last_seen,
+            &self.published_s,
+            &self.published_ns,
+            &self.published_off,
+            &self.fingerprint,
+            &self.canonical_url,
+            &self.url,
+            &self.title,
+            &self.summary_html,
+            &self.content_html,
+            &self.updated_s,
+            &self.updated_ns,
+            &self.updated_off,
+            &self.authors,
+            &self.tags,
+            &self.image,
+            &self.content_mode,
+            &self.sources,
+            &self.related,
+        ]
+    }
+}
+
+/// Of several items with one id, the last: the indexes to keep, in order.
+fn last_of_each(ids: impl Iterator<Item = impl AsRef<str>>) -> Vec<usize> {
+    let ids: Vec<_> = ids.collect();
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        last.insert(id.as_ref(), i);
+    }
+    (0..ids.len())
+        .filter(|i| last.get(ids[*i].as_ref()) == Some(i))
+        .collect()
+}
+
+impl PgStore {
+    /// Run `work` on the module's runtime, waiting for it.
+    fn run<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.rt.block_on(work)
+    }
+
+    async fn client(&self) -> Result<Object, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| pool_error(&self.store, &self.endpoint, e))
+    }
+
+    /// A connection of its own, outside the pool; its connection task runs
+    /// on the module's runtime until the client is dropped.
+    async fn dedicated(&self) -> Result<Client, StoreError> {
+        let (client, connection) = self
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|e| connect_error(&self.store, &self.endpoint, &e))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("PostgreSQL connection ended: {e}");
+            }
+        });
+        Ok(client)
+    }
+
+    fn db(&self) -> impl Fn(tokio_postgres::Error) -> StoreError + '_ {
+        |e| db_error(&self.store, e)
+    }
+
+    fn corrupt(&self, message: String) -> StoreError {
+        StoreError::Corrupt {
+            store: self.store.clone(),
+            message,
+        }
+    }
+
+    fn unknown(&self, key: &str) -> StoreError {
+        StoreError::UnknownSource {
+            store: self.store.clone(),
+            key: key.to_string(),
+        }
+    }
+
+    fn source_from_row(&self, row: &Row) -> Result<SourceState, StoreError> {
+        let db = self.db();
+        let instant = |i: usize| -> Result<Option<DateTime<Utc>>, StoreError> {
+            Ok(row
+                .try_get::<_, Option<i64>>(i)
+                .map_err(&db)?
+                .map(DateTime::from_timestamp_nanos))
+        };
+        let failures: i64 = row.try_get(8).map_err(&db)?;
+        let count: i64 = row.try_get(12).map_err(&db)?;
+        Ok(SourceState {
+            key: row.try_get(0).map_err(&db)?,
+            name: row.try_get(1).map_err(&db)?,
+            url: row.try_get(2).map_err(&db)?,
+            etag: row.try_get(3).map_err(&db)?,
+            last_modified: row.try_get(4).map_err(&db)?,
+            last_fetch: instant(5)?,
+            last_success: instant(6)?,
+            last_error: row.try_get(7).map_err(&db)?,
+            consecutive_failures: u32::try_from(failures.max(0)).unwrap_or(u32::MAX),
+            next_due: instant(9)?,
+            min_interval_secs: row.try_get(10).map_err(&db)?,
+            disabled: row.try_get(11).map_err(&db)?,
+            item_count: u64::try_from(count).unwrap_or(0),
+        })
+    }
+
+    /// One row of `ITEM_COLUMNS`: the source key, the item, its `last_seen`.
+    fn item_from_row(&self, row: &Row) -> Result<(String, StoredItem, i64), StoreError> {
+        let db = self.db();
+        let date = |s: usize| -> Result<chrono::DateTime<chrono::FixedOffset>, StoreError> {
+            let secs: i64 = row.try_get(s).map_err(&db)?;
+            let nanos: i64 = row.try_get(s + 1).map_err(&db)?;
+            let off: i64 = row.try_get(s + 2).map_err(&db)?;
+            decode_date(secs, nanos, off).ok_or_else(|| {
+                self.corrupt(format!(
+                    "invalid date ({secs}, {nanos}, {off}) in column {s}"
+                ))
+            })
+        };
+        let list = |i: usize| -> Result<String, StoreError> { row.try_get(i).map_err(&db) };
+        let corrupt =
+            |i: usize| move |e: serde_json::Error| self.corrupt(format!("column {i}: {e}"));
+        let mode: Option<String> = row.try_get(15).map_err(&db)?;
+        let content_mode = match mode.as_deref() {
+            None => None,
+            Some(m) => {
+                Some(decode_mode(m).ok_or_else(|| self.corrupt(format!("content mode {m:?}")))?)
+            }
+        };
+        let entry = Entry {
+            id: row.try_get(0).map_err(&db)?,
+            url: row.try_get(2).map_err(&db)?,
+            title: row.try_get(3).map_err(&db)?,
+            summary_html: row.try_get(4).map_err(&db)?,
+            content_html: row.try_get(5).map_err(&db)?,
+            published: date(6)?,
+            updated: date(9)?,
+            authors: decode_list::<Person>(&list(12)?).map_err(corrupt(12))?,
+            tags: decode_list::<String>(&list(13)?).map_err(corrupt(13))?,
+            image: row.try_get(14).map_err(&db)?,
+            content_mode,
+            sources: decode_list::<Source>(&list(16)?).map_err(corrupt(16))?,
+            related: decode_list::<String>(&list(17)?).map_err(corrupt(17))?,
+        };
+        let item = StoredItem {
+            entry,
+            canonical_url: row.try_get(1).map_err(&db)?,
+            first_seen: DateTime::from_timestamp_nanos(row.try_get(18).map_err(&db)?),
+        };
+        Ok((
+            row.try_get(19).map_err(&db)?,
+            item,
+            row.try_get(20).map_err(&db)?,
+        ))
+    }
+
+    fn query_items(
+        &self,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> Result<Vec<(String, StoredItem, i64)>, StoreError> {
+        let found = self.run(async {
+            let client = self.client().await?;
+            rows(&client, sql, params).await.map_err(self.db())
+        })?;
+        found.iter().map(|r| self.item_from_row(r)).collect()
+    }
+
+    /// Write `items` (the last of each id) into the existing source `key`,
+    /// one transaction. `seen` gives each item's (first_seen, last_seen);
+    /// with `restore` both are written as given, else only new rows take
+    /// `first_seen`. Returns how many ids were new.
+    fn write_items(
+        &self,
+        key: &str,
+        items: &[&StoredItem],
+        seen: &[(i64, i64)],
+        restore: bool,
+    ) -> Result<usize, StoreError> {
+        let keep = last_of_each(items.iter().map(|i| i.entry.id.as_str()));
+        let encoded: Vec<_> = keep.iter().map(|&i| (encode(items[i]), seen[i])).collect();
+        let db = self.db();
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(&db)?;
+            let source: i64 = rows(
+                &tx,
+                "SELECT id FROM sources WHERE key = $1 FOR NO KEY UPDATE",
+                &[&key],
+            )
+            .await
+            .map_err(&db)?
+            .first()
+            .ok_or_else(|| self.unknown(key))?
+            .try_get(0)
+            .map_err(&db)?;
+            // upstream id -> (row id, fingerprint)
+            let mut known: HashMap<String, (i64, i64)> = HashMap::new();
+            for row in rows(
+                &tx,
+                "SELECT upstream_id, id, fingerprint FROM items WHERE source = $1",
+                &[&source],
+            )
+            .await
+            .map_err(&db)?
+            {
+                known.insert(
+                    row.try_get(0).map_err(&db)?,
+                    (row.try_get(1).map_err(&db)?, row.try_get(2).map_err(&db)?),
+                );
+            }
+            let mut new = 0;
+            let mut touched: Vec<i64> = Vec::new();
+            let mut touched_at = 0;
+            let mut columns = Columns::default();
+            for (enc, (first, last)) in &encoded {
+                match known.get(&enc.entry.id) {
+                    Some(&(row, fingerprint)) if fingerprint == enc.fingerprint && !restore => {
+                        touched.push(row);
+                        touched_at = *last;
+                    }
+                    Some(_) => columns.push(enc, *first, *last),
+                    None => {
+                        new += 1;
+                        columns.push(enc, *first, *last);
+                    }
+                }
+            }
+            if !touched.is_empty() {
+                exec(
+                    &tx,
+                    "UPDATE items SET last_seen = $2 WHERE id = ANY($1)",
+                    &[&touched, &touched_at],
+                )
+                .await
+                .map_err(&db)?;
+            }
+            if !columns.is_empty() {
+                let sql = upsert_sql(restore);
+                let mut params: Vec<&(dyn ToSql + Sync)> = vec![&source];
+                params.extend(columns.params());
+                exec(&tx, &sql, &params).await.map_err(&db)?;
+                // Last, so that other writers wait on the counter briefly.
+                exec(&tx, BUMP_GENERATION, &[]).await.map_err(&db)?;
+            }
+            tx.commit().await.map_err(&db)?;
+            Ok(new)
+        })
+    }
 }
 
 impl Store for PgStore {
-    fn ensure_source(&mut self, _key: &str, _name: &str) -> Result<SourceState, StoreError> {
-        Err(todo(&self.store))
+    fn ensure_source(&mut self, key: &str, name: &str) -> Result<SourceState, StoreError> {
+        self.run(async {
+            let client = self.client().await?;
+            exec(
+                &client,
+                "INSERT INTO sources (key, name, url) VALUES ($1, $2, $1)
+                 ON CONFLICT (key) DO UPDATE SET name = excluded.name",
+                &[&key, &name],
+            )
+            .await
+            .map_err(self.db())
+        })?;
+        self.source(key)?.ok_or_else(|| self.unknown(key))
     }
-    fn source(&self, _key: &str) -> Result<Option<SourceState>, StoreError> {
-        Err(todo(&self.store))
+
+    fn source(&self, key: &str) -> Result<Option<SourceState>, StoreError> {
+        let sql = format!("SELECT {SOURCE_COLUMNS} FROM sources WHERE key = $1");
+        let found = self.run(async {
+            let client = self.client().await?;
+            rows(&client, &sql, &[&key]).await.map_err(self.db())
+        })?;
+        found.first().map(|r| self.source_from_row(r)).transpose()
     }
+
     fn sources(&self) -> Result<Vec<SourceState>, StoreError> {
-        Err(todo(&self.store))
+        let sql = format!("SELECT {SOURCE_COLUMNS} FROM sources ORDER BY key");
+        let found = self.run(async {
+            let client = self.client().await?;
+            rows(&client, &sql, &[]).await.map_err(self.db())
+        })?;
+        found.iter().map(|r| self.source_from_row(r)).collect()
     }
-    fn save_source(&mut self, _state: &SourceState) -> Result<(), StoreError> {
-        Err(todo(&self.store))
+
+    fn save_source(&mut self, s: &SourceState) -> Result<(), StoreError> {
+        let last_fetch = opt_nanos(&self.store, "last_fetch", s.last_fetch)?;
+        let last_success = opt_nanos(&self.store, "last_success", s.last_success)?;
+        let next_due = opt_nanos(&self.store, "next_due", s.next_due)?;
+        let failures = i64::from(s.consecutive_failures);
+        self.run(async {
+            let client = self.client().await?;
+            exec(
+                &client,
+                "INSERT INTO sources (key, name, url, etag, last_modified, last_fetch,
+                     last_success, last_error, consecutive_failures, next_due,
+                     min_interval_secs, disabled)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT (key) DO UPDATE SET name = excluded.name, url = excluded.url,
+                     etag = excluded.etag, last_modified = excluded.last_modified,
+                     last_fetch = excluded.last_fetch, last_success = excluded.last_success,
+                     last_error = excluded.last_error,
+                     consecutive_failures = excluded.consecutive_failures,
+                     next_due = excluded.next_due, min_interval_secs = excluded.min_interval_secs,
+                     disabled = excluded.disabled",
+                &[
+                    &s.key,
+                    &s.name,
+                    &s.url,
+                    &s.etag,
+                    &s.last_modified,
+                    &last_fetch,
+                    &last_success,
+                    &s.last_error,
+                    &failures,
+                    &next_due,
+                    &s.min_interval_secs,
+                    &s.disabled,
+                ],
+            )
+            .await
+            .map_err(self.db())
+        })?;
+        Ok(())
     }
+
     fn put_items(
         &mut self,
-        _key: &str,
-        _items: &[StoredItem],
-        _now: DateTime<Utc>,
+        key: &str,
+        items: &[StoredItem],
+        now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        Err(todo(&self.store))
+        let now = nanos(&self.store, "now", now)?;
+        let refs: Vec<&StoredItem> = items.iter().collect();
+        self.write_items(key, &refs, &vec![(now, now); items.len()], false)
     }
-    fn items(&self, _key: &str) -> Result<Vec<StoredItem>, StoreError> {
-        Err(todo(&self.store))
+
+    fn items(&self, key: &str) -> Result<Vec<StoredItem>, StoreError> {
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE s.key = $1 ORDER BY {ITEM_ORDER}"
+        );
+        Ok(self
+            .query_items(&sql, &[&key])?
+            .into_iter()
+            .map(|(_, item, _)| item)
+            .collect())
     }
-    fn item(&self, _key: &str, _id: &str) -> Result<Option<StoredItem>, StoreError> {
-        Err(todo(&self.store))
+
+    fn item(&self, key: &str, id: &str) -> Result<Option<StoredItem>, StoreError> {
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE s.key = $1 AND i.upstream_id = $2"
+        );
+        Ok(self
+            .query_items(&sql, &[&key, &id])?
+            .into_iter()
+            .next()
+            .map(|(_, item, _)| item))
     }
+
     fn items_all(&self) -> Result<Vec<(String, StoredItem)>, StoreError> {
-        Err(todo(&self.store))
+        let sql = format!("SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} ORDER BY s.key, {ITEM_ORDER}");
+        Ok(self
+            .query_items(&sql, &[])?
+            .into_iter()
+            .map(|(key, item, _)| (key, item))
+            .collect())
     }
+
     fn generation(&self) -> Result<u64, StoreError> {
-        Err(todo(&self.store))
+        let (id, generation): (i64, i64) = self.run(async {
+            let client = self.client().await?;
+            let found = rows(
+                &client,
+                "SELECT (SELECT value FROM meta WHERE key = 'store_id'),
+                        (SELECT value FROM meta WHERE key = 'generation')",
+                &[],
+            )
+            .await
+            .map_err(self.db())?;
+            let row = found
+                .first()
+                .ok_or_else(|| self.corrupt("no generation".to_string()))?;
+            Ok((
+                row.try_get(0).map_err(self.db())?,
+                row.try_get(1).map_err(self.db())?,
+            ))
+        })?;
+        Ok((id as u64).rotate_left(32) ^ generation as u64)
     }
-    fn prune(&mut self, _key: &str, _older_than: DateTime<Utc>) -> Result<usize, StoreError> {
-        Err(todo(&self.store))
+
+    fn prune(&mut self, key: &str, older_than: DateTime<Utc>) -> Result<usize, StoreError> {
+        let cutoff = nanos(&self.store, "older_than", older_than)?;
+        let (secs, subsec, _) = date_parts(&older_than.fixed_offset());
+        let subsec = i64::from(subsec);
+        let db = self.db();
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(&db)?;
+            let deleted = exec(
+                &tx,
+                "DELETE FROM items i USING sources s
+                 WHERE i.source = s.id AND s.key = $1
+                   AND i.last_seen < (SELECT max(last_seen) FROM items WHERE source = s.id)
+                   AND i.first_seen < $2
+                   AND (i.published_s < $3 OR (i.published_s = $3 AND i.published_ns < $4))",
+                &[&key, &cutoff, &secs, &subsec],
+            )
+            .await
+            .map_err(&db)?;
+            if deleted > 0 {
+                exec(&tx, BUMP_GENERATION, &[]).await.map_err(&db)?;
+            }
+            tx.commit().await.map_err(&db)?;
+            Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
+        })
     }
+
     fn lease(
         &mut self,
-        _keys: &[String],
-        _holder: &str,
-        _now: DateTime<Utc>,
-        _until: DateTime<Utc>,
-        _limit: usize,
-        _force: bool,
+        keys: &[String],
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+        force: bool,
     ) -> Result<Vec<String>, StoreError> {
-        Err(todo(&self.store))
+        let now = nanos(&self.store, "now", now)?;
+        let until = nanos(&self.store, "until", until)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        if keys.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let found = self.run(async {
+            let client = self.client().await?;
+            rows(
+                &client,
+                "UPDATE sources SET lease_holder = $1, lease_until = $2
+                 WHERE id IN (
+                     SELECT id FROM sources
+                     WHERE key = ANY($3) AND disabled IS NULL
+                       AND ($4 OR next_due IS NULL OR next_due <= $5)
+                       AND (lease_until IS NULL OR lease_until <= $5 OR lease_holder = $1)
+                     ORDER BY next_due NULLS FIRST, key
+                     LIMIT $6
+                     FOR UPDATE SKIP LOCKED)
+                 RETURNING key, next_due",
+                &[&holder, &until, &keys, &force, &now, &limit],
+            )
+            .await
+            .map_err(self.db())
+        })?;
+        let mut leased = found
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<_, Option<i64>>(1).map_err(self.db())?,
+                    r.try_get::<_, String>(0).map_err(self.db())?,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Most overdue first: never due (None) before any time, then by key.
+        leased.sort();
+        Ok(leased.into_iter().map(|(_, key)| key).collect())
     }
+
     fn renew(
         &mut self,
-        _keys: &[String],
-        _holder: &str,
-        _until: DateTime<Utc>,
+        keys: &[String],
+        holder: &str,
+        until: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        Err(todo(&self.store))
+        let until = nanos(&self.store, "until", until)?;
+        let renewed = self.run(async {
+            let client = self.client().await?;
+            exec(
+                &client,
+                "UPDATE sources SET lease_until = $3 WHERE key = ANY($1) AND lease_holder = $2",
+                &[&keys, &holder, &until],
+            )
+            .await
+            .map_err(self.db())
+        })?;
+        Ok(usize::try_from(renewed).unwrap_or(usize::MAX))
     }
-    fn release(&mut self, _keys: &[String], _holder: &str) -> Result<(), StoreError> {
-        Err(todo(&self.store))
+
+    fn release(&mut self, keys: &[String], holder: &str) -> Result<(), StoreError> {
+        self.run(async {
+            let client = self.client().await?;
+            exec(
+                &client,
+                "UPDATE sources SET lease_holder = NULL, lease_until = NULL
+                 WHERE key = ANY($1) AND lease_holder = $2",
+                &[&keys, &holder],
+            )
+            .await
+            .map_err(self.db())
+        })?;
+        Ok(())
     }
-    fn lease_holders(&self, _now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
-        Err(todo(&self.store))
+
+    fn lease_holders(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        let now = nanos(&self.store, "now", now)?;
+        let found = self.run(async {
+            let client = self.client().await?;
+            rows(
+                &client,
+                "SELECT DISTINCT lease_holder FROM sources
+                 WHERE lease_holder IS NOT NULL AND lease_until > $1 ORDER BY 1",
+                &[&now],
+            )
+            .await
+            .map_err(self.db())
+        })?;
+        found
+            .iter()
+            .map(|r| r.try_get(0).map_err(self.db()))
+            .collect()
     }
-    fn break_leases(&mut self, _holder: &str) -> Result<usize, StoreError> {
-        Err(todo(&self.store))
+
+    fn break_leases(&mut self, holder: &str) -> Result<usize, StoreError> {
+        let broken = self.run(async {
+            let client = self.client().await?;
+            exec(
+                &client,
+                "UPDATE sources SET lease_holder = NULL, lease_until = NULL
+                 WHERE lease_holder = $1",
+                &[&holder],
+            )
+            .await
+            .map_err(self.db())
+        })?;
+        Ok(usize::try_from(broken).unwrap_or(usize::MAX))
     }
-    fn dump_items(&self, _key: &str) -> Result<Vec<ItemRecord>, StoreError> {
-        Err(todo(&self.store))
+
+    fn dump_items(&self, key: &str) -> Result<Vec<ItemRecord>, StoreError> {
+        let sql = format!("SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE s.key = $1");
+        Ok(self
+            .query_items(&sql, &[&key])?
+            .into_iter()
+            .map(|(_, item, last_seen)| ItemRecord {
+                item,
+                last_seen: DateTime::from_timestamp_nanos(last_seen),
+            })
+            .collect())
     }
-    fn restore_items(&mut self, _key: &str, _items: &[ItemRecord]) -> Result<(), StoreError> {
-        Err(todo(&self.store))
+
+    fn restore_items(&mut self, key: &str, items: &[ItemRecord]) -> Result<(), StoreError> {
+        let seen = items
+            .iter()
+            .map(|r| {
+                Ok((
+                    nanos(&self.store, "first_seen", r.item.first_seen)?,
+                    nanos(&self.store, "last_seen", r.last_seen)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let refs: Vec<&StoredItem> = items.iter().map(|r| &r.item).collect();
+        self.write_items(key, &refs, &seen, true)?;
+        Ok(())
     }
+
     fn shared(&mut self) -> Option<&mut dyn SharedStore> {
         Some(self)
     }
 }
 
+/// Open a LISTEN connection whose notifications go to `notify`; returns
+/// the client (keep it: dropping it closes the connection) and the task
+/// that reads the connection, which ends when the connection is lost.
+async fn listen_once(
+    config: &Config,
+    notify: mpsc::Sender<()>,
+) -> Result<(Client, tokio::task::JoinHandle<()>), tokio_postgres::Error> {
+    let (client, mut connection) = config.connect(NoTls).await?;
+    let reader = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notification(_)) => {
+                    // The receiving thread lives as long as the process.
+                    let _ = notify.send(());
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!("PostgreSQL LISTEN connection lost: {e}");
+                    break;
+                }
+            }
+        }
+    });
+    if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+        reader.abort();
+        return Err(e);
+    }
+    Ok((client, reader))
+}
+
 impl SharedStore for PgStore {
     fn build_lock(&mut self) -> Result<BuildLock, StoreError> {
-        Err(todo(&self.store))
+        self.run(async {
+            let client = self.dedicated().await?;
+            client
+                .batch_execute(&format!("SELECT pg_advisory_lock({BUILD_LOCK})"))
+                .await
+                .map_err(self.db())?;
+            Ok(BuildLock { _client: client })
+        })
     }
-    fn publish(&mut self, _docs: &[SharedDoc]) -> Result<u64, StoreError> {
-        Err(todo(&self.store))
+
+    fn publish(&mut self, docs: &[SharedDoc]) -> Result<u64, StoreError> {
+        let keep = last_of_each(docs.iter().map(|d| d.path.as_str()));
+        let mut paths: Vec<&str> = Vec::with_capacity(keep.len());
+        let mut rows_in: Vec<(&SharedDoc, i64, Option<i64>)> = Vec::with_capacity(keep.len());
+        for &i in &keep {
+            let d = &docs[i];
+            let modified = opt_nanos(&self.store, "modified", d.modified)?;
+            paths.push(&d.path);
+            rows_in.push((d, xxh3_64(&d.body) as i64, modified));
+        }
+        let db = self.db();
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(&db)?;
+            let mut generation: i64 = rows(
+                &tx,
+                "SELECT value FROM meta WHERE key = 'documents_generation' FOR UPDATE",
+                &[],
+            )
+            .await
+            .map_err(&db)?
+            .first()
+            .ok_or_else(|| self.corrupt("no documents generation".to_string()))?
+            .try_get(0)
+            .map_err(&db)?;
+            let mut stored: HashMap<String, (i64, Option<i64>)> = HashMap::new();
+            for row in rows(&tx, "SELECT path, hash, modified FROM documents", &[])
+                .await
+                .map_err(&db)?
+            {
+                stored.insert(
+                    row.try_get(0).map_err(&db)?,
+                    (row.try_get(1).map_err(&db)?, row.try_get(2).map_err(&db)?),
+                );
+            }
+            let mut path: Vec<&str> = Vec::new();
+            let mut body: Vec<&[u8]> = Vec::new();
+            let mut hash: Vec<i64> = Vec::new();
+            let mut modified: Vec<Option<i64>> = Vec::new();
+            for (d, h, m) in &rows_in {
+                // Same bytes: the stored `Last-Modified` stays, whichever
+                // replica built them and whatever its own manifest says.
+                if stored.get(&d.path).map(|(sh, _)| *sh) != Some(*h) {
+                    path.push(&d.path);
+                    body.push(&d.body);
+                    hash.push(*h);
+                    modified.push(*m);
+                }
+            }
+            let mut changed = !path.is_empty();
+            if changed {
+                exec(
+                    &tx,
+                    "INSERT INTO documents (path, body, hash, modified)
+                     SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::int8[], $4::int8[])
+                     ON CONFLICT (path) DO UPDATE SET body = excluded.body,
+                         hash = excluded.hash, modified = excluded.modified",
+                    &[&path, &body, &hash, &modified],
+                )
+                .await
+                .map_err(&db)?;
+            }
+            let deleted = exec(
+                &tx,
+                "DELETE FROM documents WHERE NOT (path = ANY($1))",
+                &[&paths],
+            )
+            .await
+            .map_err(&db)?;
+            changed |= deleted > 0;
+            if changed {
+                generation += 1;
+                exec(
+                    &tx,
+                    "UPDATE meta SET value = $1 WHERE key = 'documents_generation'",
+                    &[&generation],
+                )
+                .await
+                .map_err(&db)?;
+                // Delivered to listeners when the transaction commits.
+                exec(
+                    &tx,
+                    "SELECT pg_notify($1, $2)",
+                    &[&CHANNEL, &generation.to_string()],
+                )
+                .await
+                .map_err(&db)?;
+            }
+            tx.commit().await.map_err(&db)?;
+            Ok(u64::try_from(generation).unwrap_or(0))
+        })
     }
+
     fn documents_generation(&mut self) -> Result<u64, StoreError> {
-        Err(todo(&self.store))
+        let generation: i64 = self.run(async {
+            let client = self.client().await?;
+            rows(
+                &client,
+                "SELECT value FROM meta WHERE key = 'documents_generation'",
+                &[],
+            )
+            .await
+            .map_err(self.db())?
+            .first()
+            .ok_or_else(|| self.corrupt("no documents generation".to_string()))?
+            .try_get(0)
+            .map_err(self.db())
+        })?;
+        Ok(u64::try_from(generation).unwrap_or(0))
     }
+
     fn documents(&mut self) -> Result<(u64, Vec<SharedDoc>), StoreError> {
-        Err(todo(&self.store))
+        let db = self.db();
+        let (generation, found) = self.run(async {
+            let mut client = self.client().await?;
+            let tx = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await
+                .map_err(&db)?;
+            let generation: i64 = rows(
+                &tx,
+                "SELECT value FROM meta WHERE key = 'documents_generation'",
+                &[],
+            )
+            .await
+            .map_err(&db)?
+            .first()
+            .ok_or_else(|| self.corrupt("no documents generation".to_string()))?
+            .try_get(0)
+            .map_err(&db)?;
+            let found = rows(
+                &tx,
+                "SELECT path, body, modified FROM documents ORDER BY path",
+                &[],
+            )
+            .await
+            .map_err(&db)?;
+            tx.commit().await.map_err(&db)?;
+            Ok((generation, found))
+        })?;
+        let docs = found
+            .iter()
+            .map(|r| {
+                Ok(SharedDoc {
+                    path: r.try_get(0).map_err(&db)?,
+                    body: r.try_get(1).map_err(&db)?,
+                    modified: r
+                        .try_get::<_, Option<i64>>(2)
+                        .map_err(&db)?
+                        .map(DateTime::from_timestamp_nanos),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((u64::try_from(generation).unwrap_or(0), docs))
     }
-    fn listen(&mut self, _on_publish: Box<dyn Fn() + Send + Sync>) -> Result<(), StoreError> {
-        Err(todo(&self.store))
+
+    fn listen(&mut self, on_publish: Box<dyn Fn() + Send + Sync>) -> Result<(), StoreError> {
+        // Callbacks run on a thread of their own: a slow one never holds up
+        // the runtime, and one that panics does not stop the next.
+        let (notify, notified) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("tributary-pg-listen".to_string())
+            .spawn(move || {
+                while notified.recv().is_ok() {
+                    let call = std::panic::AssertUnwindSafe(&on_publish);
+                    if std::panic::catch_unwind(call).is_err() {
+                        tracing::error!("a document listener panicked");
+                    }
+                }
+            })
+            .map_err(|e| message(&self.store, format!("cannot start a listener thread: {e}")))?;
+        // The first LISTEN runs now: once `listen` returns, no publish is missed.
+        let first = self.run(async {
+            listen_once(&self.config, notify.clone())
+                .await
+                .map_err(|e| connect_error(&self.store, &self.endpoint, &e))
+        })?;
+        let config = self.config.clone();
+        let store = self.store.clone();
+        self.rt.spawn(async move {
+            let mut current = Some(first);
+            loop {
+                if let Some((client, reader)) = current.take() {
+                    let _ = reader.await;
+                    drop(client);
+                }
+                let mut delay = Duration::from_secs(1);
+                loop {
+                    tokio::time::sleep(delay).await;
+                    match listen_once(&config, notify.clone()).await {
+                        Ok(listening) => {
+                            current = Some(listening);
+                            tracing::info!("store {store}: listening for publishes again");
+                            // A publish may have happened while disconnected.
+                            let _ = notify.send(());
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::warn!(
+                                "store {store}: cannot listen for publishes ({e}); \
+                                 retrying in {} s",
+                                delay.as_secs()
+                            );
+                            delay = (delay * 2).min(MAX_BACKOFF);
+                        }
+                    }
+                }
+            }
+        });
+        Ok(())
     }
+
     fn ledger(&mut self) -> Result<Option<String>, StoreError> {
-        Err(todo(&self.store))
+        let found = self.run(async {
+            let client = self.client().await?;
+            rows(&client, "SELECT text FROM ledger", &[])
+                .await
+                .map_err(self.db())
+        })?;
+        found
+            .first()
+            .map(|r| r.try_get(0).map_err(self.db()))
+            .transpose()
     }
-    fn save_ledger(&mut self, _text: &str) -> Result<(), StoreError> {
-        Err(todo(&self.store))
+
+    fn save_ledger(&mut self, text: &str) -> Result<(), StoreError> {
+        self.run(async {
+            let client = self.client().await?;
+            exec(
+                &client,
+                "INSERT INTO ledger (one, text) VALUES (TRUE, $1)
+                 ON CONFLICT (one) DO UPDATE SET text = excluded.text",
+                &[&text],
+            )
+            .await
+            .map_err(self.db())
+        })?;
+        Ok(())
     }
+
     fn ping(&mut self) -> Result<(), StoreError> {
-        Err(todo(&self.store))
+        self.run(async {
+            let answer = tokio::time::timeout(PING_TIMEOUT, async {
+                let client = self.client().await?;
+                client.simple_query("SELECT 1").await.map_err(self.db())
+            })
+            .await;
+            match answer {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(message(
+                    &self.store,
+                    format!("no answer within {} s", PING_TIMEOUT.as_secs()),
+                )),
+            }
+        })
     }
 }

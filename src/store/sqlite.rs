@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
-use xxhash_rust::xxh3::Xxh3;
 
+use super::codec::{decode_date, decode_list, decode_mode, encode, nanos, opt_nanos, Encoded};
 use super::migrations::{self, Outcome, APPLICATION_ID};
 use super::{SourceState, Store, StoreError, StoredItem};
 use crate::entry::{ContentMode, Entry, Person, Source};
@@ -230,12 +230,7 @@ impl SqliteStore {
     }
 
     fn nanos(&self, what: &'static str, t: DateTime<Utc>) -> Result<i64, StoreError> {
-        t.timestamp_nanos_opt()
-            .ok_or_else(|| StoreError::OutOfRange {
-                store: self.store.clone(),
-                what,
-                value: t.to_rfc3339(),
-            })
+        nanos(&self.store, what, t)
     }
 
     fn opt_nanos(
@@ -243,7 +238,7 @@ impl SqliteStore {
         what: &'static str,
         t: Option<DateTime<Utc>>,
     ) -> Result<Option<i64>, StoreError> {
-        t.map(|t| self.nanos(what, t)).transpose()
+        opt_nanos(&self.store, what, t)
     }
 
     fn source_from_row(&self, row: &Row<'_>) -> Result<SourceState, StoreError> {
@@ -279,19 +274,14 @@ impl SqliteStore {
             let secs: i64 = row.get(s).map_err(&db)?;
             let nanos: i64 = row.get(s + 1).map_err(&db)?;
             let off: i64 = row.get(s + 2).map_err(&db)?;
-            let offset = i32::try_from(off).ok().and_then(FixedOffset::east_opt);
-            let utc = u32::try_from(nanos)
-                .ok()
-                .and_then(|n| DateTime::from_timestamp(secs, n));
-            match (utc, offset) {
-                (Some(utc), Some(offset)) => Ok(utc.with_timezone(&offset)),
-                _ => Err(self.corrupt(format!(
+            decode_date(secs, nanos, off).ok_or_else(|| {
+                self.corrupt(format!(
                     "invalid date ({secs}, {nanos}, {off}) in column {s}"
-                ))),
-            }
+                ))
+            })
         };
         let mode: Option<String> = row.get(15).map_err(&db)?;
-        let content_mode = match mode.as_deref() {
+        let content_mode: Option<ContentMode> = match mode.as_deref() {
             None => None,
             Some(m) => {
                 Some(decode_mode(m).ok_or_else(|| self.corrupt(format!("content mode {m:?}")))?)
@@ -325,10 +315,7 @@ impl SqliteStore {
         i: usize,
     ) -> Result<Vec<T>, StoreError> {
         let text: String = row.get(i).map_err(self.db())?;
-        if text == "[]" {
-            return Ok(Vec::new());
-        }
-        serde_json::from_str(&text).map_err(|e| self.corrupt(format!("column {i}: {e}")))
+        decode_list(&text).map_err(|e| self.corrupt(format!("column {i}: {e}")))
     }
 
     fn query_items(
@@ -365,110 +352,6 @@ const ITEM_ORDER: &str =
 const SOURCE_COLUMNS: &str = "key, name, url, etag, last_modified, last_fetch, last_success, \
      last_error, consecutive_failures, next_due, min_interval_secs, disabled, \
      (SELECT count(*) FROM items WHERE items.source = sources.id)";
-
-fn encode_mode(mode: ContentMode) -> &'static str {
-    match mode {
-        ContentMode::Both => "both",
-        ContentMode::Full => "full",
-        ContentMode::Summary => "summary",
-    }
-}
-
-fn decode_mode(text: &str) -> Option<ContentMode> {
-    match text {
-        "both" => Some(ContentMode::Both),
-        "full" => Some(ContentMode::Full),
-        "summary" => Some(ContentMode::Summary),
-        _ => None,
-    }
-}
-
-/// An item as columns, with a fingerprint of everything but the seen times.
-struct Encoded<'a> {
-    entry: &'a Entry,
-    canonical_url: Option<&'a str>,
-    authors: String,
-    tags: String,
-    sources: String,
-    related: String,
-    content_mode: Option<&'static str>,
-    fingerprint: i64,
-}
-
-impl Encoded<'_> {
-    /// Roughly the bytes the body takes on disk.
-    fn size(&self) -> u64 {
-        let e = self.entry;
-        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-        (e.url.len()
-            + e.title.len()
-            + opt(&e.summary_html)
-            + opt(&e.content_html)
-            + opt(&e.image)
-            + self.canonical_url.map_or(0, str::len)
-            + self.authors.len()
-            + self.tags.len()
-            + self.sources.len()
-            + self.related.len()) as u64
-    }
-}
-
-fn json<T: serde::Serialize>(list: &[T]) -> String {
-    if list.is_empty() {
-        return "[]".to_string();
-    }
-    // Serializing plain strings and derive(Serialize) structs cannot fail.
-    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_string())
-}
-
-fn encode(item: &StoredItem) -> Encoded<'_> {
-    let e = &item.entry;
-    let mut enc = Encoded {
-        entry: e,
-        canonical_url: item.canonical_url.as_deref(),
-        authors: json(&e.authors),
-        tags: json(&e.tags),
-        sources: json(&e.sources),
-        related: json(&e.related),
-        content_mode: e.content_mode.map(encode_mode),
-        fingerprint: 0,
-    };
-    let mut h = Xxh3::new();
-    fn field(h: &mut Xxh3, v: Option<&str>) {
-        match v {
-            // Length-prefixed, so that moving text between fields changes the hash.
-            Some(s) => {
-                h.update(&[1]);
-                h.update(&(s.len() as u64).to_le_bytes());
-                h.update(s.as_bytes());
-            }
-            None => h.update(&[0]),
-        }
-    }
-    for v in [
-        enc.canonical_url,
-        Some(&e.url),
-        Some(&e.title),
-        e.summary_html.as_deref(),
-        e.content_html.as_deref(),
-        Some(&enc.authors),
-        Some(&enc.tags),
-        e.image.as_deref(),
-        enc.content_mode,
-        Some(&enc.sources),
-        Some(&enc.related),
-    ] {
-        field(&mut h, v);
-    }
-    for date in [e.published, e.updated] {
-        h.update(&date.timestamp().to_le_bytes());
-        h.update(&date.timestamp_subsec_nanos().to_le_bytes());
-        h.update(&date.offset().local_minus_utc().to_le_bytes());
-    }
-    // Bit-for-bit into SQLite's signed integer.
-    enc.fingerprint = h.digest() as i64;
-    enc
-}
 
 impl Store for SqliteStore {
     fn ensure_source(&mut self, key: &str, name: &str) -> Result<SourceState, StoreError> {

@@ -6,7 +6,7 @@ use crate::common::{Site, BASIC_CONFIG};
 use crate::http_server::{Response, TestServer};
 use std::collections::BTreeMap;
 use std::fs;
-use tributary::store::{self, ItemRecord, Location, SourceState, Store};
+use tributary::store::{self, ItemRecord, Location, SourceState};
 
 const SOURCES: usize = 12;
 

@@ -161,7 +161,7 @@ fn three_replicas_share_fetching_and_serve_identical_feeds() {
 
     // Period 2: kill one replica while it holds leases (mid-fetch).
     let victim_pid = replicas[0].pid();
-    let mut store = tributary::store::open(&tributary::store::Location::Postgres(url.clone()))
+    let store = tributary::store::open(&tributary::store::Location::Postgres(url.clone()))
         .expect("open the store");
     let killed_at = wait_for(
         Duration::from_secs(PERIOD as u64),

@@ -806,11 +806,19 @@ fn shared_documents_round_trip(f: &Fixture) {
     docs.sort_by(|x, y| x.path.cmp(&y.path));
     assert_eq!(b.documents().unwrap(), (1, docs.clone()));
     assert_eq!(b.documents_generation().unwrap(), 1);
-    // A new body, a new modified time, a removed path: each a generation.
+    // A new body, then new bytes with a new modified time, a removed path:
+    // each a generation.
     docs[2].body = b"<rss>2</rss>".to_vec();
     assert_eq!(b.publish(&docs).unwrap(), 2);
+    docs[1].body = b"<feed>3</feed>".to_vec();
     docs[1].modified = Some(day(2));
     assert_eq!(a.publish(&docs).unwrap(), 3);
+    // The same bytes with another modified time (a replica whose own
+    // manifest dates them otherwise): nothing changes, the stored time stays.
+    let mut other_date = docs.clone();
+    other_date[1].modified = Some(day(9));
+    assert_eq!(b.publish(&other_date).unwrap(), 3);
+    assert_eq!(a.documents().unwrap(), (3, docs.clone()));
     docs.remove(0);
     assert_eq!(a.publish(&docs).unwrap(), 4);
     assert_eq!(b.documents().unwrap(), (4, docs.clone()));

@@ -132,6 +132,8 @@ fn run(root: &Path) -> Phase {
             only: None,
             keys: None,
             slots: None,
+            release_to: None,
+            in_flight: None,
             now: Utc::now(),
             progress: false,
         },
@@ -328,7 +330,10 @@ fn main() {
             .collect();
         for name in ["cold", "warm"] {
             let (wall, phases) = replicas_run(&roots, &three);
-            println!("{name:<5} {:>7.3} s wall with 3 replicas", wall.as_secs_f64());
+            println!(
+                "{name:<5} {:>7.3} s wall with 3 replicas",
+                wall.as_secs_f64()
+            );
             for (i, p) in phases.iter().enumerate() {
                 line(&format!("  r{i}"), p);
             }

@@ -152,6 +152,13 @@ pub struct FetchOptions {
     /// Limits shared with other runs going on at the same time (`serve`'s
     /// batches); `None`: this run's own.
     pub slots: Option<std::sync::Arc<fetch::Slots>>,
+    /// Give each source's lease back to this holder as soon as its new
+    /// state is saved, not when the whole run ends.
+    pub release_to: Option<String>,
+    /// The caller's set of sources in flight: each leaves it as soon as its
+    /// state is saved, so that a slow source does not keep its batch's
+    /// others from being scheduled again.
+    pub in_flight: Option<std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>>,
     pub now: DateTime<Utc>,
     /// Show a progress bar (on a terminal).
     pub progress: bool,
@@ -519,6 +526,14 @@ pub fn fetch(
             let result = apply(store, src, &mut state, outcome, parsed, now, site)?;
             tracing::info!(source = %src.name, url = %state.url, "{}", describe(&result));
             store.save_source(&state)?;
+            if let Some(holder) = &opts.release_to {
+                store.release(std::slice::from_ref(&src.key), holder)?;
+            }
+            if let Some(set) = &opts.in_flight {
+                set.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&src.key);
+            }
             report.sources.push((src.name.clone(), result));
             finished += 1;
             if let Some(b) = &bar {

@@ -434,6 +434,8 @@ fn run_fetch(
         only,
         keys: None,
         slots: None,
+        release_to: None,
+        in_flight: None,
         now: chrono::Utc::now(),
         progress: !cli.quiet && std::io::stderr().is_terminal(),
     };

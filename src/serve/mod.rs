@@ -77,7 +77,7 @@ pub struct App {
     site: RwLock<Arc<Site>>,
     status: Mutex<Status>,
     pub metrics: Metrics,
-    in_flight: Mutex<HashSet<String>>,
+    in_flight: Arc<Mutex<HashSet<String>>>,
     /// Sources known to be in the store (created once, not every tick).
     known: Mutex<HashSet<String>>,
     /// When the leases of sources in flight were last renewed.
@@ -188,7 +188,7 @@ pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
         snapshot: RwLock::new(Arc::new(Snapshot::default())),
         status: Mutex::new(Status::default()),
         metrics: Metrics::default(),
-        in_flight: Mutex::new(HashSet::new()),
+        in_flight: Arc::new(Mutex::new(HashSet::new())),
         known: Mutex::new(HashSet::new()),
         renewed: Mutex::new(std::time::Instant::now()),
         cooldown: Mutex::new(std::collections::HashMap::new()),
@@ -765,6 +765,8 @@ fn fetch_batch(app: &App, keys: Vec<String>) {
                 only: None,
                 keys: Some(keys.clone()),
                 slots: Some(app.slots.clone()),
+                release_to: Some(crate::lease::holder().to_string()),
+                in_flight: Some(app.in_flight.clone()),
                 now: Utc::now(),
                 progress: false,
             },

@@ -66,7 +66,10 @@ fn sqlite_to_postgres_and_back_loses_nothing() {
                 .header("ETag", &format!("\"v{n}\""))
                 .header("Last-Modified", "Fri, 01 May 2026 00:00:00 GMT"),
         );
-        upstreams.push_str(&format!("  - url: \"{}\"\n    name: \"up{n}\"\n", server.url(&path)));
+        upstreams.push_str(&format!(
+            "  - url: \"{}\"\n    name: \"up{n}\"\n",
+            server.url(&path)
+        ));
     }
     let config = format!("{BASIC_CONFIG}fetch: {{ allow_private_addresses: true, timeout: 5 }}\n");
     let site = Site::new(&config);
@@ -83,12 +86,21 @@ fn sqlite_to_postgres_and_back_loses_nothing() {
     let sqlite = Location::Sqlite(site.root().join(".tributary/store.db"));
     let original = contents(&sqlite);
     assert_eq!(original.len(), SOURCES);
-    assert!(original.values().all(|(s, items)| s.etag.is_some() && !items.is_empty()));
+    assert!(original
+        .values()
+        .all(|(s, items)| s.etag.is_some() && !items.is_empty()));
 
     // To PostgreSQL; the ledger file is gone afterwards (a replica has none).
-    site.run(&["store", "migrate", "--from", "sqlite:.tributary/store.db", "--to", &url])
-        .expect_success()
-        .stderr_has(&format!("copied {SOURCES} sources"));
+    site.run(&[
+        "store",
+        "migrate",
+        "--from",
+        "sqlite:.tributary/store.db",
+        "--to",
+        &url,
+    ])
+    .expect_success()
+    .stderr_has(&format!("copied {SOURCES} sources"));
     let pg = Location::Postgres(url.clone());
     assert_eq!(contents(&pg), original, "PostgreSQL holds what SQLite held");
     fs::remove_file(site.root().join("tributary.ledger")).expect("remove ledger");
@@ -118,7 +130,14 @@ fn sqlite_to_postgres_and_back_loses_nothing() {
     assert_eq!(feeds(&site), before, "the feeds built from the copy");
 
     // Migrating onto itself is refused with a reason.
-    site.run(&["store", "migrate", "--from", "back.db", "--to", "sqlite:back.db"])
-        .expect_code(1)
-        .stderr_has("the same store");
+    site.run(&[
+        "store",
+        "migrate",
+        "--from",
+        "back.db",
+        "--to",
+        "sqlite:back.db",
+    ])
+    .expect_code(1)
+    .stderr_has("the same store");
 }

@@ -89,8 +89,15 @@ fn same_everywhere(replicas: &[&Daemon], path: &str) -> Resp {
     assert_eq!(first.status_text().0, 200, "{path}: {}", first.text());
     for (i, a) in answers.iter().enumerate().skip(1) {
         assert_eq!(a.status_text().0, 200, "replica {i}: {path}");
-        assert!(a.body == first.body, "replica {i} serves other bytes for {path}");
-        assert_eq!(a.header("etag"), first.header("etag"), "replica {i}: {path} ETag");
+        assert!(
+            a.body == first.body,
+            "replica {i} serves other bytes for {path}"
+        );
+        assert_eq!(
+            a.header("etag"),
+            first.header("etag"),
+            "replica {i}: {path} ETag"
+        );
         assert_eq!(
             a.header("last-modified"),
             first.header("last-modified"),
@@ -157,27 +164,42 @@ fn three_replicas_share_fetching_and_serve_identical_feeds() {
         .map(|(p, v)| (p, v.len()))
         .collect();
     assert_eq!(missing, 0, "sources not fetched in period 1");
-    assert!(twice.is_empty(), "sources fetched twice in period 1: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "sources fetched twice in period 1: {twice:?}"
+    );
 
-    // Period 2: kill one replica while it holds leases (mid-fetch).
+    // Period 2: kill one replica in the middle of fetching a slow source
+    // (it holds the lease and the server has the request).
     let victim_pid = replicas[0].pid();
-    let store = tributary::store::open(&tributary::store::Location::Postgres(url.clone()))
-        .expect("open the store");
-    let killed_at = wait_for(
+    let (killed_at, slow_key) = wait_for(
         Duration::from_secs(PERIOD as u64),
-        "replica 0 holding leases in period 2",
+        "replica 0 fetching a slow source in period 2",
         || {
-            let holders = store.lease_holders(Utc::now()).ok()?;
-            let mine = holders.iter().any(|h| h.contains(&format!(":{victim_pid}:")));
-            if !mine {
-                return None;
-            }
+            let held = crate::pg::query(
+                &url,
+                &format!(
+                    "SELECT key FROM sources WHERE lease_holder LIKE '%:{victim_pid}:%' \
+                     AND lease_until > 0"
+                ),
+            );
+            let since = Utc::now() - Span::seconds(2);
+            let slow = held.into_iter().find(|key| {
+                let path = key.rsplit('/').next().map(|f| format!("/{f}"));
+                let n: Option<usize> = path
+                    .as_deref()
+                    .and_then(|p| p.strip_prefix("/f")?.strip_suffix(".rss")?.parse().ok());
+                n.is_some_and(|n| n % SLOW_EVERY == 0)
+                    && path.is_some_and(|p| {
+                        requests_in(&server, &clock, since, Utc::now()).contains_key(&p)
+                    })
+            })?;
             let status = std::process::Command::new("kill")
                 .args(["-KILL", &victim_pid.to_string()])
                 .status()
                 .expect("run kill");
             assert!(status.success());
-            Some(Utc::now())
+            Some((Utc::now(), slow))
         },
     );
     sleep_until(b3);
@@ -190,7 +212,12 @@ fn three_replicas_share_fetching_and_serve_identical_feeds() {
         // A second request only as the takeover of a killed replica's lease:
         // the first before the kill, the next within one lease after it.
         if times.len() > 1 {
-            assert_eq!(times.len(), 2, "{path} fetched {} times: {times:?}", times.len());
+            assert_eq!(
+                times.len(),
+                2,
+                "{path} fetched {} times: {times:?}",
+                times.len()
+            );
             assert!(
                 times[0] <= killed_at
                     && times[1] > killed_at
@@ -199,27 +226,49 @@ fn three_replicas_share_fetching_and_serve_identical_feeds() {
             );
         }
     }
+    let slow_path = format!("/{}", slow_key.rsplit('/').next().unwrap_or_default());
+    assert_eq!(
+        p2.get(&slow_path).map(Vec::len),
+        Some(2),
+        "{slow_path}, in flight in the killed replica, was fetched again by another"
+    );
     let taken_over = p2.values().filter(|v| v.len() == 2).count();
     eprintln!("replicas: period 2: {taken_over} sources taken over after the kill");
 
     // The killed replica comes back; all three serve the same documents.
     replicas[0] = Daemon::serve(&site);
     let all: Vec<&Daemon> = replicas.iter().collect();
-    for path in ["/main.atom", "/main.rss", "/main.json", "/stream.atom", "/stream.json"] {
+    for d in &all {
+        assert_eq!(d.get("/readyz").status_text(), (200, "ready\n".to_string()));
+    }
+    for path in [
+        "/main.atom",
+        "/main.rss",
+        "/main.json",
+        "/stream.atom",
+        "/stream.json",
+    ] {
         let r = same_everywhere(&all, path);
         assert!(!r.body.is_empty(), "{path}");
     }
     let stream = same_everywhere(&all, "/stream.atom").text();
-    assert!(stream.contains("Release 7.1"), "the stream has upstream items");
+    assert!(
+        stream.contains("<title>Release "),
+        "the stream has upstream items"
+    );
 
     // An edit on disk is served by every replica within a few seconds.
     site.post("2026-06-01-hello.md", post("Hello again"));
     let started = Instant::now();
-    wait_for(Duration::from_secs(10), "the edit served by all three", || {
-        all.iter()
-            .all(|d| d.get("/main.atom").text().contains("Hello again"))
-            .then_some(())
-    });
+    wait_for(
+        Duration::from_secs(10),
+        "the edit served by all three",
+        || {
+            all.iter()
+                .all(|d| d.get("/main.atom").text().contains("Hello again"))
+                .then_some(())
+        },
+    );
     eprintln!(
         "replicas: the edit was served by all three after {:?}",
         started.elapsed()

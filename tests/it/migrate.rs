@@ -105,7 +105,7 @@ fn sqlite_to_postgres_and_back_loses_nothing() {
     assert_eq!(contents(&pg), original, "PostgreSQL holds what SQLite held");
     fs::remove_file(site.root().join("tributary.ledger")).expect("remove ledger");
     fs::remove_dir_all(site.root().join("public")).expect("remove output");
-    site.write("tributary.yaml", &format!("{config}store: \"{url}\"\n"));
+    site.write("tributary.yaml", format!("{config}store: \"{url}\"\n"));
     site.run(&["build"]).expect_success();
     assert_eq!(feeds(&site), before, "the feeds built from PostgreSQL");
     assert_eq!(
@@ -125,7 +125,7 @@ fn sqlite_to_postgres_and_back_loses_nothing() {
         ledger
     );
     fs::remove_dir_all(site.root().join("public")).expect("remove output");
-    site.write("tributary.yaml", &format!("{config}store: back.db\n"));
+    site.write("tributary.yaml", format!("{config}store: back.db\n"));
     site.run(&["build"]).expect_success();
     assert_eq!(feeds(&site), before, "the feeds built from the copy");
 

@@ -497,7 +497,15 @@ pub fn fetch(
     if jobs.is_empty() {
         return Ok(report);
     }
-    let now = opts.now;
+    // A source is due again after its schedule's next time following the
+    // moment its answer came, not the moment the run began: a fetch that
+    // waited for a slot past a schedule boundary counts for the period it
+    // happened in (else it would be due again at once, a second request in
+    // one period). `opts.now` advanced by the time elapsed, so that a run
+    // given another `now` keeps to it.
+    let started = std::time::Instant::now();
+    let clock =
+        || opts.now + Duration::from_std(started.elapsed()).unwrap_or_else(|_| Duration::zero());
     let total = jobs.len();
     let bar = opts.progress.then(|| progress_bar(total));
     let (fetch_thread, outcomes) = start_fetches(site, jobs, opts.slots.clone())?;
@@ -513,6 +521,7 @@ pub fn fetch(
                 Err(_) => break,
             }
         }
+        let now = clock();
         let parsed = parallel_map(&batch, 1, |(i, outcome)| {
             parse_outcome(&sources[*i], states.get(i), outcome, now)
         });

@@ -107,6 +107,17 @@ fn same_everywhere(replicas: &[&Daemon], path: &str) -> Resp {
     answers.into_iter().next().expect("three answers")
 }
 
+/// What the replicas logged above INFO, for a failure message.
+fn warnings(replicas: &[Daemon]) -> String {
+    let mut out = String::new();
+    for (i, d) in replicas.iter().enumerate() {
+        for line in d.log().lines().filter(|l| !l.contains(" INFO ")) {
+            out.push_str(&format!("replica {i}: {line}\n"));
+        }
+    }
+    out
+}
+
 #[test]
 fn three_replicas_share_fetching_and_serve_identical_feeds() {
     let Some(url) = crate::pg::database() else {
@@ -163,10 +174,16 @@ fn three_replicas_share_fetching_and_serve_identical_feeds() {
         .filter(|(_, v)| v.len() > 1)
         .map(|(p, v)| (p, v.len()))
         .collect();
-    assert_eq!(missing, 0, "sources not fetched in period 1");
+    assert_eq!(
+        missing,
+        0,
+        "sources not fetched in period 1; warnings:\n{}",
+        warnings(&replicas)
+    );
     assert!(
         twice.is_empty(),
-        "sources fetched twice in period 1: {twice:?}"
+        "sources fetched twice in period 1: {twice:?}; warnings:\n{}",
+        warnings(&replicas)
     );
 
     // Period 2: kill one replica in the middle of fetching a slow source

@@ -1073,6 +1073,29 @@ fn newsboat_reads_the_served_example_site() {
     let root = tmp.path().join("site");
     copy_example_site(&root);
     let d = Daemon::start(&root, tmp.path());
+    // The example's local upstreams are fetched right after the start, and
+    // the stream rebuilt: subscribe once that has settled, or the reader's
+    // second reload sees the fetched items as new.
+    wait_for(CHANGE_TIMEOUT, "the first fetch", || {
+        let h: serde_json::Value = serde_json::from_slice(&d.get("/healthz").body).ok()?;
+        h["last_fetch"].as_str().map(|_| ())
+    });
+    let mut last = String::new();
+    wait_for(
+        CHANGE_TIMEOUT,
+        "the stream to settle after the fetch",
+        || {
+            std::thread::sleep(Duration::from_millis(700));
+            let etag = d
+                .get("/stream.atom")
+                .header("etag")
+                .unwrap_or("")
+                .to_string();
+            let settled = etag == last;
+            last = etag;
+            settled.then_some(())
+        },
+    );
     let urls: Vec<String> = crate::common::list_files(&root.join("public"))
         .into_iter()
         .filter(|f| f.ends_with(".atom") || f.ends_with(".rss"))

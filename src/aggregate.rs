@@ -441,6 +441,23 @@ pub fn fetch(
     let mut report = FetchReport::default();
     let mut states: HashMap<usize, SourceState> = HashMap::new();
     let mut jobs = Vec::new();
+    // Many sources: one query for their states rather than one each (a
+    // round trip apiece counts on a database across the network).
+    let selected = match (&opts.only, &opts.keys) {
+        (Some(_), _) => 1,
+        (None, Some(keys)) => keys.len(),
+        (None, None) => sources.len(),
+    };
+    let mut known: HashMap<String, SourceState> =
+        if selected > BULK_READ && selected * 2 >= sources.len() {
+            store
+                .sources()?
+                .into_iter()
+                .map(|s| (s.key.clone(), s))
+                .collect()
+        } else {
+            HashMap::new()
+        };
     for (i, src) in sources.iter().enumerate() {
         if opts
             .only
@@ -450,7 +467,10 @@ pub fn fetch(
         {
             continue;
         }
-        let state = store.ensure_source(&src.key, &src.name)?;
+        let state = match known.remove(&src.key) {
+            Some(state) if state.name == src.name => state,
+            _ => store.ensure_source(&src.key, &src.name)?,
+        };
         if let Some(why) = &state.disabled {
             report
                 .sources
@@ -578,6 +598,10 @@ pub fn describe(r: &SourceResult) -> String {
         SourceResult::Disabled(why) => format!("disabled: {why}"),
     }
 }
+
+/// Above this many sources, and at least half of those configured, a fetch
+/// reads every source's state at once.
+const BULK_READ: usize = 32;
 
 /// Outcomes parsed together: enough to keep both cores busy, few enough
 /// that little is held in memory.

@@ -12,7 +12,7 @@ use crate::build::Site;
 use crate::diag::Error;
 use crate::store::Store;
 use chrono::Utc;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -135,6 +135,13 @@ pub fn fetch(
         aggregate::check_only(&sources, opts.only.as_deref())?;
     }
     reclaim_dead(store)?;
+    let run_start = Utc::now();
+    // One query for what the store knows, rather than one per source.
+    let known: HashMap<String, String> = store
+        .sources()?
+        .into_iter()
+        .map(|s| (s.key, s.name))
+        .collect();
     let mut left: Vec<String> = Vec::new();
     for s in &sources {
         let selected = match (&opts.only, &opts.keys) {
@@ -143,18 +150,29 @@ pub fn fetch(
             (None, None) => true,
         };
         if selected {
-            store.ensure_source(&s.key, &s.name)?;
+            if known.get(&s.key) != Some(&s.name) {
+                store.ensure_source(&s.key, &s.name)?;
+            }
             left.push(s.key.clone());
         }
     }
     // Small enough chunks that processes starting together split the work,
     // large enough to keep every fetch slot busy.
     let chunk = site.config.fetch.concurrency.max(1) * 4;
-    let force = opts.all || opts.only.is_some();
+    // `--all` and `--source`: now, whatever the schedule, but once in this
+    // run however many processes run it.
+    let forced_since = (opts.all || opts.only.is_some()).then_some(run_start);
     let mut report = FetchReport::default();
     loop {
         let now = Utc::now();
-        let leased = store.lease(&left, holder(), now, now + site.config.lease, chunk, force)?;
+        let leased = store.lease(
+            &left,
+            holder(),
+            now,
+            now + site.config.lease,
+            chunk,
+            forced_since,
+        )?;
         if leased.is_empty() {
             break;
         }
@@ -179,12 +197,18 @@ pub fn fetch(
         let done: HashSet<&String> = leased.iter().collect();
         left.retain(|k| !done.contains(k));
     }
+    // Not due, disabled, or fetched by another process during this run.
+    let disabled: HashMap<String, String> = store
+        .sources()?
+        .into_iter()
+        .filter_map(|s| Some((s.key, s.disabled?)))
+        .collect();
     for key in &left {
         let Some(src) = sources.iter().find(|s| &s.key == key) else {
             continue;
         };
-        let result = match store.source(key)?.and_then(|s| s.disabled) {
-            Some(why) => SourceResult::Disabled(why),
+        let result = match disabled.get(key) {
+            Some(why) => SourceResult::Disabled(why.clone()),
             None => SourceResult::NotDue,
         };
         report.sources.push((src.name.clone(), result));

@@ -729,7 +729,7 @@ fn due_sources(app: &App) -> Result<Vec<String>, Error> {
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(store.lease(&candidates, crate::lease::holder(), now, until, room, false)?)
+    Ok(store.lease(&candidates, crate::lease::holder(), now, until, room, None)?)
 }
 
 /// Takes the batch's sources out of `in_flight` however the batch ends, a

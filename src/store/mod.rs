@@ -139,11 +139,13 @@ pub trait Store {
     fn prune(&mut self, key: &str, older_than: DateTime<Utc>) -> Result<usize, StoreError>;
 
     /// Work sharing between processes on one store. Of `keys` (sources that
-    /// exist), lease to `holder` until `until` at most `limit` that are due at
-    /// `now` (`next_due` unset or reached; every one when `force`), not
-    /// disabled, and not leased to another holder past `now`. Returns the
-    /// keys leased, most overdue first. Two callers never get the same key
-    /// while a lease runs.
+    /// exist), lease to `holder` until `until` at most `limit` that are due
+    /// at `now`, not disabled, and not leased to another holder past `now`.
+    /// Due means `next_due` unset or reached; with `forced_since: Some(t)`,
+    /// not fetched since `t` whatever the schedule (`fetch --all` run by
+    /// several processes at once fetches each source once). Returns the keys
+    /// leased, most overdue first. Two callers never get the same key while
+    /// a lease runs.
     #[allow(clippy::too_many_arguments)]
     fn lease(
         &mut self,
@@ -152,7 +154,7 @@ pub trait Store {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: usize,
-        force: bool,
+        forced_since: Option<DateTime<Utc>>,
     ) -> Result<Vec<String>, StoreError>;
 
     /// Extend `holder`'s leases on `keys` to `until` (a long fetch keeps its

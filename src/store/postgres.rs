@@ -943,9 +943,10 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: usize,
-        force: bool,
+        forced_since: Option<DateTime<Utc>>,
     ) -> Result<Vec<String>, StoreError> {
         let now = nanos(&self.store, "now", now)?;
+        let forced_since = opt_nanos(&self.store, "forced_since", forced_since)?;
         let until = nanos(&self.store, "until", until)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         if keys.is_empty() || limit == 0 {
@@ -959,13 +960,15 @@ impl Store for PgStore {
                  WHERE id IN (
                      SELECT id FROM sources
                      WHERE key = ANY($3) AND disabled IS NULL
-                       AND ($4 OR next_due IS NULL OR next_due <= $5)
+                       AND (CASE WHEN $4::int8 IS NULL
+                                 THEN next_due IS NULL OR next_due <= $5
+                                 ELSE last_fetch IS NULL OR last_fetch < $4 END)
                        AND (lease_until IS NULL OR lease_until <= $5 OR lease_holder = $1)
                      ORDER BY next_due NULLS FIRST, key
                      LIMIT $6
                      FOR UPDATE SKIP LOCKED)
                  RETURNING key, next_due",
-                &[&holder, &until, &keys, &force, &now, &limit],
+                &[&holder, &until, &keys, &forced_since, &now, &limit],
             )
             .await
             .map_err(self.db())

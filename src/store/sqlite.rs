@@ -649,9 +649,10 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: usize,
-        force: bool,
+        forced_since: Option<DateTime<Utc>>,
     ) -> Result<Vec<String>, StoreError> {
         let now = self.nanos("now", now)?;
+        let forced_since = self.opt_nanos("forced_since", forced_since)?;
         let until = self.nanos("until", until)?;
         let store = self.store.as_str();
         let db = |e| db_error(store, e);
@@ -666,13 +667,14 @@ impl Store for SqliteStore {
             let mut stmt = tx
                 .prepare_cached(
                     "SELECT next_due FROM sources WHERE key = ?1 AND disabled IS NULL
-                       AND (?2 OR next_due IS NULL OR next_due <= ?3)
+                       AND (CASE WHEN ?2 IS NULL THEN next_due IS NULL OR next_due <= ?3
+                                 ELSE last_fetch IS NULL OR last_fetch < ?2 END)
                        AND (lease_until IS NULL OR lease_until <= ?3 OR lease_holder = ?4)",
                 )
                 .map_err(db)?;
             for key in keys {
                 let due: Option<Option<i64>> = stmt
-                    .query_row(params![key, force, now, holder], |r| r.get(0))
+                    .query_row(params![key, forced_since, now, holder], |r| r.get(0))
                     .optional()
                     .map_err(db)?;
                 if let Some(due) = due {

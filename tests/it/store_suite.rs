@@ -517,7 +517,7 @@ fn leases_are_only_for_due_enabled_sources_asked_for(s: &mut dyn Store) {
     s.save_source(&off).unwrap();
     let mut asked = all.clone();
     asked.extend(keys(&["later", "at-now", "off", "missing"]));
-    let got = s.lease(&asked, "h", now, until, 100, false).unwrap();
+    let got = s.lease(&asked, "h", now, until, 100, None).unwrap();
     let got: BTreeSet<String> = got.into_iter().collect();
     let mut want: BTreeSet<String> = all.iter().cloned().collect();
     want.insert("at-now".to_string());
@@ -528,10 +528,10 @@ fn leases_are_only_for_due_enabled_sources_asked_for(s: &mut dyn Store) {
     // Not asked for: not leased, even when due.
     s.ensure_source("unasked", "U").unwrap();
     assert!(s
-        .lease(&keys(&["later"]), "h2", now, until, 10, false)
+        .lease(&keys(&["later"]), "h2", now, until, 10, None)
         .unwrap()
         .is_empty());
-    // force: not yet due is leased too; disabled never.
+    // Forced: not yet due (never fetched) is leased too; disabled never.
     let forced = s
         .lease(
             &keys(&["later", "off", "unasked"]),
@@ -539,15 +539,49 @@ fn leases_are_only_for_due_enabled_sources_asked_for(s: &mut dyn Store) {
             now,
             until,
             10,
-            true,
+            Some(now + chrono::TimeDelta::days(1)),
         )
         .unwrap();
     assert_eq!(forced, keys(&["unasked", "later"]));
-    assert!(s.lease(&[], "h3", now, until, 10, true).unwrap().is_empty());
     assert!(s
-        .lease(&asked, "h3", now, until, 0, true)
+        .lease(
+            &[],
+            "h3",
+            now,
+            until,
+            10,
+            Some(now + chrono::TimeDelta::days(1))
+        )
         .unwrap()
         .is_empty());
+    assert!(s
+        .lease(
+            &asked,
+            "h3",
+            now,
+            until,
+            0,
+            Some(now + chrono::TimeDelta::days(1))
+        )
+        .unwrap()
+        .is_empty());
+    // Forced since a run began: a source fetched since then (by another
+    // process in the same `fetch --all`) is not leased again; one fetched
+    // before it is, though not due.
+    let run = now - chrono::TimeDelta::minutes(1);
+    let mut fresh = SourceState::new("fresh", "Fresh");
+    fresh.last_fetch = Some(run + chrono::TimeDelta::seconds(5));
+    fresh.next_due = Some(now + chrono::TimeDelta::hours(1));
+    s.save_source(&fresh).unwrap();
+    let mut stale = SourceState::new("stale", "Stale");
+    stale.last_fetch = Some(run - chrono::TimeDelta::seconds(5));
+    stale.next_due = Some(now + chrono::TimeDelta::hours(1));
+    s.save_source(&stale).unwrap();
+    assert_eq!(
+        s.lease(&keys(&["fresh", "stale"]), "h4", now, until, 10, Some(run))
+            .unwrap(),
+        keys(&["stale"])
+    );
 }
 
 fn lease_limit_takes_the_most_overdue_first(s: &mut dyn Store) {
@@ -557,11 +591,11 @@ fn lease_limit_takes_the_most_overdue_first(s: &mut dyn Store) {
     // Asked in another order: the answer is most overdue first.
     let mut asked = all.clone();
     asked.reverse();
-    let first = s.lease(&asked, "h", now, until, 3, false).unwrap();
+    let first = s.lease(&asked, "h", now, until, 3, None).unwrap();
     assert_eq!(first, keys(&["s0", "s1", "s2"]));
-    let second = s.lease(&asked, "other", now, until, 2, false).unwrap();
+    let second = s.lease(&asked, "other", now, until, 2, None).unwrap();
     assert_eq!(second, keys(&["s3", "s4"]));
-    let rest = s.lease(&asked, "third", now, until, 10, false).unwrap();
+    let rest = s.lease(&asked, "third", now, until, 10, None).unwrap();
     assert_eq!(rest, keys(&["s5"]));
 }
 
@@ -569,23 +603,30 @@ fn an_expired_lease_is_taken_over(s: &mut dyn Store) {
     let now = day(10);
     let all = due_sources(s, 2, now);
     let short = now + chrono::TimeDelta::seconds(30);
-    assert_eq!(s.lease(&all, "a", now, short, 10, false).unwrap().len(), 2);
+    assert_eq!(s.lease(&all, "a", now, short, 10, None).unwrap().len(), 2);
     // Before it runs out: nothing for b; a may lease its own again.
     let before = now + chrono::TimeDelta::seconds(29);
     let long = now + chrono::TimeDelta::minutes(10);
     assert!(s
-        .lease(&all, "b", before, long, 10, false)
+        .lease(&all, "b", before, long, 10, None)
         .unwrap()
         .is_empty());
     assert_eq!(
-        s.lease(&keys(&["s0"]), "a", before, short, 10, false)
+        s.lease(&keys(&["s0"]), "a", before, short, 10, None)
             .unwrap(),
         keys(&["s0"])
     );
     // At the end of the lease, b takes over; then a holds nothing.
-    assert_eq!(s.lease(&all, "b", short, long, 10, false).unwrap(), all);
+    assert_eq!(s.lease(&all, "b", short, long, 10, None).unwrap(), all);
     assert!(s
-        .lease(&all, "a", short, long, 10, true)
+        .lease(
+            &all,
+            "a",
+            short,
+            long,
+            10,
+            Some(now + chrono::TimeDelta::days(1))
+        )
         .unwrap()
         .is_empty());
     assert_eq!(s.renew(&all, "a", long).unwrap(), 0);
@@ -595,14 +636,14 @@ fn renew_extends_only_the_holders_leases(s: &mut dyn Store) {
     let now = day(10);
     let all = due_sources(s, 3, now);
     let soon = now + chrono::TimeDelta::seconds(30);
-    s.lease(&all[..2], "a", now, soon, 10, false).unwrap();
-    s.lease(&all[2..], "b", now, soon, 10, false).unwrap();
+    s.lease(&all[..2], "a", now, soon, 10, None).unwrap();
+    s.lease(&all[2..], "b", now, soon, 10, None).unwrap();
     let later = now + chrono::TimeDelta::minutes(10);
     assert_eq!(s.renew(&all, "a", later).unwrap(), 2, "only a's two");
     // After the first deadline, a's renewed leases still hold; b's ran out.
     let after = soon + chrono::TimeDelta::seconds(1);
     assert_eq!(
-        s.lease(&all, "c", after, later, 10, false).unwrap(),
+        s.lease(&all, "c", after, later, 10, None).unwrap(),
         keys(&["s2"])
     );
     assert_eq!(s.renew(&keys(&["missing"]), "a", later).unwrap(), 0);
@@ -612,16 +653,13 @@ fn release_lets_another_holder_in_at_once(s: &mut dyn Store) {
     let now = day(10);
     let all = due_sources(s, 3, now);
     let until = now + chrono::TimeDelta::minutes(10);
-    assert_eq!(s.lease(&all, "a", now, until, 10, false).unwrap().len(), 3);
+    assert_eq!(s.lease(&all, "a", now, until, 10, None).unwrap().len(), 3);
     // Releasing someone else's lease does nothing.
     s.release(&all, "b").unwrap();
-    assert!(s
-        .lease(&all, "b", now, until, 10, false)
-        .unwrap()
-        .is_empty());
+    assert!(s.lease(&all, "b", now, until, 10, None).unwrap().is_empty());
     s.release(&all[..2], "a").unwrap();
     assert_eq!(
-        s.lease(&all, "b", now, until, 10, false).unwrap(),
+        s.lease(&all, "b", now, until, 10, None).unwrap(),
         keys(&["s0", "s1"])
     );
     assert_eq!(s.renew(&all, "a", until).unwrap(), 1);
@@ -634,13 +672,23 @@ fn two_holders_never_get_the_same_key(f: &Fixture) {
     let now = day(10);
     let until = now + chrono::TimeDelta::minutes(5);
     let all = due_sources(&mut *a, 8, now);
-    let got_a = a.lease(&all, "a", now, until, 5, false).unwrap();
-    let got_b = b.lease(&all, "b", now, until, 5, false).unwrap();
+    let got_a = a.lease(&all, "a", now, until, 5, None).unwrap();
+    let got_b = b.lease(&all, "b", now, until, 5, None).unwrap();
     assert_eq!(got_a.len(), 5);
     assert_eq!(got_b.len(), 3);
     let both: BTreeSet<&String> = got_a.iter().chain(&got_b).collect();
     assert_eq!(both.len(), 8, "disjoint: {got_a:?} {got_b:?}");
-    assert!(a.lease(&all, "a2", now, until, 8, true).unwrap().is_empty());
+    assert!(a
+        .lease(
+            &all,
+            "a2",
+            now,
+            until,
+            8,
+            Some(now + chrono::TimeDelta::days(1))
+        )
+        .unwrap()
+        .is_empty());
 }
 
 fn concurrent_leases_share_out_every_key_once(f: &Fixture) {
@@ -660,7 +708,7 @@ fn concurrent_leases_share_out_every_key_once(f: &Fixture) {
                     // per call, so that every call wants new keys.
                     for call in 0.. {
                         let got = s
-                            .lease(all, &format!("w{w}-{call}"), now, until, 3, false)
+                            .lease(all, &format!("w{w}-{call}"), now, until, 3, None)
                             .unwrap();
                         if got.is_empty() {
                             return mine;

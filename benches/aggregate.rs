@@ -9,7 +9,9 @@
 //! `cargo bench --bench aggregate`; exits 0 whatever the figures.
 //! Where PostgreSQL is installed, the same runs follow on PostgreSQL: one
 //! process, then three at once on one database (replicas sharing the work).
-//! Environment: `BENCH_FEEDS` (default 1000), `BENCH_ITEMS` (default 50).
+//! Environment: `BENCH_FEEDS` (default 1000), `BENCH_ITEMS` (default 50),
+//! `BENCH_DELAY_MS` (each answer delayed so long, as a distant upstream;
+//! default 0).
 //!
 //! All sources are on one host here, so `per_host` is raised to the global
 //! `concurrency` (16): a site whose sources all live on github.com does the same.
@@ -86,6 +88,9 @@ fn feed(index: usize, items: usize) -> String {
 
 /// Child process: serve the generated feeds (with ETags) until stdin closes.
 fn serve(dir: &Path) {
+    // Real upstreams answer in tens to hundreds of milliseconds: with a
+    // delay the run is bound by waiting, as it is in production.
+    let delay = Duration::from_millis(env_count("BENCH_DELAY_MS", 0) as u64);
     let server = http_server::TestServer::start();
     let mut n = 0;
     let mut entries: Vec<_> = std::fs::read_dir(dir)
@@ -97,12 +102,13 @@ fn serve(dir: &Path) {
     for p in entries {
         let body = std::fs::read(&p).expect("read feed");
         let name = p.file_name().and_then(|f| f.to_str()).unwrap_or("x");
-        server.route(
-            &format!("/{name}"),
-            http_server::Response::ok(body)
-                .header("Content-Type", "application/atom+xml")
-                .header("ETag", &format!("\"{name}-1\"")),
-        );
+        let mut response = http_server::Response::ok(body)
+            .header("Content-Type", "application/atom+xml")
+            .header("ETag", &format!("\"{name}-1\""));
+        if delay > Duration::ZERO {
+            response = response.delay(delay);
+        }
+        server.route(&format!("/{name}"), response);
         n += 1;
     }
     println!("{} {n}", server.port());

@@ -176,6 +176,8 @@ pub enum SourceResult {
     Gone,
     /// Not due yet (`next_due` in the future).
     NotDue,
+    /// Fetched by another process on the same store meanwhile (or being fetched).
+    Elsewhere,
     /// Disabled earlier (410 Gone); never fetched again until re-enabled.
     Disabled(String),
 }
@@ -217,6 +219,7 @@ impl FetchReport {
     pub fn summary(&self) -> String {
         let not_due = self.count(|r| matches!(r, SourceResult::NotDue));
         let disabled = self.count(|r| matches!(r, SourceResult::Disabled(_)));
+        let elsewhere = self.count(|r| matches!(r, SourceResult::Elsewhere));
         let mut s = format!(
             "fetched {}, not modified {}, failed {}, new items {}",
             self.fetched(),
@@ -226,6 +229,9 @@ impl FetchReport {
         );
         if not_due > 0 || disabled > 0 {
             s.push_str(&format!(" ({not_due} not due, {disabled} disabled)"));
+        }
+        if elsewhere > 0 {
+            s.push_str(&format!("; {elsewhere} fetched by other processes"));
         }
         s
     }
@@ -595,6 +601,7 @@ pub fn describe(r: &SourceResult) -> String {
         SourceResult::Failed(e) => format!("failed: {e}"),
         SourceResult::Gone => "gone (410): disabled".into(),
         SourceResult::NotDue => "not due".into(),
+        SourceResult::Elsewhere => "fetched by another process".into(),
         SourceResult::Disabled(why) => format!("disabled: {why}"),
     }
 }

@@ -198,17 +198,25 @@ pub fn fetch(
         left.retain(|k| !done.contains(k));
     }
     // Not due, disabled, or fetched by another process during this run.
-    let disabled: HashMap<String, String> = store
+    let states: HashMap<String, crate::store::SourceState> = store
         .sources()?
         .into_iter()
-        .filter_map(|s| Some((s.key, s.disabled?)))
+        .map(|s| (s.key.clone(), s))
         .collect();
     for key in &left {
         let Some(src) = sources.iter().find(|s| &s.key == key) else {
             continue;
         };
-        let result = match disabled.get(key) {
-            Some(why) => SourceResult::Disabled(why.clone()),
+        let state = states.get(key);
+        let result = match state.and_then(|s| s.disabled.clone()) {
+            Some(why) => SourceResult::Disabled(why),
+            // Forced, any source not leased here was another's; else
+            // those fetched since this run began.
+            None if forced_since.is_some()
+                || state.is_some_and(|s| s.last_fetch.is_some_and(|t| t >= run_start)) =>
+            {
+                SourceResult::Elsewhere
+            }
             None => SourceResult::NotDue,
         };
         report.sources.push((src.name.clone(), result));

@@ -786,7 +786,7 @@ fn fetch_batch(app: &App, keys: Vec<String>) {
                     R::NotModified => &app.metrics.fetch_not_modified,
                     R::Failed(_) => &app.metrics.fetch_failed,
                     R::Gone => &app.metrics.fetch_gone,
-                    R::NotDue | R::Disabled(_) => continue,
+                    R::NotDue | R::Elsewhere | R::Disabled(_) => continue,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(source = %name, "{}", aggregate::describe(r));

@@ -293,3 +293,73 @@ fn three_replicas_share_fetching_and_serve_identical_feeds() {
     same_everywhere(&all, "/main.atom");
     same_everywhere(&all, "/stream.atom");
 }
+
+/// `tributary fetch --all` run by three processes at once on one store:
+/// every source requested once, the work split between them.
+#[test]
+fn fetch_runs_at_once_split_the_sources() {
+    let Some(url) = crate::pg::database() else {
+        return;
+    };
+    const N: usize = 150;
+    let server = TestServer::start();
+    let mut upstreams = String::from("title: Stream\nupstreams:\n");
+    for n in 0..N {
+        server.route(
+            &format!("/f{n}.rss"),
+            Response::ok(rss(n))
+                .header("Content-Type", "application/rss+xml")
+                .delay(Duration::from_millis(30)),
+        );
+        upstreams.push_str(&format!(
+            "  - url: \"{}\"\n    name: \"up{n}\"\n",
+            server.url(&format!("/f{n}.rss"))
+        ));
+    }
+    let site = Site::new(&format!(
+        "title: Split\nbase_url: https://example.org/\nstore: \"{url}\"\n\
+         fetch: {{ allow_private_addresses: true, timeout: 10, per_host: 16, concurrency: 4 }}\n"
+    ));
+    site.feed("stream", &upstreams);
+    let children: Vec<std::process::Child> = (0..3)
+        .map(|_| {
+            site.command(&["fetch", "--all"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start fetch")
+        })
+        .collect();
+    let mut fetched = Vec::new();
+    for c in children {
+        let out = c.wait_with_output().expect("fetch output");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        let summary = stderr
+            .lines()
+            .find(|l| l.starts_with("fetched "))
+            .unwrap_or_else(|| panic!("no summary in {stderr}"))
+            .to_string();
+        let n: usize = summary["fetched ".len()..]
+            .split(',')
+            .next()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{summary}"));
+        fetched.push(n);
+    }
+    let mut per_path: HashMap<String, usize> = HashMap::new();
+    for r in server.requests() {
+        *per_path.entry(r.path).or_default() += 1;
+    }
+    assert_eq!(per_path.len(), N, "every source requested");
+    assert!(
+        per_path.values().all(|&c| c == 1),
+        "a source requested twice: {:?}",
+        per_path.iter().filter(|(_, &c)| c > 1).collect::<Vec<_>>()
+    );
+    assert_eq!(fetched.iter().sum::<usize>(), N, "{fetched:?}");
+    assert!(
+        fetched.iter().filter(|&&n| n > 0).count() >= 2,
+        "the work was split: {fetched:?}"
+    );
+}

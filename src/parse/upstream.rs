@@ -1002,10 +1002,28 @@ fn assign_ids(items: &mut [UpstreamItem]) {
 
 // ---------------------------------------------------------------- JSON Feed
 
+/// JSON strings may hold any character (`\u0000` too); what becomes feed
+/// text must be XML text, and a PostgreSQL store cannot hold NUL at all.
+fn scrub(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(clean) = crate::render::xml_clean(s) {
+                *s = clean;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(scrub),
+        Value::Object(o) => o.values_mut().for_each(scrub),
+        _ => {}
+    }
+}
+
 fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
     use serde_json::Value;
-    let doc: Value =
+    let mut doc: Value =
         serde_json::from_str(text).map_err(|e| ParseError(format!("JSON Feed: {e}")))?;
+    // serde_json refuses nesting past 128 levels, so this recursion is bounded.
+    scrub(&mut doc);
     let s = |v: &Value, k: &str| {
         v.get(k)
             .and_then(Value::as_str)
@@ -1187,6 +1205,22 @@ mod tests {
         assert_eq!(f.items[0].title.as_deref(), Some("one bold"));
         assert_eq!(utc(f.items[0].updated), "2005-01-02 00:00:00");
         assert_eq!(f.items[1].title.as_deref(), Some("two"));
+    }
+
+    #[test]
+    fn json_control_characters_are_dropped_from_every_field() {
+        let f = p(
+            r#"{"version":"https://jsonfeed.org/version/1.1","title":"T\u0000x",
+            "items":[{"id":"a\u0000b\u0001","title":"Ti\u0000tle","url":"https://e.example/a\u0000",
+            "content_html":"<p>x\u0000y</p>","tags":["t\u0000"]}]}"#,
+        );
+        assert_eq!(f.title.as_deref(), Some("Tx"));
+        let it = &f.items[0];
+        assert_eq!(it.id.as_deref(), Some("ab"));
+        assert_eq!(it.title.as_deref(), Some("Title"));
+        assert_eq!(it.link.as_deref(), Some("https://e.example/a"));
+        assert_eq!(it.categories, vec!["t".to_string()]);
+        assert!(!it.content_html.as_deref().unwrap_or("").contains('\0'));
     }
 
     #[test]

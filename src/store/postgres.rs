@@ -809,6 +809,8 @@ impl Store for PgStore {
         let last_success = opt_nanos(&self.store, "last_success", s.last_success)?;
         let next_due = opt_nanos(&self.store, "next_due", s.next_due)?;
         let failures = i64::from(s.consecutive_failures);
+        // An error message may quote upstream bytes; PostgreSQL text holds no NUL.
+        let last_error = s.last_error.as_deref().map(|e| e.replace('\0', ""));
         self.run(async {
             let client = self.client().await?;
             exec(
@@ -832,7 +834,7 @@ impl Store for PgStore {
                     &s.last_modified,
                     &last_fetch,
                     &last_success,
-                    &s.last_error,
+                    &last_error,
                     &failures,
                     &next_due,
                     &s.min_interval_secs,

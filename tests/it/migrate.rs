@@ -141,3 +141,40 @@ fn sqlite_to_postgres_and_back_loses_nothing() {
     .expect_code(1)
     .stderr_has("the same store");
 }
+
+/// PostgreSQL text holds no NUL: a JSON Feed full of `\u0000` is still
+/// fetched and stored, the characters dropped (as the XML outputs drop them).
+#[test]
+fn nul_characters_from_upstream_are_stored_in_postgres_without_them() {
+    let Some(url) = crate::pg::database() else {
+        return;
+    };
+    let server = TestServer::start();
+    server.route(
+        "/nul.json",
+        Response::ok(
+            r#"{"version":"https://jsonfeed.org/version/1.1","title":"N\u0000ul",
+            "items":[{"id":"urn:x:\u00001","title":"A\u0000B","url":"https://n.example/\u0000a",
+            "content_html":"<p>c\u0000d</p>","date_published":"2026-05-01T00:00:00Z",
+            "authors":[{"name":"E\u0000F"}],"tags":["g\u0000h"]}]}"#,
+        )
+        .header("Content-Type", "application/feed+json"),
+    );
+    let site = Site::new(&format!(
+        "{BASIC_CONFIG}store: \"{url}\"\nfetch: {{ allow_private_addresses: true, timeout: 5 }}\n"
+    ));
+    site.feed(
+        "stream",
+        &format!(
+            "title: Stream\nupstreams:\n  - url: \"{}\"\n",
+            server.url("/nul.json")
+        ),
+    );
+    site.run(&["fetch"])
+        .expect_success()
+        .stderr_has("fetched 1, not modified 0, failed 0, new items 1");
+    site.run(&["build"]).expect_success();
+    let atom = fs::read_to_string(site.root().join("public/stream.atom")).expect("feed");
+    assert!(atom.contains("<title>AB</title>"), "{atom}");
+    assert!(!atom.contains('\0'));
+}

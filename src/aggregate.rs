@@ -523,15 +523,18 @@ pub fn fetch(
     if jobs.is_empty() {
         return Ok(report);
     }
-    // A source is due again after its schedule's next time following the
-    // moment its answer came, not the moment the run began: a fetch that
-    // waited for a slot past a schedule boundary counts for the period it
-    // happened in (else it would be due again at once, a second request in
-    // one period). `opts.now` advanced by the time elapsed, so that a run
-    // given another `now` keeps to it.
+    // A source is due again at its schedule's next time after its request
+    // began, not after the run began (a request that waited for a slot past
+    // a schedule boundary would be due again at once: two in one period)
+    // nor after its answer was stored (one sent just before a boundary and
+    // stored after it would skip the next period). `opts.now` advanced by
+    // the time elapsed, so that a run given another `now` keeps to it.
     let started = std::time::Instant::now();
-    let clock =
-        || opts.now + Duration::from_std(started.elapsed()).unwrap_or_else(|_| Duration::zero());
+    let at = |began: std::time::Instant| {
+        opts.now
+            + Duration::from_std(began.saturating_duration_since(started))
+                .unwrap_or_else(|_| Duration::zero())
+    };
     let total = jobs.len();
     let bar = opts.progress.then(|| progress_bar(total));
     let (fetch_thread, outcomes) = start_fetches(site, jobs, opts.slots.clone())?;
@@ -547,11 +550,11 @@ pub fn fetch(
                 Err(_) => break,
             }
         }
-        let now = clock();
-        let parsed = parallel_map(&batch, 1, |(i, outcome)| {
-            parse_outcome(&sources[*i], states.get(i), outcome, now)
+        let parsed = parallel_map(&batch, 1, |(i, outcome, began)| {
+            parse_outcome(&sources[*i], states.get(i), outcome, at(*began))
         });
-        for ((i, outcome), parsed) in batch.into_iter().zip(parsed) {
+        for ((i, outcome, began), parsed) in batch.into_iter().zip(parsed) {
+            let now = at(began);
             let src = &sources[i];
             let Some(mut state) = states.remove(&i) else {
                 continue;
@@ -658,7 +661,13 @@ fn start_fetches(
     site: &Site,
     jobs: Vec<(usize, String, Validators)>,
     slots: Option<std::sync::Arc<fetch::Slots>>,
-) -> Result<(FetchThread, std::sync::mpsc::Receiver<(usize, Outcome)>), Error> {
+) -> Result<
+    (
+        FetchThread,
+        std::sync::mpsc::Receiver<(usize, Outcome, std::time::Instant)>,
+    ),
+    Error,
+> {
     let settings = &site.config.fetch;
     let slots = slots.unwrap_or_else(|| fetch::Slots::new(settings));
     let fetcher = Fetcher::with_slots(settings, Some(site.config.base_url.as_str()), slots)
@@ -674,9 +683,9 @@ fn start_fetches(
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        rt.block_on(fetcher.fetch_each(jobs, |k, o| {
+        rt.block_on(fetcher.fetch_each(jobs, |k, o, began| {
             // The receiver is gone only when the run failed; nothing to do then.
-            let _ = tx.send((k, o));
+            let _ = tx.send((k, o, began));
         }));
         Ok(())
     });

@@ -171,7 +171,7 @@ impl Fetcher {
             .enumerate()
             .map(|(i, (k, url, v))| ((i, k), url, v))
             .collect();
-        self.fetch_each(jobs, |(i, k), o| {
+        self.fetch_each(jobs, |(i, k), o, _| {
             if let Some(slot) = slots.get_mut(i) {
                 *slot = Some((k, o));
             }
@@ -183,10 +183,12 @@ impl Fetcher {
     /// [`Fetcher::fetch_all`], handing each outcome to `sink` as soon as it
     /// is in (completion order), so that a caller can parse and store while
     /// other requests are still running and never holds every body at once.
+    /// With each outcome: when its request began (its slots acquired), the
+    /// moment a schedule counts it for.
     pub async fn fetch_each<K: Send>(
         &self,
         jobs: Vec<(K, String, Validators)>,
-        mut sink: impl FnMut(K, Outcome),
+        mut sink: impl FnMut(K, Outcome, std::time::Instant),
     ) {
         let mut keys: Vec<Option<K>> = Vec::with_capacity(jobs.len());
         let mut task_index = HashMap::new();
@@ -200,23 +202,25 @@ impl Fetcher {
             let handle = set.spawn(async move {
                 let _host = host.acquire_owned().await;
                 let _slot = global.acquire_owned().await;
-                me.fetch(&url, &validators).await
+                let began = std::time::Instant::now();
+                (me.fetch(&url, &validators).await, began)
             });
             task_index.insert(handle.id(), i);
         }
         while let Some(joined) = set.join_next_with_id().await {
-            let (id, outcome) = match joined {
-                Ok((id, o)) => (id, o),
+            let (id, outcome, began) = match joined {
+                Ok((id, (o, began))) => (id, o, began),
                 Err(e) => (
                     e.id(),
                     Outcome::failed(FetchError::Request {
                         url: String::new(),
                         message: format!("the fetch task failed: {e}"),
                     }),
+                    std::time::Instant::now(),
                 ),
             };
             if let Some(key) = task_index.get(&id).and_then(|&i| keys.get_mut(i)?.take()) {
-                sink(key, outcome);
+                sink(key, outcome, began);
             }
         }
     }

@@ -657,17 +657,15 @@ type FetchThread = std::thread::JoinHandle<Result<(), std::io::Error>>;
 
 /// Run every job on a fetcher thread (its own tokio runtime); outcomes come
 /// through a bounded channel as they finish.
+/// Fetch outcomes as they come in: the job's index, the outcome, and when
+/// its request began.
+type Outcomes = std::sync::mpsc::Receiver<(usize, Outcome, std::time::Instant)>;
+
 fn start_fetches(
     site: &Site,
     jobs: Vec<(usize, String, Validators)>,
     slots: Option<std::sync::Arc<fetch::Slots>>,
-) -> Result<
-    (
-        FetchThread,
-        std::sync::mpsc::Receiver<(usize, Outcome, std::time::Instant)>,
-    ),
-    Error,
-> {
+) -> Result<(FetchThread, Outcomes), Error> {
     let settings = &site.config.fetch;
     let slots = slots.unwrap_or_else(|| fetch::Slots::new(settings));
     let fetcher = Fetcher::with_slots(settings, Some(site.config.base_url.as_str()), slots)

@@ -503,20 +503,9 @@ pub fn fetch(
                 // Recorded like any failure, so that it backs off and shows in `sources list`.
                 let mut state = state;
                 state.last_fetch = Some(opts.now);
-                state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-                state.last_error = Some(e.clone());
-                state.next_due = Some(
-                    opts.now
-                        + from_std(fetch::backoff(
-                            state.consecutive_failures,
-                            &state.key,
-                            opts.now,
-                        )),
-                );
+                let result = failed(&mut state, e, None, opts.now);
                 store.save_source(&state)?;
-                report
-                    .sources
-                    .push((src.name.clone(), SourceResult::Failed(e)));
+                report.sources.push((src.name.clone(), result));
             }
         }
     }
@@ -561,7 +550,19 @@ pub fn fetch(
             };
             state.name = src.name.clone();
             state.last_fetch = Some(now);
-            let result = apply(store, src, &mut state, outcome, parsed, now, site)?;
+            let result = match apply(store, src, &mut state, outcome, parsed, now, site) {
+                Ok(r) => r,
+                // Items the store refuses (its transaction rolled back) fail
+                // this source alone; if the store is gone, saving its state
+                // below fails too and ends the run.
+                Err(Error::Store(e)) => failed(
+                    &mut state,
+                    format!("its items were not stored: {e}"),
+                    None,
+                    now,
+                ),
+                Err(e) => return Err(e),
+            };
             tracing::info!(source = %src.name, url = %state.url, "{}", describe(&result));
             store.save_source(&state)?;
             if let Some(holder) = &opts.release_to {
@@ -690,6 +691,22 @@ fn start_fetches(
     Ok((thread, rx))
 }
 
+/// A failed fetch in the source's state: counted, and backed off (at least
+/// as long as the upstream asked with `Retry-After`).
+fn failed(
+    state: &mut SourceState,
+    why: String,
+    retry_after: Option<Duration>,
+    now: DateTime<Utc>,
+) -> SourceResult {
+    state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+    state.last_error = Some(why.clone());
+    let wait = from_std(fetch::backoff(state.consecutive_failures, &state.key, now))
+        .max(retry_after.unwrap_or_else(Duration::zero));
+    state.next_due = Some(now + wait);
+    SourceResult::Failed(why)
+}
+
 /// Record one fetch in the source's state and the store.
 #[allow(clippy::too_many_arguments)]
 fn apply(
@@ -702,12 +719,7 @@ fn apply(
     site: &Site,
 ) -> Result<SourceResult, Error> {
     let fail = |state: &mut SourceState, why: String, retry_after: Option<Duration>| {
-        state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-        state.last_error = Some(why.clone());
-        let wait = from_std(fetch::backoff(state.consecutive_failures, &state.key, now))
-            .max(retry_after.unwrap_or_else(Duration::zero));
-        state.next_due = Some(now + wait);
-        SourceResult::Failed(why)
+        failed(state, why, retry_after, now)
     };
     let succeed = |state: &mut SourceState, min_interval: Option<Duration>| {
         state.consecutive_failures = 0;

@@ -178,3 +178,56 @@ fn nul_characters_from_upstream_are_stored_in_postgres_without_them() {
     assert!(atom.contains("<title>AB</title>"), "{atom}");
     assert!(!atom.contains('\0'));
 }
+
+/// Items the store refuses fail their own source, not the run: the other
+/// sources are stored and the refused one backs off with the reason.
+#[test]
+fn a_source_whose_items_the_store_refuses_fails_alone() {
+    let Some(url) = crate::pg::database() else {
+        return;
+    };
+    let server = TestServer::start();
+    let mut upstreams = String::from("title: Stream\nupstreams:\n");
+    for n in 0..3 {
+        let path = format!("/u{n}.atom");
+        server.route(
+            &path,
+            Response::ok(atom(n, 2)).header("Content-Type", "application/atom+xml"),
+        );
+        upstreams.push_str(&format!(
+            "  - url: \"{}\"\n    name: \"up{n}\"\n",
+            server.url(&path)
+        ));
+    }
+    let site = Site::new(&format!(
+        "{BASIC_CONFIG}store: \"{url}\"\nfetch: {{ allow_private_addresses: true, timeout: 5, concurrency: 1 }}\n"
+    ));
+    site.feed("stream", &upstreams);
+    // The schema exists once a store was opened; then a trigger that refuses
+    // the items of upstream 1, as a constraint of the database would.
+    drop(store::open(&Location::Postgres(url.clone())).expect("open"));
+    // (`query`: one simple query, so the function's own `;` stay in it.)
+    crate::pg::query(
+        &url,
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN IF NEW.upstream_id LIKE 'urn:up:1:%' THEN RAISE EXCEPTION 'refused by a test'; \
+         END IF; RETURN NEW; END $$; \
+         CREATE TRIGGER refuse BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION refuse()",
+    );
+    let r = site.run(&["fetch"]);
+    r.expect_code(0)
+        .stderr_has("fetched 2, not modified 0, failed 1, new items 4")
+        .stderr_has("up1: failed: its items were not stored");
+    let s = store::open(&Location::Postgres(url)).expect("open");
+    let states: BTreeMap<String, SourceState> = s
+        .sources()
+        .expect("sources")
+        .into_iter()
+        .map(|s| (s.name.clone(), s))
+        .collect();
+    assert_eq!(states["up0"].item_count, 2);
+    assert_eq!(states["up1"].item_count, 0);
+    assert_eq!(states["up1"].consecutive_failures, 1);
+    assert!(states["up1"].next_due.is_some());
+    assert_eq!(states["up2"].item_count, 2);
+}

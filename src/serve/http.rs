@@ -281,6 +281,17 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     );
     counter(
         &mut s,
+        "tributary_documents_generation",
+        "The published build served, on a shared store (0 otherwise): equal on every replica once they agree.",
+        "gauge",
+    );
+    let _ = writeln!(
+        s,
+        "tributary_documents_generation {}",
+        app.doc_generation.load(Ordering::Relaxed)
+    );
+    counter(
+        &mut s,
         "tributary_build_duration_seconds",
         "Duration of the last build.",
         "gauge",

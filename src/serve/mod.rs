@@ -330,7 +330,9 @@ fn rebuild(app: &App) -> Result<Option<DateTime<Utc>>, Error> {
         let report = build::build(&app.root, &opts)?;
         let mut snap =
             Snapshot::load(&output, &report.files, &previous).map_err(|e| Error::io(&output, e))?;
+        snap.index = Some(Arc::new(index_page(&site, &snap.files())));
         if let Some(store) = shared.as_mut().and_then(|s| s.shared()) {
+            // The `/` page too, so that every replica answers it alike.
             store.publish(&snap.shared_docs())?;
             // The store keeps a document's `Last-Modified` while its bytes
             // stay the same: serve what it holds, as every replica does.
@@ -338,7 +340,6 @@ fn rebuild(app: &App) -> Result<Option<DateTime<Utc>>, Error> {
             snap = Snapshot::from_shared(docs, &previous);
             app.doc_generation.store(generation, Ordering::SeqCst);
         }
-        snap.index = Some(Arc::new(index_page(&site, &snap.files())));
         Ok::<_, Error>((site, report, snap))
     })();
     let ms = started.elapsed().as_millis() as u64;
@@ -587,7 +588,9 @@ fn load_shared(app: &App) -> Result<(), Error> {
     }
     let previous = app.snapshot();
     let mut snap = Snapshot::from_shared(docs, &previous);
-    snap.index = Some(Arc::new(index_page(&site, &snap.files())));
+    if snap.index.is_none() {
+        snap.index = Some(Arc::new(index_page(&site, &snap.files())));
+    }
     *app.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snap);
     app.doc_generation.store(generation, Ordering::SeqCst);
     tracing::info!(generation, "serving documents another replica built");

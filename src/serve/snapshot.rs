@@ -104,6 +104,10 @@ pub fn content_type(path: &str) -> &'static str {
     }
 }
 
+/// The `/` page's path among shared documents: no output file is named so
+/// (output paths are relative).
+pub const INDEX_KEY: &str = "/";
+
 /// Every document of one build, by path under the output dir.
 #[derive(Debug, Default)]
 pub struct Snapshot {
@@ -118,7 +122,19 @@ impl Snapshot {
     /// not change keeps its `Doc` (and its compressed copies).
     pub fn from_shared(docs: Vec<crate::store::SharedDoc>, previous: &Snapshot) -> Snapshot {
         let mut out = HashMap::with_capacity(docs.len());
+        let mut index = None;
         for d in docs {
+            if d.path == INDEX_KEY {
+                let same = previous
+                    .index
+                    .as_ref()
+                    .filter(|p| p.body.as_ref() == d.body.as_slice());
+                index = Some(match same {
+                    Some(p) => p.clone(),
+                    None => Arc::new(Doc::new(d.body, "text/html; charset=utf-8", None)),
+                });
+                continue;
+            }
             let doc = match previous.docs.get(&d.path) {
                 Some(p) if p.body.as_ref() == d.body.as_slice() && p.modified == d.modified => {
                     p.clone()
@@ -129,12 +145,13 @@ impl Snapshot {
         }
         Snapshot {
             docs: out,
-            index: None,
+            index,
             built: Some(Utc::now()),
         }
     }
 
-    /// The documents as a shared store keeps them.
+    /// The documents as a shared store keeps them, the `/` page under
+    /// [`INDEX_KEY`].
     pub fn shared_docs(&self) -> Vec<crate::store::SharedDoc> {
         let mut out: Vec<crate::store::SharedDoc> = self
             .docs
@@ -145,6 +162,13 @@ impl Snapshot {
                 modified: d.modified,
             })
             .collect();
+        if let Some(index) = &self.index {
+            out.push(crate::store::SharedDoc {
+                path: INDEX_KEY.to_string(),
+                body: index.body.to_vec(),
+                modified: None,
+            });
+        }
         out.sort_by(|a, b| a.path.cmp(&b.path));
         out
     }

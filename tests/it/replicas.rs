@@ -268,6 +268,32 @@ fn three_replicas_share_fetching_and_serve_identical_feeds() {
         let r = same_everywhere(&all, path);
         assert!(!r.body.is_empty(), "{path}");
     }
+    // The `/` page is published too: once the others have loaded the
+    // restarted replica's build, all three answer it alike.
+    wait_for(Duration::from_secs(10), "the same / from all three", || {
+        let pages: Vec<Resp> = all.iter().map(|d| d.get("/")).collect();
+        pages
+            .iter()
+            .all(|p| p.body == pages[0].body && p.header("etag") == pages[0].header("etag"))
+            .then_some(())
+    });
+    let generations: Vec<String> = all
+        .iter()
+        .map(|d| {
+            d.get("/metrics")
+                .text()
+                .lines()
+                .find(|l| l.starts_with("tributary_documents_generation "))
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        generations
+            .iter()
+            .all(|g| g == &generations[0] && !g.ends_with(" 0")),
+        "{generations:?}"
+    );
     let stream = same_everywhere(&all, "/stream.atom").text();
     assert!(
         stream.contains("<title>Release "),

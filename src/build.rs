@@ -1206,7 +1206,13 @@ impl SharedLedger {
             return Ok(());
         }
         if let Some(shared) = self.store.shared() {
-            shared.save_ledger(&text)?;
+            // Added to what the store holds now, not written over it: a
+            // one-shot `build` may run beside the replicas' builds.
+            let mut merged = Ledger::parse(&text).map_err(Error::Invalid)?;
+            if let Some(now) = shared.ledger()? {
+                merged.add_missing(&Ledger::parse(&now).map_err(Error::Invalid)?);
+            }
+            shared.save_ledger(&merged.to_text())?;
         }
         Ok(())
     }

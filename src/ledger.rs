@@ -349,6 +349,21 @@ mod tests {
     }
 
     #[test]
+    fn add_missing_adds_lines_and_never_rewrites_an_id() {
+        let mut mine = Ledger::default();
+        mine.assign(&[cur("a.md", "id-a", "a", "/a", "A")]);
+        let mut theirs = Ledger::default();
+        theirs.assign(&[
+            cur("a.md", "other-a", "a", "/a", "A"),
+            cur("b.md", "id-b", "b", "/b", "B"),
+        ]);
+        assert!(mine.add_missing(&theirs));
+        assert_eq!(mine.posts["a.md"].id, "id-a", "a recorded id stays");
+        assert_eq!(mine.posts["b.md"].id, "id-b", "a missing line is added");
+        assert!(!mine.add_missing(&theirs), "nothing more to add");
+    }
+
+    #[test]
     fn text_is_sorted_and_round_trips() {
         let mut l = Ledger::default();
         l.assign(&[

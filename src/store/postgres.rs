@@ -136,7 +136,7 @@ fn latest() -> i64 {
 pub struct PgStore {
     pool: Pool,
     /// For connections of their own (build lock, LISTEN).
-    config: Config,
+    connector: Connector,
     rt: &'static tokio::runtime::Runtime,
     /// The URL as shown in errors (password redacted).
     store: String,
@@ -202,18 +202,37 @@ fn db_error(store: &str, e: tokio_postgres::Error) -> StoreError {
 }
 
 fn connect_error(store: &str, endpoint: &str, cause: &dyn std::fmt::Display) -> StoreError {
+    let cause = cause.to_string();
+    let hint = if cause.contains("certificate") {
+        "the server's certificate is not trusted: give its CA with `sslrootcert=FILE` in the URL"
+    } else {
+        "is it running, and is `store:` right?"
+    };
     message(
         store,
-        format!(
-            "cannot connect to PostgreSQL at {endpoint} ({cause}): \
-             is it running, and is `store:` right?"
-        ),
+        format!("cannot connect to PostgreSQL at {endpoint} ({cause}): {hint}"),
     )
+}
+
+/// An error with every cause under it (`error performing TLS handshake:
+/// invalid peer certificate: UnknownIssuer`), for messages that say why.
+struct Causes<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Causes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(e) = next {
+            write!(f, ": {e}")?;
+            next = e.source();
+        }
+        Ok(())
+    }
 }
 
 fn pool_error(store: &str, endpoint: &str, e: PoolError) -> StoreError {
     match e {
-        PoolError::Backend(e) => connect_error(store, endpoint, &e),
+        PoolError::Backend(e) => connect_error(store, endpoint, &Causes(&e)),
         PoolError::Timeout(TimeoutType::Wait) => message(
             store,
             format!(
@@ -228,6 +247,120 @@ fn pool_error(store: &str, endpoint: &str, e: PoolError) -> StoreError {
         ),
         other => message(store, other.to_string()),
     }
+}
+
+/// How a connection of our own is made: TLS (rustls, the server's
+/// certificate verified) when the URL says `sslmode=require`, else plain.
+#[derive(Clone)]
+enum Tls {
+    Off,
+    On(tokio_postgres_rustls::MakeRustlsConnect),
+}
+
+/// A connection's messages (notifications, errors); reading them is what
+/// drives the connection, whichever TLS it has.
+type Messages = Box<
+    dyn FnMut(
+            &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<AsyncMessage, tokio_postgres::Error>>>
+        + Send,
+>;
+
+/// Everything needed to open a connection outside the pool.
+#[derive(Clone)]
+struct Connector {
+    config: Config,
+    tls: Tls,
+}
+
+impl Connector {
+    async fn connect(&self) -> Result<(Client, Messages), tokio_postgres::Error> {
+        Ok(match &self.tls {
+            Tls::Off => {
+                let (client, mut c) = self.config.connect(NoTls).await?;
+                (client, Box::new(move |cx| c.poll_message(cx)))
+            }
+            Tls::On(tls) => {
+                let (client, mut c) = self.config.connect(tls.clone()).await?;
+                (client, Box::new(move |cx| c.poll_message(cx)))
+            }
+        })
+    }
+}
+
+/// Read a store URL. `sslmode=require` (or libpq's `verify-ca`,
+/// `verify-full`) turns TLS on, with the server's certificate and name
+/// checked against the Mozilla roots and, with `sslrootcert=FILE` (libpq's
+/// name; read here, not by the driver), the CAs in that PEM file. `prefer`
+/// (the default) and `disable` connect without TLS: a TLS that does not
+/// verify its peer would only look safe.
+fn parse_url(url: &str) -> Result<(Config, Tls), String> {
+    let mut rootcert = None;
+    let ours =
+        |k: &str, v: &str| k == "sslrootcert" || (k == "sslmode" && v.starts_with("verify-"));
+    let cleaned = match url::Url::parse(url) {
+        Ok(mut u) if u.query_pairs().any(|(k, v)| ours(&k, &v)) => {
+            let kept: Vec<(String, String)> = u
+                .query_pairs()
+                .into_owned()
+                .filter_map(|(k, v)| match k.as_str() {
+                    "sslrootcert" => {
+                        rootcert = Some(v);
+                        None
+                    }
+                    // libpq's verify-ca and verify-full: what `require` does here.
+                    "sslmode" if v.starts_with("verify-") => Some((k, "require".to_string())),
+                    _ => Some((k, v)),
+                })
+                .collect();
+            if kept.is_empty() {
+                u.set_query(None);
+            } else {
+                u.query_pairs_mut().clear().extend_pairs(kept);
+            }
+            u.to_string()
+        }
+        _ => url.to_string(),
+    };
+    let config: Config = cleaned
+        .parse()
+        .map_err(|e| format!("not a PostgreSQL URL: {e}"))?;
+    let tls = match config.get_ssl_mode() {
+        tokio_postgres::config::SslMode::Require => Tls::On(rustls_connector(rootcert.as_deref())?),
+        _ => Tls::Off,
+    };
+    Ok((config, tls))
+}
+
+fn rustls_connector(
+    rootcert: Option<&str>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = rootcert {
+        let mut added = 0;
+        for cert in
+            CertificateDer::pem_file_iter(path).map_err(|e| format!("sslrootcert {path}: {e}"))?
+        {
+            let cert = cert.map_err(|e| format!("sslrootcert {path}: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("sslrootcert {path}: {e}"))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(format!("sslrootcert {path}: no certificate in it"));
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("TLS: {e}"))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 /// `HOST:PORT` of the first host the URL names.
@@ -247,9 +380,7 @@ fn endpoint(config: &Config) -> String {
 pub fn open_postgres(url: &str) -> Result<PgStore, StoreError> {
     let store = redact(url);
     let rt = runtime().map_err(|e| message(&store, e))?;
-    let mut config: Config = url
-        .parse()
-        .map_err(|e| message(&store, format!("not a PostgreSQL URL: {e}")))?;
+    let (mut config, tls) = parse_url(url).map_err(|e| message(&store, e))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
@@ -265,13 +396,13 @@ pub fn open_postgres(url: &str) -> Result<PgStore, StoreError> {
     let pool = match known {
         Some(pool) => pool,
         None => {
-            let manager = Manager::from_config(
-                config.clone(),
-                NoTls,
-                ManagerConfig {
-                    recycling_method: RecyclingMethod::Fast,
-                },
-            );
+            let manager_config = || ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            };
+            let manager = match &tls {
+                Tls::Off => Manager::from_config(config.clone(), NoTls, manager_config()),
+                Tls::On(t) => Manager::from_config(config.clone(), t.clone(), manager_config()),
+            };
             let pool = Pool::builder(manager)
                 .max_size(POOL_SIZE)
                 .runtime(Runtime::Tokio1)
@@ -299,7 +430,7 @@ pub fn open_postgres(url: &str) -> Result<PgStore, StoreError> {
     };
     Ok(PgStore {
         pool,
-        config,
+        connector: Connector { config, tls },
         rt,
         store,
         endpoint,
@@ -567,14 +698,20 @@ impl PgStore {
     /// A connection of its own, outside the pool; its connection task runs
     /// on the module's runtime until the client is dropped.
     async fn dedicated(&self) -> Result<Client, StoreError> {
-        let (client, connection) = self
-            .config
-            .connect(NoTls)
+        let (client, mut messages) = self
+            .connector
+            .connect()
             .await
-            .map_err(|e| connect_error(&self.store, &self.endpoint, &e))?;
+            .map_err(|e| connect_error(&self.store, &self.endpoint, &Causes(&e)))?;
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("PostgreSQL connection ended: {e}");
+            // Reading its messages is what drives a connection; it ends
+            // when the client is dropped.
+            let mut stream = futures_util::stream::poll_fn(move |cx| messages(cx));
+            while let Some(m) = stream.next().await {
+                if let Err(e) = m {
+                    tracing::debug!("PostgreSQL connection ended: {e}");
+                    break;
+                }
             }
         });
         Ok(client)
@@ -1094,12 +1231,12 @@ impl Store for PgStore {
 /// the client (keep it: dropping it closes the connection) and the task
 /// that reads the connection, which ends when the connection is lost.
 async fn listen_once(
-    config: &Config,
+    connector: &Connector,
     notify: mpsc::Sender<()>,
 ) -> Result<(Client, tokio::task::JoinHandle<()>), tokio_postgres::Error> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+    let (client, mut poll) = connector.connect().await?;
     let reader = tokio::spawn(async move {
-        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        let mut messages = futures_util::stream::poll_fn(move |cx| poll(cx));
         while let Some(message) = messages.next().await {
             match message {
                 Ok(AsyncMessage::Notification(_)) => {
@@ -1309,11 +1446,11 @@ impl SharedStore for PgStore {
             .map_err(|e| message(&self.store, format!("cannot start a listener thread: {e}")))?;
         // The first LISTEN runs now: once `listen` returns, no publish is missed.
         let first = self.run(async {
-            listen_once(&self.config, notify.clone())
+            listen_once(&self.connector, notify.clone())
                 .await
-                .map_err(|e| connect_error(&self.store, &self.endpoint, &e))
+                .map_err(|e| connect_error(&self.store, &self.endpoint, &Causes(&e)))
         })?;
-        let config = self.config.clone();
+        let connector = self.connector.clone();
         let store = self.store.clone();
         self.rt.spawn(async move {
             let mut current = Some(first);
@@ -1325,7 +1462,7 @@ impl SharedStore for PgStore {
                 let mut delay = Duration::from_secs(1);
                 loop {
                     tokio::time::sleep(delay).await;
-                    match listen_once(&config, notify.clone()).await {
+                    match listen_once(&connector, notify.clone()).await {
                         Ok(listening) => {
                             current = Some(listening);
                             tracing::info!("store {store}: listening for publishes again");

@@ -231,3 +231,39 @@ fn a_source_whose_items_the_store_refuses_fails_alone() {
     assert!(states["up1"].next_due.is_some());
     assert_eq!(states["up2"].item_count, 2);
 }
+
+/// `sslmode=require` connects with TLS and checks the server's certificate:
+/// trusted through `sslrootcert`, refused without it.
+#[test]
+fn tls_to_postgres_verifies_the_server() {
+    let Some(url) = crate::pg::database() else {
+        return;
+    };
+    let Some(ca) = crate::pg::server().and_then(|s| s.ca.clone()) else {
+        println!("skipped: the test PostgreSQL has no TLS (no openssl command)");
+        return;
+    };
+    let db = url.rsplit('/').next().unwrap_or_default().to_string();
+    let tls = format!("{url}?sslmode=require&sslrootcert={}", ca.display());
+    let mut s = store::open(&Location::Postgres(tls)).expect("open over TLS");
+    s.ensure_source("https://up.example/feed", "up")
+        .expect("write over TLS");
+    let encrypted = crate::pg::query(
+        &url,
+        &format!(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid \
+             WHERE s.ssl AND a.datname = '{db}' AND a.application_name = 'tributary'"
+        ),
+    );
+    assert_ne!(encrypted, ["0"], "tributary's connections use TLS");
+    // libpq's verify-full means the same here.
+    let full = format!("{url}?sslmode=verify-full&sslrootcert={}", ca.display());
+    assert!(store::open(&Location::Postgres(full)).is_ok());
+    // A certificate no trusted CA signed: refused, and said so.
+    let untrusted = format!("{url}?sslmode=require&connect_timeout=5");
+    let e = match store::open(&Location::Postgres(untrusted)) {
+        Ok(_) => panic!("a server certificate from an unknown CA was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.to_lowercase().contains("certificate"), "{e}");
+}

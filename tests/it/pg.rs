@@ -22,6 +22,9 @@ const SKIPPED: &str = "skipped: PostgreSQL not installed (apt-get install postgr
 pub struct PgServer {
     /// `postgres://USER@HOST:PORT` (no database).
     base: url::Url,
+    /// The CA that signed the server's TLS certificate (for 127.0.0.1), when
+    /// this process started the server with TLS on.
+    pub ca: Option<PathBuf>,
 }
 
 impl PgServer {
@@ -41,7 +44,7 @@ pub fn server() -> Option<&'static PgServer> {
         if let Ok(url) = std::env::var("TRIBUTARY_TEST_PG") {
             let base = url::Url::parse(&url)
                 .unwrap_or_else(|e| panic!("TRIBUTARY_TEST_PG={url:?} is not a URL: {e}"));
-            return Some(PgServer { base });
+            return Some(PgServer { base, ca: None });
         }
         let Some(bin) = find_binaries() else {
             if std::env::var("TRIBUTARY_PG_REQUIRED").as_deref() == Ok("1") {
@@ -201,6 +204,50 @@ fn free_port() -> u16 {
         .unwrap()
 }
 
+/// A test CA and a server certificate for 127.0.0.1 it signed, made with
+/// the `openssl` command in `dir/tls`; the CA's path, or `None` (and a note)
+/// without `openssl`.
+fn tls_files(dir: &Path, root: bool) -> Option<PathBuf> {
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls).ok()?;
+    let script = r#"set -e
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -keyout ca.key -out ca.pem -days 2 -subj "/CN=tributary test CA" \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -keyout server.key -out server.csr -subj "/CN=127.0.0.1"
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > ext.cnf
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+  -out server.pem -days 2 -extfile ext.cnf
+chmod 600 server.key
+"#;
+    let made = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(&tls)
+        .stdin(Stdio::null())
+        .output();
+    match made {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            eprintln!(
+                "note: no TLS on the test PostgreSQL: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return None;
+        }
+        Err(e) => {
+            eprintln!("note: no TLS on the test PostgreSQL (openssl: {e})");
+            return None;
+        }
+    }
+    if root {
+        let mut chown = Command::new("chown");
+        chown.args(["-R", "postgres:postgres"]).arg(&tls);
+        run(chown, "chown the TLS files to postgres");
+    }
+    Some(tls.join("ca.pem"))
+}
+
 fn start(bin: &Path) -> PgServer {
     let root = is_root();
     // Kept on disk: the watchdog removes it after the server stops.
@@ -223,11 +270,21 @@ fn start(bin: &Path) -> PgServer {
         .arg("--locale=C");
     run(initdb, "initdb");
     let port = free_port();
-    let options = format!(
+    let mut options = format!(
         "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
          -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
         dir.display()
     );
+    // TLS on as well (plain connections still work), for the TLS tests.
+    let ca = tls_files(&dir, root);
+    if ca.is_some() {
+        let tls = dir.join("tls");
+        options.push_str(&format!(
+            " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            tls.join("server.pem").display(),
+            tls.join("server.key").display()
+        ));
+    }
     let mut pg_ctl = server_command(root, bin, "pg_ctl");
     pg_ctl
         .arg("-D")
@@ -259,6 +316,7 @@ fn start(bin: &Path) -> PgServer {
         .unwrap();
     let server = PgServer {
         base: url::Url::parse(&format!("postgres://tributary@127.0.0.1:{port}")).unwrap(),
+        ca,
     };
     // pg_ctl -w waited until the server accepts connections.
     assert_eq!(query(&server.url("postgres"), "SELECT 1"), ["1"]);

@@ -96,6 +96,24 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever the password (percent-encoded as a URL needs), what is
+        /// shown is the address with `***` in its place.
+        #[test]
+        fn redact_never_shows_the_password(
+            user in "[a-z][a-z0-9_]{0,8}",
+            password in "[ -~]{6,24}",
+            host in "[a-z][a-z0-9-]{0,10}",
+            port in 1u16..,
+        ) {
+            let encoded: String =
+                url::form_urlencoded::byte_serialize(password.as_bytes()).collect();
+            let raw = format!("postgres://{user}:{encoded}@{host}:{port}/db");
+            let shown = Location::parse(&raw, Path::new("/")).to_string();
+            proptest::prop_assert_eq!(shown, format!("postgres://{user}:***@{host}:{port}/db"));
+        }
+    }
+
     #[test]
     fn passwords_are_never_shown() {
         let l = Location::parse("postgres://feeds:hunter2@db:5432/tributary", Path::new("/"));

@@ -156,9 +156,16 @@ pub fn fetch(
             left.push(s.key.clone());
         }
     }
-    // Small enough chunks that processes starting together split the work,
-    // large enough to keep every fetch slot busy.
-    let chunk = site.config.fetch.concurrency.max(1) * 4;
+    // On a shared store, chunks small enough that processes starting
+    // together split the work and large enough to keep every fetch slot
+    // busy. On a SQLite file, one chunk: each chunk is a fetch run of its
+    // own (a client, a runtime, the slowest source waited for), and another
+    // process on the file still finds every source leased.
+    let chunk = if aggregate::store_location(site).is_shared() {
+        site.config.fetch.concurrency.max(1) * 4
+    } else {
+        usize::MAX
+    };
     // `--all` and `--source`: now, whatever the schedule, but once in this
     // run however many processes run it.
     let forced_since = (opts.all || opts.only.is_some()).then_some(run_start);

@@ -599,12 +599,18 @@ fn load_shared(app: &App) -> Result<(), Error> {
 
 /// Rebuild when asked (debounced), and when the next future post goes live.
 async fn rebuild_loop(app: Arc<App>, mut next_future: Option<DateTime<Utc>>) {
+    // A build that failed because the store could not be reached is tried
+    // again (backing off) until it can be: the edit that asked for it would
+    // otherwise wait for the next one. A broken post is not retried: it
+    // fails the same way until it is fixed, which is itself an edit.
+    let mut retry: Option<Duration> = None;
     loop {
         // A future post whose time has already come (the build was slow) is due now.
         let wait = match next_future {
             Some(d) => (d - Utc::now()).to_std().unwrap_or(Duration::ZERO),
             None => Duration::from_secs(3600),
         };
+        let wait = retry.map_or(wait, |r| r.min(wait));
         tokio::select! {
             _ = app.rebuild.notified() => {
                 // Let a burst of edits settle.
@@ -616,10 +622,13 @@ async fn rebuild_loop(app: Arc<App>, mut next_future: Option<DateTime<Utc>>) {
                 }
             }
             _ = tokio::time::sleep(wait) => {
-                if next_future.is_none() {
+                if retry.is_some() {
+                    tracing::info!("trying the build again: the store may be back");
+                } else if next_future.is_none() {
                     continue;
+                } else {
+                    tracing::info!("a future-dated post goes live");
                 }
-                tracing::info!("a future-dated post goes live");
             }
         }
         if app.stopping.load(Ordering::SeqCst) {
@@ -627,12 +636,25 @@ async fn rebuild_loop(app: Arc<App>, mut next_future: Option<DateTime<Utc>>) {
         }
         let a = app.clone();
         match tokio::task::spawn_blocking(move || rebuild(&a)).await {
-            Ok(Ok(next)) => next_future = next,
-            Ok(Err(_)) => {}
+            Ok(Ok(next)) => {
+                next_future = next;
+                retry = None;
+            }
+            Ok(Err(Error::Store(crate::store::StoreError::Database { .. }))) => {
+                let next = retry.map_or(BUILD_RETRY_FIRST, |r| (r * 2).min(BUILD_RETRY_MAX));
+                tracing::warn!("the store is unreachable: the build is tried again in {next:?}");
+                retry = Some(next);
+            }
+            Ok(Err(_)) => retry = None,
             Err(e) => tracing::error!("build task failed: {e}"),
         }
     }
 }
+
+/// The first wait before a build the store failed is tried again, and the
+/// longest (the wait doubles in between).
+const BUILD_RETRY_FIRST: Duration = Duration::from_secs(2);
+const BUILD_RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// How often the scheduler looks for due sources: fine enough for a
 /// per-second cron, cheap (one small query).
@@ -643,6 +665,9 @@ const TICK: Duration = Duration::from_millis(250);
 async fn schedule(app: Arc<App>, fetches: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>) {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // During an outage every tick fails alike: say so once a minute, and
+    // when it is over.
+    let mut failing: Option<(String, std::time::Instant)> = None;
     loop {
         tick.tick().await;
         if app.stopping.load(Ordering::SeqCst) {
@@ -650,9 +675,21 @@ async fn schedule(app: Arc<App>, fetches: Arc<Mutex<Vec<tokio::task::JoinHandle<
         }
         let a = app.clone();
         let due = match tokio::task::spawn_blocking(move || due_sources(&a)).await {
-            Ok(Ok(due)) => due,
+            Ok(Ok(due)) => {
+                if failing.take().is_some() {
+                    tracing::info!("the store answers again: fetching resumes");
+                }
+                due
+            }
             Ok(Err(e)) => {
-                tracing::warn!("cannot read the store: {e}");
+                let text = e.to_string();
+                let repeat = failing
+                    .as_ref()
+                    .is_some_and(|(t, at)| *t == text && at.elapsed() < Duration::from_secs(60));
+                if !repeat {
+                    tracing::warn!("cannot read the store: {text}");
+                    failing = Some((text, std::time::Instant::now()));
+                }
                 continue;
             }
             Err(_) => continue,

@@ -25,6 +25,16 @@ pub struct PgServer {
     /// The CA that signed the server's TLS certificate (for 127.0.0.1), when
     /// this process started the server with TLS on.
     pub ca: Option<PathBuf>,
+    /// How to stop and start it again, when this process started it.
+    control: Option<Control>,
+}
+
+struct Control {
+    root: bool,
+    bin: PathBuf,
+    data: PathBuf,
+    log: PathBuf,
+    options: String,
 }
 
 impl PgServer {
@@ -44,7 +54,11 @@ pub fn server() -> Option<&'static PgServer> {
         if let Ok(url) = std::env::var("TRIBUTARY_TEST_PG") {
             let base = url::Url::parse(&url)
                 .unwrap_or_else(|e| panic!("TRIBUTARY_TEST_PG={url:?} is not a URL: {e}"));
-            return Some(PgServer { base, ca: None });
+            return Some(PgServer {
+                base,
+                ca: None,
+                control: None,
+            });
         }
         let Some(bin) = find_binaries() else {
             if std::env::var("TRIBUTARY_PG_REQUIRED").as_deref() == Ok("1") {
@@ -248,6 +262,64 @@ chmod 600 server.key
     Some(tls.join("ca.pem"))
 }
 
+impl Control {
+    fn start(&self) {
+        let mut pg_ctl = server_command(self.root, &self.bin, "pg_ctl");
+        pg_ctl
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(&self.log)
+            .args(["-w", "-t", "60", "-o", &self.options, "start"]);
+        run(pg_ctl, "pg_ctl start");
+    }
+
+    fn stop(&self) {
+        let mut pg_ctl = server_command(self.root, &self.bin, "pg_ctl");
+        pg_ctl
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-w", "-t", "60", "-m", "fast", "stop"]);
+        run(pg_ctl, "pg_ctl stop");
+    }
+}
+
+impl PgServer {
+    /// Stop the server (as an outage would); panics for one this process
+    /// did not start.
+    pub fn stop(&self) {
+        self.control
+            .as_ref()
+            .expect("a server this process started")
+            .stop();
+    }
+
+    /// Start it again after [`PgServer::stop`], on the same port.
+    pub fn start_again(&self) {
+        self.control
+            .as_ref()
+            .expect("a server this process started")
+            .start();
+    }
+}
+
+/// A server of the caller's own (not shared with other tests), for tests
+/// that stop it; `None` as [`server`] says. Not with `TRIBUTARY_TEST_PG`.
+pub fn private_server() -> Option<PgServer> {
+    if std::env::var("TRIBUTARY_TEST_PG").is_ok() {
+        eprintln!("skipped: a private PostgreSQL is not started with TRIBUTARY_TEST_PG set");
+        return None;
+    }
+    let Some(bin) = find_binaries() else {
+        if std::env::var("TRIBUTARY_PG_REQUIRED").as_deref() == Ok("1") {
+            panic!("{SKIPPED}");
+        }
+        eprintln!("{SKIPPED}");
+        return None;
+    };
+    Some(start(&bin))
+}
+
 fn start(bin: &Path) -> PgServer {
     let root = is_root();
     // Kept on disk: the watchdog removes it after the server stops.
@@ -285,14 +357,14 @@ fn start(bin: &Path) -> PgServer {
             tls.join("server.key").display()
         ));
     }
-    let mut pg_ctl = server_command(root, bin, "pg_ctl");
-    pg_ctl
-        .arg("-D")
-        .arg(&data)
-        .arg("-l")
-        .arg(dir.join("server.log"))
-        .args(["-w", "-t", "60", "-o", &options, "start"]);
-    run(pg_ctl, "pg_ctl start");
+    let control = Control {
+        root,
+        bin: bin.to_path_buf(),
+        data: data.clone(),
+        log: dir.join("server.log"),
+        options,
+    };
+    control.start();
     // Stop the server and remove its files once this test process is gone.
     let stop = format!(
         "{}{} -D '{}' stop -m immediate",
@@ -317,6 +389,7 @@ fn start(bin: &Path) -> PgServer {
     let server = PgServer {
         base: url::Url::parse(&format!("postgres://tributary@127.0.0.1:{port}")).unwrap(),
         ca,
+        control: Some(control),
     };
     // pg_ctl -w waited until the server accepts connections.
     assert_eq!(query(&server.url("postgres"), "SELECT 1"), ["1"]);

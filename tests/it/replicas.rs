@@ -389,3 +389,69 @@ fn fetch_runs_at_once_split_the_sources() {
         "the work was split: {fetched:?}"
     );
 }
+
+/// The database goes away and comes back: the replica keeps serving its
+/// feeds from memory meanwhile, `/readyz` says it is not ready (so a load
+/// balancer sends readers elsewhere), and once the database is back an edit
+/// made during the outage is built and served without a restart.
+#[test]
+fn a_replica_rides_out_a_database_outage() {
+    let Some(server) = crate::pg::private_server() else {
+        return;
+    };
+    let url = server.url("postgres");
+    let upstream = TestServer::start();
+    upstream.route(
+        "/f.rss",
+        Response::ok(rss(1)).header("Content-Type", "application/rss+xml"),
+    );
+    let site = Site::new(&format!(
+        "title: Outage\nbase_url: https://example.org/\nstore: \"{url}\"\n\
+         fetch: {{ allow_private_addresses: true, timeout: 5 }}\n"
+    ));
+    site.feed("main", "title: Main\n");
+    site.feed(
+        "stream",
+        &format!(
+            "title: Stream\nupstreams:\n  - url: \"{}\"\n",
+            upstream.url("/f.rss")
+        ),
+    );
+    site.post("2026-06-01-hello.md", post("Before"));
+    let d = Daemon::serve(&site);
+    assert_eq!(d.get("/readyz").status, 200);
+    let before = d.get("/main.atom");
+    assert!(before.text().contains("Before"));
+
+    server.stop();
+    wait_for(Duration::from_secs(15), "/readyz to say not ready", || {
+        (d.get("/readyz").status == 503).then_some(())
+    });
+    let during = d.get("/main.atom");
+    assert_eq!(during.status, 200, "feeds are served from memory");
+    assert_eq!(during.body, before.body);
+    assert_eq!(during.header("etag"), before.header("etag"));
+    site.post("2026-06-01-hello.md", post("During"));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        d.get("/main.atom").text().contains("Before"),
+        "no build without the store"
+    );
+
+    server.start_again();
+    wait_for(
+        Duration::from_secs(60),
+        "the edit built once the store is back",
+        || d.get("/main.atom").text().contains("During").then_some(()),
+    );
+    wait_for(
+        Duration::from_secs(15),
+        "/readyz to say ready again",
+        || (d.get("/readyz").status == 200).then_some(()),
+    );
+    let log = d.log();
+    assert!(log.contains("the store is unreachable"), "{log}");
+    // The scheduler ticks every 250 ms: an outage is not a warning a tick.
+    let warned = log.matches("cannot read the store").count();
+    assert!(warned <= 2, "{warned} warnings:\n{log}");
+}

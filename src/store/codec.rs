@@ -5,8 +5,8 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use xxhash_rust::xxh3::Xxh3;
 
-use super::{StoreError, StoredItem};
-use crate::entry::{ContentMode, Entry};
+use super::{SourceState, StoreError, StoredItem};
+use crate::entry::{ContentMode, Entry, Person, Source};
 
 pub(super) fn encode_mode(mode: ContentMode) -> &'static str {
     match mode {
@@ -156,4 +156,82 @@ pub(super) fn encode(item: &StoredItem) -> Encoded<'_> {
     // Bit-for-bit into the databases' signed 64-bit integer.
     enc.fingerprint = h.digest() as i64;
     enc
+}
+
+/// One result row of either backend, read by column index; errors already
+/// name the store.
+pub(super) trait Columns {
+    fn int(&self, i: usize) -> Result<i64, StoreError>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError>;
+    fn text(&self, i: usize) -> Result<String, StoreError>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError>;
+    /// The store's "damaged" error.
+    fn corrupt(&self, message: String) -> StoreError;
+}
+
+/// A source from a row in the order every backend selects it: key, name,
+/// url, etag, last_modified, last_fetch, last_success, last_error,
+/// consecutive_failures, next_due, min_interval_secs, disabled, item count.
+pub(super) fn source_state(row: &impl Columns) -> Result<SourceState, StoreError> {
+    let instant =
+        |i: usize| Ok::<_, StoreError>(row.opt_int(i)?.map(DateTime::from_timestamp_nanos));
+    Ok(SourceState {
+        key: row.text(0)?,
+        name: row.text(1)?,
+        url: row.text(2)?,
+        etag: row.opt_text(3)?,
+        last_modified: row.opt_text(4)?,
+        last_fetch: instant(5)?,
+        last_success: instant(6)?,
+        last_error: row.opt_text(7)?,
+        consecutive_failures: u32::try_from(row.int(8)?.max(0)).unwrap_or(u32::MAX),
+        next_due: instant(9)?,
+        min_interval_secs: row.opt_int(10)?,
+        disabled: row.opt_text(11)?,
+        item_count: u64::try_from(row.int(12)?).unwrap_or(0),
+    })
+}
+
+/// An item from a row in the order every backend selects it: upstream id,
+/// canonical_url, url, title, summary_html, content_html, published (s, ns,
+/// offset), updated (s, ns, offset), authors, tags, image, content_mode,
+/// sources, related, first_seen.
+pub(super) fn stored_item(row: &impl Columns) -> Result<StoredItem, StoreError> {
+    let date = |s: usize| -> Result<DateTime<FixedOffset>, StoreError> {
+        let (secs, nanos, off) = (row.int(s)?, row.int(s + 1)?, row.int(s + 2)?);
+        decode_date(secs, nanos, off).ok_or_else(|| {
+            row.corrupt(format!(
+                "invalid date ({secs}, {nanos}, {off}) in column {s}"
+            ))
+        })
+    };
+    fn list<T: serde::de::DeserializeOwned>(
+        row: &impl Columns,
+        i: usize,
+    ) -> Result<Vec<T>, StoreError> {
+        decode_list(&row.text(i)?).map_err(|e| row.corrupt(format!("column {i}: {e}")))
+    }
+    let content_mode = match row.opt_text(15)? {
+        None => None,
+        Some(m) => Some(decode_mode(&m).ok_or_else(|| row.corrupt(format!("content mode {m:?}")))?),
+    };
+    Ok(StoredItem {
+        entry: Entry {
+            id: row.text(0)?,
+            url: row.text(2)?,
+            title: row.text(3)?,
+            summary_html: row.opt_text(4)?,
+            content_html: row.opt_text(5)?,
+            published: date(6)?,
+            updated: date(9)?,
+            authors: list::<Person>(row, 12)?,
+            tags: list::<String>(row, 13)?,
+            image: row.opt_text(14)?,
+            content_mode,
+            sources: list::<Source>(row, 16)?,
+            related: list::<String>(row, 17)?,
+        },
+        canonical_url: row.opt_text(1)?,
+        first_seen: DateTime::from_timestamp_nanos(row.int(18)?),
+    })
 }

@@ -27,10 +27,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, Client, Config, IsolationLevel, NoTls, Row};
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::codec::{date_parts, decode_date, decode_list, decode_mode, encode, nanos, opt_nanos};
+use super::codec::{self, date_parts, encode, nanos, opt_nanos};
 use super::location::redact;
 use super::{ItemRecord, SharedDoc, SharedStore, SourceState, Store, StoreError, StoredItem};
-use crate::entry::{Entry, Person, Source};
 
 /// Connections per URL per process.
 const POOL_SIZE: usize = 8;
@@ -533,6 +532,30 @@ async fn exec<C: GenericClient>(
     c.execute(&stmt, params).await
 }
 
+/// A PostgreSQL row as [`codec::Columns`].
+struct Cols<'a> {
+    row: &'a Row,
+    store: &'a PgStore,
+}
+
+impl codec::Columns for Cols<'_> {
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        self.row.try_get(i).map_err(self.store.db())
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        self.row.try_get(i).map_err(self.store.db())
+    }
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        self.row.try_get(i).map_err(self.store.db())
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        self.row.try_get(i).map_err(self.store.db())
+    }
+    fn corrupt(&self, message: String) -> StoreError {
+        self.store.corrupt(message)
+    }
+}
+
 /// Columns `item_from_row` reads, in its order.
 const ITEM_COLUMNS: &str = "i.upstream_id, i.canonical_url, i.url, i.title, i.summary_html, \
      i.content_html, i.published_s, i.published_ns, i.published_off, i.updated_s, i.updated_ns, \
@@ -736,75 +759,13 @@ impl PgStore {
     }
 
     fn source_from_row(&self, row: &Row) -> Result<SourceState, StoreError> {
-        let db = self.db();
-        let instant = |i: usize| -> Result<Option<DateTime<Utc>>, StoreError> {
-            Ok(row
-                .try_get::<_, Option<i64>>(i)
-                .map_err(&db)?
-                .map(DateTime::from_timestamp_nanos))
-        };
-        let failures: i64 = row.try_get(8).map_err(&db)?;
-        let count: i64 = row.try_get(12).map_err(&db)?;
-        Ok(SourceState {
-            key: row.try_get(0).map_err(&db)?,
-            name: row.try_get(1).map_err(&db)?,
-            url: row.try_get(2).map_err(&db)?,
-            etag: row.try_get(3).map_err(&db)?,
-            last_modified: row.try_get(4).map_err(&db)?,
-            last_fetch: instant(5)?,
-            last_success: instant(6)?,
-            last_error: row.try_get(7).map_err(&db)?,
-            consecutive_failures: u32::try_from(failures.max(0)).unwrap_or(u32::MAX),
-            next_due: instant(9)?,
-            min_interval_secs: row.try_get(10).map_err(&db)?,
-            disabled: row.try_get(11).map_err(&db)?,
-            item_count: u64::try_from(count).unwrap_or(0),
-        })
+        codec::source_state(&Cols { row, store: self })
     }
 
     /// One row of `ITEM_COLUMNS`: the source key, the item, its `last_seen`.
     fn item_from_row(&self, row: &Row) -> Result<(String, StoredItem, i64), StoreError> {
+        let item = codec::stored_item(&Cols { row, store: self })?;
         let db = self.db();
-        let date = |s: usize| -> Result<chrono::DateTime<chrono::FixedOffset>, StoreError> {
-            let secs: i64 = row.try_get(s).map_err(&db)?;
-            let nanos: i64 = row.try_get(s + 1).map_err(&db)?;
-            let off: i64 = row.try_get(s + 2).map_err(&db)?;
-            decode_date(secs, nanos, off).ok_or_else(|| {
-                self.corrupt(format!(
-                    "invalid date ({secs}, {nanos}, {off}) in column {s}"
-                ))
-            })
-        };
-        let list = |i: usize| -> Result<String, StoreError> { row.try_get(i).map_err(&db) };
-        let corrupt =
-            |i: usize| move |e: serde_json::Error| self.corrupt(format!("column {i}: {e}"));
-        let mode: Option<String> = row.try_get(15).map_err(&db)?;
-        let content_mode = match mode.as_deref() {
-            None => None,
-            Some(m) => {
-                Some(decode_mode(m).ok_or_else(|| self.corrupt(format!("content mode {m:?}")))?)
-            }
-        };
-        let entry = Entry {
-            id: row.try_get(0).map_err(&db)?,
-            url: row.try_get(2).map_err(&db)?,
-            title: row.try_get(3).map_err(&db)?,
-            summary_html: row.try_get(4).map_err(&db)?,
-            content_html: row.try_get(5).map_err(&db)?,
-            published: date(6)?,
-            updated: date(9)?,
-            authors: decode_list::<Person>(&list(12)?).map_err(corrupt(12))?,
-            tags: decode_list::<String>(&list(13)?).map_err(corrupt(13))?,
-            image: row.try_get(14).map_err(&db)?,
-            content_mode,
-            sources: decode_list::<Source>(&list(16)?).map_err(corrupt(16))?,
-            related: decode_list::<String>(&list(17)?).map_err(corrupt(17))?,
-        };
-        let item = StoredItem {
-            entry,
-            canonical_url: row.try_get(1).map_err(&db)?,
-            first_seen: DateTime::from_timestamp_nanos(row.try_get(18).map_err(&db)?),
-        };
         Ok((
             row.try_get(19).map_err(&db)?,
             item,

@@ -5,13 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
-use super::codec::{decode_date, decode_list, decode_mode, encode, nanos, opt_nanos, Encoded};
+use super::codec::{self, encode, nanos, opt_nanos, Encoded};
 use super::migrations::{self, Outcome, APPLICATION_ID};
 use super::{SourceState, Store, StoreError, StoredItem};
-use crate::entry::{ContentMode, Entry, Person, Source};
 
 /// How long a write waits for another process's transaction before `Locked`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -242,80 +241,11 @@ impl SqliteStore {
     }
 
     fn source_from_row(&self, row: &Row<'_>) -> Result<SourceState, StoreError> {
-        let db = self.db();
-        let instant = |i: usize| -> Result<Option<DateTime<Utc>>, StoreError> {
-            Ok(row
-                .get::<_, Option<i64>>(i)
-                .map_err(&db)?
-                .map(DateTime::from_timestamp_nanos))
-        };
-        let failures: i64 = row.get(8).map_err(&db)?;
-        let count: i64 = row.get(12).map_err(&db)?;
-        Ok(SourceState {
-            key: row.get(0).map_err(&db)?,
-            name: row.get(1).map_err(&db)?,
-            url: row.get(2).map_err(&db)?,
-            etag: row.get(3).map_err(&db)?,
-            last_modified: row.get(4).map_err(&db)?,
-            last_fetch: instant(5)?,
-            last_success: instant(6)?,
-            last_error: row.get(7).map_err(&db)?,
-            consecutive_failures: u32::try_from(failures.max(0)).unwrap_or(u32::MAX),
-            next_due: instant(9)?,
-            min_interval_secs: row.get(10).map_err(&db)?,
-            disabled: row.get(11).map_err(&db)?,
-            item_count: u64::try_from(count).unwrap_or(0),
-        })
+        codec::source_state(&Cols { row, store: self })
     }
 
     fn item_from_row(&self, row: &Row<'_>) -> Result<StoredItem, StoreError> {
-        let db = self.db();
-        let date = |s: usize| -> Result<DateTime<FixedOffset>, StoreError> {
-            let secs: i64 = row.get(s).map_err(&db)?;
-            let nanos: i64 = row.get(s + 1).map_err(&db)?;
-            let off: i64 = row.get(s + 2).map_err(&db)?;
-            decode_date(secs, nanos, off).ok_or_else(|| {
-                self.corrupt(format!(
-                    "invalid date ({secs}, {nanos}, {off}) in column {s}"
-                ))
-            })
-        };
-        let mode: Option<String> = row.get(15).map_err(&db)?;
-        let content_mode: Option<ContentMode> = match mode.as_deref() {
-            None => None,
-            Some(m) => {
-                Some(decode_mode(m).ok_or_else(|| self.corrupt(format!("content mode {m:?}")))?)
-            }
-        };
-        let entry = Entry {
-            id: row.get(0).map_err(&db)?,
-            url: row.get(2).map_err(&db)?,
-            title: row.get(3).map_err(&db)?,
-            summary_html: row.get(4).map_err(&db)?,
-            content_html: row.get(5).map_err(&db)?,
-            published: date(6)?,
-            updated: date(9)?,
-            authors: self.json_list::<Person>(row, 12)?,
-            tags: self.json_list::<String>(row, 13)?,
-            image: row.get(14).map_err(&db)?,
-            content_mode,
-            sources: self.json_list::<Source>(row, 16)?,
-            related: self.json_list::<String>(row, 17)?,
-        };
-        Ok(StoredItem {
-            entry,
-            canonical_url: row.get(1).map_err(&db)?,
-            first_seen: DateTime::from_timestamp_nanos(row.get(18).map_err(&db)?),
-        })
-    }
-
-    fn json_list<T: serde::de::DeserializeOwned>(
-        &self,
-        row: &Row<'_>,
-        i: usize,
-    ) -> Result<Vec<T>, StoreError> {
-        let text: String = row.get(i).map_err(self.db())?;
-        decode_list(&text).map_err(|e| self.corrupt(format!("column {i}: {e}")))
+        codec::stored_item(&Cols { row, store: self })
     }
 
     fn query_items(
@@ -332,6 +262,30 @@ impl SqliteStore {
             out.push((key, self.item_from_row(row)?));
         }
         Ok(out)
+    }
+}
+
+/// A SQLite row as [`codec::Columns`].
+struct Cols<'a, 'r> {
+    row: &'a Row<'r>,
+    store: &'a SqliteStore,
+}
+
+impl codec::Columns for Cols<'_, '_> {
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        self.row.get(i).map_err(self.store.db())
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        self.row.get(i).map_err(self.store.db())
+    }
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        self.row.get(i).map_err(self.store.db())
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        self.row.get(i).map_err(self.store.db())
+    }
+    fn corrupt(&self, message: String) -> StoreError {
+        self.store.corrupt(message)
     }
 }
 
@@ -890,6 +844,8 @@ fn bump_generation(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entry::{Entry, Person};
+    use chrono::FixedOffset;
     use tempfile::TempDir;
 
     fn at(secs: i64) -> DateTime<Utc> {

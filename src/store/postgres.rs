@@ -751,6 +751,19 @@ impl PgStore {
         }
     }
 
+    /// The published documents generation; `lock` is `" FOR UPDATE"` in a
+    /// transaction that will change it, else empty.
+    async fn doc_generation<C: GenericClient>(&self, c: &C, lock: &str) -> Result<i64, StoreError> {
+        let sql = format!("SELECT value FROM meta WHERE key = 'documents_generation'{lock}");
+        rows(c, &sql, &[])
+            .await
+            .map_err(self.db())?
+            .first()
+            .ok_or_else(|| self.corrupt("no documents generation".to_string()))?
+            .try_get(0)
+            .map_err(self.db())
+    }
+
     fn unknown(&self, key: &str) -> StoreError {
         StoreError::UnknownSource {
             store: self.store.clone(),
@@ -1245,17 +1258,7 @@ impl SharedStore for PgStore {
         self.run(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(&db)?;
-            let mut generation: i64 = rows(
-                &tx,
-                "SELECT value FROM meta WHERE key = 'documents_generation' FOR UPDATE",
-                &[],
-            )
-            .await
-            .map_err(&db)?
-            .first()
-            .ok_or_else(|| self.corrupt("no documents generation".to_string()))?
-            .try_get(0)
-            .map_err(&db)?;
+            let mut generation = self.doc_generation(&tx, " FOR UPDATE").await?;
             let mut stored: HashMap<String, (i64, Option<i64>)> = HashMap::new();
             for row in rows(&tx, "SELECT path, hash, modified FROM documents", &[])
                 .await
@@ -1325,19 +1328,9 @@ impl SharedStore for PgStore {
     }
 
     fn documents_generation(&mut self) -> Result<u64, StoreError> {
-        let generation: i64 = self.run(async {
+        let generation = self.run(async {
             let client = self.client().await?;
-            rows(
-                &client,
-                "SELECT value FROM meta WHERE key = 'documents_generation'",
-                &[],
-            )
-            .await
-            .map_err(self.db())?
-            .first()
-            .ok_or_else(|| self.corrupt("no documents generation".to_string()))?
-            .try_get(0)
-            .map_err(self.db())
+            self.doc_generation(&client, "").await
         })?;
         Ok(u64::try_from(generation).unwrap_or(0))
     }
@@ -1353,17 +1346,7 @@ impl SharedStore for PgStore {
                 .start()
                 .await
                 .map_err(&db)?;
-            let generation: i64 = rows(
-                &tx,
-                "SELECT value FROM meta WHERE key = 'documents_generation'",
-                &[],
-            )
-            .await
-            .map_err(&db)?
-            .first()
-            .ok_or_else(|| self.corrupt("no documents generation".to_string()))?
-            .try_get(0)
-            .map_err(&db)?;
+            let generation = self.doc_generation(&tx, "").await?;
             let found = rows(
                 &tx,
                 "SELECT path, body, modified FROM documents ORDER BY path",

@@ -240,6 +240,34 @@ impl SqliteStore {
         opt_nanos(&self.store, what, t)
     }
 
+    /// Run `sql` once per key in one immediate transaction, the key as `?1`
+    /// and `rest` as `?2`...; the rows it changed in all.
+    fn for_each_key(
+        &mut self,
+        sql: &str,
+        keys: &[String],
+        rest: &[&dyn rusqlite::ToSql],
+    ) -> Result<usize, StoreError> {
+        let store = self.store.as_str();
+        let db = |e| db_error(store, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let mut changed = 0;
+        {
+            let mut stmt = tx.prepare_cached(sql).map_err(db)?;
+            for key in keys {
+                let mut all: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(rest.len() + 1);
+                all.push(key);
+                all.extend_from_slice(rest);
+                changed += stmt.execute(all.as_slice()).map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(changed)
+    }
+
     fn source_from_row(&self, row: &Row<'_>) -> Result<SourceState, StoreError> {
         codec::source_state(&Cols { row, store: self })
     }
@@ -661,46 +689,21 @@ impl Store for SqliteStore {
         until: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let until = self.nanos("until", until)?;
-        let store = self.store.as_str();
-        let db = |e| db_error(store, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let mut held = 0;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "UPDATE sources SET lease_until = ?3 WHERE key = ?1 AND lease_holder = ?2",
-                )
-                .map_err(db)?;
-            for key in keys {
-                held += stmt.execute(params![key, holder, until]).map_err(db)?;
-            }
-        }
-        tx.commit().map_err(db)?;
-        Ok(held)
+        self.for_each_key(
+            "UPDATE sources SET lease_until = ?3 WHERE key = ?1 AND lease_holder = ?2",
+            keys,
+            params![holder, until],
+        )
     }
 
     fn release(&mut self, keys: &[String], holder: &str) -> Result<(), StoreError> {
-        let store = self.store.as_str();
-        let db = |e| db_error(store, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "UPDATE sources SET lease_holder = NULL, lease_until = NULL
-                     WHERE key = ?1 AND lease_holder = ?2",
-                )
-                .map_err(db)?;
-            for key in keys {
-                stmt.execute(params![key, holder]).map_err(db)?;
-            }
-        }
-        tx.commit().map_err(db)
+        self.for_each_key(
+            "UPDATE sources SET lease_holder = NULL, lease_until = NULL
+             WHERE key = ?1 AND lease_holder = ?2",
+            keys,
+            params![holder],
+        )
+        .map(|_| ())
     }
 
     fn lease_holders(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {

@@ -99,39 +99,115 @@ pub fn error_line(file: &str, error: &str) -> String {
     .unwrap_or_default()
 }
 
-/// Parse each file (no document URL, as the references) and write one line
-/// per readable file to `out`; returns the files that could not be read.
+/// One input of `parse`: the file to read and the name its line carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    pub path: PathBuf,
+    pub name: String,
+}
+
+/// Expand the command line's paths: a file stands for itself (named as
+/// given); a directory for every file under it, recursively, in byte order
+/// of their paths relative to it and named by that relative path with `/`
+/// separators, as the corpus references name theirs. A crawl kept as a
+/// directory of `.dat` files can be scored without listing its files.
+pub fn inputs(paths: &[PathBuf]) -> Vec<Input> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<Input>) {
+        let Ok(read) = std::fs::read_dir(dir) else {
+            // Unreadable: it gets its own error line from `write_lines`.
+            out.push(Input {
+                path: dir.to_path_buf(),
+                name: relative_name(base, dir),
+            });
+            return;
+        };
+        // Symbolic links to directories are not followed (no loops); they
+        // get an error line like any unreadable file.
+        let mut entries: Vec<(PathBuf, bool)> = read
+            .filter_map(|e| e.ok())
+            .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_dir())))
+            .collect();
+        entries.sort();
+        for (p, is_dir) in entries {
+            if is_dir {
+                walk(base, &p, out);
+            } else {
+                out.push(Input {
+                    name: relative_name(base, &p),
+                    path: p,
+                });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found = Vec::new();
+            walk(p, p, &mut found);
+            found.sort_by(|a, b| a.name.cmp(&b.name));
+            out.extend(found);
+        } else {
+            out.push(Input {
+                path: p.clone(),
+                name: p.to_string_lossy().into_owned(),
+            });
+        }
+    }
+    out
+}
+
+fn relative_name(base: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(base).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Parse each input (no document URL, as the references) and write exactly
+/// one line per input to `out`: the feed, or an error line for a document
+/// the parser refused, a file that cannot be read, and (never expected, but
+/// one bad file must not cost the lines of every other) a parser panic.
+/// Returns the inputs that could not be read.
 pub fn write_lines(
-    files: &[PathBuf],
+    files: &[Input],
     jsonl: bool,
     out: &mut dyn Write,
 ) -> std::io::Result<Vec<(PathBuf, std::io::Error)>> {
     let mut unreadable = Vec::new();
-    for path in files {
-        let bytes = match std::fs::read(path) {
+    for input in files {
+        let name = input.name.as_str();
+        let bytes = match std::fs::read(&input.path) {
             Ok(b) => b,
             Err(e) => {
-                unreadable.push((path.clone(), e));
+                let why = format!("cannot read: {e}");
+                let line = if jsonl {
+                    error_line(name, &why)
+                } else {
+                    format!("{name}: {why}")
+                };
+                writeln!(out, "{line}")?;
+                unreadable.push((input.path.clone(), e));
                 continue;
             }
         };
-        let name = path.to_string_lossy();
-        let parsed = parse_upstream(&bytes, None);
+        let parsed = std::panic::catch_unwind(|| parse_upstream(&bytes, None));
         let line = match (&parsed, jsonl) {
-            (Ok(feed), true) => feed_line(&name, feed),
-            (Err(e), true) => error_line(&name, &e.to_string()),
-            (Ok(feed), false) => summary(path, feed),
-            (Err(e), false) => format!("{}: refused: {e}", path.display()),
+            (Ok(Ok(feed)), true) => feed_line(name, feed),
+            (Ok(Err(e)), true) => error_line(name, &e.to_string()),
+            (Ok(Ok(feed)), false) => summary(name, feed),
+            (Ok(Err(e)), false) => format!("{name}: refused: {e}"),
+            (Err(_), true) => error_line(name, "panic inside tributary's parser"),
+            (Err(_), false) => format!("{name}: panic inside tributary's parser"),
         };
         writeln!(out, "{line}")?;
     }
     Ok(unreadable)
 }
 
-fn summary(path: &Path, feed: &UpstreamFeed) -> String {
+fn summary(name: &str, feed: &UpstreamFeed) -> String {
     format!(
-        "{}: {} ({}), {} items: {}",
-        path.display(),
+        "{name}: {} ({}), {} items: {}",
         feed.detail,
         feed.kind.family(),
         feed.items.len(),
@@ -139,12 +215,14 @@ fn summary(path: &Path, feed: &UpstreamFeed) -> String {
     )
 }
 
-/// The `parse` command: exit 1 only when a file cannot be read (refused
-/// documents get their own error lines).
+/// The `parse` command: one line per file (directories expanded); exit 1
+/// when a file cannot be read (it still gets its error line), 0 otherwise
+/// (refused documents are results, not failures).
 pub fn run(files: &[PathBuf], jsonl: bool) -> std::process::ExitCode {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let result = write_lines(files, jsonl, &mut out).and_then(|u| out.flush().map(|_| u));
+    let inputs = inputs(files);
+    let result = write_lines(&inputs, jsonl, &mut out).and_then(|u| out.flush().map(|_| u));
     match result {
         Ok(unreadable) if unreadable.is_empty() => std::process::ExitCode::SUCCESS,
         Ok(unreadable) => {

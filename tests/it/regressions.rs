@@ -81,3 +81,81 @@ fn self_link_of_an_output_path_with_hash_names_the_file() {
         r.expect_code(1).stderr_has("feeds/main.yaml");
     }
 }
+
+/// Was (issue 14): `tributary parse --jsonl DIR` printed no line at all for
+/// a directory of crawled `.dat` files ("cannot read: Is a directory"), and
+/// a file that could not be read got no line either, so agreement tools
+/// (`compare_refs.py`) could not line the output up with a reference.
+/// Every file now yields exactly one line in the reference shape, named by
+/// its path under the directory, an error line for what is not a feed.
+#[test]
+fn parse_jsonl_gives_every_file_of_a_crawl_directory_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let crawl = dir.path().join("crawl");
+    let w = |rel: &str, bytes: &[u8]| {
+        let p = crawl.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    };
+    w(
+        "0001.dat",
+        b"<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><title>A</title>\
+          <id>urn:a</id><updated>2026-01-02T03:04:05Z</updated><entry><id>urn:a:1</id>\
+          <title>One</title><link href=\"https://a.example/1\"/>\
+          <updated>2026-01-02T03:04:05Z</updated></entry></feed>",
+    );
+    w(
+        "0002.dat",
+        b"<!doctype html><html><head><title>not a feed</title></head><body>hi</body></html>",
+    );
+    w("0003.dat", b"");
+    w(
+        "0004.dat",
+        &[0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe, 0x00, 0x01, 0x80],
+    );
+    w(
+        "sub/0005.dat",
+        b"<rss version=\"2.0\"><channel><title>R</title><link>https://r.example/</link>\
+          <item><title>Two</title><guid>https://r.example/2</guid></item></channel></rss>",
+    );
+    std::os::unix::fs::symlink(crawl.join("missing.dat"), crawl.join("0006.dat")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .current_dir(dir.path())
+        .args(["parse", "--jsonl", "crawl"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    let names: Vec<&str> = lines.iter().map(|l| l["file"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "0001.dat",
+            "0002.dat",
+            "0003.dat",
+            "0004.dat",
+            "0006.dat",
+            "sub/0005.dat"
+        ],
+        "{stdout}"
+    );
+    assert_eq!(lines[0]["format"], "atom");
+    assert_eq!(lines[0]["entries"][0]["id"], "urn:a:1");
+    for i in [1, 2, 3, 4] {
+        assert!(
+            lines[i]["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{}: not refused with a reason: {}",
+            names[i],
+            lines[i]
+        );
+    }
+    assert!(lines[4]["error"].as_str().unwrap().contains("cannot read"));
+    assert_eq!(lines[5]["format"], "rss2");
+    assert_eq!(lines[5]["entries"][0]["title"], "Two");
+    // The unreadable file is reported, and the exit code says so.
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0006.dat"));
+}

@@ -3,7 +3,8 @@
 //! tributary shows them nothing new.
 
 use crate::build::{self, ledger_key, Options, Prepared};
-use crate::config::Format;
+use crate::config::{Format, IdScheme, SiteConfig};
+use crate::content::Post;
 use crate::diag::{Diagnostic, Error};
 use crate::entry::Entry;
 use crate::ledger::FeedLine;
@@ -19,6 +20,47 @@ pub enum MatchedBy {
     /// Same path on another host (the site moved).
     Path,
     TitleAndDate,
+    /// Not in the adopted document: given the id its generator's scheme
+    /// makes (see [`infer_scheme`]).
+    Scheme,
+}
+
+/// The id scheme that made every adopted id from its post, and the base URL
+/// it made them under (the adopted feed's, which may be an older host than
+/// `base_url`): `None` unless one scheme accounts for all of them. Posts with
+/// a front-matter id say nothing about the scheme and are left out.
+pub fn infer_scheme(
+    cfg: &SiteConfig,
+    adopted: &[(&Post, String, &str)],
+) -> Option<(IdScheme, String)> {
+    let pairs: Vec<_> = adopted.iter().filter(|(p, _, _)| p.id.is_none()).collect();
+    if pairs.is_empty() {
+        return None;
+    }
+    let base = cfg.base_url.as_str();
+    [IdScheme::Jekyll, IdScheme::Permalink]
+        .into_iter()
+        .find_map(|scheme| {
+            let mut old_base: Option<String> = None;
+            for (post, path, id) in &pairs {
+                let made = crate::ids::post_id(scheme, post, path, cfg);
+                let rest = made.strip_prefix(base)?;
+                let prefix = id.strip_suffix(rest)?;
+                if !prefix.starts_with("http") || old_base.as_deref().is_some_and(|b| b != prefix) {
+                    return None;
+                }
+                old_base = Some(prefix.to_string());
+            }
+            old_base.map(|b| (scheme, b))
+        })
+}
+
+/// `id` (made under `base_url`) as made under `base`.
+fn rebase(id: &str, cfg: &SiteConfig, base: &str) -> String {
+    match id.strip_prefix(cfg.base_url.as_str()) {
+        Some(rest) => format!("{base}{rest}"),
+        None => id.to_string(),
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -47,6 +89,11 @@ pub struct AdoptReport {
     pub unmatched: Vec<Unmatched>,
     /// The feed whose id and subscription URL were adopted.
     pub feed: Option<(String, FeedLine)>,
+    /// The old generator's id scheme, when every adopted id is what it
+    /// makes of its post, and the posts outside the adopted document that
+    /// were given their id by it.
+    pub scheme: Option<IdScheme>,
+    pub extended: Vec<Matched>,
 }
 
 /// Normalise a URL for matching: scheme and host case, trailing slash and
@@ -167,7 +214,11 @@ pub fn adopt(
         matched: Vec::new(),
         unmatched: Vec::new(),
         feed: None,
+        scheme: None,
+        extended: Vec::new(),
     };
+    // (post index, adopted id) of every match, for the scheme below.
+    let mut adopted: Vec<(usize, String)> = Vec::new();
     for (o, hit) in old.entries.iter().zip(match_entries(&old.entries, &new)) {
         let Some((i, by)) = hit else {
             report.unmatched.push(Unmatched {
@@ -186,7 +237,7 @@ pub fn adopt(
             continue;
         };
         let post = &loaded.posts[post];
-        let key = ledger_key(post);
+        let key = ledger_key(post, &site.config.content);
         let line = ledger.posts.get_mut(&key).ok_or_else(|| {
             Error::invalid(Diagnostic::error(
                 &post.path,
@@ -201,6 +252,7 @@ pub fn adopt(
             .map(|l| l.id.clone());
         line.id = o.id.clone();
         line.first_published = o.published.min(line.first_published);
+        adopted.push((plan.entries[i].post.unwrap_or_default(), o.id.clone()));
         report.matched.push(Matched {
             id: o.id.clone(),
             title: o.title.clone(),
@@ -208,6 +260,54 @@ pub fn adopt(
             by,
             replaced,
         });
+    }
+    // A feed shows a window (jekyll-feed: the newest 10), but a reader
+    // subscribed for a year holds the ids of every post that passed through
+    // it. When the adopted ids are exactly what a known generator makes of
+    // their posts, every older post not yet published by tributary gets the
+    // id that generator gave it too, or those readers would see it again.
+    let paths: HashMap<String, String> = ledger
+        .posts
+        .iter()
+        .map(|(k, l)| (k.clone(), l.path.clone()))
+        .collect();
+    let path_of = |post: &Post| {
+        paths
+            .get(&ledger_key(post, &site.config.content))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let pairs: Vec<(&Post, String, &str)> = adopted
+        .iter()
+        .map(|(i, id)| (&loaded.posts[*i], path_of(&loaded.posts[*i]), id.as_str()))
+        .collect();
+    if let Some((scheme, base)) = infer_scheme(&site.config, &pairs) {
+        report.scheme = Some(scheme);
+        let taken: std::collections::HashSet<usize> = adopted.iter().map(|(i, _)| *i).collect();
+        for p in plan.entries.iter().take_while(|p| p.feed.is_none()) {
+            let Some(i) = p.post else { continue };
+            let post = &loaded.posts[i];
+            let key = ledger_key(post, &site.config.content);
+            if taken.contains(&i) || before.posts.contains_key(&key) || post.id.is_some() {
+                continue;
+            }
+            let path = path_of(post);
+            let Some(line) = ledger.posts.get_mut(&key) else {
+                continue;
+            };
+            line.id = rebase(
+                &crate::ids::post_id(scheme, post, &path, &site.config),
+                &site.config,
+                &base,
+            );
+            report.extended.push(Matched {
+                id: line.id.clone(),
+                title: p.entry.title.clone(),
+                post: post.path.display().to_string(),
+                by: MatchedBy::Scheme,
+                replaced: None,
+            });
+        }
     }
     // The feed itself: its id (Atom) and the URL readers subscribe to.
     let name = choose_feed(&site, &old, feed_name)?;

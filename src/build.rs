@@ -74,8 +74,9 @@ impl Site {
         })
     }
 
+    /// Where the posts are (`content:`, default `content/`).
     pub fn content_dir(&self) -> PathBuf {
-        self.root.join("content")
+        self.root.join(&self.config.content)
     }
 
     /// How posts of this site are read.
@@ -266,7 +267,10 @@ pub fn plan(
     }
     // The ledger decides the published id: the first one ever given to the post.
     let post_of = |p: &Planned| &posts[p.post.unwrap_or_default()];
-    let keys: Vec<String> = entries.iter().map(|p| ledger_key(post_of(p))).collect();
+    let keys: Vec<String> = entries
+        .iter()
+        .map(|p| ledger_key(post_of(p), &cfg.content))
+        .collect();
     let current: Vec<ledger::Current> = entries
         .iter()
         .zip(&keys)
@@ -478,9 +482,10 @@ fn combine_feed(
     Ok(members)
 }
 
-/// A post's key in the ledger: its path under `content/`, with `/` separators.
-pub fn ledger_key(post: &Post) -> String {
-    let p = post.path.strip_prefix("content").unwrap_or(&post.path);
+/// A post's key in the ledger: its path under the content directory
+/// (`content:`), with `/` separators.
+pub fn ledger_key(post: &Post, content: &Path) -> String {
+    let p = post.path.strip_prefix(content).unwrap_or(&post.path);
     p.components()
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
@@ -1466,7 +1471,12 @@ pub fn check(root: &Path, opts: &Options) -> Result<CheckReport, Error> {
         Err(e) => return Err(e),
     };
     diags.append(&mut plan.warnings);
-    diags.extend(ledger_notes(&before, &plan, &loaded.posts));
+    diags.extend(ledger_notes(
+        &before,
+        &plan,
+        &loaded.posts,
+        &site.config.content,
+    ));
     // Render every entry to look for tags that readers would hide.
     let posts = &loaded.posts;
     let locals = plan.local_posts();
@@ -1503,7 +1513,7 @@ pub fn check(root: &Path, opts: &Options) -> Result<CheckReport, Error> {
 /// What the ledger did for this build: ids it kept that the `ids:` scheme
 /// would now make differently (the duplicates it prevented), renamed files it
 /// recognised, and lines whose post is gone.
-fn ledger_notes(before: &Ledger, plan: &Plan, posts: &[Post]) -> Vec<Diagnostic> {
+fn ledger_notes(before: &Ledger, plan: &Plan, posts: &[Post], content: &Path) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (i, post) in plan.local_posts() {
         let p = &plan.entries[i];
@@ -1533,7 +1543,7 @@ fn ledger_notes(before: &Ledger, plan: &Plan, posts: &[Post]) -> Vec<Diagnostic>
             _ => {}
         }
     }
-    let present: Vec<String> = posts.iter().map(ledger_key).collect();
+    let present: Vec<String> = posts.iter().map(|p| ledger_key(p, content)).collect();
     let present: Vec<&str> = present.iter().map(String::as_str).collect();
     for key in before.gone(&present) {
         let renamed = plan

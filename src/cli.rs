@@ -540,6 +540,16 @@ fn print_adopt(r: &crate::adopt::AdoptReport) {
     for u in &r.unmatched {
         println!("  not matched: {:?} ({}): {}", u.title, u.id, u.why);
     }
+    match (&r.scheme, r.extended.len()) {
+        (Some(scheme), n) => println!(
+            "  the adopted ids are the `{}` scheme's: {n} older posts outside the document get the ids it gave them",
+            format!("{scheme:?}").to_lowercase()
+        ),
+        (None, _) if !r.matched.is_empty() => println!(
+            "  warning: the adopted ids follow no known scheme; posts older than the document get new ids, and readers subscribed long ago may see them again"
+        ),
+        _ => {}
+    }
     if let Some((name, line)) = &r.feed {
         println!(
             "  feed {name}: id {}{}",
@@ -561,7 +571,9 @@ pub fn new_post(root: &Path, title: &str, tags: &[String]) -> Result<PathBuf, Er
     if slug.is_empty() {
         slug = "post".to_string();
     }
-    let rel = PathBuf::from("content").join(format!("{}-{slug}.md", now.format("%Y-%m-%d")));
+    let rel = cfg
+        .content
+        .join(format!("{}-{slug}.md", now.format("%Y-%m-%d")));
     let path = root.join(&rel);
     let mut fm = serde_json::Map::new();
     fm.insert("title".into(), title.into());

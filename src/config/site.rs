@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use url::Url;
 
 /// How a new entry's id is made (see README, "Entry ids").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IdScheme {
     /// RFC 4151 `tag:HOST,DATE:SLUG`: independent of later URL changes.
@@ -35,6 +35,8 @@ struct RawSite {
     permalink: Option<String>,
     #[serde(default)]
     output: Option<PathBuf>,
+    #[serde(default)]
+    content: Option<PathBuf>,
     #[serde(default)]
     timezone: Option<String>,
     #[serde(default)]
@@ -72,6 +74,9 @@ pub struct SiteConfig {
     pub permalink: String,
     /// Output directory, relative to the site root unless absolute.
     pub output: PathBuf,
+    /// Where the posts are, relative to the site root: `content`, or a
+    /// Jekyll site's own `_posts` so that it can switch in place.
+    pub content: PathBuf,
     pub timezone: chrono_tz::Tz,
     pub ids: IdScheme,
     /// `fetch:`: limits for fetching upstream feeds.
@@ -167,12 +172,30 @@ impl SiteConfig {
         };
         let permalink = raw
             .permalink
+            .map(|p| jekyll_permalink_style(&p).map_or(p, str::to_string))
             .unwrap_or_else(|| DEFAULT_PERMALINK.to_string());
         if !permalink.starts_with('/') {
             return Err(Diagnostic::error(
                 shown,
                 line_of("permalink"),
                 format!("permalink {permalink:?} must start with '/'"),
+            ));
+        }
+        let content = raw.content.unwrap_or_else(|| PathBuf::from("content"));
+        let inside = content.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        });
+        if !inside || content.as_os_str().is_empty() {
+            return Err(Diagnostic::error(
+                shown,
+                line_of("content"),
+                format!(
+                    "content {:?} must be a directory inside the site, such as content or _posts",
+                    content.display().to_string()
+                ),
             ));
         }
         if raw.title.trim().is_empty() {
@@ -241,6 +264,7 @@ impl SiteConfig {
             author: raw.author.map(|a| a.cleaned()),
             permalink,
             output: raw.output.unwrap_or_else(|| PathBuf::from("public")),
+            content,
             timezone,
             ids: raw.ids,
             fetch: raw.fetch,
@@ -290,4 +314,16 @@ pub fn key_line(text: &str, key: &str) -> Option<usize> {
                 .is_some_and(|rest| rest.trim_start().starts_with(':'))
         })
         .map(|i| i + 1)
+}
+
+/// Jekyll's named permalink styles, as Jekyll expands them (a Jekyll site's
+/// `permalink: date` keeps its URLs). `None` for a pattern.
+pub fn jekyll_permalink_style(name: &str) -> Option<&'static str> {
+    Some(match name.trim() {
+        "date" => "/:categories/:year/:month/:day/:title:output_ext",
+        "pretty" => "/:categories/:year/:month/:day/:title/",
+        "ordinal" => "/:categories/:year/:y_day/:title:output_ext",
+        "none" => "/:categories/:title:output_ext",
+        _ => return None,
+    })
 }

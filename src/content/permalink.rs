@@ -82,12 +82,19 @@ fn placeholder(word: &str, d: &NaiveDateTime, v: &PermalinkVars) -> Option<Strin
         "second" => format!("{:02}", d.second()),
         "title" => v.slug.to_string(),
         "slug" => slugify(v.slug),
-        "categories" => v
-            .categories
-            .iter()
-            .map(|c| slugify(c))
-            .collect::<Vec<_>>()
-            .join("/"),
+        // As Jekyll: lower-cased, not slugged, once each ("Release Notes"
+        // is `/release%20notes/` once the URL is escaped), so that the
+        // links of a site that switches from Jekyll stay its pages' URLs.
+        "categories" => {
+            let mut seen: Vec<String> = Vec::new();
+            for c in v.categories {
+                let c = c.to_lowercase();
+                if !c.is_empty() && !seen.contains(&c) {
+                    seen.push(c);
+                }
+            }
+            seen.join("/")
+        }
         "output_ext" => ".html".to_string(),
         _ => return None,
     })
@@ -135,6 +142,21 @@ mod tests {
         assert_eq!(
             expand("/:categories/:title:output_ext", &v),
             "/2026-08-16-update.html"
+        );
+    }
+
+    #[test]
+    fn categories_are_jekyll_s_lower_cased_once_each() {
+        let cats = ["Release Notes".to_string(), "News".into(), "news".into()];
+        let v = PermalinkVars {
+            date: at("2026-01-04 00:00:00"),
+            slug: "note-0",
+            categories: &cats,
+        };
+        let date_style = crate::config::jekyll_permalink_style("date").unwrap();
+        assert_eq!(
+            expand(date_style, &v),
+            "/release notes/news/2026/01/04/note-0.html"
         );
     }
 

@@ -220,10 +220,15 @@ async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), Error> {
     eprintln!("tributary: serving http://{bound}/");
     tracing::info!(%bound, "serving");
 
-    let watcher = watch::start(&app.root, app.site().output_dir(&app.build_options()), {
-        let app = app.clone();
-        move || app.rebuild.notify_one()
-    });
+    let watcher = watch::start(
+        &app.root,
+        app.site().output_dir(&app.build_options()),
+        app.site().config.content.clone(),
+        {
+            let app = app.clone();
+            move || app.rebuild.notify_one()
+        },
+    );
     if let Err(e) = &watcher {
         tracing::warn!("not watching for edits: {e}");
     }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 pub fn start(
     root: &Path,
     output: PathBuf,
+    content: PathBuf,
     changed: impl Fn() + Send + 'static,
 ) -> notify::Result<notify::RecommendedWatcher> {
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
@@ -20,7 +21,11 @@ pub fn start(
         if matches!(event.kind, notify::EventKind::Access(_)) {
             return;
         }
-        if event.paths.iter().any(|p| relevant(&site, &output, p)) {
+        if event
+            .paths
+            .iter()
+            .any(|p| relevant(&site, &output, &content, p))
+        {
             changed();
         }
     })?;
@@ -28,22 +33,22 @@ pub fn start(
     Ok(watcher)
 }
 
-/// Whether a change at `path` can change the feeds.
-fn relevant(root: &Path, output: &Path, path: &Path) -> bool {
+/// Whether a change at `path` can change the feeds: under the content
+/// directory (`content`, relative to `root`) or `feeds/`, or `tributary.yaml`.
+fn relevant(root: &Path, output: &Path, content: &Path, path: &Path) -> bool {
     if path.starts_with(output) {
         return false;
     }
     let Ok(rel) = path.strip_prefix(root) else {
         return false;
     };
-    let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy());
-    match parts.next().as_deref() {
-        Some("content") | Some("feeds") => !rel
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.')),
-        Some("tributary.yaml") => true,
-        _ => false,
+    let hidden = rel
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+    if rel.starts_with(content) || rel.starts_with("feeds") {
+        return !hidden;
     }
+    rel == Path::new("tributary.yaml")
 }
 
 #[cfg(test)]
@@ -54,6 +59,7 @@ mod tests {
     fn only_site_sources_count() {
         let root = Path::new("/site");
         let out = Path::new("/site/public");
+        let relevant = |r: &Path, o: &Path, p: &Path| relevant(r, o, Path::new("content"), p);
         assert!(relevant(
             root,
             out,
@@ -65,5 +71,19 @@ mod tests {
         assert!(!relevant(root, out, Path::new("/site/.tributary/store.db")));
         assert!(!relevant(root, out, Path::new("/site/tributary.ledger")));
         assert!(!relevant(root, out, Path::new("/site/content/.a.md.swp")));
+        // A Jekyll site switched in place: its posts are in `_posts/`.
+        let posts = Path::new("_posts");
+        assert!(super::relevant(
+            root,
+            out,
+            posts,
+            Path::new("/site/_posts/2026-01-01-a.markdown")
+        ));
+        assert!(!super::relevant(
+            root,
+            out,
+            posts,
+            Path::new("/site/content/2026-01-01-a.md")
+        ));
     }
 }

@@ -360,3 +360,95 @@ fn lwkd_fixtures() -> Vec<std::path::PathBuf> {
         .map(|f| f.unwrap().path())
         .collect()
 }
+
+/// (id, alternate link) pairs of an Atom document, as a set.
+fn id_link_set(xml: &str) -> std::collections::BTreeSet<(String, String)> {
+    atom_ids_and_links(xml).into_iter().collect()
+}
+
+/// Issue 14: a Jekyll site switched in place (`content: _posts`, Jekyll's
+/// `permalink: date`), with `.markdown` posts, categories that Jekyll puts
+/// in URLs ("Release Notes" is `/release%20notes/`), and more posts than
+/// jekyll-feed's 10-entry window. A reader subscribed since the first ten
+/// posts holds the ids of all fourteen; after `adopt` of the live feed
+/// (served over HTTP) and a build, every one of those (id, link) pairs is
+/// in tributary's feed, unchanged. Was: the four posts that had left the
+/// window got new `tag:` ids (the reader sees them again), and the links of
+/// categorised posts were `/release-notes/...`, pages that do not exist.
+#[test]
+fn adopt_of_a_live_jekyll_feed_keeps_every_id_a_long_time_reader_holds() {
+    if std::process::Command::new("jekyll")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: jekyll is not installed (apt-get install jekyll ruby-jekyll-feed)");
+        return;
+    }
+    let site = Site::new(
+        "title: Field Notes\nbase_url: https://notes.example\ncontent: _posts\n\
+         permalink: date\ntimezone: America/New_York\n",
+    );
+    site.feed("feed", "formats: [atom]\noutput: feed.xml\nlimit: all\n");
+    site.write(
+        "_config.yml",
+        "title: Field Notes\nurl: https://notes.example\ntimezone: America/New_York\n\
+         plugins:\n  - jekyll-feed\n\
+         exclude: [content, feeds, public, tributary.yaml, tributary.ledger]\n",
+    );
+    let post = |i: usize| {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 4).unwrap()
+            + chrono::Duration::weeks(i as i64);
+        let ext = if i % 3 == 0 { "markdown" } else { "md" };
+        let cats = match i % 4 {
+            0 => "categories: [Release Notes, News]\n",
+            1 => "category: Updates\n",
+            _ => "",
+        };
+        let time = if i % 5 == 0 {
+            format!("date: {day} 21:30:00 -0500\n")
+        } else {
+            String::new()
+        };
+        site.write(
+            &format!("_posts/{day}-note-{i}.{ext}"),
+            format!("---\nlayout: post\ntitle: \"Note {i}: what changed\"\n{cats}{time}---\nBody of note {i}.\n"),
+        );
+    };
+    let jekyll_feed = || {
+        run_tool(
+            std::process::Command::new("jekyll").arg("build"),
+            site.root(),
+        );
+        fs::read_to_string(site.root().join("_site/feed.xml")).unwrap()
+    };
+    // The reader subscribed when there were ten posts, and has read every
+    // version of the feed since.
+    (0..10).for_each(post);
+    let mut held = id_link_set(&jekyll_feed());
+    (10..14).for_each(post);
+    let live = jekyll_feed();
+    assert_eq!(atom_ids_and_links(&live).len(), 10, "jekyll-feed's window");
+    held.extend(id_link_set(&live));
+    assert_eq!(held.len(), 14, "{held:#?}");
+
+    let server = crate::http_server::TestServer::start();
+    server.route(
+        "/feed.xml",
+        crate::http_server::Response::ok(live.clone())
+            .header("Content-Type", "application/atom+xml"),
+    );
+    let r = site.run(&["adopt", &server.url("/feed.xml")]);
+    r.expect_success();
+    assert!(r.stdout.contains("adopted 10 of 10"), "{}", r.stdout);
+    site.build_ok();
+    let ours = id_link_set(&site.read("feed.xml"));
+    let missing: Vec<_> = held.difference(&ours).collect();
+    assert!(
+        missing.is_empty(),
+        "ids or links a reader holds, missing from tributary's feed: {missing:#?}\nours: {ours:#?}"
+    );
+    assert!(site
+        .read("feed.xml")
+        .contains("<id>https://notes.example/feed.xml</id>"));
+}

@@ -438,6 +438,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
                     window.describe(site.config.timezone),
                     match d.gaps.len() {
                         0 => String::new(),
+                        1 => ", 1 possible gap".to_string(),
                         n => format!(", {n} possible gaps"),
                     }
                 );

@@ -404,8 +404,9 @@ impl Release {
     fn of(e: Entry) -> Release {
         let source = e.sources.first().map(|s| s.name.clone()).unwrap_or_default();
         let found = version_of(&e);
-        let pre_release =
-            found.as_ref().is_some_and(|(v, _)| v.is_pre_release()) || says_pre_release(&e.title);
+        let pre_release = found.as_ref().is_some_and(|(v, in_title)| {
+            v.is_pre_release() || (*in_title && says_pre_release(e.title.get(v.end..).unwrap_or("")))
+        });
         let project = found
             .as_ref()
             .and_then(|(v, in_title)| in_title.then(|| project_in_title(&e.title, v)))
@@ -494,9 +495,11 @@ fn version_of(e: &Entry) -> Option<(Version, bool)> {
     parse_version(tag).map(|v| (v, false))
 }
 
-/// A title that calls the release a pre-release in words ("24.1.0 is in Beta").
-fn says_pre_release(title: &str) -> bool {
-    let lower = title.to_lowercase();
+/// Whether the words after a title's version call the release a
+/// pre-release ("24.1.0 is in Beta"); the words before it are the project's
+/// name, which may well be Alpha.
+fn says_pre_release(after_version: &str) -> bool {
+    let lower = after_version.to_lowercase();
     lower.contains("release candidate")
         || lower
             .split(|c: char| !c.is_alphanumeric())

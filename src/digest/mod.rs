@@ -402,10 +402,15 @@ struct Release {
 
 impl Release {
     fn of(e: Entry) -> Release {
-        let source = e.sources.first().map(|s| s.name.clone()).unwrap_or_default();
+        let source = e
+            .sources
+            .first()
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
         let found = version_of(&e);
         let pre_release = found.as_ref().is_some_and(|(v, in_title)| {
-            v.is_pre_release() || (*in_title && says_pre_release(e.title.get(v.end..).unwrap_or("")))
+            v.is_pre_release()
+                || (*in_title && says_pre_release(e.title.get(v.end..).unwrap_or("")))
         });
         let project = found
             .as_ref()
@@ -666,7 +671,9 @@ pub fn find_gaps(source: &str, records: &[ItemRecord], window: &Window) -> Vec<G
         }
         let before: Vec<&ItemRecord> = records.iter().filter(|r| r.item.first_seen < t).collect();
         // Bound the gap by releases (a nightly or a blog post says nothing of versions).
-        let pick = |set: &[&ItemRecord], newest: bool| -> Option<(String, Option<Version>, DateTime<Utc>)> {
+        let pick = |set: &[&ItemRecord],
+                    newest: bool|
+         -> Option<(String, Option<Version>, DateTime<Utc>)> {
             let versioned: Vec<&&ItemRecord> = set
                 .iter()
                 .filter(|r| version_of(&r.item.entry).is_some())
@@ -887,7 +894,10 @@ mod tests {
         assert_eq!(first_paragraph("<p> </p>"), None);
         let long = format!("<p>{}</p>", "word ".repeat(100));
         let note = first_paragraph(&long).unwrap_or_default();
-        assert!(note.ends_with('…') && note.chars().count() <= NOTE_CHARS + 1, "{note}");
+        assert!(
+            note.ends_with('…') && note.chars().count() <= NOTE_CHARS + 1,
+            "{note}"
+        );
     }
 
     #[test]

@@ -138,7 +138,10 @@ fn read_at(text: &str, i: usize) -> Option<Version> {
         suffix = Some(text[j + 1..end].to_string());
         j = end;
     } else if j < b.len() && b[j].is_ascii_alphabetic() {
-        let letters = b[j..].iter().take_while(|c| c.is_ascii_alphabetic()).count();
+        let letters = b[j..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
         let word = text[j..j + letters].to_ascii_lowercase();
         if !GLUED.contains(&word.as_str()) {
             return None;
@@ -154,9 +157,9 @@ fn read_at(text: &str, i: usize) -> Option<Version> {
         j += 1 + ident_len(&b[j + 1..]);
     }
     // The token must end here: `1.2x` or `1.2.3.4.5` is something else.
-    if b.get(j)
-        .is_some_and(|c| c.is_ascii_alphanumeric() || (*c == b'.' && b.get(j + 1).is_some_and(u8::is_ascii_digit)))
-    {
+    if b.get(j).is_some_and(|c| {
+        c.is_ascii_alphanumeric() || (*c == b'.' && b.get(j + 1).is_some_and(u8::is_ascii_digit))
+    }) {
         return None;
     }
     let start = if i > 0 && matches!(b[i - 1], b'v' | b'V') {
@@ -208,7 +211,10 @@ mod tests {
         assert_eq!(v("Riverbed 3.2.0 released"), some("3.2.0", false));
         assert_eq!(v("controller-v1.14.2"), some("1.14.2", false));
         assert_eq!(v("helm-chart-4.14.2"), some("4.14.2", false));
-        assert_eq!(v("Kubernetes v1.32.0-alpha.3"), some("1.32.0-alpha.3", true));
+        assert_eq!(
+            v("Kubernetes v1.32.0-alpha.3"),
+            some("1.32.0-alpha.3", true)
+        );
         assert_eq!(v("v2.0.0-beta"), some("2.0.0-beta", true));
         assert_eq!(v("24.1.0b1"), some("24.1.0b1", true));
         assert_eq!(v("1.0.0rc2"), some("1.0.0rc2", true));

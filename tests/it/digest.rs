@@ -215,7 +215,9 @@ fn digest_into_a_template_a_file_and_a_new_post() {
         "{written}"
     );
     assert!(
-        written.ends_with("* [Alpha community call notes](https://planet.example/call)\n\nThat's all.\n"),
+        written.ends_with(
+            "* [Alpha community call notes](https://planet.example/call)\n\nThat's all.\n"
+        ),
         "{written}"
     );
 
@@ -292,7 +294,9 @@ fn digest_errors() {
     // An empty window.
     site.run(&["digest", "--from", "2026-10-01", "--to", "2026-10-07"])
         .expect_code(1)
-        .stderr_has("feeds/stream.yaml: no releases between 2026-10-01 and 2026-10-07 in feed stream");
+        .stderr_has(
+            "feeds/stream.yaml: no releases between 2026-10-01 and 2026-10-07 in feed stream",
+        );
     // Bad windows.
     site.run(&["digest", "--since", "a week"])
         .expect_code(1)

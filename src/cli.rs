@@ -1,7 +1,8 @@
-//! The command line: `build`, `check`, `new`, `adopt`, `diff`, `fetch`, `sources`, `parse`.
+//! The command line: `build`, `check`, `new`, `adopt`, `diff`, `fetch`, `sources`, `parse`, `digest`.
 
 use crate::build::{self, Options};
 use crate::diag::{Diagnostic, Error, Severity};
+use crate::digest::{self, PreReleases};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -113,7 +114,53 @@ pub enum Command {
         /// Tags, comma separated.
         #[arg(long, value_delimiter = ',')]
         tags: Vec<String>,
+        /// Fill the post from a digest template: the week's releases section
+        /// written in (the digest options below apply).
+        #[arg(long)]
+        from_digest: bool,
+        #[command(flatten)]
+        digest: DigestArgs,
     },
+    /// Write the newsletter's releases section from the stored release feeds
+    /// of a combined feed: one bullet per release, newest first, by source.
+    /// `--output FILE` writes it to FILE instead of standard output.
+    Digest {
+        #[command(flatten)]
+        digest: DigestArgs,
+    },
+}
+
+/// What a digest covers and how it is written (`digest`, `new --from-digest`).
+#[derive(clap::Args, Debug, Clone, Default, PartialEq, Eq)]
+pub struct DigestArgs {
+    /// The combined feed (feeds/NAME.yaml with `upstreams:`); default: the
+    /// only one, else `stream`.
+    #[arg(long)]
+    pub feed: Option<String>,
+    /// The window's length, ending at --to: `36h`, `7d`, `2w` (default 7d).
+    #[arg(long, conflicts_with = "from")]
+    pub since: Option<String>,
+    /// The window's first day (YYYY-MM-DD, site time zone) or an RFC 3339 time.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// The window's last day, included (YYYY-MM-DD), or an RFC 3339 time
+    /// it ends before; default: now.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// A Markdown template with the slots {{title}}, {{date}}, {{from}},
+    /// {{to}}, {{feed}} and {{digest}} (default for `new`: the shipped one).
+    #[arg(long)]
+    pub template: Option<PathBuf>,
+    /// Add the first paragraph of each release's notes as a sub-bullet.
+    #[arg(long)]
+    pub notes: bool,
+    /// Pre-releases (`-rc.1`, `-beta`, `-alpha`): listed, marked with
+    /// " (pre-release)" after the link, or left out.
+    #[arg(long, value_enum, default_value_t = PreReleases::Mark)]
+    pub pre_releases: PreReleases,
+    /// Fetch the sources that are due first, as `tributary fetch` does.
+    #[arg(long)]
+    pub fetch: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -336,11 +383,115 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Parse { jsonl, files } => Ok(crate::parse::jsonl::run(files, *jsonl)),
-        Command::New { title, tags } => {
-            let path = new_post(&cli.site, title, tags)?;
+        Command::New {
+            title,
+            tags,
+            from_digest,
+            digest,
+        } => {
+            let body = if *from_digest {
+                let now = chrono::Utc::now();
+                let (d, window, site) = run_digest(cli, digest, now)?;
+                let (path, template) = read_template(digest.template.as_deref())?;
+                let tz = site.config.timezone;
+                let date = now.with_timezone(&tz).format("%Y-%m-%d").to_string();
+                let values = digest::slot_values(&d, &window, tz, title, &date);
+                Some(digest::render_template(&template, &values, &path)?)
+            } else {
+                if *digest != DigestArgs::default() {
+                    return Err(Error::invalid(Diagnostic::error(
+                        "new",
+                        None,
+                        "--feed, --since, --from, --to, --template, --notes, --pre-releases and --fetch \
+                         choose what a digest holds; add --from-digest to write one into the post",
+                    )));
+                }
+                None
+            };
+            let path = new_post(&cli.site, title, tags, body.as_deref())?;
             println!("{}", path.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Digest { digest } => {
+            let (d, window, site) = run_digest(cli, digest, chrono::Utc::now())?;
+            let text = match &digest.template {
+                None => d.markdown.clone(),
+                Some(_) => {
+                    let (path, template) = read_template(digest.template.as_deref())?;
+                    let tz = site.config.timezone;
+                    let (_, last) = window.bounds(tz);
+                    let date = last.get(..10).unwrap_or(&last).to_string();
+                    let values = digest::slot_values(&d, &window, tz, &d.feed_title, &date);
+                    digest::render_template(&template, &values, &path)?
+                }
+            };
+            match &cli.output {
+                Some(out) => crate::write::write_atomic(out, text.as_bytes())
+                    .map_err(|e| Error::io(out, e))?,
+                None => print!("{text}"),
+            }
+            if !cli.quiet {
+                eprintln!(
+                    "digest of {}: {} entries between {}{}",
+                    d.feed,
+                    d.releases,
+                    window.describe(site.config.timezone),
+                    match d.gaps.len() {
+                        0 => String::new(),
+                        1 => ", 1 possible gap".to_string(),
+                        n => format!(", {n} possible gaps"),
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// A digest as the command line asks for it (fetching first with
+/// `--fetch`); its gap warnings are printed on stderr.
+fn run_digest(
+    cli: &Cli,
+    args: &DigestArgs,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(digest::Digest, digest::Window, build::Site), Error> {
+    if args.fetch {
+        run_fetch(cli, false, None)?;
+    }
+    let site = build::Site::load(&cli.site)?;
+    let window = digest::Window::parse(
+        args.since.as_deref(),
+        args.from.as_deref(),
+        args.to.as_deref(),
+        site.config.timezone,
+        now,
+    )?;
+    let d = digest::digest(
+        &site,
+        &digest::DigestOptions {
+            feed: args.feed.clone(),
+            window,
+            notes: args.notes,
+            pre_releases: args.pre_releases,
+            now,
+        },
+    )?;
+    // Gaps are warnings, and warnings go to stderr even with -q: a gap is
+    // the one thing the section cannot say by itself.
+    print(&d.warnings, false);
+    Ok((d, window, site))
+}
+
+/// `--template FILE`, else the shipped template; with the path messages name.
+fn read_template(path: Option<&Path>) -> Result<(PathBuf, String), Error> {
+    match path {
+        Some(p) => std::fs::read_to_string(p)
+            .map(|t| (p.to_path_buf(), t))
+            .map_err(|e| Error::io(p, e)),
+        None => Ok((
+            PathBuf::from("(default digest template)"),
+            digest::DEFAULT_TEMPLATE.to_string(),
+        )),
     }
 }
 
@@ -563,8 +714,14 @@ fn print_adopt(r: &crate::adopt::AdoptReport) {
     println!("recorded in {}", crate::ledger::FILE);
 }
 
-/// Write `content/YYYY-MM-DD-SLUG.md` with front matter; never overwrites.
-pub fn new_post(root: &Path, title: &str, tags: &[String]) -> Result<PathBuf, Error> {
+/// Write `content/YYYY-MM-DD-SLUG.md` with front matter and `body` (else a
+/// placeholder); never overwrites.
+pub fn new_post(
+    root: &Path,
+    title: &str,
+    tags: &[String],
+    body: Option<&str>,
+) -> Result<PathBuf, Error> {
     let cfg = crate::config::SiteConfig::load(root).map_err(Error::invalid)?;
     let now = chrono::Utc::now().with_timezone(&cfg.timezone);
     let mut slug = crate::content::permalink::slugify(title);
@@ -589,7 +746,9 @@ pub fn new_post(root: &Path, title: &str, tags: &[String]) -> Result<PathBuf, Er
     }
     let yaml = crate::yaml::to_string(&fm)
         .map_err(|e| Error::invalid(Diagnostic::error(&rel, None, e.message)))?;
-    let text = format!("---\n{yaml}---\n\nWrite here.\n");
+    let body = body.unwrap_or("Write here.\n");
+    let newline = if body.ends_with('\n') { "" } else { "\n" };
+    let text = format!("---\n{yaml}---\n\n{body}{newline}");
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }

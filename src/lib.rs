@@ -9,6 +9,7 @@
 //!
 //! Upstream feeds: `aggregate` runs `fetch` (HTTP) → `parse` (any feed) →
 //! `store` (SQLite), and draws stored items into combined feeds with `merge`.
+//! `digest` writes a newsletter's releases section from a combined feed.
 
 pub mod adopt;
 pub mod aggregate;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod content;
 pub mod diag;
 pub mod diff;
+pub mod digest;
 pub mod emit;
 pub mod entry;
 pub mod fetch;

@@ -12,19 +12,19 @@ use std::time::{Duration, Instant};
 const MIB: u64 = 1024 * 1024;
 
 /// The site config every test uses: the server is on loopback.
-fn config() -> String {
+pub fn config() -> String {
     format!("{BASIC_CONFIG}fetch: {{ allow_private_addresses: true, timeout: 2 }}\n")
 }
 
 /// One upstream item: id, title, link, published (RFC 3339).
-type Item<'a> = (&'a str, &'a str, &'a str, &'a str);
+pub type Item<'a> = (&'a str, &'a str, &'a str, &'a str);
 
 fn xml(s: &str) -> String {
     html_escape::encode_text(s).into_owned()
 }
 
 /// An Atom document with `items`.
-fn atom(title: &str, items: &[Item]) -> String {
+pub fn atom(title: &str, items: &[Item]) -> String {
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n\
          <title>{}</title><id>urn:feed:{}</id><updated>2026-01-06T00:00:00Z</updated>\n",
@@ -48,7 +48,7 @@ fn atom(title: &str, items: &[Item]) -> String {
 }
 
 /// An RSS 2.0 document with `items`; an id equal to the link is a permalink guid.
-fn rss(title: &str, items: &[Item]) -> String {
+pub fn rss(title: &str, items: &[Item]) -> String {
     let mut out = format!(
         "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>{}</title>\
          <link>https://rss.example/</link><description>d</description>\n",

@@ -10,6 +10,7 @@ mod cli;
 mod content;
 mod corpus;
 mod crash;
+mod digest;
 mod errors;
 mod fetch_http;
 mod hostile;

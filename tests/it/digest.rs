@@ -1,0 +1,322 @@
+//! `tributary digest` and `new --from-digest` end to end: release feeds
+//! served from a real HTTP server on 127.0.0.1, fetched into the store by
+//! the real binary, and the section it writes checked to the byte.
+
+use crate::aggregate::{atom, config, rss, stream_yaml, summary};
+use crate::common::Site;
+use crate::http_server::{Response, TestServer};
+
+/// The project's release feed as first fetched: a window of three releases.
+fn releases_before() -> String {
+    atom(
+        "Alpha releases",
+        &[
+            (
+                "tag:alpha,2026:v1.2.0",
+                "v1.2.0",
+                "https://alpha.example/releases/tag/v1.2.0",
+                "2026-11-01T10:00:00Z",
+            ),
+            (
+                "tag:alpha,2026:v1.2.1",
+                "v1.2.1",
+                "https://alpha.example/releases/tag/v1.2.1",
+                "2026-11-02T10:00:00Z",
+            ),
+            (
+                "tag:alpha,2026:v1.2.2",
+                "v1.2.2",
+                "https://alpha.example/releases/tag/v1.2.2",
+                "2026-11-03T10:00:00Z",
+            ),
+        ],
+    )
+}
+
+/// The same feed a week later: three releases, none of them fetched
+/// before (1.2.3 to 1.2.5 came and went in between).
+fn releases_after() -> String {
+    atom(
+        "Alpha releases",
+        &[
+            (
+                "tag:alpha,2026:v1.2.6",
+                "v1.2.6",
+                "https://alpha.example/releases/tag/v1.2.6",
+                "2026-11-10T10:00:00Z",
+            ),
+            (
+                "tag:alpha,2026:v1.3.0-rc.1",
+                "v1.3.0-rc.1",
+                "https://alpha.example/releases/tag/v1.3.0-rc.1",
+                "2026-11-11T10:00:00Z",
+            ),
+            (
+                "tag:alpha,2026:v1.2.7",
+                "v1.2.7",
+                "https://alpha.example/releases/tag/v1.2.7",
+                "2026-11-12T10:00:00Z",
+            ),
+        ],
+    )
+}
+
+/// A community planet that reposts 1.2.7 (its link with tracking
+/// parameters) and has a post without a version.
+fn planet() -> String {
+    rss(
+        "Planet Alpha",
+        &[
+            (
+                "planet-1",
+                "Alpha 1.2.7 released",
+                "http://alpha.example/releases/tag/v1.2.7/?utm_source=planet",
+                "2026-11-12T12:00:00Z",
+            ),
+            (
+                "planet-2",
+                "Alpha community call notes",
+                "https://planet.example/call",
+                "2026-11-13T09:00:00Z",
+            ),
+        ],
+    )
+}
+
+/// A site whose stream draws from both, served by `server`, fetched twice
+/// with the release feed changed in between (the second fetch overlaps
+/// nothing the first stored).
+fn fetched_twice(server: &TestServer) -> Site {
+    server.route("/alpha.atom", Response::ok(releases_before()));
+    server.route("/planet.rss", Response::ok(planet()));
+    let site = Site::new(&config());
+    site.feed(
+        "stream",
+        &stream_yaml(
+            50,
+            &[
+                (&server.url("/alpha.atom"), "Alpha releases"),
+                (&server.url("/planet.rss"), "Planet Alpha"),
+            ],
+        ),
+    );
+    site.feed("main", "title: Main\n");
+    let r = site.run(&["fetch"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 2, not modified 0, failed 0, new items 5"
+    );
+    server.route("/alpha.atom", Response::ok(releases_after()));
+    let r = site.run(&["fetch", "--all"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 2, not modified 0, failed 0, new items 3"
+    );
+    site
+}
+
+const WINDOW: &[&str] = &["--from", "2026-11-08", "--to", "2026-11-14"];
+
+fn digest(site: &Site, extra: &[&str]) -> crate::common::Run {
+    let mut args = vec!["digest"];
+    args.extend_from_slice(WINDOW);
+    args.extend_from_slice(extra);
+    site.run(&args)
+}
+
+const GAP: &str = "possible gap: 3 releases may be missing between 1.2.2 and 1.2.6";
+
+#[test]
+fn digest_of_a_fixed_store_and_window() {
+    let server = TestServer::start();
+    let site = fetched_twice(&server);
+    let r = digest(&site, &[]);
+    r.expect_success();
+    // The planet's repost of 1.2.7 is folded into the release (one bullet,
+    // the project's own link); the release candidate is marked; the gap is
+    // a comment where 1.2.3 to 1.2.5 would be.
+    assert_eq!(
+        r.stdout,
+        "\
+* [Alpha to 1.2.7](https://alpha.example/releases/tag/v1.2.7)
+* [Alpha to 1.3.0-rc.1](https://alpha.example/releases/tag/v1.3.0-rc.1) (pre-release)
+* [Alpha to 1.2.6](https://alpha.example/releases/tag/v1.2.6)
+<!-- possible gap: 3 releases may be missing between 1.2.2 and 1.2.6 -->
+* [Alpha community call notes](https://planet.example/call)
+"
+    );
+    r.stderr_has(&format!(
+        "feeds/stream.yaml: warning: Alpha releases: {GAP}"
+    ));
+    r.stderr_has("digest of stream: 4 entries between 2026-11-08 and 2026-11-14, 1 possible gap");
+
+    // Notes: the first paragraph of each, the longest copy's for the merged one.
+    let r = digest(&site, &["--notes", "--pre-releases", "omit"]);
+    r.expect_success();
+    assert_eq!(
+        r.stdout,
+        "\
+* [Alpha to 1.2.7](https://alpha.example/releases/tag/v1.2.7)
+  * About Alpha 1.2.7 released.
+* [Alpha to 1.2.6](https://alpha.example/releases/tag/v1.2.6)
+  * About v1.2.6.
+<!-- possible gap: 3 releases may be missing between 1.2.2 and 1.2.6 -->
+* [Alpha community call notes](https://planet.example/call)
+  * About Alpha community call notes.
+"
+    );
+    let r = digest(&site, &["--pre-releases", "include"]);
+    assert!(
+        r.stdout
+            .contains("* [Alpha to 1.3.0-rc.1](https://alpha.example/releases/tag/v1.3.0-rc.1)\n"),
+        "{}",
+        r.stdout
+    );
+
+    // A window after the gap does not report it; `--since` ends at `--to`.
+    let r = site.run(&["digest", "--since", "2d", "--to", "2026-11-13"]);
+    r.expect_success();
+    assert_eq!(
+        r.stdout,
+        "* [Alpha to 1.2.7](https://alpha.example/releases/tag/v1.2.7)\n\
+         * [Alpha community call notes](https://planet.example/call)\n"
+    );
+    assert!(!r.stderr.contains("possible gap"), "{}", r.stderr);
+
+    // The gap is still reported after a fetch that overlaps the last one.
+    let r = site.run(&["fetch", "--all"]);
+    r.expect_success();
+    digest(&site, &[]).expect_success().stderr_has(GAP);
+}
+
+#[test]
+fn digest_into_a_template_a_file_and_a_new_post() {
+    let server = TestServer::start();
+    let site = fetched_twice(&server);
+    site.write(
+        "digest.md",
+        "# {{title}}, {{from}} to {{to}} ({{feed}}, {{date}})\n\n{{ digest }}\n\nThat's all.\n",
+    );
+    let template = site.root().join("digest.md");
+    let out = site.root().join("out.md");
+    let mut args = vec!["--output", out.to_str().unwrap_or_default(), "digest"];
+    args.extend_from_slice(WINDOW);
+    args.extend_from_slice(&["--template", template.to_str().unwrap_or_default()]);
+    let r = site.run(&args);
+    r.expect_success();
+    assert_eq!(r.stdout, "");
+    let written = std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(
+        written.starts_with(
+            "# Stream, 2026-11-08 to 2026-11-14 (stream, 2026-11-14)\n\n* [Alpha to 1.2.7]"
+        ),
+        "{written}"
+    );
+    assert!(
+        written.ends_with(
+            "* [Alpha community call notes](https://planet.example/call)\n\nThat's all.\n"
+        ),
+        "{written}"
+    );
+
+    // `new --from-digest`: the shipped template, the post's title in front matter.
+    let r = site.run(&[
+        "new",
+        "Week Ending November 14, 2026",
+        "--from-digest",
+        "--from",
+        "2026-11-08",
+        "--to",
+        "2026-11-14",
+    ]);
+    r.expect_success().stderr_has(GAP);
+    let rel = r.stdout.trim();
+    let post = std::fs::read_to_string(site.root().join(rel)).unwrap_or_default();
+    assert!(post.starts_with("---\ndate: "), "{post}");
+    assert!(
+        post.contains("\ntitle: Week Ending November 14, 2026\n---\n"),
+        "{post}"
+    );
+    assert!(
+        post.contains(
+            "---\n\nWrite the week's summary here.\n\n## Subprojects and Dependency Updates\n\n\
+             * [Alpha to 1.2.7](https://alpha.example/releases/tag/v1.2.7)\n"
+        ),
+        "{post}"
+    );
+    assert!(post.contains(&format!("<!-- {GAP} -->\n")), "{post}");
+    // The post builds: the digest is Markdown the site takes as it is.
+    site.build().expect_success();
+
+    // A misspelt slot names its line and the slots there are.
+    site.write("bad.md", "intro\n{{digset}}\n");
+    let bad = site.root().join("bad.md");
+    let mut args = vec!["digest"];
+    args.extend_from_slice(WINDOW);
+    args.extend_from_slice(&["--template", bad.to_str().unwrap_or_default()]);
+    site.run(&args)
+        .expect_code(1)
+        .stderr_has("bad.md:2: unknown slot {{digset}}; the slots are {{title}}, {{date}}");
+    // Digest options without --from-digest are a mistake, not ignored.
+    site.run(&["new", "Other", "--notes"])
+        .expect_code(1)
+        .stderr_has("add --from-digest");
+}
+
+#[test]
+fn digest_errors() {
+    let server = TestServer::start();
+    server.route("/alpha.atom", Response::ok(releases_before()));
+    let site = Site::new(&config());
+    site.feed(
+        "stream",
+        &stream_yaml(50, &[(&server.url("/alpha.atom"), "Alpha releases")]),
+    );
+    site.feed("main", "title: Main\n");
+
+    // Never fetched: no store yet.
+    site.run(&["digest"]).expect_code(1).stderr_has(
+        "feeds/stream.yaml: the store has no items for feed stream: run `tributary fetch` first",
+    );
+    // An unknown feed lists the feeds that would do.
+    site.run(&["digest", "--feed", "streem"])
+        .expect_code(1)
+        .stderr_has(
+            "there is no feed \"streem\" (feeds/streem.yaml); pass --feed with one of the feeds with upstreams: stream",
+        );
+    site.run(&["digest", "--feed", "main"])
+        .expect_code(1)
+        .stderr_has("feed \"main\" has no `upstreams:`");
+
+    site.run(&["fetch"]).expect_success();
+    // An empty window.
+    site.run(&["digest", "--from", "2026-10-01", "--to", "2026-10-07"])
+        .expect_code(1)
+        .stderr_has(
+            "feeds/stream.yaml: no releases between 2026-10-01 and 2026-10-07 in feed stream",
+        );
+    // Bad windows.
+    site.run(&["digest", "--since", "a week"])
+        .expect_code(1)
+        .stderr_has("--since \"a week\" is not a duration");
+    site.run(&["digest", "--from", "2026-11-09", "--to", "2026-11-01"])
+        .expect_code(1)
+        .stderr_has("the window ends before it starts");
+    site.run(&["digest", "--from", "yesterday"])
+        .expect_code(1)
+        .stderr_has("--from \"yesterday\" is not a date");
+
+    // A store that exists but holds nothing for this feed's sources.
+    let other = Site::new(&config());
+    other.feed(
+        "stream",
+        &stream_yaml(50, &[(&server.url("/missing.atom"), "Gone")]),
+    );
+    other.run(&["fetch"]);
+    other
+        .run(&["digest"])
+        .expect_code(1)
+        .stderr_has("the store has no items for feed stream: run `tributary fetch` first");
+}

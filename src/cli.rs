@@ -432,9 +432,10 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
             }
             if !cli.quiet {
                 eprintln!(
-                    "digest of {}: {} entries between {}{}",
+                    "digest of {}: {} {} between {}{}",
                     d.feed,
                     d.releases,
+                    if d.releases == 1 { "entry" } else { "entries" },
                     window.describe(site.config.timezone),
                     match d.gaps.len() {
                         0 => String::new(),

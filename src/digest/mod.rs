@@ -296,7 +296,11 @@ pub fn digest(site: &Site, opts: &DigestOptions) -> Result<Digest, Error> {
         return Err(never_fetched());
     }
     let tz = site.config.timezone;
-    let mut releases: Vec<Release> = combined_items(site, def, opts.now)?
+    let items = combined_items(site, def, opts.now)?;
+    // Named in the error for an empty window: a draft written days after the
+    // last fetch (or on a site whose feeds are fixed files) says where to look.
+    let newest = items.iter().map(|e| e.published).max();
+    let mut releases: Vec<Release> = items
         .into_iter()
         .filter(|e| opts.window.contains(e.published.with_timezone(&Utc)))
         .map(Release::of)
@@ -307,9 +311,17 @@ pub fn digest(site: &Site, opts: &DigestOptions) -> Result<Digest, Error> {
             &def.path,
             None,
             format!(
-                "no releases between {} in feed {}: widen the window (--since 30d, --from DATE) or fetch (--fetch)",
+                "no releases between {} in feed {}{}: widen the window (--since 30d, --from DATE{}) or fetch (--fetch)",
                 opts.window.describe(tz),
-                def.name
+                def.name,
+                newest.map_or(String::new(), |t| format!(
+                    "; its newest item is from {}",
+                    t.with_timezone(&tz).format("%Y-%m-%d")
+                )),
+                newest.map_or(String::new(), |t| format!(
+                    ", --to {}",
+                    t.with_timezone(&tz).format("%Y-%m-%d")
+                )),
             ),
         )));
     }

@@ -320,3 +320,43 @@ fn digest_errors() {
         .expect_code(1)
         .stderr_has("the store has no items for feed stream: run `tributary fetch` first");
 }
+
+/// The bundled example site's digest is the one README.md shows, to the
+/// byte: the README's example is real output, and stays so.
+#[test]
+fn the_example_site_digest_is_the_one_the_readme_shows() {
+    let site = Site::new("");
+    crate::serve::copy_example_site(site.root());
+    // The two local sources only: the GitHub ones need the network.
+    for source in ["Riverbed releases", "Planet Riverbed"] {
+        site.run(&["fetch", "--source", source]).expect_success();
+    }
+    // The example's files have fixed dates: end the window on the day the
+    // README's run covers.
+    let run = site.run(&["digest", "--since", "7d", "--to", "2026-12-06", "--notes"]);
+    run.expect_success();
+
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("$ tributary digest --since 7d --notes\n")
+        .expect("README shows `tributary digest --since 7d --notes`");
+    let shown: Vec<&str> = readme[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("digest of stream:"))
+        .collect();
+    assert_eq!(run.stdout.lines().collect::<Vec<_>>(), shown);
+    assert!(run.stdout.contains("(pre-release)"));
+    assert!(
+        !run.stdout.contains("nightly"),
+        "exclude: drops the nightly:\n{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stdout.matches("releases/tag/v3.2.0)").count(),
+        1,
+        "the planet's repost of 3.2.0 merged into the release:\n{}",
+        run.stdout
+    );
+}

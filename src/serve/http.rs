@@ -3,15 +3,17 @@
 //! `/metrics`. Nothing but generated documents is served: a path is only a
 //! key into the snapshot, never a file system path.
 
-use super::snapshot::{Coding, Doc};
+use super::snapshot::{Coding, Doc, Snapshot};
 use super::App;
 use axum::body::Body;
+use axum::extract::Request;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -71,7 +73,10 @@ fn none_match(header: &str, etag: &str) -> bool {
 
 /// Decode `%XX` in a request path (output paths may hold `%`, `?`, `#`,
 /// written escaped in URLs). Invalid escapes stay as written.
-fn decode_path(path: &str) -> String {
+fn decode_path(path: &str) -> Cow<'_, str> {
+    if !path.contains('%') {
+        return Cow::Borrowed(path);
+    }
     let bytes = path.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -87,7 +92,7 @@ fn decode_path(path: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response {
@@ -99,69 +104,62 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
         .into_response()
 }
 
-async fn document(
-    State(app): State<Arc<App>>,
-    method: Method,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
+// Taken whole rather than as `HeaderMap`/`Method`/`Uri` extractors, which
+// would clone the request's headers for every request.
+async fn document(State(app): State<Arc<App>>, request: Request) -> Response {
+    let method = request.method();
     if method != Method::GET && method != Method::HEAD {
         let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
         r.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
-    let path = decode_path(uri.path());
+    let path = decode_path(request.uri().path());
     let key = path.trim_start_matches('/');
     let snapshot = app.snapshot();
     let doc = if key.is_empty() {
-        snapshot.index.clone()
+        snapshot.index.as_ref()
     } else {
-        snapshot.docs.get(key).cloned()
+        snapshot.docs.get(key)
     };
     let Some(doc) = doc else {
         return plain(StatusCode::NOT_FOUND, "no such feed\n");
     };
-    let self_url = app.self_url(key);
-    respond(&app, &doc, &method, &headers, self_url.as_deref())
+    let head = *method == Method::HEAD;
+    respond(&app, &snapshot, doc, key, head, request.headers())
 }
 
+/// The answer to a GET (or HEAD, `head`) of `doc` at `key`. Every header
+/// value was made when the snapshot was published: nothing is formatted
+/// here.
 fn respond(
     app: &App,
+    snapshot: &Snapshot,
     doc: &Doc,
-    method: &Method,
+    key: &str,
+    head: bool,
     headers: &HeaderMap,
-    self_url: Option<&str>,
 ) -> Response {
     let coding = negotiate(headers);
     let etag = doc.etag(coding);
-    let mut out = HeaderMap::new();
-    let mut set = |name: header::HeaderName, value: &str| {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            out.append(name, v);
-        }
-    };
-    set(header::ETAG, &etag);
-    set(header::VARY, "Accept-Encoding");
-    set(
+    let mut out = HeaderMap::with_capacity(10);
+    out.insert(header::ETAG, etag.clone());
+    out.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    out.insert(
         header::CACHE_CONTROL,
-        &format!("public, max-age={}", app.cache_max_age()),
+        snapshot.headers.cache_control.clone(),
     );
-    if let Some(m) = &doc.modified {
-        set(header::LAST_MODIFIED, &http_date(m));
+    if let Some(m) = &doc.last_modified {
+        out.insert(header::LAST_MODIFIED, m.clone());
     }
-    if let (Some(hub), Some(self_url)) = (app.hub(), self_url) {
-        set(
-            header::LINK,
-            &format!("<{hub}>; rel=\"hub\", <{self_url}>; rel=\"self\""),
-        );
+    if let Some(link) = snapshot.headers.links.get(key) {
+        out.insert(header::LINK, link.clone());
     }
     // If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2).
-    let inm = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok());
-    let not_modified = match inm {
-        Some(inm) => none_match(inm, &etag),
+    let not_modified = match headers.get(header::IF_NONE_MATCH) {
+        Some(inm) => inm
+            .to_str()
+            .is_ok_and(|inm| none_match(inm, etag.to_str().unwrap_or_default())),
         None => headers
             .get(header::IF_MODIFIED_SINCE)
             .and_then(|v| v.to_str().ok())
@@ -176,16 +174,19 @@ fn respond(
         *r.headers_mut() = out;
         return r;
     }
-    set(header::CONTENT_TYPE, doc.content_type);
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(doc.content_type),
+    );
     if let Some(c) = coding.header() {
-        set(header::CONTENT_ENCODING, c);
+        out.insert(header::CONTENT_ENCODING, HeaderValue::from_static(c));
     }
-    let body = doc.body(coding);
-    set(header::CONTENT_LENGTH, &body.len().to_string());
-    let mut r = if *method == Method::HEAD {
+    let coded = doc.coded(coding);
+    out.insert(header::CONTENT_LENGTH, coded.length.clone());
+    let mut r = if head {
         Response::new(Body::empty())
     } else {
-        Response::new(Body::from(body))
+        Response::new(Body::from(coded.bytes.clone()))
     };
     *r.headers_mut() = out;
     r

@@ -21,7 +21,7 @@ use crate::build::{self, Options, Site};
 use crate::diag::{Diagnostic, Error};
 use crate::sources::Health;
 use chrono::{DateTime, Utc};
-use snapshot::Snapshot;
+use snapshot::{SiteHeaders, Snapshot};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -108,6 +108,23 @@ impl App {
         read(&self.snapshot)
     }
 
+    /// Serve `snap` from now on, with the headers `site` gives it. The new
+    /// documents are served at once; their compressed copies are made next,
+    /// on a thread of their own: an edit is not held back by compression,
+    /// and the runtime's workers keep answering while it runs (a request
+    /// for a copy not made yet makes it, or waits for the thread that is).
+    fn publish(&self, mut snap: Snapshot, site: &Site) {
+        snap.headers = SiteHeaders::new(site, snap.docs.keys());
+        let snap = Arc::new(snap);
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = snap.clone();
+        let spawned = std::thread::Builder::new()
+            .name("precompress".into())
+            .spawn(move || snap.precompress());
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start the compression thread ({e}): requests compress");
+        }
+    }
+
     pub fn status(&self) -> Status {
         self.status
             .lock()
@@ -119,19 +136,9 @@ impl App {
         read(&self.site)
     }
 
-    /// `Cache-Control: max-age`, as the current configuration says.
-    pub fn cache_max_age(&self) -> u64 {
-        self.site().config.cache_max_age
-    }
-
     /// The WebSub hub, as the current configuration says.
     pub fn hub(&self) -> Option<String> {
         self.site().config.hub.as_ref().map(|h| h.to_string())
-    }
-
-    /// The public URL of a served document (for `Link: rel="self"`).
-    pub fn self_url(&self, path: &str) -> Option<String> {
-        (!path.is_empty()).then(|| self.site().config.url_for(path))
     }
 
     fn build_options(&self) -> Options {
@@ -238,6 +245,11 @@ async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), Error> {
     let follower = tokio::spawn(follow_shared(app.clone()));
 
     let router = http::router(app.clone());
+    // Responses go out whole in one write: Nagle's algorithm would only
+    // hold a 304's headers back waiting for an ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(stop_signal())
         .await;
@@ -351,7 +363,7 @@ fn rebuild(app: &App) -> Result<Option<DateTime<Utc>>, Error> {
     match result {
         Ok((site, report, snap)) => {
             let changed = changed_docs(&app.snapshot(), &snap);
-            *app.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snap);
+            app.publish(snap, &site);
             *app.site.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(site);
             app.metrics.builds_ok.fetch_add(1, Ordering::Relaxed);
             app.metrics.build_ms.store(ms, Ordering::Relaxed);
@@ -596,7 +608,7 @@ fn load_shared(app: &App) -> Result<(), Error> {
     if snap.index.is_none() {
         snap.index = Some(Arc::new(index_page(&site, &snap.files())));
     }
-    *app.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snap);
+    app.publish(snap, &site);
     app.doc_generation.store(generation, Ordering::SeqCst);
     tracing::info!(generation, "serving documents another replica built");
     Ok(())

@@ -2,6 +2,7 @@
 //! swapped as a whole so that a reader never gets a mix of two builds.
 
 use axum::body::Bytes;
+use axum::http::HeaderValue;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::io::Write;
@@ -21,6 +22,14 @@ pub enum Coding {
 }
 
 impl Coding {
+    fn index(self) -> usize {
+        match self {
+            Coding::Identity => 0,
+            Coding::Gzip => 1,
+            Coding::Brotli => 2,
+        }
+    }
+
     pub fn header(self) -> Option<&'static str> {
         match self {
             Coding::Identity => None,
@@ -30,7 +39,9 @@ impl Coding {
     }
 }
 
-/// One served document.
+/// One served document, with every response header that depends only on
+/// it made once, when it is loaded: a request clones them (a reference
+/// count) instead of formatting them.
 #[derive(Debug)]
 pub struct Doc {
     pub body: Bytes,
@@ -39,15 +50,48 @@ pub struct Doc {
     pub hash: u64,
     /// The feed's own `updated`, served as `Last-Modified`.
     pub modified: Option<DateTime<Utc>>,
-    gzip: OnceLock<Bytes>,
-    brotli: OnceLock<Bytes>,
+    /// `ETag` per coding, indexed by [`Coding::index`].
+    etags: [HeaderValue; 3],
+    /// `Last-Modified`.
+    pub last_modified: Option<HeaderValue>,
+    identity: Coded,
+    gzip: OnceLock<Coded>,
+    brotli: OnceLock<Coded>,
+}
+
+/// A body in one coding and its `Content-Length`.
+#[derive(Debug, Clone)]
+pub struct Coded {
+    pub bytes: Bytes,
+    pub length: HeaderValue,
+}
+
+impl Coded {
+    fn new(bytes: Bytes) -> Coded {
+        Coded {
+            length: HeaderValue::from(bytes.len()),
+            bytes,
+        }
+    }
 }
 
 impl Doc {
     pub fn new(body: Vec<u8>, content_type: &'static str, modified: Option<DateTime<Utc>>) -> Doc {
+        let hash = xxhash_rust::xxh3::xxh3_64(&body);
+        // Hex digits, quotes and `-`: always a valid header value.
+        let etag = |suffix: &str| {
+            HeaderValue::from_str(&format!("\"{hash:016x}{suffix}\""))
+                .unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+        };
+        let body = Bytes::from(body);
         Doc {
-            hash: xxhash_rust::xxh3::xxh3_64(&body),
-            body: Bytes::from(body),
+            hash,
+            etags: [etag(""), etag("-gz"), etag("-br")],
+            last_modified: modified
+                .as_ref()
+                .and_then(|m| HeaderValue::from_str(&super::http::http_date(m)).ok()),
+            identity: Coded::new(body.clone()),
+            body,
             content_type,
             modified,
             gzip: OnceLock::new(),
@@ -57,21 +101,29 @@ impl Doc {
 
     /// A strong validator per representation: the coded bytes differ, so
     /// their `ETag`s must too.
-    pub fn etag(&self, coding: Coding) -> String {
-        match coding {
-            Coding::Identity => format!("\"{:016x}\"", self.hash),
-            Coding::Gzip => format!("\"{:016x}-gz\"", self.hash),
-            Coding::Brotli => format!("\"{:016x}-br\"", self.hash),
-        }
+    pub fn etag(&self, coding: Coding) -> &HeaderValue {
+        &self.etags[coding.index()]
     }
 
     /// The body in `coding`, compressed once per document version.
-    pub fn body(&self, coding: Coding) -> Bytes {
+    pub fn coded(&self, coding: Coding) -> &Coded {
         match coding {
-            Coding::Identity => self.body.clone(),
-            Coding::Gzip => self.gzip.get_or_init(|| gzip(&self.body)).clone(),
-            Coding::Brotli => self.brotli.get_or_init(|| brotli(&self.body)).clone(),
+            Coding::Identity => &self.identity,
+            Coding::Gzip => self.gzip.get_or_init(|| Coded::new(gzip(&self.body))),
+            Coding::Brotli => self.brotli.get_or_init(|| Coded::new(brotli(&self.body))),
         }
+    }
+
+    /// The body in `coding`.
+    pub fn body(&self, coding: Coding) -> Bytes {
+        self.coded(coding).bytes.clone()
+    }
+
+    /// Make the compressed copies now if they are not made yet, so that no
+    /// request waits for them (see [`Snapshot::precompress`]).
+    fn precompress(&self) {
+        self.coded(Coding::Gzip);
+        self.coded(Coding::Brotli);
     }
 }
 
@@ -115,9 +167,67 @@ pub struct Snapshot {
     /// The `/` page.
     pub index: Option<Arc<Doc>>,
     pub built: Option<DateTime<Utc>>,
+    /// The headers the configuration of this build gives every response.
+    pub headers: SiteHeaders,
+}
+
+/// Response headers from the site's configuration, made when a snapshot is
+/// published (the configuration is reloaded with every build).
+#[derive(Debug)]
+pub struct SiteHeaders {
+    /// `Cache-Control: public, max-age=N`.
+    pub cache_control: HeaderValue,
+    /// `Link: <hub>; rel="hub", <self>; rel="self"` per document, when the
+    /// site has a `hub:`.
+    pub links: HashMap<String, HeaderValue>,
+}
+
+impl Default for SiteHeaders {
+    fn default() -> SiteHeaders {
+        SiteHeaders {
+            cache_control: HeaderValue::from_static("public, max-age=0"),
+            links: HashMap::new(),
+        }
+    }
+}
+
+impl SiteHeaders {
+    /// The headers `site` gives the documents at `paths`.
+    pub fn new<'a>(site: &crate::build::Site, paths: impl Iterator<Item = &'a String>) -> Self {
+        let cache_control =
+            HeaderValue::from_str(&format!("public, max-age={}", site.config.cache_max_age))
+                .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=0"));
+        let links = match &site.config.hub {
+            Some(hub) => paths
+                .filter_map(|p| {
+                    let link = format!(
+                        "<{hub}>; rel=\"hub\", <{}>; rel=\"self\"",
+                        site.config.url_for(p)
+                    );
+                    Some((p.clone(), HeaderValue::from_str(&link).ok()?))
+                })
+                .collect(),
+            None => HashMap::new(),
+        };
+        SiteHeaders {
+            cache_control,
+            links,
+        }
+    }
 }
 
 impl Snapshot {
+    /// Compress every document that has no compressed copies yet. Run off
+    /// the request path after a swap: a 3 MB archive takes tens of
+    /// milliseconds per coding, which a request on a busy server must not
+    /// wait for, and which must not hold up the worker threads that answer
+    /// the other readers.
+    pub fn precompress(&self) {
+        for doc in self.docs.values().chain(self.index.iter()) {
+            doc.precompress();
+        }
+    }
+
     /// Documents published in a shared store; one whose bytes and date did
     /// not change keeps its `Doc` (and its compressed copies).
     pub fn from_shared(docs: Vec<crate::store::SharedDoc>, previous: &Snapshot) -> Snapshot {
@@ -147,6 +257,7 @@ impl Snapshot {
             docs: out,
             index,
             built: Some(Utc::now()),
+            headers: SiteHeaders::default(),
         }
     }
 
@@ -215,6 +326,7 @@ impl Snapshot {
             docs,
             index: None,
             built: Some(Utc::now()),
+            headers: SiteHeaders::default(),
         })
     }
 }

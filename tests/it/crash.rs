@@ -416,3 +416,103 @@ fn serve_under_load_while_rebuilding_never_serves_an_error_or_a_torn_body() {
     assert!(seen.ok > 100, "only {} responses", seen.ok);
     assert!(rebuilds >= 3, "{edits} edits but {rebuilds} rebuilds");
 }
+
+/// Issue 14, regression 1: an edited post did not show in the served feed
+/// within 10 s while wrk loaded the server on 2 cores. Every edit made
+/// while readers load the daemon (half of them asking for gzip or brotli,
+/// so that every rebuild's new documents are compressed while they wait)
+/// must be served within 2 s of the file being saved.
+#[test]
+fn edits_are_served_within_two_seconds_while_the_server_is_under_load() {
+    const EDITS: usize = 5;
+    const LIMIT: Duration = Duration::from_secs(2);
+    let site = Site::new(BASIC_CONFIG);
+    // An archive-sized main feed (every post in full) and per-tag feeds:
+    // documents of hundreds of KB to rebuild and compress.
+    site.feed("main", "title: Main\nlimit: all\n");
+    site.feed("tags", "title: \"Tag {tag}\"\nper_tag: true\nlimit: all\n");
+    let start = chrono::NaiveDate::from_ymd_opt(2019, 1, 6).expect("date");
+    let mut newest = String::new();
+    let paragraph = "The project merged a change to the scheduler, reviewed the \
+        storage proposal and cut a release candidate; thanks to everyone who \
+        helped with triage, docs and the release notes.\n\n";
+    // LWKD's size: 400 weekly posts, a main feed of about 1 MB per format.
+    for i in 0..400 {
+        let day = start + chrono::Duration::days(7 * i);
+        newest = format!("{day}-week-{i}.md");
+        site.post(
+            &newest,
+            format!(
+                "---\ntitle: Week {i}\ndate: {day} 10:00:00 +0000\ntags: [t{}]\n---\n{}",
+                i % 4,
+                paragraph.repeat(12)
+            ),
+        );
+    }
+    site.build_ok();
+    let paths = site.feed_files();
+    let server = crate::serve::Daemon::serve(&site);
+    let base = server.url("");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let load_thread = {
+        let (base, paths, stop) = (base.clone(), paths.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut seen = crate::load_check::Seen::default();
+            while !stop.load(Ordering::SeqCst) {
+                let s = load(&base, &paths, 24, Duration::from_secs(1));
+                seen.ok += s.ok;
+                seen.bad.extend(s.bad);
+            }
+            seen
+        })
+    };
+    // Let the load reach its pace before the first edit.
+    std::thread::sleep(Duration::from_secs(1));
+    let mut took = Vec::new();
+    for k in 0..EDITS {
+        let marker = format!("Edited under load {k}");
+        let text =
+            std::fs::read_to_string(site.root().join("content").join(&newest)).expect("read post");
+        let edited = text.replacen("\n---\n", &format!("\n---\n{marker}.\n\n"), 1);
+        let saved = Instant::now();
+        site.post(&newest, edited);
+        loop {
+            let r = server.get("/main.atom");
+            if r.status == 200 && r.text().contains(&marker) {
+                took.push(saved.elapsed());
+                break;
+            }
+            assert!(
+                saved.elapsed() < Duration::from_secs(15),
+                "edit {k} not served after 15 s under load"
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        // Readers keep loading between edits, as between an editor's saves.
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let seen = load_thread.join().expect("load thread");
+    eprintln!(
+        "serve: edits served after {took:?} under load ({} responses, {} bad)",
+        seen.ok,
+        seen.bad.len()
+    );
+    assert!(
+        seen.bad.is_empty(),
+        "bad responses: {:?}",
+        &seen.bad[..seen.bad.len().min(5)]
+    );
+    assert!(
+        seen.ok > 100,
+        "the load was real: only {} responses",
+        seen.ok
+    );
+    for (k, t) in took.iter().enumerate() {
+        assert!(
+            *t <= LIMIT,
+            "edit {k} was served after {t:?} (limit {LIMIT:?}): {took:?}"
+        );
+    }
+}

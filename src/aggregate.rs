@@ -393,10 +393,7 @@ fn untitled(e: &Entry) -> String {
     if text.is_empty() {
         return e.url.clone();
     }
-    match text.char_indices().nth(80) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text,
-    }
+    crate::render::shorten(&text, 80)
 }
 
 /// The URL a source is fetched from: `current` (the stored URL, which a

@@ -392,11 +392,9 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
             let body = if *from_digest {
                 let now = chrono::Utc::now();
                 let (d, window, site) = run_digest(cli, digest, now)?;
-                let (path, template) = read_template(digest.template.as_deref())?;
                 let tz = site.config.timezone;
                 let date = now.with_timezone(&tz).format("%Y-%m-%d").to_string();
-                let values = digest::slot_values(&d, &window, tz, title, &date);
-                Some(digest::render_template(&template, &values, &path)?)
+                Some(fill_template(digest, &d, &window, tz, title, &date)?)
             } else {
                 if *digest != DigestArgs::default() {
                     return Err(Error::invalid(Diagnostic::error(
@@ -417,12 +415,10 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
             let text = match &digest.template {
                 None => d.markdown.clone(),
                 Some(_) => {
-                    let (path, template) = read_template(digest.template.as_deref())?;
                     let tz = site.config.timezone;
                     let (_, last) = window.bounds(tz);
-                    let date = last.get(..10).unwrap_or(&last).to_string();
-                    let values = digest::slot_values(&d, &window, tz, &d.feed_title, &date);
-                    digest::render_template(&template, &values, &path)?
+                    let date = last.get(..10).unwrap_or(&last);
+                    fill_template(digest, &d, &window, tz, &d.feed_title, date)?
                 }
             };
             match &cli.output {
@@ -483,17 +479,28 @@ fn run_digest(
     Ok((d, window, site))
 }
 
-/// `--template FILE`, else the shipped template; with the path messages name.
-fn read_template(path: Option<&Path>) -> Result<(PathBuf, String), Error> {
-    match path {
-        Some(p) => std::fs::read_to_string(p)
-            .map(|t| (p.to_path_buf(), t))
-            .map_err(|e| Error::io(p, e)),
-        None => Ok((
+/// The template (`--template FILE`, else the shipped one) filled with the
+/// digest `d` under `title` and `date`.
+fn fill_template(
+    args: &DigestArgs,
+    d: &digest::Digest,
+    window: &digest::Window,
+    tz: chrono_tz::Tz,
+    title: &str,
+    date: &str,
+) -> Result<String, Error> {
+    let (path, template) = match args.template.as_deref() {
+        Some(p) => (
+            p.to_path_buf(),
+            std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?,
+        ),
+        None => (
             PathBuf::from("(default digest template)"),
             digest::DEFAULT_TEMPLATE.to_string(),
-        )),
-    }
+        ),
+    };
+    let values = digest::slot_values(d, window, tz, title, date);
+    digest::render_template(&template, &values, &path)
 }
 
 /// `tributary store migrate`: copy the store, then the id ledger (the

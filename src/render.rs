@@ -419,6 +419,20 @@ pub fn plain_text(s: &str) -> String {
     cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Plain `text` cut to at most `max` characters, at a word when one ends in
+/// the second half, with `…` after it (and no dangling `,;:.`).
+pub fn shorten(text: &str, max: usize) -> String {
+    let Some((cut, _)) = text.char_indices().nth(max) else {
+        return text.to_string();
+    };
+    let head = &text[..cut];
+    let head = match head.rfind(' ') {
+        Some(i) if i > head.len() / 2 => &head[..i],
+        _ => head,
+    };
+    format!("{}…", head.trim_end_matches([',', ';', ':', '.', ' ']))
+}
+
 /// Elements that separate words when HTML becomes text; inline ones do not.
 static BLOCK_ELEMENTS: &[&str] = &[
     "address",

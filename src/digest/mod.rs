@@ -590,7 +590,7 @@ fn first_paragraph(html: &str) -> Option<String> {
     if text.is_empty() {
         return None;
     }
-    Some(bounded(&text, NOTE_CHARS))
+    Some(crate::render::shorten(&text, NOTE_CHARS))
 }
 
 /// Where the next `<p>` or `<p …>` starts (not `<pre>`, `<param>`).
@@ -626,16 +626,6 @@ fn strip_headings(html: &str) -> String {
     }
     out.push_str(&html[i..]);
     out
-}
-
-/// `text` cut to at most `max` characters at a word boundary, with `…`.
-fn bounded(text: &str, max: usize) -> String {
-    let Some((cut, _)) = text.char_indices().nth(max) else {
-        return text.to_string();
-    };
-    let head = &text[..cut];
-    let head = head.rfind(' ').map_or(head, |sp| &head[..sp]);
-    format!("{}…", head.trim_end_matches([',', ';', ':', '.', ' ']))
 }
 
 /// Plain text made safe for Markdown: characters that would start emphasis,

@@ -454,16 +454,7 @@ fn host_of(u: &str) -> String {
 
 /// The first `max` characters of an HTML body as text, cut at a word.
 fn excerpt(html: &str, max: usize) -> String {
-    let all = html_to_text(html);
-    if all.chars().count() <= max {
-        return all;
-    }
-    let cut: String = all.chars().take(max).collect();
-    let cut = match cut.rfind(' ') {
-        Some(i) if i > cut.len() / 2 => &cut[..i],
-        _ => cut.as_str(),
-    };
-    format!("{}…", cut.trim_end())
+    crate::render::shorten(&html_to_text(html), max)
 }
 
 #[cfg(test)]

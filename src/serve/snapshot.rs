@@ -114,11 +114,6 @@ impl Doc {
         }
     }
 
-    /// The body in `coding`.
-    pub fn body(&self, coding: Coding) -> Bytes {
-        self.coded(coding).bytes.clone()
-    }
-
     /// Make the compressed copies now if they are not made yet, so that no
     /// request waits for them (see [`Snapshot::precompress`]).
     fn precompress(&self) {

@@ -337,12 +337,10 @@ fn stored_items(
                 },
                 seen,
             );
-            let http = |u: &str| u.starts_with("https://") || u.starts_with("http://");
-            if !http(&e.url) {
+            crate::urlpolicy::entry(&mut e);
+            if e.url.is_empty() {
                 return None;
             }
-            // An image is a URL readers load: only http(s), never `javascript:` or `data:`.
-            e.image = e.image.filter(|i| http(i.trim()));
             e.id = entry_id(&src.key, &e.id);
             for s in &mut e.sources {
                 s.item_url = Some(e.url.clone());
@@ -635,7 +633,18 @@ fn parse_outcome(
     };
     let doc = Url::parse(final_url).ok();
     let fetched_url = state.map(|s| s.url.as_str()).unwrap_or(final_url);
-    Some(parse::parse_upstream(body, doc.as_ref()).map(|feed| {
+    let mut parsed = parse::parse_upstream(body, doc.as_ref());
+    // A local file has no web address: its relative links resolve against
+    // the feed's own link, where its pages live, not against the file path.
+    if doc.as_ref().is_some_and(|d| d.scheme() == "file") {
+        let home = parsed.as_ref().ok().and_then(|f| f.link.as_deref());
+        if let Some(home) = home.filter(|l| crate::urlpolicy::is_web(l)) {
+            if let Ok(home) = Url::parse(home) {
+                parsed = parse::parse_upstream(body, Some(&home));
+            }
+        }
+    }
+    Some(parsed.map(|feed| {
         let ttl = feed.ttl_minutes;
         let feed_url = published_feed_url(src, fetched_url, &feed);
         (stored_items(src, &feed_url, feed, now), ttl)

@@ -519,7 +519,7 @@ fn entry_meta(cfg: &SiteConfig, post: &Post) -> (Entry, String) {
         Some(p) => render::absolutize(i, p).into_owned(),
         None => i.clone(),
     });
-    let entry = Entry {
+    let mut entry = Entry {
         id: render::xml_clean(&id).into_owned(),
         url,
         title: render::plain_text(&post.title),
@@ -534,6 +534,7 @@ fn entry_meta(cfg: &SiteConfig, post: &Post) -> (Entry, String) {
         sources: Vec::new(),
         related: Vec::new(),
     };
+    crate::urlpolicy::entry(&mut entry);
     (entry, path)
 }
 

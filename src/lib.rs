@@ -33,6 +33,7 @@ pub mod render;
 pub mod serve;
 pub mod sources;
 pub mod store;
+pub mod urlpolicy;
 pub mod validate;
 pub mod write;
 pub mod yaml;

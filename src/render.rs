@@ -139,10 +139,11 @@ pub fn markdown(markdown: &str, page: &Url) -> Rendered {
             out
         }),
     };
+    // Links written in a post pass the same URL policy as upstream ones.
     Rendered {
-        html: xml_clean_owned(html),
+        html: crate::urlpolicy::html_owned(xml_clean_owned(html)),
         excerpt_html: excerpt_html
-            .map(|h| xml_clean(h.trim_end()).into_owned())
+            .map(|h| crate::urlpolicy::html(&xml_clean(h.trim_end())).into_owned())
             .filter(|h| !h.is_empty()),
         stray_tags,
     }

@@ -180,7 +180,11 @@ fn entry(meta: &FeedMeta, e: &Entry) -> atom::Entry {
 /// The alternate link, then `via` for every upstream copy and `related` for
 /// every local post the entry relates to.
 fn entry_links(e: &Entry) -> Vec<atom::Link> {
-    let mut links = vec![link(&e.url, "alternate", Some("text/html"))];
+    // An entry whose link the URL policy refused has no alternate link.
+    let mut links: Vec<atom::Link> = (!e.url.is_empty())
+        .then(|| link(&e.url, "alternate", Some("text/html")))
+        .into_iter()
+        .collect();
     for via in e.via_urls() {
         links.push(link(via, "via", None));
     }

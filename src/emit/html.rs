@@ -439,10 +439,7 @@ fn human_date(d: &DateTime<FixedOffset>) -> String {
 /// stays text.
 fn web_url(u: &str) -> Option<&str> {
     let u = u.trim();
-    url::Url::parse(u)
-        .ok()
-        .filter(|p| matches!(p.scheme(), "http" | "https"))
-        .map(|_| u)
+    crate::urlpolicy::is_web(u).then_some(u)
 }
 
 fn host_of(u: &str) -> String {

@@ -42,7 +42,8 @@ struct Author<'a> {
 #[derive(Serialize)]
 struct Item<'a> {
     id: &'a str,
-    url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
     title: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     summary: Option<String>,
@@ -116,7 +117,7 @@ pub fn write(
                 let (summary, content) = e.parts(meta.content);
                 Item {
                     id: &e.id,
-                    url: &e.url,
+                    url: (!e.url.is_empty()).then_some(e.url.as_str()),
                     title: &e.title,
                     summary: summary.map(html_to_text).filter(|s| !s.is_empty()),
                     content_html: content.or(summary).unwrap_or(""),

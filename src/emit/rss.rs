@@ -118,7 +118,7 @@ fn item(meta: &FeedMeta, e: &Entry) -> rss::Item {
     };
     rss::Item {
         title: Some(e.title.clone()),
-        link: Some(e.url.clone()),
+        link: (!e.url.is_empty()).then(|| e.url.clone()),
         description: summary.map(str::to_string),
         author,
         categories: e

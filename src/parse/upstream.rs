@@ -23,6 +23,7 @@ use super::sanitize::sanitize_html;
 use super::{derived_id, ParseError};
 use crate::entry::{Entry, Person, Source};
 use crate::render::{html_to_text, xml_clean};
+use crate::urlpolicy;
 use chrono::{DateTime, FixedOffset};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -528,7 +529,12 @@ impl<'u> Xml<'u> {
             None => self.doc_url.map(|u| u.to_string()),
         };
         match attr(attrs, "xml:base") {
-            Some(b) => Some(join(parent.as_deref(), b)),
+            // A base must be http(s): under `xml:base="javascript://x/%0A…"`
+            // every relative link would become script.
+            Some(b) => match join(parent.as_deref(), b) {
+                joined if !is_absolute(&joined) || urlpolicy::is_web(&joined) => Some(joined),
+                _ => parent,
+            },
             None => parent,
         }
     }

@@ -215,22 +215,25 @@ pub(super) fn stored_item(row: &impl Columns) -> Result<StoredItem, StoreError> 
         None => None,
         Some(m) => Some(decode_mode(&m).ok_or_else(|| row.corrupt(format!("content mode {m:?}")))?),
     };
+    let mut entry = Entry {
+        id: row.text(0)?,
+        url: row.text(2)?,
+        title: row.text(3)?,
+        summary_html: row.opt_text(4)?,
+        content_html: row.opt_text(5)?,
+        published: date(6)?,
+        updated: date(9)?,
+        authors: list::<Person>(row, 12)?,
+        tags: list::<String>(row, 13)?,
+        image: row.opt_text(14)?,
+        content_mode,
+        sources: list::<Source>(row, 16)?,
+        related: list::<String>(row, 17)?,
+    };
+    // Rows stored before a policy change are held to today's policy.
+    crate::urlpolicy::entry(&mut entry);
     Ok(StoredItem {
-        entry: Entry {
-            id: row.text(0)?,
-            url: row.text(2)?,
-            title: row.text(3)?,
-            summary_html: row.opt_text(4)?,
-            content_html: row.opt_text(5)?,
-            published: date(6)?,
-            updated: date(9)?,
-            authors: list::<Person>(row, 12)?,
-            tags: list::<String>(row, 13)?,
-            image: row.opt_text(14)?,
-            content_mode,
-            sources: list::<Source>(row, 16)?,
-            related: list::<String>(row, 17)?,
-        },
+        entry,
         canonical_url: row.opt_text(1)?,
         first_seen: DateTime::from_timestamp_nanos(row.int(18)?),
     })

@@ -1565,3 +1565,328 @@ fn the_html_checks_catch_every_raw_vector() {
     )
     .is_empty());
 }
+
+// ------------------------------------------------ 2b. the URL policy
+
+/// URLs and bases no reader may be handed, each placed as an `xml:base` (or
+/// JSON base), an author URI, an image, an enclosure and a link in content
+/// of every upstream encoding. Only http(s) (and mailto: for people) may be
+/// published, after every resolution.
+const URL_PAYLOADS: &[&str] = &[
+    "javascript://x/%0Aalert(document.domain)//",
+    "javascript:alert(4)",
+    "JAVASCRIPT:alert(4)",
+    "java\tscript:alert(4)",
+    " javascript:alert(4)",
+    "javascript:/x/",
+    "jAvAsCrIpT://%0Aalert(1)",
+    "vbscript:msgbox(1)",
+    "VBScript://x/%0Amsgbox(1)",
+    "livescript:alert(1)",
+    "mocha:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    "data:image/svg+xml,<svg onload=alert(1)>",
+    "DATA:,x",
+    "file:///etc/passwd",
+    "file://localhost/etc/",
+    "ftp://evil.example/",
+    "feed:https://evil.example/",
+    "feed:javascript:alert(1)",
+    "jar:https://evil.example/a.jar!/",
+    "view-source:https://evil.example/",
+    "about:blank",
+    "blob:https://evil.example/uuid",
+    "filesystem:https://evil.example/temporary/",
+    "chrome://settings/",
+    "intent://scan/#Intent;scheme=zxing;end",
+    "ms-its:mhtml:file://c:/x.mht!https://evil.example/",
+    "mhtml:https://evil.example/x",
+    "res://ieframe.dll/",
+    "ws://evil.example/",
+    "wss://evil.example/",
+    "gopher://evil.example/",
+    "tel:+1555",
+    "sms:+1555",
+    "irc://evil.example/",
+    "x-javascript:alert(1)",
+    "urn:isbn:0",
+    "tag:evil.example,2026:x",
+    "http:",
+    "https://exa mple.com/x",
+    "http://[::1",
+];
+
+/// The encodings an upstream item can arrive in.
+const URL_ENCODINGS: &[&str] = &["atom-text", "atom-html", "atom-xhtml", "rss", "json"];
+
+fn url_item_link(enc: &str, n: usize) -> String {
+    format!("https://ok.example/{enc}/{n}")
+}
+
+/// Atom with `type` text, html or xhtml: the payload is the entry's
+/// `xml:base`, the author's URI, an enclosure, an icon-like link and a link
+/// inside the content; the content's relative links resolve against it.
+fn url_payloads_atom(kind: &str) -> String {
+    let enc = format!("atom-{kind}");
+    let mut entries = String::new();
+    for (n, u) in URL_PAYLOADS.iter().enumerate() {
+        let a = xml_attr(u);
+        let body = format!(
+            "<p>U{n}{enc}</p><a href=\"?x\">rel</a><img src=\"i.png\"/><a href=\"{a}\">abs</a>"
+        );
+        let content = match kind {
+            "xhtml" => format!(
+                "<content type=\"xhtml\"><div xmlns=\"http://www.w3.org/1999/xhtml\">{body}</div></content>"
+            ),
+            "html" => format!("<content type=\"html\">{}</content>", xml(&body)),
+            _ => format!("<content type=\"text\">U{n}{enc} {}</content>", xml(u)),
+        };
+        entries.push_str(&format!(
+            "<entry xml:base=\"{a}\"><id>tag:{enc}.example,2026:{n}</id><title>U{n}{enc}</title>\
+             <link rel=\"alternate\" href=\"{}\"/><link rel=\"enclosure\" href=\"{a}\" type=\"audio/mpeg\" length=\"1\"/>\
+             <link rel=\"related\" href=\"{a}\"/>\
+             <author><name>A{n}</name><uri>{a}</uri></author><contributor><name>C</name><uri>?c</uri></contributor>\
+             <updated>{}</updated><summary type=\"html\">{}</summary>{content}</entry>\n",
+            url_item_link(&enc, n),
+            vector_date(n),
+            xml("<a href=\"?s\">s</a>"),
+        ));
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\
+         <title>{enc}</title><id>urn:{enc}</id><icon>{}</icon><logo>{}</logo>\
+         <updated>2026-01-06T00:00:00Z</updated>{entries}</feed>\n",
+        xml(URL_PAYLOADS[1]),
+        xml(URL_PAYLOADS[11]),
+    )
+}
+
+fn url_payloads_rss() -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\"?>\n<rss version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\" \
+         xmlns:content=\"http://purl.org/rss/1.0/modules/content/\">\
+         <channel><title>R</title><link>https://rss.example/</link><description>d</description>\n",
+    );
+    for (n, u) in URL_PAYLOADS.iter().enumerate() {
+        let a = xml_attr(u);
+        let date = DateTime::parse_from_rfc3339(&vector_date(n))
+            .expect("date")
+            .to_rfc2822();
+        out.push_str(&format!(
+            "<item xml:base=\"{a}\"><guid isPermaLink=\"false\">tag:rss.example,2026:{n}</guid>\
+             <title>U{n}rss</title><link>{}</link><pubDate>{date}</pubDate><comments>{}</comments>\
+             <enclosure url=\"{a}\" type=\"image/png\" length=\"1\"/><media:thumbnail url=\"{a}\"/>\
+             <source url=\"{a}\">S</source>\
+             <description>{}</description></item>\n",
+            url_item_link("rss", n),
+            xml(u),
+            xml(&format!(
+                "<p>U{n}rss</p><a href=\"?x\">rel</a><img src=\"i.png\"><a href=\"{}\">abs</a>",
+                xml_attr(u)
+            )),
+        ));
+    }
+    out.push_str("</channel></rss>\n");
+    out
+}
+
+fn url_payloads_json() -> String {
+    let items: Vec<Value> = URL_PAYLOADS
+        .iter()
+        .enumerate()
+        .map(|(n, u)| {
+            serde_json::json!({
+                "id": format!("tag:json.example,2026:{n}"),
+                "title": format!("U{n}json"),
+                "url": url_item_link("json", n),
+                "external_url": u,
+                "image": u,
+                "banner_image": u,
+                "authors": [{"name": format!("A{n}"), "url": u, "avatar": u}],
+                "attachments": [{"url": u, "mime_type": "audio/mpeg"}],
+                "content_html": format!(
+                    "<p>U{n}json</p><a href=\"?x\">rel</a><img src=\"i.png\"><a href=\"{}\">abs</a>",
+                    xml_attr(u)
+                ),
+                "date_published": vector_date(n),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "J",
+        "home_page_url": URL_PAYLOADS[0],
+        "feed_url": URL_PAYLOADS[1],
+        "icon": URL_PAYLOADS[11],
+        "favicon": URL_PAYLOADS[1],
+        "authors": [{"name": "J", "url": URL_PAYLOADS[1]}],
+        "items": items,
+    })
+    .to_string()
+}
+
+/// What the policy allows: absolute http(s) with a host, `mailto:` where
+/// `mailto` is allowed, a reference without a scheme where `relative` is.
+/// Written from the URL standard, not from tributary's code.
+fn policy_allows(v: &str, mailto: bool, relative: bool) -> bool {
+    let decoded = decode_refs(v);
+    let cleaned: String = decoded
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let t = cleaned.trim_matches(|c: char| c <= ' ');
+    let scheme_re = regex::Regex::new(r"^([A-Za-z][A-Za-z0-9+.-]*):").expect("regex");
+    match scheme_re.captures(t) {
+        Some(c) => match c[1].to_ascii_lowercase().as_str() {
+            "http" | "https" => url::Url::parse(t).is_ok_and(|u| u.host_str().is_some()),
+            "mailto" => mailto,
+            _ => false,
+        },
+        None => relative,
+    }
+}
+
+/// Every URL attribute of an HTML value that the policy refuses.
+fn refused_in_html(what: &str, html: &str) -> Vec<String> {
+    let mut bad = Vec::new();
+    for t in start_tags(html) {
+        for (n, v) in &t.attrs {
+            let refused = if n == "srcset" {
+                v.split(',')
+                    .filter_map(|c| c.split_whitespace().next())
+                    .any(|u| !policy_allows(u, true, true))
+            } else {
+                URL_ATTRS.contains(&n.as_str()) && !policy_allows(v, true, true)
+            };
+            if refused {
+                bad.push(format!("{what}: <{} {n}={v:?}>", t.name));
+            }
+        }
+    }
+    bad
+}
+
+#[test]
+fn only_http_urls_leave_tributary_whatever_base_or_field_carries_them() {
+    assert!(URL_PAYLOADS.len() >= 40);
+    let server = TestServer::start();
+    let mut feeds: Vec<(&str, String, &str)> = vec![
+        (
+            "/u-text.atom",
+            url_payloads_atom("text"),
+            "application/atom+xml",
+        ),
+        (
+            "/u-html.atom",
+            url_payloads_atom("html"),
+            "application/atom+xml",
+        ),
+        (
+            "/u-xhtml.atom",
+            url_payloads_atom("xhtml"),
+            "application/atom+xml",
+        ),
+        ("/u.rss", url_payloads_rss(), "application/rss+xml"),
+        ("/u.json", url_payloads_json(), "application/feed+json"),
+    ];
+    feeds.truncate(URL_ENCODINGS.len());
+    let site = fetch_and_build(&server, &feeds);
+    let mut bad = Vec::new();
+    let web = |u: &str| policy_allows(u, false, false);
+
+    let atom = site.atom("stream.atom");
+    let mut seen = std::collections::BTreeSet::new();
+    for e in atom.entries() {
+        seen.insert(format!("atom {}", e.title().value));
+        for l in e.links() {
+            if !web(l.href()) {
+                bad.push(format!("atom {} link {:?}", e.title().value, l.href()));
+            }
+        }
+        for p in e.authors().iter().chain(e.contributors()) {
+            if p.uri().is_some_and(|u| !policy_allows(u, true, false)) {
+                bad.push(format!("atom author uri {:?}", p.uri()));
+            }
+        }
+        if let Some(s) = e.summary() {
+            bad.extend(refused_in_html("atom summary", &s.value));
+        }
+        if let Some(c) = e.content() {
+            bad.extend(refused_in_html(
+                "atom content",
+                c.value().unwrap_or_default(),
+            ));
+        }
+    }
+    for u in [atom.icon(), atom.logo()].into_iter().flatten() {
+        if !web(u) {
+            bad.push(format!("atom icon/logo {u:?}"));
+        }
+    }
+
+    let rss = site.rss("stream.rss");
+    for i in rss.items() {
+        seen.insert(format!("rss {}", i.title().unwrap_or_default()));
+        let fields = [
+            i.link(),
+            i.comments(),
+            i.enclosure().map(|e| e.url()),
+            i.source().map(|s| s.url()),
+            i.guid().filter(|g| g.is_permalink()).map(|g| g.value()),
+        ];
+        for u in fields.into_iter().flatten() {
+            if !web(u) {
+                bad.push(format!("rss {:?} field {u:?}", i.title()));
+            }
+        }
+        bad.extend(refused_in_html(
+            "rss description",
+            i.description().unwrap_or_default(),
+        ));
+        bad.extend(refused_in_html(
+            "rss content",
+            i.content().unwrap_or_default(),
+        ));
+    }
+
+    let json = site.json("stream.json");
+    let mut urls = Vec::new();
+    json_urls(&json, "", &mut urls);
+    for (k, u) in urls {
+        let person = k == "url" && !u.starts_with("https://ok.example/");
+        if !policy_allows(u, person, false) {
+            bad.push(format!("json {k}: {u:?}"));
+        }
+    }
+    for i in items(&json) {
+        seen.insert(format!("json {}", i["title"].as_str().unwrap_or_default()));
+        for k in ["content_html", "summary_html"] {
+            if let Some(h) = i[k].as_str() {
+                bad.extend(refused_in_html(&format!("json {k}"), h));
+            }
+        }
+    }
+
+    let page = site.read("stream.html");
+    bad.extend(refused_in_html("stream.html", &page));
+
+    // The items themselves got through (the policy drops URLs, not stories),
+    // and the relative links resolved against the item, not the hostile base.
+    for enc in URL_ENCODINGS {
+        for n in 0..URL_PAYLOADS.len() {
+            for f in ["atom", "rss", "json"] {
+                assert!(
+                    seen.contains(&format!("{f} U{n}{enc}")),
+                    "U{n}{enc} missing from stream.{f}"
+                );
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} URLs the policy refuses were published:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}

@@ -26,6 +26,7 @@ pub mod fetch;
 pub mod ids;
 pub mod lease;
 pub mod ledger;
+pub mod markup;
 pub mod merge;
 pub mod par;
 pub mod parse;

@@ -3,6 +3,7 @@
 //! URL scheme outside http(s)/mailto and friends (so no `javascript:` or
 //! `data:`). Relative URLs are made absolute against the element's base.
 
+use crate::markup;
 use crate::urlpolicy::{self, Use};
 use ammonia::{Builder, UrlRelative};
 use std::borrow::Cow;
@@ -100,38 +101,26 @@ fn implied_end(name: &str) -> Option<Family> {
 
 /// `html` with the tags of elements nested deeper than `max` removed, in one
 /// pass: an end tag closes the nearest open element of its name (searched
-/// within the bounded stack), an end tag that matches nothing is dropped.
+/// within the bounded stack); unmatched end tags are left as written.
 /// HTML nested no deeper than `max` is returned unchanged.
 pub fn cap_nesting(html: &str, max: usize) -> Cow<'_, str> {
-    let bytes = html.as_bytes();
     let mut stack: Vec<String> = Vec::new();
     // Elements opened past the cap: their tags are dropped, and so are the
     // end tags that would close them.
     let mut over = 0usize;
     let mut out: Option<String> = None;
     let mut copied = 0;
-    let mut i = 0;
-    while let Some(off) = memchr_lt(&bytes[i..]) {
-        let lt = i + off;
-        let tag = match read_tag(&html[lt..]) {
-            Lexed::Tag(tag) => tag,
-            Lexed::NotATag => {
-                i = lt + 1;
-                continue;
-            }
-            Lexed::Unterminated => break,
-        };
-        let end = lt + tag.len;
+    for tag in markup::tags(html) {
         let mut drop = false;
         if tag.closing {
             match stack.iter().rposition(|n| *n == tag.name) {
                 Some(pos) if over == 0 => stack.truncate(pos),
-                Some(_) | None if over > 0 => {
+                _ if over > 0 => {
                     over -= 1;
                     drop = true;
                 }
                 // Unmatched end tags do not nest: left as written.
-                Some(_) | None => {}
+                _ => {}
             }
         } else if !tag.self_closed && !VOID.contains(&tag.name.as_str()) {
             if let Some((family, bounds)) = implied_end(&tag.name) {
@@ -153,100 +142,15 @@ pub fn cap_nesting(html: &str, max: usize) -> Cow<'_, str> {
         }
         if drop {
             let buf = out.get_or_insert_with(|| String::with_capacity(html.len()));
-            buf.push_str(&html[copied..lt]);
-            copied = end;
+            buf.push_str(&html[copied..tag.span.start]);
+            copied = tag.span.end;
         }
-        i = end;
     }
     match out {
         None => Cow::Borrowed(html),
         Some(mut buf) => {
             buf.push_str(&html[copied..]);
             Cow::Owned(buf)
-        }
-    }
-}
-
-fn memchr_lt(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'<')
-}
-
-struct Tag {
-    name: String,
-    closing: bool,
-    self_closed: bool,
-    /// Bytes from `<` to `>` inclusive.
-    len: usize,
-}
-
-/// What starts at a `<`.
-enum Lexed {
-    Tag(Tag),
-    /// Text, a comment or a declaration: scanning goes on after the `<`.
-    NotATag,
-    /// A tag that the input ends inside: the HTML tokenizer drops it, and
-    /// nothing after it is markup.
-    Unterminated,
-}
-
-/// The tag at the start of `s` (`<name ...>` or `</name ...>`), read as the
-/// HTML tokenizer reads it: quotes delimit a value only right after `=`.
-fn read_tag(s: &str) -> Lexed {
-    let b = s.as_bytes();
-    let closing = b.get(1) == Some(&b'/');
-    let start = if closing { 2 } else { 1 };
-    if !b.get(start).is_some_and(u8::is_ascii_alphabetic) {
-        return Lexed::NotATag;
-    }
-    let name_len = b[start..]
-        .iter()
-        .position(|c| c.is_ascii_whitespace() || *c == b'/' || *c == b'>')
-        .unwrap_or(b.len() - start);
-    let name = s[start..start + name_len].to_ascii_lowercase();
-    let mut j = start + name_len;
-    let skip_ws = |mut j: usize| {
-        while j < b.len() && b[j].is_ascii_whitespace() {
-            j += 1;
-        }
-        j
-    };
-    loop {
-        while j < b.len() && (b[j].is_ascii_whitespace() || b[j] == b'/') {
-            j += 1;
-        }
-        match b.get(j) {
-            None => return Lexed::Unterminated,
-            Some(b'>') => {
-                return Lexed::Tag(Tag {
-                    name,
-                    closing,
-                    self_closed: b[j - 1] == b'/',
-                    len: j + 1,
-                })
-            }
-            Some(_) => {}
-        }
-        // An attribute name (a leading `=` belongs to it).
-        j += 1;
-        while j < b.len() && !matches!(b[j], b'>' | b'/' | b'=') && !b[j].is_ascii_whitespace() {
-            j += 1;
-        }
-        let k = skip_ws(j);
-        if b.get(k) != Some(&b'=') {
-            j = k;
-            continue;
-        }
-        j = skip_ws(k + 1);
-        match b.get(j) {
-            Some(&q @ (b'"' | b'\'')) => match b[j + 1..].iter().position(|&c| c == q) {
-                Some(len) => j += len + 2,
-                None => return Lexed::Unterminated,
-            },
-            _ => {
-                while j < b.len() && b[j] != b'>' && !b[j].is_ascii_whitespace() {
-                    j += 1;
-                }
-            }
         }
     }
 }

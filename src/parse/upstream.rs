@@ -27,11 +27,17 @@ use crate::urlpolicy;
 use chrono::{DateTime, FixedOffset};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
+use std::time::{Duration, Instant};
 use url::Url;
 
 /// Deeper nesting than this is refused: no real feed needs it, and it bounds
 /// the work a hostile document can cause.
 const MAX_DEPTH: usize = 256;
+/// The time one document may take to read. Every step is linear in the
+/// document's size (10 MB parse well under a second), so only a document built
+/// to defeat that meets the budget; it fails its own source, and the other
+/// sources of a fetch batch are published without waiting for it.
+pub const PARSE_BUDGET: Duration = Duration::from_secs(5);
 /// Recoverable XML errors tolerated before giving up on the rest of a document.
 const MAX_ERRORS: usize = 1000;
 
@@ -229,6 +235,8 @@ struct Xml<'u> {
     head: Head,
     feed_person: Option<Person>,
     items: Vec<ItemState>,
+    /// When the document has cost too much to read: see [`PARSE_BUDGET`].
+    deadline: Instant,
 }
 
 /// Canonical prefix for a namespace URI: `""` for the feed vocabularies
@@ -374,6 +382,7 @@ impl<'u> Xml<'u> {
             head: Head::default(),
             feed_person: None,
             items: Vec::new(),
+            deadline: Instant::now() + PARSE_BUDGET,
         }
     }
 
@@ -389,7 +398,15 @@ impl<'u> Xml<'u> {
             c.trim_text(false);
         }
         let mut errors = 0;
+        let mut events = 0u32;
         loop {
+            events = events.wrapping_add(1);
+            if events % 1024 == 0 && Instant::now() > self.deadline {
+                return Err(ParseError(format!(
+                    "gave up after {} s: the document costs too much to read",
+                    PARSE_BUDGET.as_secs()
+                )));
+            }
             let before = reader.buffer_position();
             let ev = match reader.read_event() {
                 Ok(ev) => ev,

@@ -159,3 +159,49 @@ fn parse_jsonl_gives_every_file_of_a_crawl_directory_one_line() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("0006.dat"));
 }
+
+/// Was: in src/content/mod.rs `post_files`, a post that is a symbolic link
+/// is passed over without a word: the author sees a post missing from the
+/// feeds and nothing saying why. Links are still not followed (a link could
+/// publish a file from outside the site), but each is a warning naming it.
+#[cfg(unix)]
+#[test]
+fn a_symlinked_post_is_skipped_with_a_warning() {
+    let site = Site::basic();
+    site.post("2020-01-02-real.md", post_text("title: Real", "Kept.\n"));
+    site.write(
+        "elsewhere/2020-01-01-linked.md",
+        post_text("title: Linked", "Not published.\n"),
+    );
+    std::os::unix::fs::symlink(
+        site.root().join("elsewhere/2020-01-01-linked.md"),
+        site.root().join("content/2020-01-01-linked.md"),
+    )
+    .expect("symlink");
+    std::os::unix::fs::symlink(
+        site.root().join("elsewhere"),
+        site.root().join("content/more"),
+    )
+    .expect("symlink");
+    let r = site.build_ok();
+    let warnings = r.warnings();
+    assert_eq!(warnings.len(), 2, "{}", r.stderr);
+    assert!(
+        warnings[0].starts_with(
+            "content/2020-01-01-linked.md: warning: skipped: a symbolic link (links are not followed"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        warnings[1].starts_with("content/more: warning: skipped: a symbolic link to a directory"),
+        "{}",
+        r.stderr
+    );
+    let doc = site.json("main.json");
+    let titles: Vec<&str> = items(&doc)
+        .iter()
+        .filter_map(|i| i["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["Real"]);
+}

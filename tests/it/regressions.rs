@@ -205,3 +205,65 @@ fn a_symlinked_post_is_skipped_with_a_warning() {
         .collect();
     assert_eq!(titles, ["Real"]);
 }
+
+/// Was: in src/config/feed.rs `load_all`, every `feeds/*.yaml` is a feed,
+/// so an editor's lock file or a file hidden on purpose (`.hidden.yaml`) is
+/// published as `.hidden.atom`.
+#[test]
+fn feed_files_starting_with_a_dot_are_not_feeds() {
+    let site = Site::basic();
+    site.feed(".hidden", "title: Hidden\n");
+    site.feed(".#main", "title: Lock file\n");
+    site.post("2020-01-01-a.md", post_text("title: A", "Body.\n"));
+    site.build_ok();
+    assert_eq!(
+        site.public_files(),
+        ["main.atom", "main.html", "main.json", "main.rss"]
+    );
+}
+
+/// Was: in src/config/feed.rs `check_upstream`, an upstream `url:` that is
+/// not a valid URL is taken as a file path without a word; the mistake shows
+/// only at fetch time as a missing file. Now it is an error at its line.
+#[test]
+fn an_upstream_url_that_does_not_parse_is_an_error_at_its_line() {
+    for (url, why, hint) in [
+        (
+            "example.org/feed.xml",
+            "it has no scheme",
+            "https://example.org/feed.xml",
+        ),
+        (
+            "www.example.org/feed",
+            "it has no scheme",
+            "https://www.example.org/feed",
+        ),
+        (
+            "https://exa mple.org/feed",
+            "invalid international domain name",
+            "",
+        ),
+    ] {
+        let site = Site::basic();
+        site.feed(
+            "stream",
+            &format!(
+                "title: Stream\nupstreams:\n  - url: upstream/ok.atom\n  - url: \"{url}\"\n    name: typo\n"
+            ),
+        );
+        let r = site.build();
+        r.expect_code(1).stderr_has(&format!(
+            "feeds/stream.yaml:4: upstreams: url \"{url}\" is not a valid URL ({why}) and no such file exists; write the URL in full"
+        ));
+        r.stderr_has(hint);
+        assert!(site.public_files().is_empty(), "{:?}", site.public_files());
+    }
+    // A path that exists is a local file, whatever it looks like.
+    let site = Site::basic();
+    site.write("mirror.example/feed.xml", "<rss/>");
+    site.feed(
+        "stream",
+        "title: Stream\nupstreams:\n  - url: mirror.example/feed.xml\n",
+    );
+    site.build_ok();
+}

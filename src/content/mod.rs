@@ -8,7 +8,7 @@ pub mod date;
 pub mod permalink;
 
 use crate::diag::Diagnostic;
-use crate::entry::{ContentMode, Person};
+use crate::entry::{ContentMode, Person, MAX_TITLE_CHARS};
 use chrono::{DateTime, FixedOffset, NaiveTime};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
@@ -220,6 +220,17 @@ pub fn parse_post(bytes: &[u8], shown: &Path, opts: LoadOptions) -> Result<Loade
     };
 
     let title = match fm.take_text("title") {
+        Some(t) if t.trim().chars().count() > MAX_TITLE_CHARS => {
+            fm.warnings.push(Diagnostic::warning(
+                shown,
+                fm_line("title"),
+                format!(
+                    "title is {} characters; feeds carry its first {MAX_TITLE_CHARS} (cut at a word, with …): move the rest into the post",
+                    t.trim().chars().count()
+                ),
+            ));
+            crate::render::shorten(t.trim(), MAX_TITLE_CHARS)
+        }
         Some(t) if !t.trim().is_empty() => t.trim().to_string(),
         _ => {
             return Err(Diagnostic::error(

@@ -267,3 +267,75 @@ fn an_upstream_url_that_does_not_parse_is_an_error_at_its_line() {
     );
     site.build_ok();
 }
+
+/// Was: a 1 MB title (upstream item or local post) is republished whole in
+/// every document and page that lists the entry. Now titles are cut at a
+/// word after 1,000 characters, with `…`; a post's author is told.
+#[test]
+fn megabyte_titles_are_cut_at_a_word() {
+    let words = "lorem ipsum dolor ".repeat(60_000);
+    let site = Site::new(BASIC_CONFIG);
+    site.feed(
+        "stream",
+        "title: Stream\nupstreams:\n  - url: upstream/long.atom\n    name: long\n",
+    );
+    site.write(
+        "upstream/long.atom",
+        crate::aggregate::atom(
+            "Long",
+            &[(
+                "tag:long.example,2026:1",
+                &words,
+                "https://long.example/1",
+                "2026-01-02T10:00:00Z",
+            )],
+        ),
+    );
+    let post_title = "word ".repeat(1000);
+    site.post(
+        "2026-01-03-long.md",
+        post_text(&format!("date: 2026-01-03\ntitle: {post_title}"), "Body.\n"),
+    );
+    site.run(&["fetch"]).expect_success();
+    let r = site.build_ok();
+    r.stderr_has(
+        "content/2026-01-03-long.md:3: warning: title is 4999 characters; feeds carry its first 1000",
+    );
+    let doc = site.json("stream.json");
+    let titles: Vec<&str> = items(&doc)
+        .iter()
+        .filter_map(|i| i["title"].as_str())
+        .collect();
+    assert_eq!(titles.len(), 2, "{titles:?}");
+    for t in &titles {
+        assert!(
+            t.chars().count() <= 1001,
+            "{} characters",
+            t.chars().count()
+        );
+        assert!(t.ends_with("…"), "{}", &t[t.len() - 20..]);
+        let words = t.trim_end_matches('…');
+        assert!(
+            words.ends_with("lorem")
+                || words.ends_with("ipsum")
+                || words.ends_with("dolor")
+                || words.ends_with("word"),
+            "cut inside a word: {}",
+            &t[t.len() - 20..]
+        );
+    }
+    // (The summaries the test feed gives its items repeat the title: only
+    // titles are cut.)
+    for file in ["stream.atom", "stream.rss"] {
+        let xml = site.read(file);
+        let titles = elements(&xml, "title");
+        assert_eq!(titles.len(), 3, "{file}: the feed's and two entries'");
+        for t in titles {
+            assert!(
+                t.chars().count() <= 1001,
+                "{file}: {} characters",
+                t.chars().count()
+            );
+        }
+    }
+}

@@ -115,7 +115,8 @@ pub fn load_posts(site: &Site) -> Result<Posts, Error> {
 /// later, if a document that holds it is written). The cache is updated.
 pub fn load_posts_cached(site: &Site, mut cache: Option<&mut PostCache>) -> Result<Posts, Error> {
     let dir = site.content_dir();
-    let files = content::post_files(&dir).map_err(|e| Error::io(&dir, e))?;
+    let found = content::post_files(&dir).map_err(|e| Error::io(&dir, e))?;
+    let files = found.files;
     let opts = site.load_options();
     let root = &site.root;
     let cached: Option<&PostCache> = cache.as_deref();
@@ -130,6 +131,10 @@ pub fn load_posts_cached(site: &Site, mut cache: Option<&mut PostCache>) -> Resu
         (content::load_file(file, shown, opts), stamp)
     });
     let mut out = Posts::default();
+    for link in &found.links {
+        let shown = link.strip_prefix(root).unwrap_or(link);
+        out.warnings.push(content::skipped_link(link, shown));
+    }
     for (r, stamp) in results {
         match r {
             Ok((post, warnings)) => {

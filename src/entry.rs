@@ -64,6 +64,11 @@ pub enum ContentMode {
     Summary,
 }
 
+/// Titles longer than this many characters are cut at a word with `…`:
+/// readers show a line or two, and a megabyte title would be republished
+/// in every document and page that lists the entry.
+pub const MAX_TITLE_CHARS: usize = 1000;
+
 /// One entry of a feed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {

@@ -343,9 +343,15 @@ impl FeedDef {
                 return (defs, problems);
             }
         };
+        // Names starting with '.' are editors' swap and lock files
+        // (`.#main.yaml`) or files hidden on purpose, not feeds.
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+            .filter(|p| {
+                !p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
             .collect();
         files.sort();
         for file in files {
@@ -357,7 +363,10 @@ impl FeedDef {
             let shown = Path::new(Self::DIR).join(file.file_name().unwrap_or_default());
             match std::fs::read_to_string(&file) {
                 Ok(text) => match FeedDef::parse(&name, &text, &shown) {
-                    Ok(def) => defs.push(def),
+                    Ok(def) => match mistyped_url(&def, root) {
+                        Some(d) => problems.push(d),
+                        None => defs.push(def),
+                    },
                     Err(d) => problems.push(d),
                 },
                 Err(e) => {
@@ -467,6 +476,58 @@ impl FeedDef {
             format!("{}.{}", self.name, format.extension())
         }
     }
+}
+
+/// The first upstream `url:` taken as a file path that is no file and looks
+/// like a URL that did not parse (`example.org/feed`, `https://exa mple.org/`):
+/// fetching it would fail as a missing file, far from the typo.
+fn mistyped_url(def: &FeedDef, root: &Path) -> Option<Diagnostic> {
+    def.upstreams.iter().enumerate().find_map(|(i, u)| {
+        let UpstreamLocation::File(path) = &u.location else {
+            return None;
+        };
+        if !looks_like_url(&u.key) || root.join(path).exists() {
+            return None;
+        }
+        let why = match Url::parse(&u.key) {
+            Err(url::ParseError::RelativeUrlWithoutBase) => "it has no scheme".to_string(),
+            Err(e) => e.to_string(),
+            Ok(_) => "it has no host".to_string(),
+        };
+        let hint = if u.key.contains("://") {
+            String::new()
+        } else {
+            format!(
+                " (https://{})",
+                u.key.trim_start_matches('/').trim_start_matches(':')
+            )
+        };
+        Some(Diagnostic::error(
+            &def.path,
+            upstream_line(&def.source_text, i),
+            format!(
+                "upstreams: url {:?} is not a valid URL ({why}) and no such file exists; write the URL in full{hint}, or the path of a local feed file relative to the site root",
+                u.key
+            ),
+        ))
+    })
+}
+
+/// A scheme separator, a leading `//` or `www.`, or a first path segment
+/// shaped like a domain (`example.org/feed.xml`).
+fn looks_like_url(key: &str) -> bool {
+    let first = key.split('/').next().unwrap_or_default();
+    let domain_like = first.contains('.')
+        && !first.starts_with('.')
+        && first
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
+        && key.len() > first.len();
+    key.contains("://")
+        || key.starts_with("//")
+        || key.to_ascii_lowercase().starts_with("www.")
+        || domain_like
 }
 
 /// The line of the `i`-th `- ` item under `upstreams:`, for messages.

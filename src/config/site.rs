@@ -135,7 +135,7 @@ impl SiteConfig {
     }
 
     pub fn parse(text: &str, shown: &Path) -> Result<SiteConfig, Diagnostic> {
-        let raw: RawSite = load_yaml(text, shown)?;
+        let raw: RawSite = load_yaml(text, shown).map_err(|d| allow_entry_line(d, text))?;
         let line_of = |key: &str| key_line(text, key);
         let mut base = Url::parse(raw.base_url.trim()).map_err(|e| {
             Diagnostic::error(
@@ -326,4 +326,25 @@ pub fn jekyll_permalink_style(name: &str) -> Option<&'static str> {
         "none" => "/:categories/:title:output_ext",
         _ => return None,
     })
+}
+
+/// serde_yaml places an error inside a list at the list's first line; a bad
+/// `fetch.allow` entry is easier to find at its own.
+fn allow_entry_line(mut d: Diagnostic, text: &str) -> Diagnostic {
+    let entry = d
+        .message
+        .strip_prefix("fetch.allow: \"")
+        .and_then(|rest| rest.split_once("\" "))
+        .map(|(entry, _)| entry.to_string());
+    if let (Some(entry), Some(from)) = (entry, d.line) {
+        let at = text
+            .lines()
+            .enumerate()
+            .skip(from.saturating_sub(1))
+            .find(|(_, l)| l.contains(entry.as_str()));
+        if let Some((i, _)) = at {
+            d.line = Some(i + 1);
+        }
+    }
+    d
 }

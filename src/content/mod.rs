@@ -8,7 +8,7 @@ pub mod date;
 pub mod permalink;
 
 use crate::diag::Diagnostic;
-use crate::entry::{ContentMode, Person};
+use crate::entry::{ContentMode, Person, MAX_TITLE_CHARS};
 use chrono::{DateTime, FixedOffset, NaiveTime};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
@@ -67,9 +67,27 @@ pub struct LoadOptions {
 /// A loaded post with the warnings its loading produced.
 pub type Loaded = (Post, Vec<Diagnostic>);
 
+/// The Markdown files under `content/`, and the symbolic links passed over.
+#[derive(Debug, Default)]
+pub struct PostFiles {
+    /// Regular Markdown files, sorted.
+    pub files: Vec<PathBuf>,
+    /// Symbolic links that would otherwise have been read (to a Markdown
+    /// file or to a directory), sorted: not followed, so that a link cannot
+    /// publish a file from outside the site, but reported.
+    pub links: Vec<PathBuf>,
+}
+
+fn is_markdown(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("md" | "markdown" | "mdown" | "mkd")
+    )
+}
+
 /// Every Markdown file under `dir` (recursively, hidden and `_` files skipped), sorted.
-pub fn post_files(dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
-    let mut out = Vec::new();
+pub fn post_files(dir: &Path) -> Result<PostFiles, std::io::Error> {
+    let mut out = PostFiles::default();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let rd = match std::fs::read_dir(&d) {
@@ -88,18 +106,35 @@ pub fn post_files(dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
             let path = entry.path();
             if ft.is_dir() {
                 stack.push(path);
-            } else if ft.is_file()
-                && matches!(
-                    path.extension().and_then(|e| e.to_str()),
-                    Some("md" | "markdown" | "mdown" | "mkd")
-                )
-            {
-                out.push(path);
+            } else if ft.is_file() && is_markdown(&path) {
+                out.files.push(path);
+            } else if ft.is_symlink() && (is_markdown(&path) || path.is_dir()) {
+                out.links.push(path);
             }
         }
     }
-    out.sort();
+    out.files.sort();
+    out.links.sort();
     Ok(out)
+}
+
+/// The warning for a symbolic link [`post_files`] passed over.
+pub fn skipped_link(path: &Path, shown: &Path) -> Diagnostic {
+    let (what, fix) = if path.is_dir() {
+        (
+            "a symbolic link to a directory, whose posts are not read",
+            "the directory itself",
+        )
+    } else {
+        ("a symbolic link", "a copy of the file")
+    };
+    Diagnostic::warning(
+        shown,
+        None,
+        format!(
+            "skipped: {what} (links are not followed, so that one cannot publish a file from outside the site); replace the link with {fix}"
+        ),
+    )
 }
 
 /// Read and parse one post. `shown` is the path used in messages.
@@ -185,6 +220,17 @@ pub fn parse_post(bytes: &[u8], shown: &Path, opts: LoadOptions) -> Result<Loade
     };
 
     let title = match fm.take_text("title") {
+        Some(t) if t.trim().chars().count() > MAX_TITLE_CHARS => {
+            fm.warnings.push(Diagnostic::warning(
+                shown,
+                fm_line("title"),
+                format!(
+                    "title is {} characters; feeds carry its first {MAX_TITLE_CHARS} (cut at a word, with …): move the rest into the post",
+                    t.trim().chars().count()
+                ),
+            ));
+            crate::render::shorten(t.trim(), MAX_TITLE_CHARS)
+        }
         Some(t) if !t.trim().is_empty() => t.trim().to_string(),
         _ => {
             return Err(Diagnostic::error(

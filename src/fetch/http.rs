@@ -71,7 +71,7 @@ struct Inner {
     timeout: Duration,
     max_body: u64,
     slots: Arc<Slots>,
-    guard: bool,
+    policy: Arc<guard::Policy>,
 }
 
 /// The `concurrency` and `per_host` limits as permits. Fetchers that share
@@ -121,18 +121,16 @@ impl Fetcher {
         let ua = HeaderValue::from_str(&ua).map_err(|_| {
             FetchError::Settings(format!("user_agent {ua:?} is not a valid header"))
         })?;
-        let guard = !settings.allow_private_addresses;
-        let mut builder = reqwest::Client::builder()
+        let policy = Arc::new(guard::Policy::new(settings));
+        // Even with `allow_private_addresses` the resolver stays: metadata
+        // services are refused whatever is allowed. No proxy: it would
+        // resolve and connect on our behalf, past the guard.
+        let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(ua)
-            .connect_timeout(timeout.min(Duration::from_secs(10)));
-        if guard {
-            // A proxy would resolve and connect on our behalf, past the guard.
-            builder = builder
-                .dns_resolver(Arc::new(guard::GuardedResolver))
-                .no_proxy();
-        }
-        let client = builder
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .dns_resolver(Arc::new(guard::GuardedResolver::new(policy.clone())))
+            .no_proxy()
             .build()
             .map_err(|e| FetchError::Settings(super::describe(&e)))?;
         Ok(Fetcher {
@@ -141,7 +139,7 @@ impl Fetcher {
                 timeout,
                 max_body: settings.max_body,
                 slots,
-                guard,
+                policy,
             }),
         })
     }
@@ -347,12 +345,42 @@ impl Fetcher {
                 redirected_from: redirected.then(|| original.to_string()),
             });
         }
-        if self.inner.guard {
-            if let Some(host) = url.host() {
-                guard::check_host(&host).map_err(|refused| FetchError::Refused {
+        if let Some(host) = url.host() {
+            self.inner
+                .policy
+                .check_host(&host)
+                .map_err(|refused| FetchError::Refused {
                     url: url.to_string(),
                     refused,
                 })?;
+        }
+        Ok(())
+    }
+
+    /// The checks every hop passes before a connection is opened (scheme;
+    /// the guard on an IP-literal host, or on the addresses a name resolves
+    /// to), without connecting: `Ok` when a fetch of `url` would connect.
+    pub async fn admits(&self, url: &str) -> Result<(), FetchError> {
+        let parsed = Url::parse(url).map_err(|e| FetchError::InvalidUrl {
+            url: url.to_string(),
+            message: e.to_string(),
+        })?;
+        self.check_target(&parsed, false, &parsed)?;
+        if let Some(url::Host::Domain(name)) = parsed.host() {
+            match self.inner.policy.resolve(name).await {
+                Ok(_) => {}
+                Err(guard::ResolveError::Refused(refused)) => {
+                    return Err(FetchError::Refused {
+                        url: url.to_string(),
+                        refused,
+                    })
+                }
+                Err(guard::ResolveError::Lookup(e)) => {
+                    return Err(FetchError::Request {
+                        url: url.to_string(),
+                        message: format!("cannot resolve {name}: {e}"),
+                    })
+                }
             }
         }
         Ok(())

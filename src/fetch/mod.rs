@@ -32,8 +32,11 @@ pub struct Settings {
     pub max_body: u64,
     /// Replaces `tributary/VERSION (+SITE_URL)`.
     pub user_agent: Option<String>,
-    /// Allow loopback, private, link-local... addresses (off: SSRF guard).
+    /// Allow loopback, private, link-local... addresses (off: SSRF guard),
+    /// all but cloud metadata services. `allow` opens less.
     pub allow_private_addresses: bool,
+    /// Ranges, addresses and host names the SSRF guard lets through.
+    pub allow: Vec<guard::AllowEntry>,
 }
 
 impl Default for Settings {
@@ -45,6 +48,7 @@ impl Default for Settings {
             max_body: 10 * 1024 * 1024,
             user_agent: None,
             allow_private_addresses: false,
+            allow: Vec::new(),
         }
     }
 }

@@ -125,7 +125,7 @@ impl UpstreamItem {
         Entry {
             id,
             url,
-            title,
+            title: crate::render::shorten(&title, crate::entry::MAX_TITLE_CHARS),
             summary_html: self.summary_html,
             content_html: self.content_html,
             published: self.published.or(self.updated).unwrap_or(seen),

@@ -525,10 +525,46 @@ fn private_addresses_are_refused_without_the_setting() {
     );
     r.stderr_has("alpha: ")
         .stderr_has("loopback")
-        .stderr_has("allow_private_addresses");
+        .stderr_has("`fetch: { allow: [127.0.0.1] }`");
     assert!(server.requests().is_empty(), "{:?}", server.requests());
     site.build_ok();
     assert!(items(&site.json("stream.json")).is_empty());
+}
+
+/// `fetch: { allow: [HOST] }` opens that host, not its address by number;
+/// a bad entry is an error at its own line.
+#[test]
+fn fetch_allow_opens_one_host() {
+    let server = TestServer::start();
+    server.route("/a.atom", Response::ok(two_items("alpha")));
+    server.route("/b.atom", Response::ok(two_items("beta")));
+    let site = Site::new(&format!(
+        "{BASIC_CONFIG}fetch:\n  timeout: 2\n  allow:\n    - localhost\n"
+    ));
+    let by_name = format!("http://localhost:{}/a.atom", server.port());
+    site.feed(
+        "stream",
+        &feed_yaml(&[(&by_name, "alpha"), (&server.url("/b.atom"), "beta")]),
+    );
+    let r = site.run(&["fetch"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 1, not modified 0, failed 1, new items 2"
+    );
+    r.stderr_has("beta: ")
+        .stderr_has("loopback")
+        .stderr_has("`fetch: { allow: [127.0.0.1] }`");
+    let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/a.atom"]);
+
+    site.write(
+        "tributary.yaml",
+        format!("{BASIC_CONFIG}fetch:\n  allow:\n    - 10.0.0.0/8\n    - localhost:8080\n"),
+    );
+    site.run(&["fetch"])
+        .expect_code(1)
+        .stderr_has("tributary.yaml:6: fetch.allow: \"localhost:8080\" is not a host name");
 }
 
 #[test]

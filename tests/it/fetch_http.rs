@@ -398,7 +398,7 @@ fn private_addresses_are_refused_by_default() {
     let text = e.to_string();
     assert!(text.contains("127.0.0.1"), "{text}");
     assert!(text.contains("loopback"), "{text}");
-    assert!(text.contains("allow_private_addresses"), "{text}");
+    assert!(text.contains("`fetch: { allow: [127.0.0.1] }`"), "{text}");
 
     // A name that resolves to loopback: refused at resolution, not before.
     let by_name = format!("http://localhost:{}/feed", server.port());
@@ -424,6 +424,138 @@ fn private_addresses_are_refused_by_default() {
         fetch(&open, &by_name, &none()),
         Outcome::Fetched { .. }
     ));
+}
+
+/// Every IPv6 form carrying a refused IPv4 address, and the special-purpose
+/// ranges, are refused by the checks made before a connection is opened
+/// (`admits` runs exactly those; nothing is sent anywhere).
+#[test]
+fn reserved_and_embedded_addresses_are_refused_before_connecting() {
+    let strict = fetcher(&Settings {
+        allow_private_addresses: false,
+        ..settings()
+    });
+    let cases = [
+        ("http://[::127.0.0.1]/", "loopback"),
+        ("http://[::ffff:0:7f00:1]/", "loopback"),
+        ("http://[2002:7f00:1::]/", "inside a 6to4 address"),
+        ("http://[2002:a9fe:a9fe::]/latest/", "metadata"),
+        ("http://[64:ff9b::a00:1]/", "private network"),
+        ("http://[64:ff9b:1::7f00:1]/", "loopback"),
+        ("http://[64:ff9b:1::808:808]/", "reserved"),
+        ("http://[2001:0:808:808::80ff:fffe]/", "Teredo"),
+        ("http://198.18.0.1/", "benchmarking"),
+        ("http://198.19.255.254/", "benchmarking"),
+        ("http://192.0.0.8/", "reserved"),
+        ("http://192.0.2.1/", "documentation"),
+        ("http://198.51.100.1/", "documentation"),
+        ("http://203.0.113.1/", "documentation"),
+        ("http://[2001:db8::1]/", "documentation"),
+        ("http://[100::1]/", "reserved"),
+        ("http://[2001:2::1]/", "benchmarking"),
+    ];
+    for (url, words) in cases {
+        let e = run(strict.admits(url)).expect_err(url);
+        assert!(matches!(e, FetchError::Refused { .. }), "{url}: {e}");
+        let text = e.to_string();
+        assert!(text.contains(words), "{url}: {text}");
+        assert!(text.contains("`fetch: { allow: ["), "{url}: {text}");
+    }
+    assert!(run(strict.admits("http://93.184.216.34/")).is_ok());
+    assert!(run(strict.admits("http://[2606:4700::1111]/")).is_ok());
+}
+
+/// Metadata services stay refused under `allow_private_addresses` and under
+/// any `allow` range holding them; only an entry naming the address opens it.
+#[test]
+fn metadata_addresses_need_an_entry_naming_them() {
+    let wide: Vec<_> = ["169.254.0.0/16", "100.64.0.0/10", "fd00::/8"]
+        .iter()
+        .map(|e| e.parse().expect("entry"))
+        .collect();
+    let open = [
+        fetcher(&settings()),
+        fetcher(&Settings {
+            allow_private_addresses: false,
+            allow: wide,
+            ..settings()
+        }),
+    ];
+    for f in &open {
+        for url in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://169.254.170.2/v2/credentials",
+            "http://100.100.100.200/latest/meta-data/",
+            "http://[fd00:ec2::254]/latest/meta-data/",
+            "http://[::ffff:169.254.169.254]/",
+        ] {
+            let e = run(f.admits(url)).expect_err(url);
+            let text = e.to_string();
+            assert!(text.contains("metadata"), "{url}: {text}");
+            assert!(text.contains("naming the address itself"), "{url}: {text}");
+        }
+        // What the wider setting is for still goes through.
+        assert!(run(f.admits("http://169.254.10.1/")).is_ok());
+    }
+    let named = fetcher(&Settings {
+        allow_private_addresses: false,
+        allow: vec!["169.254.169.254".parse().expect("entry")],
+        ..settings()
+    });
+    assert!(run(named.admits("http://169.254.169.254/latest/meta-data/")).is_ok());
+    assert!(run(named.admits("http://169.254.170.2/")).is_err());
+}
+
+/// A host entry opens that name's addresses, not the addresses themselves
+/// (a redirect to the same address by number is refused); a range opens
+/// every name and literal in it.
+#[test]
+fn allow_opens_a_host_or_a_range() {
+    let server = TestServer::start();
+    server.route("/feed", Response::ok("<rss/>"));
+    let literal = server.url("/feed");
+    server.route("/hop", Response::redirect(302, &literal));
+    let port = server.port();
+    let by_name = format!("http://localhost:{port}/feed");
+    let hop = format!("http://localhost:{port}/hop");
+
+    let host_only = fetcher(&Settings {
+        allow_private_addresses: false,
+        allow: vec!["localhost".parse().expect("entry")],
+        ..settings()
+    });
+    assert!(matches!(
+        fetch(&host_only, &by_name, &none()),
+        Outcome::Fetched { .. }
+    ));
+    let (e, _) = failed(fetch(&host_only, &literal, &none()));
+    assert!(matches!(e, FetchError::Refused { .. }), "{e}");
+    assert!(
+        e.to_string().contains("`fetch: { allow: [127.0.0.1] }`"),
+        "{e}"
+    );
+    let (e, _) = failed(fetch(&host_only, &hop, &none()));
+    assert!(matches!(e, FetchError::Refused { .. }), "{e}");
+    let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        ["/feed", "/hop"],
+        "the refused hop was not requested"
+    );
+
+    let range = fetcher(&Settings {
+        allow_private_addresses: false,
+        allow: vec!["127.0.0.0/8".parse().expect("entry")],
+        ..settings()
+    });
+    for url in [&by_name, &literal, &hop] {
+        assert!(
+            matches!(fetch(&range, url, &none()), Outcome::Fetched { .. }),
+            "{url}"
+        );
+    }
+    // 127.0.0.0/8 does not hold ::1.
+    assert!(run(range.admits("http://[::1]/")).is_err());
 }
 
 #[test]

@@ -1414,6 +1414,11 @@ fn the_guard_names_the_range_it_refuses() {
         ),
         (
             "http://169.254.169.254/latest/meta-data/",
+            Blocked::Metadata,
+            "a cloud metadata service address",
+        ),
+        (
+            "http://169.254.1.1/",
             Blocked::LinkLocal,
             "a link-local address",
         ),
@@ -1435,7 +1440,7 @@ fn the_guard_names_the_range_it_refuses() {
         assert_eq!(classify(refused.addr), Some(why), "{u}");
         let msg = refused.to_string();
         assert!(msg.contains(words), "{u}: {msg}");
-        assert!(msg.contains("allow_private_addresses"), "{u}: {msg}");
+        assert!(msg.contains("`fetch: { allow: ["), "{u}: {msg}");
     }
     for public in [
         "http://93.184.216.34/",
@@ -1527,7 +1532,7 @@ fn private_upstream_addresses_are_refused_before_any_request() {
         assert_failing(
             &rows,
             name,
-            &["refused to connect", why, "allow_private_addresses"],
+            &["refused to connect", why, "`fetch: { allow: ["],
         );
     }
     assert!(server.requests().is_empty(), "{:?}", server.requests());

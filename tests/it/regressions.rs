@@ -159,3 +159,183 @@ fn parse_jsonl_gives_every_file_of_a_crawl_directory_one_line() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("0006.dat"));
 }
+
+/// Was: in src/content/mod.rs `post_files`, a post that is a symbolic link
+/// is passed over without a word: the author sees a post missing from the
+/// feeds and nothing saying why. Links are still not followed (a link could
+/// publish a file from outside the site), but each is a warning naming it.
+#[cfg(unix)]
+#[test]
+fn a_symlinked_post_is_skipped_with_a_warning() {
+    let site = Site::basic();
+    site.post("2020-01-02-real.md", post_text("title: Real", "Kept.\n"));
+    site.write(
+        "elsewhere/2020-01-01-linked.md",
+        post_text("title: Linked", "Not published.\n"),
+    );
+    std::os::unix::fs::symlink(
+        site.root().join("elsewhere/2020-01-01-linked.md"),
+        site.root().join("content/2020-01-01-linked.md"),
+    )
+    .expect("symlink");
+    std::os::unix::fs::symlink(
+        site.root().join("elsewhere"),
+        site.root().join("content/more"),
+    )
+    .expect("symlink");
+    let r = site.build_ok();
+    let warnings = r.warnings();
+    assert_eq!(warnings.len(), 2, "{}", r.stderr);
+    assert!(
+        warnings[0].starts_with(
+            "content/2020-01-01-linked.md: warning: skipped: a symbolic link (links are not followed"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        warnings[1].starts_with("content/more: warning: skipped: a symbolic link to a directory"),
+        "{}",
+        r.stderr
+    );
+    let doc = site.json("main.json");
+    let titles: Vec<&str> = items(&doc)
+        .iter()
+        .filter_map(|i| i["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["Real"]);
+}
+
+/// Was: in src/config/feed.rs `load_all`, every `feeds/*.yaml` is a feed,
+/// so an editor's lock file or a file hidden on purpose (`.hidden.yaml`) is
+/// published as `.hidden.atom`.
+#[test]
+fn feed_files_starting_with_a_dot_are_not_feeds() {
+    let site = Site::basic();
+    site.feed(".hidden", "title: Hidden\n");
+    site.feed(".#main", "title: Lock file\n");
+    site.post("2020-01-01-a.md", post_text("title: A", "Body.\n"));
+    site.build_ok();
+    assert_eq!(
+        site.public_files(),
+        ["main.atom", "main.html", "main.json", "main.rss"]
+    );
+}
+
+/// Was: in src/config/feed.rs `check_upstream`, an upstream `url:` that is
+/// not a valid URL is taken as a file path without a word; the mistake shows
+/// only at fetch time as a missing file. Now it is an error at its line.
+#[test]
+fn an_upstream_url_that_does_not_parse_is_an_error_at_its_line() {
+    for (url, why, hint) in [
+        (
+            "example.org/feed.xml",
+            "it has no scheme",
+            "https://example.org/feed.xml",
+        ),
+        (
+            "www.example.org/feed",
+            "it has no scheme",
+            "https://www.example.org/feed",
+        ),
+        (
+            "https://exa mple.org/feed",
+            "invalid international domain name",
+            "",
+        ),
+    ] {
+        let site = Site::basic();
+        site.feed(
+            "stream",
+            &format!(
+                "title: Stream\nupstreams:\n  - url: upstream/ok.atom\n  - url: \"{url}\"\n    name: typo\n"
+            ),
+        );
+        let r = site.build();
+        r.expect_code(1).stderr_has(&format!(
+            "feeds/stream.yaml:4: upstreams: url \"{url}\" is not a valid URL ({why}) and no such file exists; write the URL in full"
+        ));
+        r.stderr_has(hint);
+        assert!(site.public_files().is_empty(), "{:?}", site.public_files());
+    }
+    // A path that exists is a local file, whatever it looks like.
+    let site = Site::basic();
+    site.write("mirror.example/feed.xml", "<rss/>");
+    site.feed(
+        "stream",
+        "title: Stream\nupstreams:\n  - url: mirror.example/feed.xml\n",
+    );
+    site.build_ok();
+}
+
+/// Was: a 1 MB title (upstream item or local post) is republished whole in
+/// every document and page that lists the entry. Now titles are cut at a
+/// word after 1,000 characters, with `…`; a post's author is told.
+#[test]
+fn megabyte_titles_are_cut_at_a_word() {
+    let words = "lorem ipsum dolor ".repeat(60_000);
+    let site = Site::new(BASIC_CONFIG);
+    site.feed(
+        "stream",
+        "title: Stream\nupstreams:\n  - url: upstream/long.atom\n    name: long\n",
+    );
+    site.write(
+        "upstream/long.atom",
+        crate::aggregate::atom(
+            "Long",
+            &[(
+                "tag:long.example,2026:1",
+                &words,
+                "https://long.example/1",
+                "2026-01-02T10:00:00Z",
+            )],
+        ),
+    );
+    let post_title = "word ".repeat(1000);
+    site.post(
+        "2026-01-03-long.md",
+        post_text(&format!("date: 2026-01-03\ntitle: {post_title}"), "Body.\n"),
+    );
+    site.run(&["fetch"]).expect_success();
+    let r = site.build_ok();
+    r.stderr_has(
+        "content/2026-01-03-long.md:3: warning: title is 4999 characters; feeds carry its first 1000",
+    );
+    let doc = site.json("stream.json");
+    let titles: Vec<&str> = items(&doc)
+        .iter()
+        .filter_map(|i| i["title"].as_str())
+        .collect();
+    assert_eq!(titles.len(), 2, "{titles:?}");
+    for t in &titles {
+        assert!(
+            t.chars().count() <= 1001,
+            "{} characters",
+            t.chars().count()
+        );
+        assert!(t.ends_with("…"), "{}", &t[t.len() - 20..]);
+        let words = t.trim_end_matches('…');
+        assert!(
+            words.ends_with("lorem")
+                || words.ends_with("ipsum")
+                || words.ends_with("dolor")
+                || words.ends_with("word"),
+            "cut inside a word: {}",
+            &t[t.len() - 20..]
+        );
+    }
+    // (The summaries the test feed gives its items repeat the title: only
+    // titles are cut.)
+    for file in ["stream.atom", "stream.rss"] {
+        let xml = site.read(file);
+        let titles = elements(&xml, "title");
+        assert_eq!(titles.len(), 3, "{file}: the feed's and two entries'");
+        for t in titles {
+            assert!(
+                t.chars().count() <= 1001,
+                "{file}: {} characters",
+                t.chars().count()
+            );
+        }
+    }
+}

@@ -27,7 +27,7 @@ if [ ! -d "$seeds/lines" ]; then
   mkdir -p "$seeds/lines"
   cat "$shared"/corpus/upstream/feedparser.reference.jsonl \
     | grep -oE '"(https?://[^"]{1,200}|[0-9]{4}-[0-9]{2}-[0-9]{2}T[^"]{1,30})"' \
-    | sort -u | head -5000 | split -l 1 - "$seeds/lines/l"
+    | sort -u | sed -n 1,5000p | split -l 1 -a 4 - "$seeds/lines/l"
 fi
 for t in "${targets[@]}"; do
   case $t in

@@ -40,5 +40,6 @@ for t in "${targets[@]}"; do
   echo "== $t: ${secs}s"
   cargo +nightly fuzz run "$t" -s none "corpus/$t" "${dirs[@]}" -- \
     -max_total_time="$secs" -max_len=1048576 -timeout=2 -rss_limit_mb=4096 \
-    -artifact_prefix="artifacts/$t/" -print_final_stats=1 2>&1 | tail -n 25 | tee "logs-$t.txt"
+    -artifact_prefix="artifacts/$t/" -print_final_stats=1 >"logs-$t.txt" 2>&1 || true
+  grep -E "^(#[0-9]+ +DONE|Done|stat::|==[0-9]+== ERROR|SUMMARY|ALARM|artifact_prefix)|Test unit written" "logs-$t.txt" | tail -n 20
 done

@@ -5,7 +5,7 @@
 //! (any feed document), `store` (SQLite), `merge` (same story, related, rules).
 
 use crate::build::Site;
-use crate::config::{FeedDef, UpstreamLocation};
+use crate::config::{FeedDef, Limit, UpstreamLocation};
 use crate::diag::{Diagnostic, Error};
 use crate::entry::{Entry, Source};
 use crate::fetch::{self, Fetcher, Outcome, Validators};
@@ -31,6 +31,9 @@ pub struct ConfiguredSource {
     pub schedule: Option<cron::Schedule>,
     /// The feed files that draw from it.
     pub feeds: Vec<String>,
+    /// How many of its newest items the store keeps: the most any feed
+    /// file asks for.
+    pub keep: Limit,
 }
 
 /// Every upstream source of the site, in feed-file order; the first feed
@@ -48,6 +51,10 @@ pub fn configured_sources(site: &Site) -> Vec<ConfiguredSource> {
                     if s.schedule.is_none() {
                         s.schedule = u.schedule.clone();
                     }
+                    s.keep = match (s.keep, u.keep) {
+                        (Limit::Count(a), Limit::Count(b)) => Limit::Count(a.max(b)),
+                        _ => Limit::All,
+                    };
                 }
                 None => out.push(ConfiguredSource {
                     key: u.key.clone(),
@@ -55,6 +62,7 @@ pub fn configured_sources(site: &Site) -> Vec<ConfiguredSource> {
                     location: u.location.clone(),
                     schedule: u.schedule.clone(),
                     feeds: vec![def.name.clone()],
+                    keep: u.keep,
                 }),
             }
         }
@@ -109,12 +117,23 @@ impl Upstream {
     /// a date in the future (an upstream that dates items 2999 would sit on
     /// top of the stream for ever) or before 1970 becomes the time the item
     /// was first seen, which never changes.
-    fn items(&self, key: &str, now: DateTime<Utc>) -> Result<Vec<Entry>, Error> {
+    /// `limit`: only the newest so many (by stored date), read through the
+    /// store's date index.
+    fn items(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Entry>, Error> {
         let Some(s) = &self.store else {
             return Ok(Vec::new());
         };
+        let stored = match limit {
+            Some(n) => s.recent_items(key, n)?,
+            None => s.items(key)?,
+        };
         let mut out = Vec::new();
-        for item in s.items(key)? {
+        for item in stored {
             let mut e = item.entry;
             let seen = item.first_seen.fixed_offset();
             let implausible = |d: &DateTime<chrono::FixedOffset>| {
@@ -762,6 +781,9 @@ fn apply(
                 if let Some(keep) = site.config.retention {
                     store.prune(&state.key, now - keep)?;
                 }
+                if let Limit::Count(n) = src.keep {
+                    store.keep_newest(&state.key, n)?;
+                }
                 SourceResult::Fetched {
                     items: items.len(),
                     new,
@@ -821,6 +843,13 @@ fn copy_key(s: &Source) -> u64 {
     xxhash_rust::xxh3::xxh3_64(text.as_bytes())
 }
 
+/// The first page of a windowed read: enough for a small feed and its
+/// merges in one query per source.
+const MIN_PAGE: usize = 64;
+/// Past this many items per source a windowed read gives up paging and
+/// takes what it has read (a feed whose rules select almost nothing).
+const MAX_PAGE: usize = 1 << 20;
+
 /// The entries of a combined feed: its local posts (already rendered) and
 /// the stored items of its upstreams that its rules select, related to the
 /// posts, capped by `max_age` and `limit` (without archives), with copies of
@@ -854,37 +883,67 @@ pub fn combine(
     }
     let posts: Vec<Entry> = posts.into_iter().filter(|p| fresh(p)).collect();
     let links = merge::PostLinks::new(&posts, site.config.base_url.host_str());
-    let mut selected: Vec<Entry> = Vec::new();
-    let mut bodies: HashMap<u64, BodyRef> = HashMap::new();
-    for (u, up) in def.upstreams.iter().enumerate() {
-        let mut items = upstream.items(&up.key, now)?;
-        items.retain(|e| fresh(e));
-        // The name from the feed file now, whatever it was when stored.
-        for e in &mut items {
-            for s in &mut e.sources {
-                s.name = up.name.clone();
+    // A feed of `limit` entries reads each source's newest items through the
+    // date index, a page at a time, until the page ends further back than
+    // the feed reaches (less a same-story merge window): a rebuild costs what
+    // the feed holds, not what the store has accumulated. `limit: all` and
+    // archives read everything, by nature.
+    let window = match (def.limit, def.archive) {
+        (crate::config::Limit::Count(n), false) => Some(n),
+        _ => None,
+    };
+    let mut page = window.map(|n| (2 * n).max(MIN_PAGE));
+    let merge_window = MergeOptions::default().title_window;
+    let (bodies, mut merged) = loop {
+        let mut selected: Vec<Entry> = Vec::new();
+        let mut bodies: HashMap<u64, BodyRef> = HashMap::new();
+        // The newest stored date among the sources whose page was full: every
+        // item not read is no newer than this.
+        let mut horizon: Option<chrono::DateTime<chrono::FixedOffset>> = None;
+        for (u, up) in def.upstreams.iter().enumerate() {
+            let mut items = upstream.items(&up.key, now, page)?;
+            if page.is_some_and(|p| items.len() >= p) {
+                let oldest = items.iter().map(|e| e.published).min();
+                horizon = horizon.max(oldest.filter(|o| cutoff.is_none_or(|c| *o >= c)));
+            }
+            items.retain(|e| fresh(e));
+            // The name from the feed file now, whatever it was when stored.
+            for e in &mut items {
+                for s in &mut e.sources {
+                    s.name = up.name.clone();
+                }
+            }
+            links.relate(&mut items);
+            let (include, exclude) = &matchers[u];
+            for mut e in items {
+                if !merge::selects(include, exclude, &e) {
+                    continue;
+                }
+                let body = BodyRef {
+                    upstream: u,
+                    id: e.id.clone(),
+                    content_len: e.content_html.take().map_or(0, |c| c.len()),
+                    summary_len: e.summary_html.take().map_or(0, |c| c.len()),
+                };
+                for s in &e.sources {
+                    bodies.insert(copy_key(s), body.clone());
+                }
+                selected.push(e);
             }
         }
-        links.relate(&mut items);
-        let (include, exclude) = &matchers[u];
-        for mut e in items {
-            if !merge::selects(include, exclude, &e) {
-                continue;
-            }
-            let body = BodyRef {
-                upstream: u,
-                id: e.id.clone(),
-                content_len: e.content_html.take().map_or(0, |c| c.len()),
-                summary_len: e.summary_html.take().map_or(0, |c| c.len()),
-            };
-            for s in &e.sources {
-                bodies.insert(copy_key(s), body.clone());
-            }
-            selected.push(e);
+        let merged = merge::merge(posts.clone(), selected, &MergeOptions::default());
+        let (Some(n), Some(p), Some(h)) = (window, page, horizon) else {
+            break (bodies, merged);
+        };
+        // Enough when the feed's last entry is newer than anything unread by
+        // more than the merge window (an unread copy could still pull it down).
+        let reach = merged.get(n - 1).map(|e| e.published);
+        if reach.is_some_and(|r| r - merge_window > h) || p >= MAX_PAGE {
+            break (bodies, merged);
         }
-    }
+        page = Some(p * 4);
+    };
     let post_ids: std::collections::HashSet<String> = posts.iter().map(|p| p.id.clone()).collect();
-    let mut merged = merge::merge(posts, selected, &MergeOptions::default());
     if let (crate::config::Limit::Count(n), false) = (def.limit, def.archive) {
         merged.truncate(n);
     }
@@ -964,6 +1023,7 @@ mod tests {
             location: UpstreamLocation::File("x".into()),
             schedule: crate::config::parse_schedule("0 12 * * *").ok(),
             feeds: vec![],
+            keep: Limit::All,
         };
         // 12:00, plus this source's fixed share of the spread (< 1/10 of 90 min, < 1 min).
         let due = next_due(&src, now, None);

@@ -245,6 +245,7 @@ struct RawUpstream {
     url: String,
     name: Option<String>,
     schedule: Option<String>,
+    keep: Option<Limit>,
     #[serde(default, rename = "match")]
     include: Rules,
     #[serde(default)]
@@ -295,7 +296,14 @@ pub struct UpstreamDef {
     pub schedule: Option<cron::Schedule>,
     pub include: Vec<MatchRule>,
     pub exclude: Vec<MatchRule>,
+    /// `keep:` how many of its newest items the store keeps.
+    pub keep: Limit,
 }
+
+/// Items a source keeps in the store unless it says otherwise: one upstream
+/// that rotates its ids or adds 200,000 items in one fetch must not grow the
+/// store (and every rebuild's reads) without bound.
+pub const DEFAULT_KEEP: usize = 1000;
 
 /// One `feeds/NAME.yaml`, checked.
 #[derive(Debug, Clone)]
@@ -583,6 +591,7 @@ fn check_upstream(u: RawUpstream) -> Result<UpstreamDef, String> {
         schedule,
         include: u.include.0,
         exclude: u.exclude.0,
+        keep: u.keep.unwrap_or(Limit::Count(DEFAULT_KEEP)),
     })
 }
 

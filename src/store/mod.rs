@@ -121,6 +121,10 @@ pub trait Store {
     /// Items of one source, newest `published` first.
     fn items(&self, key: &str) -> Result<Vec<StoredItem>, StoreError>;
 
+    /// The newest `limit` items of one source, in the order of [`Store::items`]:
+    /// read through the date index, so the cost is the page, not the source.
+    fn recent_items(&self, key: &str, limit: usize) -> Result<Vec<StoredItem>, StoreError>;
+
     /// One item of one source, by its upstream id.
     fn item(&self, key: &str, id: &str) -> Result<Option<StoredItem>, StoreError>;
 
@@ -137,6 +141,11 @@ pub trait Store {
     /// not in the latest put for the source (an item still in the upstream feed
     /// would come back as new on the next fetch). Returns how many were deleted.
     fn prune(&mut self, key: &str, older_than: DateTime<Utc>) -> Result<usize, StoreError>;
+
+    /// `keep:`: deletes the items of `key` after its newest `keep` (in the
+    /// order of [`Store::items`]) that were not in the latest put for the
+    /// source. Returns how many were deleted.
+    fn keep_newest(&mut self, key: &str, keep: usize) -> Result<usize, StoreError>;
 
     /// Work sharing between processes on one store. Of `keys` (sources that
     /// exist), lease to `holder` until `until` at most `limit` that are due

@@ -980,6 +980,18 @@ impl Store for PgStore {
             .collect())
     }
 
+    fn recent_items(&self, key: &str, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE s.key = $1 ORDER BY {ITEM_ORDER} LIMIT $2"
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(self
+            .query_items(&sql, &[&key, &limit])?
+            .into_iter()
+            .map(|(_, item, _)| item)
+            .collect())
+    }
+
     fn item(&self, key: &str, id: &str) -> Result<Option<StoredItem>, StoreError> {
         let sql = format!(
             "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE s.key = $1 AND i.upstream_id = $2"
@@ -1038,6 +1050,34 @@ impl Store for PgStore {
                    AND i.first_seen < $2
                    AND (i.published_s < $3 OR (i.published_s = $3 AND i.published_ns < $4))",
                 &[&key, &cutoff, &secs, &subsec],
+            )
+            .await
+            .map_err(&db)?;
+            if deleted > 0 {
+                exec(&tx, BUMP_GENERATION, &[]).await.map_err(&db)?;
+            }
+            tx.commit().await.map_err(&db)?;
+            Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
+        })
+    }
+
+    fn keep_newest(&mut self, key: &str, keep: usize) -> Result<usize, StoreError> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let db = self.db();
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(&db)?;
+            let deleted = exec(
+                &tx,
+                "DELETE FROM items WHERE id IN (
+                     SELECT i.id FROM items i JOIN sources s ON i.source = s.id
+                     WHERE s.key = $1
+                       AND i.last_seen < (SELECT max(last_seen) FROM items WHERE source = s.id)
+                       AND i.id IN (SELECT i2.id FROM items i2 WHERE i2.source = s.id
+                                    ORDER BY i2.published_s DESC, i2.published_ns DESC,
+                                             i2.first_seen DESC, i2.upstream_id
+                                    OFFSET $2))",
+                &[&key, &keep],
             )
             .await
             .map_err(&db)?;

@@ -291,6 +291,40 @@ impl SqliteStore {
         }
         Ok(out)
     }
+
+    /// Delete the items `mark` (an `INSERT INTO temp.doomed` statement)
+    /// selects, bodies and rows by the same rule, in one transaction; bumps
+    /// the generation when any go. Returns how many were deleted.
+    fn delete_marked(
+        &mut self,
+        mark: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<usize, StoreError> {
+        let store = self.store.as_str();
+        let db = |e| db_error(store, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY)")
+            .map_err(db)?;
+        tx.execute("DELETE FROM temp.doomed", []).map_err(db)?;
+        let deleted = tx
+            .prepare_cached(mark)
+            .and_then(|mut s| s.execute(params))
+            .map_err(db)?;
+        tx.execute_batch(
+            "DELETE FROM item_bodies WHERE item IN (SELECT id FROM temp.doomed);
+             DELETE FROM items WHERE id IN (SELECT id FROM temp.doomed);
+             DELETE FROM temp.doomed;",
+        )
+        .map_err(db)?;
+        if deleted > 0 {
+            bump_generation(&tx).map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(deleted)
+    }
 }
 
 /// A SQLite row as [`codec::Columns`].
@@ -539,6 +573,18 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    fn recent_items(&self, key: &str, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE s.key = ?1 ORDER BY {ITEM_ORDER} LIMIT ?2"
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(self
+            .query_items(&sql, params![key, limit])?
+            .into_iter()
+            .map(|(_, item)| item)
+            .collect())
+    }
+
     fn item(&self, key: &str, id: &str) -> Result<Option<StoredItem>, StoreError> {
         let sql = format!(
             "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE s.key = ?1 AND i.upstream_id = ?2"
@@ -580,48 +626,35 @@ impl Store for SqliteStore {
 
     fn prune(&mut self, key: &str, older_than: DateTime<Utc>) -> Result<usize, StoreError> {
         let cutoff = self.nanos("older_than", older_than)?;
-        let store = self.store.as_str();
-        let db = |e| db_error(store, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let deleted = {
-            // Marked first, so that bodies and rows go by the same rule.
-            tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY)")
-                .map_err(db)?;
-            tx.execute("DELETE FROM temp.doomed", []).map_err(db)?;
-            let marked = tx
-                .prepare_cached(
-                    "INSERT INTO temp.doomed (id)
-                     SELECT i.id FROM items i JOIN sources s ON i.source = s.id
-                     WHERE s.key = ?1
-                       AND i.last_seen < (SELECT max(last_seen) FROM items WHERE source = s.id)
-                       AND i.first_seen < ?2
-                       AND (i.published_s < ?3 OR (i.published_s = ?3 AND i.published_ns < ?4))",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        key,
-                        cutoff,
-                        older_than.timestamp(),
-                        older_than.timestamp_subsec_nanos()
-                    ])
-                })
-                .map_err(db)?;
-            tx.execute_batch(
-                "DELETE FROM item_bodies WHERE item IN (SELECT id FROM temp.doomed);
-                 DELETE FROM items WHERE id IN (SELECT id FROM temp.doomed);
-                 DELETE FROM temp.doomed;",
-            )
-            .map_err(db)?;
-            marked
-        };
-        if deleted > 0 {
-            bump_generation(&tx).map_err(db)?;
-        }
-        tx.commit().map_err(db)?;
-        Ok(deleted)
+        self.delete_marked(
+            "INSERT INTO temp.doomed (id)
+             SELECT i.id FROM items i JOIN sources s ON i.source = s.id
+             WHERE s.key = ?1
+               AND i.last_seen < (SELECT max(last_seen) FROM items WHERE source = s.id)
+               AND i.first_seen < ?2
+               AND (i.published_s < ?3 OR (i.published_s = ?3 AND i.published_ns < ?4))",
+            params![
+                key,
+                cutoff,
+                older_than.timestamp(),
+                older_than.timestamp_subsec_nanos()
+            ],
+        )
+    }
+
+    fn keep_newest(&mut self, key: &str, keep: usize) -> Result<usize, StoreError> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        self.delete_marked(
+            "INSERT INTO temp.doomed (id)
+             SELECT i.id FROM items i JOIN sources s ON i.source = s.id
+             WHERE s.key = ?1
+               AND i.last_seen < (SELECT max(last_seen) FROM items WHERE source = s.id)
+               AND i.id IN (SELECT i2.id FROM items i2 WHERE i2.source = s.id
+                            ORDER BY i2.published_s DESC, i2.published_ns DESC,
+                                     i2.first_seen DESC, i2.upstream_id
+                            LIMIT -1 OFFSET ?2)",
+            params![key, keep],
+        )
     }
 
     fn lease(

@@ -775,6 +775,26 @@ impl PgStore {
         codec::source_state(&Cols { row, store: self })
     }
 
+    /// Run one `DELETE` of items in a transaction that bumps the generation
+    /// when it deletes any; returns how many.
+    fn delete_items(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<usize, StoreError> {
+        let db = self.db();
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(&db)?;
+            let deleted = exec(&tx, sql, params).await.map_err(&db)?;
+            if deleted > 0 {
+                exec(&tx, BUMP_GENERATION, &[]).await.map_err(&db)?;
+            }
+            tx.commit().await.map_err(&db)?;
+            Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
+        })
+    }
+
     /// One row of `ITEM_COLUMNS`: the source key, the item, its `last_seen`.
     fn item_from_row(&self, row: &Row) -> Result<(String, StoredItem, i64), StoreError> {
         let item = codec::stored_item(&Cols { row, store: self })?;
@@ -1038,55 +1058,29 @@ impl Store for PgStore {
         let cutoff = nanos(&self.store, "older_than", older_than)?;
         let (secs, subsec, _) = date_parts(&older_than.fixed_offset());
         let subsec = i64::from(subsec);
-        let db = self.db();
-        self.run(async {
-            let mut client = self.client().await?;
-            let tx = client.transaction().await.map_err(&db)?;
-            let deleted = exec(
-                &tx,
-                "DELETE FROM items i USING sources s
-                 WHERE i.source = s.id AND s.key = $1
-                   AND i.last_seen < (SELECT max(last_seen) FROM items WHERE source = s.id)
-                   AND i.first_seen < $2
-                   AND (i.published_s < $3 OR (i.published_s = $3 AND i.published_ns < $4))",
-                &[&key, &cutoff, &secs, &subsec],
-            )
-            .await
-            .map_err(&db)?;
-            if deleted > 0 {
-                exec(&tx, BUMP_GENERATION, &[]).await.map_err(&db)?;
-            }
-            tx.commit().await.map_err(&db)?;
-            Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
-        })
+        self.delete_items(
+            "DELETE FROM items i USING sources s
+             WHERE i.source = s.id AND s.key = $1
+               AND i.last_seen < (SELECT max(last_seen) FROM items WHERE source = s.id)
+               AND i.first_seen < $2
+               AND (i.published_s < $3 OR (i.published_s = $3 AND i.published_ns < $4))",
+            &[&key, &cutoff, &secs, &subsec],
+        )
     }
 
     fn keep_newest(&mut self, key: &str, keep: usize) -> Result<usize, StoreError> {
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-        let db = self.db();
-        self.run(async {
-            let mut client = self.client().await?;
-            let tx = client.transaction().await.map_err(&db)?;
-            let deleted = exec(
-                &tx,
-                "DELETE FROM items WHERE id IN (
-                     SELECT i.id FROM items i JOIN sources s ON i.source = s.id
-                     WHERE s.key = $1
-                       AND i.last_seen < (SELECT max(last_seen) FROM items WHERE source = s.id)
-                       AND i.id IN (SELECT i2.id FROM items i2 WHERE i2.source = s.id
-                                    ORDER BY i2.published_s DESC, i2.published_ns DESC,
-                                             i2.first_seen DESC, i2.upstream_id
-                                    OFFSET $2))",
-                &[&key, &keep],
-            )
-            .await
-            .map_err(&db)?;
-            if deleted > 0 {
-                exec(&tx, BUMP_GENERATION, &[]).await.map_err(&db)?;
-            }
-            tx.commit().await.map_err(&db)?;
-            Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
-        })
+        self.delete_items(
+            "DELETE FROM items WHERE id IN (
+                 SELECT i.id FROM items i JOIN sources s ON i.source = s.id
+                 WHERE s.key = $1
+                   AND i.last_seen < (SELECT max(last_seen) FROM items WHERE source = s.id)
+                   AND i.id IN (SELECT i2.id FROM items i2 WHERE i2.source = s.id
+                                ORDER BY i2.published_s DESC, i2.published_ns DESC,
+                                         i2.first_seen DESC, i2.upstream_id
+                                OFFSET $2))",
+            &[&key, &keep],
+        )
     }
 
     fn lease(

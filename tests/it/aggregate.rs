@@ -1011,3 +1011,166 @@ fn implausible_upstream_dates_become_the_time_first_seen() {
     site.build_ok();
     assert_eq!(site.read("stream.atom"), first);
 }
+
+/// `n` items of a release feed `p`, one an hour back from 2026-11-30.
+fn releases(p: &str, n: usize) -> Vec<(String, String, String, String)> {
+    let start = DateTime::parse_from_rfc3339("2026-11-30T12:00:00Z").expect("date");
+    (0..n)
+        .map(|k| {
+            (
+                format!("tag:{p}.example,2026:{k}"),
+                format!("{p} release number {k}"),
+                format!("https://{p}.example/releases/{k}"),
+                (start - Span::hours(k as i64)).to_rfc3339(),
+            )
+        })
+        .collect()
+}
+
+fn as_items(v: &[(String, String, String, String)]) -> Vec<Item<'_>> {
+    v.iter()
+        .map(|(a, b, c, d)| (a.as_str(), b.as_str(), c.as_str(), d.as_str()))
+        .collect()
+}
+
+#[test]
+fn keep_bounds_what_one_source_stores() {
+    let server = TestServer::start();
+    let many = releases("many", 30);
+    server.route("/many.atom", Response::ok(atom("Many", &as_items(&many))));
+    let site = Site::new(&config());
+    site.feed(
+        "stream",
+        &format!(
+            "title: Stream\nlimit: all\nupstreams:\n  - url: \"{}\"\n    name: many\n    keep: 5\n",
+            server.url("/many.atom")
+        ),
+    );
+    site.run(&["fetch"]).expect_success();
+    // The latest fetch still lists all 30: none can go yet (they would come
+    // back as new on the next fetch).
+    site.build_ok();
+    assert_eq!(items(&site.json("stream.json")).len(), 30);
+    // The upstream moves on: 3 new releases, the window of 30 slides.
+    let newer: Vec<_> = (0..3)
+        .map(|k| {
+            (
+                format!("tag:many.example,2026:new{k}"),
+                format!("many new release {k}"),
+                format!("https://many.example/releases/new{k}"),
+                format!("2026-12-0{}T12:00:00Z", k + 1),
+            )
+        })
+        .collect();
+    let mut window = newer.clone();
+    window.extend(many[..27].iter().cloned());
+    server.route("/many.atom", Response::ok(atom("Many", &as_items(&window))));
+    site.run(&["fetch", "--all"]).expect_success();
+    site.build_ok();
+    // Kept: the 30 of the latest fetch (still in the feed), and of the 3 that
+    // left it only those among the newest 5: none.
+    let got = items(&site.json("stream.json")).len();
+    assert_eq!(got, 30, "{got} items published");
+    let rows = site.run(&["sources", "list"]);
+    rows.expect_success();
+    let row = rows
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("many "))
+        .unwrap_or_default();
+    assert!(row.split_whitespace().any(|w| w == "30"), "{}", rows.stdout);
+
+    let bad = Site::new(&config());
+    bad.feed(
+        "stream",
+        "title: S\nupstreams:\n  - url: https://x.example/f.atom\n    keep: none\n",
+    );
+    let r = bad.run(&["check"]);
+    assert!(!r.ok());
+    assert!(r.stderr.contains("feeds/stream.yaml"), "{}", r.stderr);
+}
+
+#[test]
+fn a_feed_of_n_entries_is_the_same_whether_the_store_is_read_whole_or_by_window() {
+    let server = TestServer::start();
+    // 600 releases; a planet that reposts every tenth one two hours later
+    // with tracking parameters (a copy to merge); a quiet blog whose posts
+    // are older than everything else.
+    let a = releases("alpha", 600);
+    let repost: Vec<_> = a
+        .iter()
+        .step_by(10)
+        .map(|(id, t, link, d)| {
+            let later = DateTime::parse_from_rfc3339(d).expect("date") + Span::hours(2);
+            (
+                format!("{id}-planet"),
+                t.clone(),
+                format!("{link}?utm_source=planet"),
+                later.to_rfc3339(),
+            )
+        })
+        .collect();
+    let mut blog = releases("blog", 40);
+    for (_, _, _, d) in &mut blog {
+        let older = DateTime::parse_from_rfc3339(d).expect("date") - Span::days(60);
+        *d = older.to_rfc3339();
+    }
+    server.route("/alpha.atom", Response::ok(atom("Alpha", &as_items(&a))));
+    server.route(
+        "/planet.rss",
+        Response::ok(rss("Planet", &as_items(&repost))),
+    );
+    server.route("/blog.atom", Response::ok(atom("Blog", &as_items(&blog))));
+    let ups = format!(
+        "upstreams:\n  - url: \"{}\"\n    name: alpha\n    keep: all\n  - url: \"{}\"\n    name: planet\n  - url: \"{}\"\n    name: blog\n",
+        server.url("/alpha.atom"),
+        server.url("/planet.rss"),
+        server.url("/blog.atom")
+    );
+    let site = Site::new(&config());
+    site.feed("all", &format!("title: All\nlimit: all\n{ups}"));
+    site.feed("top", &format!("title: Top\nlimit: 25\n{ups}"));
+    site.feed(
+        "quiet",
+        &format!(
+            "title: Quiet\nlimit: 25\nupstreams:\n  - url: \"{}\"\n    name: alpha\n    keep: all\n    exclude: {{ regex: \"release\" }}\n  - url: \"{}\"\n    name: blog\n",
+            server.url("/alpha.atom"),
+            server.url("/blog.atom")
+        ),
+    );
+    site.run(&["fetch"]).expect_success();
+    site.build_ok();
+    let ids = |name: &str| -> Vec<(String, String)> {
+        items(&site.json(name))
+            .iter()
+            .map(|i| {
+                (
+                    i["id"].as_str().unwrap_or_default().to_string(),
+                    i["date_published"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let all = ids("all.json");
+    let top = ids("top.json");
+    assert_eq!(top.len(), 25);
+    assert_eq!(top, all[..25].to_vec(), "the window changed the feed");
+    // Reposts merged into the release they copy, within the window too.
+    let merged = items(&site.json("top.json"))
+        .iter()
+        .filter(|i| {
+            i["_tributary"]["sources"]
+                .as_array()
+                .is_some_and(|s| s.len() == 2)
+        })
+        .count();
+    assert!(merged >= 2, "{merged} merged entries");
+    // A feed whose rules drop the busy source's items reaches back to the
+    // old blog posts (pages grow until the feed is full).
+    let quiet = ids("quiet.json");
+    assert_eq!(quiet.len(), 25);
+    assert!(
+        quiet.iter().all(|(id, _)| id.contains("blog.example")),
+        "{quiet:?}"
+    );
+}

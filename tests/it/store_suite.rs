@@ -90,6 +90,8 @@ suite! {
         a_changed_item_is_updated_in_place,
         a_put_with_fewer_items_deletes_nothing,
         prune_deletes_only_old_items_not_in_the_latest_put,
+        keep_newest_deletes_past_the_newest_n_not_in_the_latest_put,
+        recent_items_is_the_head_of_items,
         source_state_round_trips,
         a_put_for_an_unknown_source_is_an_error,
         generation_changes_exactly_when_items_change,
@@ -320,6 +322,55 @@ fn a_put_with_fewer_items_deletes_nothing(s: &mut dyn Store) {
     s.put_items("k", &[], day(12)).unwrap();
     assert_eq!(s.items("k").unwrap().len(), 10);
     assert_eq!(s.source("k").unwrap().unwrap().item_count, 10);
+}
+
+fn keep_newest_deletes_past_the_newest_n_not_in_the_latest_put(s: &mut dyn Store) {
+    s.ensure_source("k", "K").unwrap();
+    s.ensure_source("other", "O").unwrap();
+    let old: Vec<StoredItem> = (0..6).map(|d| item(&format!("o{d}"), day(d))).collect();
+    s.put_items("k", &old, day(0)).unwrap();
+    s.put_items("other", &old, day(0)).unwrap();
+    // Everything is in the latest put: nothing may go.
+    assert_eq!(s.keep_newest("k", 2).unwrap(), 0);
+    let g = s.generation().unwrap();
+    // The feed now lists two new items and o0 (its oldest, back-dated).
+    s.put_items(
+        "k",
+        &[item("n1", day(10)), item("n2", day(11)), item("o0", day(0))],
+        day(20),
+    )
+    .unwrap();
+    let g2 = s.generation().unwrap();
+    assert_ne!(g, g2);
+    // Newest 3: n2, n1, o5. Past them and not listed any more: o4..o1.
+    assert_eq!(s.keep_newest("k", 3).unwrap(), 4);
+    assert_eq!(ids(&s.items("k").unwrap()), ["n2", "n1", "o5", "o0"]);
+    assert_ne!(s.generation().unwrap(), g2);
+    assert_eq!(
+        s.items("other").unwrap().len(),
+        6,
+        "other sources untouched"
+    );
+    assert_eq!(s.keep_newest("k", 3).unwrap(), 0);
+    assert_eq!(s.keep_newest("missing", 1).unwrap(), 0);
+}
+
+fn recent_items_is_the_head_of_items(s: &mut dyn Store) {
+    s.ensure_source("k", "K").unwrap();
+    let many: Vec<StoredItem> = (0..40)
+        .map(|d| item(&format!("i{d}"), day(d % 17)))
+        .collect();
+    s.put_items("k", &many, day(0)).unwrap();
+    let stored = s.items("k").unwrap();
+    let all = ids(&stored);
+    for n in [0, 1, 5, 39, 40, 100] {
+        assert_eq!(
+            ids(&s.recent_items("k", n).unwrap()),
+            all[..n.min(40)].to_vec(),
+            "{n}"
+        );
+    }
+    assert!(s.recent_items("missing", 3).unwrap().is_empty());
 }
 
 fn prune_deletes_only_old_items_not_in_the_latest_put(s: &mut dyn Store) {

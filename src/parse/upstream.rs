@@ -143,12 +143,24 @@ impl UpstreamItem {
 /// Read any upstream feed (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, JSON Feed). Relative
 /// links are resolved against `xml:base`, then `doc_url` when given.
 pub fn parse_upstream(bytes: &[u8], doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
+    parse_upstream_within(bytes, doc_url, PARSE_BUDGET)
+}
+
+/// [`parse_upstream`] with a time budget of `budget` instead of [`PARSE_BUDGET`].
+pub fn parse_upstream_within(
+    bytes: &[u8],
+    doc_url: Option<&Url>,
+    budget: Duration,
+) -> Result<UpstreamFeed, ParseError> {
     let text = super::encoding::decode(bytes);
     let body = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
     if body.starts_with('{') {
         return json(body, doc_url);
     }
-    Xml::new(doc_url).run(body)
+    let mut xml = Xml::new(doc_url);
+    xml.deadline = Instant::now() + budget;
+    xml.budget = budget;
+    xml.run(body)
 }
 
 // ---------------------------------------------------------------- XML
@@ -237,6 +249,7 @@ struct Xml<'u> {
     items: Vec<ItemState>,
     /// When the document has cost too much to read: see [`PARSE_BUDGET`].
     deadline: Instant,
+    budget: Duration,
 }
 
 /// Canonical prefix for a namespace URI: `""` for the feed vocabularies
@@ -383,6 +396,7 @@ impl<'u> Xml<'u> {
             feed_person: None,
             items: Vec::new(),
             deadline: Instant::now() + PARSE_BUDGET,
+            budget: PARSE_BUDGET,
         }
     }
 
@@ -403,8 +417,8 @@ impl<'u> Xml<'u> {
             events = events.wrapping_add(1);
             if events % 1024 == 0 && Instant::now() > self.deadline {
                 return Err(ParseError(format!(
-                    "gave up after {} s: the document costs too much to read",
-                    PARSE_BUDGET.as_secs()
+                    "gave up after {:.1} s: the document costs too much to read",
+                    self.budget.as_secs_f64()
                 )));
             }
             let before = reader.buffer_position();
@@ -1309,6 +1323,18 @@ mod tests {
     fn xhtml_wrapper_edge_cases() {
         assert_eq!(strip_div("<div</div>"), "<div</div>");
         assert_eq!(strip_div("<div a=\"b\"><p>x</p></div>"), "<p>x</p>");
+    }
+
+    #[test]
+    fn a_document_over_its_time_budget_fails_with_a_reason() {
+        let mut doc = String::from("<rss version=\"2.0\"><channel><title>t</title>");
+        for k in 0..3000 {
+            doc.push_str(&format!("<item><title>{k}</title><link>https://e.org/{k}</link></item>"));
+        }
+        doc.push_str("</channel></rss>");
+        let err = parse_upstream_within(doc.as_bytes(), None, Duration::ZERO).unwrap_err();
+        assert!(err.0.contains("gave up after"), "{}", err.0);
+        assert_eq!(parse_upstream(doc.as_bytes(), None).unwrap().items.len(), 3000);
     }
 
     #[test]

@@ -1329,12 +1329,17 @@ mod tests {
     fn a_document_over_its_time_budget_fails_with_a_reason() {
         let mut doc = String::from("<rss version=\"2.0\"><channel><title>t</title>");
         for k in 0..3000 {
-            doc.push_str(&format!("<item><title>{k}</title><link>https://e.org/{k}</link></item>"));
+            doc.push_str(&format!(
+                "<item><title>{k}</title><link>https://e.org/{k}</link></item>"
+            ));
         }
         doc.push_str("</channel></rss>");
         let err = parse_upstream_within(doc.as_bytes(), None, Duration::ZERO).unwrap_err();
         assert!(err.0.contains("gave up after"), "{}", err.0);
-        assert_eq!(parse_upstream(doc.as_bytes(), None).unwrap().items.len(), 3000);
+        assert_eq!(
+            parse_upstream(doc.as_bytes(), None).unwrap().items.len(),
+            3000
+        );
     }
 
     #[test]

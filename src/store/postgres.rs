@@ -1001,8 +1001,13 @@ impl Store for PgStore {
     }
 
     fn recent_items(&self, key: &str, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
+        // The source's id as a scalar, not a join on its key: the planner
+        // then walks `items_by_date` for that source and stops after
+        // `limit` rows, instead of sorting every item of the source.
         let sql = format!(
-            "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE s.key = $1 ORDER BY {ITEM_ORDER} LIMIT $2"
+            "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM}
+             WHERE i.source = (SELECT id FROM sources WHERE key = $1)
+             ORDER BY {ITEM_ORDER} LIMIT $2"
         );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         Ok(self

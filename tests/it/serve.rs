@@ -36,8 +36,14 @@ impl Daemon {
     /// `tributary -v -C ROOT serve --listen 127.0.0.1:0` with `cwd` as working
     /// directory; returns once it prints the address it listens on.
     pub fn start(root: &Path, cwd: &Path) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-            .current_dir(cwd)
+        Daemon::start_with(root, cwd, |_| {})
+    }
+
+    /// [`Daemon::start`], with `configure` applied to the command first
+    /// (limits, environment).
+    pub fn start_with(root: &Path, cwd: &Path, configure: impl FnOnce(&mut Command)) -> Daemon {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tributary"));
+        cmd.current_dir(cwd)
             .arg("-v")
             .arg("-C")
             .arg(root)
@@ -46,9 +52,9 @@ impl Daemon {
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tributary serve");
+            .stderr(Stdio::piped());
+        configure(&mut cmd);
+        let mut child = cmd.spawn().expect("start tributary serve");
         let stderr = child.stderr.take().expect("piped stderr");
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
@@ -1137,4 +1143,199 @@ fn last_modified_moves_when_bytes_change_without_a_new_entry() {
     // Its new date revalidates.
     let again = d.request("GET", "/main.atom", &[("If-Modified-Since", newer)]);
     assert_eq!(again.status, 304);
+}
+
+/// One GET on its own connection that must be answered whole within
+/// `limit` (connect included); the error says what did not happen in time.
+fn get_within(addr: SocketAddr, target: &str, limit: Duration) -> Result<Resp, String> {
+    let started = Instant::now();
+    let left = || {
+        limit
+            .checked_sub(started.elapsed())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("GET {target}: no answer within {limit:?}"))
+    };
+    let mut s = TcpStream::connect_timeout(&addr, left()?)
+        .map_err(|e| format!("GET {target}: connect: {e}"))?;
+    s.set_write_timeout(Some(left()?))
+        .map_err(|e| e.to_string())?;
+    let req = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes())
+        .map_err(|e| format!("GET {target}: send: {e}"))?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        s.set_read_timeout(Some(left()?))
+            .map_err(|e| e.to_string())?;
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) => {
+                return Err(format!(
+                    "GET {target}: read after {:?}: {e}",
+                    started.elapsed()
+                ))
+            }
+        }
+    }
+    parse_response(&raw).ok_or_else(|| {
+        format!(
+            "GET {target}: not an HTTP response: {:?}",
+            String::from_utf8_lossy(&raw)
+        )
+    })
+}
+
+/// Whether the daemon has closed `s` (a non-blocking socket): end of
+/// stream or a reset. Whatever it sent first (a 408) is read and dropped.
+fn closed_by_peer(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+// 12. Hostile clients (issue 18): 400 connections that never finish their
+// headers, against a daemon allowed 256 descriptors, lock nobody out.
+#[test]
+fn slow_clients_are_shed_and_readers_still_served_with_256_descriptors() {
+    const SLOW: usize = 400;
+    const READERS: usize = 3;
+    crate::common::raise_nofile(SLOW as u64 + 256);
+    let site = site_with("serve: { header_timeout: 2s }\n");
+    // Soft and hard alike: the daemon raises its soft limit to the hard one,
+    // and this test is about running with 256.
+    let d = Daemon::start_with(site.root(), site.cwd(), |cmd| {
+        crate::common::limit_nofile(cmd, 256, 256)
+    });
+    assert!(
+        serves(&d, "/main.atom", "<title>Hello</title>"),
+        "{}",
+        d.log()
+    );
+
+    // Each sends half a request line and then nothing, holding its socket.
+    let opened = Instant::now();
+    let mut slow: Vec<TcpStream> = (0..SLOW)
+        .map(|i| {
+            let mut s = TcpStream::connect_timeout(&d.addr, Duration::from_secs(5))
+                .unwrap_or_else(|e| panic!("slow connection {i} not accepted: {e}\n{}", d.log()));
+            s.write_all(b"GET /main.atom HTTP/1.1\r\nHo")
+                .unwrap_or_else(|e| panic!("slow connection {i}: {e}"));
+            s.set_nonblocking(true).expect("non-blocking");
+            s
+        })
+        .collect();
+
+    // New readers are answered, all of them, promptly.
+    let readers: Vec<_> = (0..READERS)
+        .map(|_| {
+            let addr = d.addr;
+            std::thread::spawn(move || get_within(addr, "/main.atom", Duration::from_secs(3)))
+        })
+        .collect();
+    let answered: Vec<Result<Resp, String>> = readers
+        .into_iter()
+        .map(|h| h.join().expect("reader thread"))
+        .collect();
+    let ok = answered
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|r| r.status == 200))
+        .count();
+    assert_eq!(
+        ok,
+        READERS,
+        "readers answered within 3 s: {:?}\n{}",
+        answered
+            .iter()
+            .map(|r| r.as_ref().map(|r| r.status))
+            .collect::<Vec<_>>(),
+        d.log()
+    );
+
+    // An edit made meanwhile is built (descriptors are left for it) and served.
+    site.post(
+        "2026-01-02-hello.md",
+        post(
+            "Hello under siege",
+            "2026-01-02 10:00:00 +0000",
+            "First body.\n",
+        ),
+    );
+    let edited = Instant::now();
+    let mut last = String::new();
+    let seen = loop {
+        match get_within(d.addr, "/main.atom", Duration::from_secs(1)) {
+            Ok(r) if r.text().contains("<title>Hello under siege</title>") => break true,
+            Ok(r) => last = format!("status {}", r.status),
+            Err(e) => last = e,
+        }
+        if edited.elapsed() > Duration::from_secs(5) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        seen,
+        "the edit was not served within 5 s (last: {last})\n{}",
+        d.log()
+    );
+
+    // The slow connections are closed: by the header timeout at the latest.
+    let mut closed = vec![false; SLOW];
+    loop {
+        for (s, c) in slow.iter_mut().zip(closed.iter_mut()) {
+            if !*c {
+                *c = closed_by_peer(s);
+            }
+        }
+        let n = closed.iter().filter(|c| **c).count();
+        if n * 10 >= SLOW * 9 {
+            break;
+        }
+        assert!(
+            opened.elapsed() < Duration::from_secs(30),
+            "only {n} of {SLOW} slow connections closed after 30 s\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let closed_after = opened.elapsed();
+    let metrics = get_within(d.addr, "/metrics", Duration::from_secs(3))
+        .expect("/metrics")
+        .text();
+    let figure = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{metrics}"))
+    };
+    let cap = figure("tributary_http_connections_max ");
+    assert!(cap < 256, "the cap {cap} leaves descriptors for builds");
+    let shed = figure("tributary_http_connections_shed_total{reason=\"header_timeout\"}")
+        + figure("tributary_http_connections_shed_total{reason=\"evicted\"}");
+    assert!(shed as usize * 10 >= SLOW * 9, "{metrics}");
+    eprintln!("slow connections closed within {closed_after:?}; cap {cap}; shed {shed}");
+}
+
+// 13. The soft limit on open files is raised to the hard one at start.
+#[test]
+fn soft_descriptor_limit_is_raised_to_the_hard_one() {
+    let site = site_with("");
+    let d = Daemon::start_with(site.root(), site.cwd(), |cmd| {
+        crate::common::limit_nofile(cmd, 256, 1024)
+    });
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", d.pid())).expect("limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("Max open files line");
+    let figures: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(figures, ["1024", "1024"], "{line}");
+    assert!(d.log().contains("1024 open files"), "{}", d.log());
 }

@@ -1339,3 +1339,77 @@ fn soft_descriptor_limit_is_raised_to_the_hard_one() {
     assert_eq!(figures, ["1024", "1024"], "{line}");
     assert!(d.log().contains("1024 open files"), "{}", d.log());
 }
+
+/// One request on an open kept-alive connection: the status, or `None` if
+/// the daemon closed the connection.
+fn keep_alive_get(s: &mut TcpStream, addr: SocketAddr, target: &str) -> Option<u16> {
+    let req = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (n, v) = l.split_once(':')?;
+                    n.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .expect("Content-Length");
+            if raw.len() >= end + 4 + length {
+                return head.split(' ').nth(1)?.parse().ok();
+            }
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+// 14. Kept-alive connections are reused while active and closed once idle
+// for `idle_timeout`; a request begun on one gets `header_timeout` from its
+// first byte.
+#[test]
+fn kept_alive_connections_are_closed_when_idle() {
+    let site = site_with("serve: { idle_timeout: 2s, header_timeout: 1s }\n");
+    let d = Daemon::serve(&site);
+    let mut s = TcpStream::connect_timeout(&d.addr, Duration::from_secs(5)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // Longer than the header timeout between requests: idle is not slow.
+    for _ in 0..3 {
+        assert_eq!(keep_alive_get(&mut s, d.addr, "/main.atom"), Some(200));
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    let idle = Instant::now();
+    let mut buf = [0u8; 64];
+    let r = s.read(&mut buf);
+    assert!(matches!(r, Ok(0)), "closed when idle: {r:?}");
+    let took = idle.elapsed();
+    assert!(took < Duration::from_secs(3), "closed after {took:?} more");
+
+    // Half a request on a kept-alive connection: closed by the header timeout.
+    let mut s = TcpStream::connect_timeout(&d.addr, Duration::from_secs(5)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(keep_alive_get(&mut s, d.addr, "/main.atom"), Some(200));
+    s.write_all(b"GET /main.atom HTTP/1.1\r\nHo").unwrap();
+    let begun = Instant::now();
+    let r = s.read(&mut buf);
+    assert!(matches!(r, Ok(0) | Err(_)), "closed: {r:?}");
+    let took = begun.elapsed();
+    assert!(
+        took < Duration::from_millis(1900),
+        "closed {took:?} after the request began, not at the header timeout"
+    );
+    let metrics = d.get("/metrics").text();
+    assert!(
+        metrics.contains("tributary_http_connections_shed_total{reason=\"idle_timeout\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tributary_http_connections_shed_total{reason=\"header_timeout\"} 1"),
+        "{metrics}"
+    );
+}

@@ -359,7 +359,11 @@ pub async fn serve(
     // No timer is given to hyper: its header timeout would also cut idle
     // kept-alive connections (see the module comment); the tracker times.
     builder.header_read_timeout(None);
-    let mut out_of_descriptors: Option<Instant> = None;
+    // Warnings about shedding, at most once a minute each: under attack
+    // every accept would log.
+    let mut out_of_descriptors = Warned::default();
+    let mut at_cap = Warned::default();
+    let mut failing = Warned::default();
     tokio::pin!(stop);
     loop {
         let accepted = tokio::select! {
@@ -372,26 +376,49 @@ pub async fn serve(
                 // Out of descriptors: the connection waits in the backlog;
                 // free a descriptor and take it next time round.
                 if crate::diag::is_exhausted(&e) {
-                    if out_of_descriptors.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+                    if out_of_descriptors.due() {
                         tracing::warn!(
                             "cannot accept a connection ({e}): closing the stalest to make room"
                         );
-                        out_of_descriptors = Some(Instant::now());
                     }
                     tracker.evict_for_descriptor();
                     tokio::time::sleep(Duration::from_millis(10)).await;
+                } else if !matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::ConnectionRefused
+                ) {
+                    // Not about one connection (reset before it was
+                    // accepted): do not spin on it.
+                    if failing.due() {
+                        tracing::warn!("cannot accept a connection: {e}");
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                // Anything else concerns that one connection (reset before
-                // it was accepted): go on.
                 continue;
             }
         };
         // Responses go out whole in one write: Nagle's algorithm would only
         // hold a 304's headers back waiting for an ACK.
         let _ = tcp.set_nodelay(true);
-        let Some((id, conn)) = tracker.admit() else {
+        let evicted = tracker.shed.evicted.load(Ordering::Relaxed);
+        let admitted = tracker.admit();
+        if tracker.shed.evicted.load(Ordering::Relaxed) != evicted && at_cap.due() {
+            tracing::warn!(
+                "{} connections open, the cap: closing those that wait longest for their headers, or idle longest, to make room",
+                tracker.cap
+            );
+        }
+        let Some((id, conn)) = admitted else {
             // Every open connection is being answered: closing this one is
             // all that can be done.
+            if at_cap.due() {
+                tracing::warn!(
+                    "{} connections open, the cap, all being answered: refusing new ones",
+                    tracker.cap
+                );
+            }
             continue;
         };
         let registered = Registered {
@@ -440,6 +467,24 @@ pub async fn serve(
     }
     tracker.close_all();
     stopped
+}
+
+/// When a warning was last logged.
+#[derive(Default)]
+struct Warned(Option<Instant>);
+
+impl Warned {
+    /// Whether to log now (and note that it was).
+    fn due(&mut self) -> bool {
+        if self
+            .0
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(60))
+        {
+            return false;
+        }
+        self.0 = Some(Instant::now());
+        true
+    }
 }
 
 /// Raise the soft limit on open files to the hard one; the limits after

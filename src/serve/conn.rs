@@ -333,7 +333,7 @@ pub type Timeouts = Arc<dyn Fn() -> (Duration, Duration) + Send + Sync>;
 
 /// Accept and serve connections until `stop` completes, then let the
 /// requests being answered finish (for a few seconds at most). Returns
-/// when `stop` completed.
+/// the instant `stop` completed.
 pub async fn serve(
     listener: TcpListener,
     router: Router,

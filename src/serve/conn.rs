@@ -19,6 +19,7 @@
 //! it would also cut idle connections at the header timeout.
 
 use axum::Router;
+use futures_util::task::AtomicWaker;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -33,7 +34,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify};
 
 /// The request headers are not complete yet (a new connection starts here).
 const HEAD: u8 = 0;
@@ -43,11 +43,18 @@ const BUSY: u8 = 1;
 /// request.
 const IDLE: u8 = 2;
 
+/// What a connection's task is told to do (`Conn::signal`).
+const RUN: u8 = 0;
+/// Finish the request being answered, then close (shutdown).
+const DRAIN: u8 = 1;
+/// Close now.
+const KILL: u8 = 2;
+
 /// How often timeouts are checked: a connection lives at most this much
 /// longer than its timeout.
 const REAP_EVERY: Duration = Duration::from_millis(250);
 /// How long requests being answered get to finish at shutdown.
-const DRAIN: Duration = Duration::from_secs(3);
+const DRAIN_FOR: Duration = Duration::from_secs(3);
 
 /// One open connection, as the tracker sees it.
 struct Conn {
@@ -55,8 +62,37 @@ struct Conn {
     /// Milliseconds since the tracker's epoch: when the phase began (for
     /// `IDLE`, the last byte written).
     since: AtomicU64,
-    /// Close now (timed out or evicted).
-    kill: Notify,
+    /// `RUN`, `DRAIN` or `KILL`, read by the connection's task whenever it
+    /// is woken: an atomic load, where a `Notify` would take a lock on
+    /// every wake of every connection.
+    signal: AtomicU8,
+    /// The connection's task, woken when `signal` changes.
+    waker: AtomicWaker,
+}
+
+impl Conn {
+    fn new(phase: u8, since: u64) -> Conn {
+        Conn {
+            phase: AtomicU8::new(phase),
+            since: AtomicU64::new(since),
+            signal: AtomicU8::new(RUN),
+            waker: AtomicWaker::new(),
+        }
+    }
+
+    /// Close now (timed out, evicted, or not being answered at shutdown).
+    fn kill(&self) {
+        self.signal.store(KILL, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Finish the request being answered, then close.
+    fn drain(&self) {
+        let _ = self
+            .signal
+            .compare_exchange(RUN, DRAIN, Ordering::AcqRel, Ordering::Acquire);
+        self.waker.wake();
+    }
 }
 
 /// Why connections were closed by the server, for `/metrics`.
@@ -122,11 +158,7 @@ impl Tracker {
             self.shed.evicted.fetch_add(1, Ordering::Relaxed);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let conn = Arc::new(Conn {
-            phase: AtomicU8::new(HEAD),
-            since: AtomicU64::new(self.now()),
-            kill: Notify::new(),
-        });
+        let conn = Arc::new(Conn::new(HEAD, self.now()));
         open.insert(id, conn.clone());
         Some((id, conn))
     }
@@ -158,26 +190,27 @@ impl Tracker {
                 _ => return true,
             };
             counter.fetch_add(1, Ordering::Relaxed);
-            c.kill.notify_one();
+            c.kill();
             false
         });
     }
 
     /// At shutdown: close the connections not being answered; those being
-    /// answered finish (hyper's graceful shutdown).
+    /// answered finish their answer first (hyper's graceful shutdown).
     fn close_unanswered(&self) {
         self.lock().retain(|_, c| {
             if c.phase.load(Ordering::Relaxed) == BUSY {
+                c.drain();
                 return true;
             }
-            c.kill.notify_one();
+            c.kill();
             false
         });
     }
 
     fn close_all(&self) {
         for c in std::mem::take(&mut *self.lock()).into_values() {
-            c.kill.notify_one();
+            c.kill();
         }
     }
 }
@@ -200,7 +233,7 @@ fn evict_one(open: &mut BTreeMap<u64, Arc<Conn>>) -> bool {
         .map(|(_, id)| id);
     match victim.and_then(|id| open.remove(&id)) {
         Some(c) => {
-            c.kill.notify_one();
+            c.kill();
             true
         }
         None => false,
@@ -341,7 +374,6 @@ pub async fn serve(
     timeouts: Timeouts,
     stop: impl Future<Output = ()>,
 ) -> Instant {
-    let (stopping, stop_rx) = watch::channel(false);
     let reaper = {
         let tracker = tracker.clone();
         tokio::spawn(async move {
@@ -435,34 +467,36 @@ pub async fn serve(
             conn: conn.clone(),
         };
         let connection = builder.serve_connection(io, service);
-        let mut stop_rx = stop_rx.clone();
         tokio::spawn(async move {
             let _registered = registered;
             tokio::pin!(connection);
             let mut draining = false;
-            loop {
-                tokio::select! {
-                    r = connection.as_mut() => {
-                        if let Err(e) = r {
-                            tracing::debug!("connection: {e}");
-                        }
-                        break;
-                    }
-                    _ = conn.kill.notified() => break,
-                    _ = stop_rx.changed(), if !draining => {
+            std::future::poll_fn(|cx| {
+                // Registered before the signal is read: a signal sent in
+                // between still wakes this task.
+                conn.waker.register(cx.waker());
+                match conn.signal.load(Ordering::Acquire) {
+                    KILL => return Poll::Ready(()),
+                    DRAIN if !draining => {
                         draining = true;
                         connection.as_mut().graceful_shutdown();
                     }
+                    _ => {}
                 }
-            }
+                connection.as_mut().poll(cx).map(|r| {
+                    if let Err(e) = r {
+                        tracing::debug!("connection: {e}");
+                    }
+                })
+            })
+            .await;
         });
     }
     let stopped = Instant::now();
     drop(listener);
     reaper.abort();
     tracker.close_unanswered();
-    let _ = stopping.send(true);
-    while tracker.open() > 0 && stopped.elapsed() < DRAIN {
+    while tracker.open() > 0 && stopped.elapsed() < DRAIN_FOR {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tracker.close_all();
@@ -567,11 +601,7 @@ mod tests {
     }
 
     fn conn(phase: u8, since: u64) -> Arc<Conn> {
-        Arc::new(Conn {
-            phase: AtomicU8::new(phase),
-            since: AtomicU64::new(since),
-            kill: Notify::new(),
-        })
+        Arc::new(Conn::new(phase, since))
     }
 
     #[test]

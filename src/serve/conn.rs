@@ -98,7 +98,9 @@ impl Conn {
 /// Why connections were closed by the server, for `/metrics`.
 #[derive(Debug, Default)]
 pub struct Shed {
+    /// Closed with their headers incomplete after `header_timeout`.
     pub header_timeout: AtomicU64,
+    /// Closed after `idle_timeout` without a request.
     pub idle_timeout: AtomicU64,
     /// Closed to make room for a new connection at the cap.
     pub evicted: AtomicU64,

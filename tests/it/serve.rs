@@ -1416,3 +1416,43 @@ fn kept_alive_connections_are_closed_when_idle() {
         "{metrics}"
     );
 }
+
+// 15. A build that fails for a passing reason (here the store, locked by
+// another process past its busy timeout) is tried again until it succeeds;
+// the edit that asked for it is not left waiting for the next edit.
+#[test]
+fn a_build_the_store_refused_is_retried_until_it_succeeds() {
+    let site = site_with(&fetch_config(5));
+    // An upstream makes every build read the store; nothing listens on
+    // port 9 of the loopback, so its fetches fail at once.
+    site.feed(
+        "stream",
+        &stream_feed(&[("http://127.0.0.1:9/feed.atom", "Nowhere", Some("@yearly"))]),
+    );
+    let d = Daemon::serve(&site);
+    assert!(
+        serves(&d, "/main.atom", "<title>Hello</title>"),
+        "{}",
+        d.log()
+    );
+
+    // Another process takes the store for itself: readers get SQLITE_BUSY.
+    let db = rusqlite::Connection::open(site.root().join(".tributary/store.db")).expect("open");
+    db.execute_batch("PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;")
+        .expect("lock the store");
+    site.post(
+        "2026-01-02-hello.md",
+        post("Hello again", "2026-01-02 10:00:00 +0000", "First body.\n"),
+    );
+    wait_for(
+        Duration::from_secs(20),
+        "the build to fail on the locked store",
+        || d.log().contains("the build failed").then_some(()),
+    );
+    assert!(serves(&d, "/main.atom", "<title>Hello</title>"));
+    drop(db);
+    wait_for(CHANGE_TIMEOUT, "the retried build served", || {
+        serves(&d, "/main.atom", "<title>Hello again</title>").then_some(())
+    });
+    assert!(d.log().contains("passing reason"), "{}", d.log());
+}

@@ -10,7 +10,7 @@ pub use feed::{
     parse_schedule, Archive, FeedDef, Format, Formats, Limit, OutputPaths, PostFilter,
     PostSelection, Rules, UpstreamDef, UpstreamLocation,
 };
-pub use site::{jekyll_permalink_style, key_line, IdScheme, SiteConfig};
+pub use site::{jekyll_permalink_style, key_line, IdScheme, ServeSettings, SiteConfig};
 
 use crate::diag::Diagnostic;
 use crate::entry::Person;

@@ -56,9 +56,46 @@ struct RawSite {
     #[serde(default)]
     cache_max_age: Option<u64>,
     #[serde(default)]
+    serve: RawServe,
+    #[serde(default)]
     hub: Option<String>,
     #[serde(default)]
     xslt: bool,
+}
+
+/// The `serve:` section as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServe {
+    #[serde(default)]
+    header_timeout: Option<String>,
+    #[serde(default)]
+    idle_timeout: Option<String>,
+    #[serde(default)]
+    max_connections: Option<usize>,
+}
+
+/// The `serve:` section: what the daemon's HTTP side sheds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeSettings {
+    /// A connection whose request headers are not complete this long after
+    /// it opened (or after its next request began) is closed.
+    pub header_timeout: std::time::Duration,
+    /// A kept-alive connection with no request this long is closed.
+    pub idle_timeout: std::time::Duration,
+    /// Connections open at once, at most; lowered at start to what the
+    /// limit on open files leaves after a reserve for builds and the store.
+    pub max_connections: usize,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        ServeSettings {
+            header_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(60),
+            max_connections: 4096,
+        }
+    }
 }
 
 /// `tributary.yaml`, checked.
@@ -98,6 +135,8 @@ pub struct SiteConfig {
     pub listen: String,
     /// `Cache-Control: max-age` of served feeds, in seconds.
     pub cache_max_age: u64,
+    /// `serve:`: timeouts and the connection cap of `tributary serve`.
+    pub serve: ServeSettings,
     /// WebSub hub: feeds link to it and `serve` pings it when a feed changes.
     pub hub: Option<Url>,
     /// Atom and RSS documents point to a shipped XSL stylesheet.
@@ -243,6 +282,7 @@ impl SiteConfig {
                 format!("listen {listen:?} is not an address:port such as 127.0.0.1:8080"),
             ));
         }
+        let serve = parse_serve(&raw.serve, shown, line_of("serve"))?;
         let hub = match raw.hub.as_deref() {
             None => None,
             Some(h) => match Url::parse(h.trim()) {
@@ -275,6 +315,7 @@ impl SiteConfig {
             schedule,
             listen,
             cache_max_age: raw.cache_max_age.unwrap_or(300),
+            serve,
             hub,
             xslt: raw.xslt,
             source_text: text.to_string(),
@@ -304,6 +345,49 @@ impl SiteConfig {
             Err(_) => format!("{}{}", self.base_url, rel),
         }
     }
+}
+
+/// Check `serve:`; a key left out keeps its default.
+fn parse_serve(
+    raw: &RawServe,
+    shown: &Path,
+    line: Option<usize>,
+) -> Result<ServeSettings, Diagnostic> {
+    let mut out = ServeSettings::default();
+    // Below a second a slow mobile reader is cut off; beyond the upper
+    // bound a held connection is no longer "slow" but gone.
+    let duration = |key: &str, text: &str, max: chrono::Duration, example: &str| {
+        super::parse_duration(text)
+            .filter(|d| *d >= chrono::Duration::seconds(1) && *d <= max)
+            .and_then(|d| d.to_std().ok())
+            .ok_or_else(|| {
+                Diagnostic::error(
+                    shown,
+                    line,
+                    format!(
+                        "serve: {key} {text:?} is not a duration between 1s and {}h, such as {example}",
+                        max.num_hours()
+                    ),
+                )
+            })
+    };
+    if let Some(t) = &raw.header_timeout {
+        out.header_timeout = duration("header_timeout", t, chrono::Duration::hours(1), "10s")?;
+    }
+    if let Some(t) = &raw.idle_timeout {
+        out.idle_timeout = duration("idle_timeout", t, chrono::Duration::hours(24), "60s")?;
+    }
+    if let Some(n) = raw.max_connections {
+        if n == 0 {
+            return Err(Diagnostic::error(
+                shown,
+                line,
+                "serve: max_connections must be at least 1",
+            ));
+        }
+        out.max_connections = n;
+    }
+    Ok(out)
 }
 
 /// The 1-based line of a top-level `key:` in a YAML text, for messages.

@@ -324,6 +324,39 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         "tributary_http_not_modified_total {}",
         m.not_modified.load(Ordering::Relaxed)
     );
+    let conns = &app.connections;
+    counter(
+        &mut s,
+        "tributary_http_connections",
+        "Connections open now.",
+        "gauge",
+    );
+    let _ = writeln!(s, "tributary_http_connections {}", conns.open());
+    counter(
+        &mut s,
+        "tributary_http_connections_max",
+        "The connection cap: serve: max_connections, or less to keep descriptors for builds.",
+        "gauge",
+    );
+    let _ = writeln!(s, "tributary_http_connections_max {}", conns.cap());
+    counter(
+        &mut s,
+        "tributary_http_connections_shed_total",
+        "Connections the server closed or refused, by reason.",
+        "counter",
+    );
+    for (reason, v) in [
+        ("header_timeout", &conns.shed.header_timeout),
+        ("idle_timeout", &conns.shed.idle_timeout),
+        ("evicted", &conns.shed.evicted),
+        ("refused", &conns.shed.refused),
+    ] {
+        let _ = writeln!(
+            s,
+            "tributary_http_connections_shed_total{{reason=\"{reason}\"}} {}",
+            v.load(Ordering::Relaxed)
+        );
+    }
     let label = |v: &str| {
         v.replace('\\', "\\\\")
             .replace('"', "\\\"")

@@ -12,6 +12,7 @@
 //! Schedules, backoff and next-due times live in the store, so a restart
 //! does not refetch everything.
 
+pub mod conn;
 pub mod http;
 pub mod snapshot;
 mod watch;
@@ -96,6 +97,8 @@ pub struct App {
     doc_generation: AtomicU64,
     /// Another replica published a build: load it.
     reload: Notify,
+    /// The open connections, their cap and what was shed.
+    pub connections: Arc<conn::Tracker>,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -169,6 +172,39 @@ impl App {
     }
 }
 
+/// Raise the soft limit on open files to the hard one, and size the
+/// connection cap from it: `serve: max_connections`, lowered so that
+/// builds, the store and fetches keep descriptors however many clients
+/// connect. Both figures are logged.
+fn connection_cap(site: &Site) -> usize {
+    let configured = site.config.serve.max_connections;
+    let open_files = match conn::raise_open_files_limit() {
+        Ok((soft, hard, before)) => {
+            if soft > before {
+                tracing::info!("{soft} open files allowed (soft limit raised from {before}, the hard limit is {hard})");
+            } else {
+                tracing::info!("{soft} open files allowed (the hard limit is {hard})");
+            }
+            soft
+        }
+        Err(e) => {
+            // Sized as for the usual default rather than not at all.
+            tracing::warn!("cannot read or raise the limit on open files ({e}): assuming 1024");
+            1024
+        }
+    };
+    let reserve = conn::reserve(open_files, site.config.fetch.concurrency);
+    let cap = conn::connection_cap(configured, open_files, reserve);
+    if cap < configured {
+        tracing::warn!(
+            "at most {cap} connections (not serve: max_connections {configured}): {open_files} open files allowed, {reserve} kept for builds, the store and fetches; raise LimitNOFILE or ulimit -n"
+        );
+    } else {
+        tracing::info!("at most {cap} connections ({reserve} open files kept for builds, the store and fetches)");
+    }
+    cap
+}
+
 /// Run the daemon until SIGTERM or SIGINT; `Ok` on a clean stop.
 pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
     let site = Site::load(root)?;
@@ -182,6 +218,7 @@ pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
             ))
         })?,
     };
+    let connections = Arc::new(conn::Tracker::new(connection_cap(&site)));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -204,6 +241,7 @@ pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
         stopping: AtomicBool::new(false),
         doc_generation: AtomicU64::new(0),
         reload: Notify::new(),
+        connections,
     });
     let result = rt.block_on(serve(app, listen));
     // A fetch still running after the grace period is abandoned: dropping
@@ -245,14 +283,21 @@ async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), Error> {
     let follower = tokio::spawn(follow_shared(app.clone()));
 
     let router = http::router(app.clone());
-    // Responses go out whole in one write: Nagle's algorithm would only
-    // hold a 304's headers back waiting for an ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let result = axum::serve(listener, router)
-        .with_graceful_shutdown(stop_signal())
-        .await;
+    let timeouts: conn::Timeouts = {
+        let app = app.clone();
+        Arc::new(move || {
+            let s = &app.site().config.serve;
+            (s.header_timeout, s.idle_timeout)
+        })
+    };
+    let stopped = conn::serve(
+        listener,
+        router,
+        app.connections.clone(),
+        timeouts,
+        stop_signal(),
+    )
+    .await;
     app.stopping.store(true, Ordering::SeqCst);
     scheduler.abort();
     rebuilder.abort();
@@ -262,14 +307,16 @@ async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), Error> {
     // transaction, so an abandoned one leaves the store as it was.
     let pending: Vec<tokio::task::JoinHandle<()>> =
         std::mem::take(&mut *fetches.lock().unwrap_or_else(|e| e.into_inner()));
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+    // The grace counts from the signal: draining the HTTP side took part of it.
+    let grace = SHUTDOWN_GRACE.saturating_sub(stopped.elapsed());
+    let _ = tokio::time::timeout(grace, async {
         for p in pending {
             let _ = p.await;
         }
     })
     .await;
     tracing::info!("stopped");
-    result.map_err(|e| Error::io("serve", e))
+    Ok(())
 }
 
 /// A replica may start before its PostgreSQL (a cluster coming up): wait
@@ -616,10 +663,11 @@ fn load_shared(app: &App) -> Result<(), Error> {
 
 /// Rebuild when asked (debounced), and when the next future post goes live.
 async fn rebuild_loop(app: Arc<App>, mut next_future: Option<DateTime<Utc>>) {
-    // A build that failed because the store could not be reached is tried
-    // again (backing off) until it can be: the edit that asked for it would
-    // otherwise wait for the next one. A broken post is not retried: it
-    // fails the same way until it is fixed, which is itself an edit.
+    // A build that failed for a passing reason (the store unreachable or
+    // busy, the process out of descriptors) is tried again, backing off,
+    // until it succeeds: the edit that asked for it would otherwise wait for
+    // the next one. A broken post is not retried: it fails the same way
+    // until it is fixed, which is itself an edit.
     let mut retry: Option<Duration> = None;
     loop {
         // A future post whose time has already come (the build was slow) is due now.
@@ -640,7 +688,7 @@ async fn rebuild_loop(app: Arc<App>, mut next_future: Option<DateTime<Utc>>) {
             }
             _ = tokio::time::sleep(wait) => {
                 if retry.is_some() {
-                    tracing::info!("trying the build again: the store may be back");
+                    tracing::info!("trying the failed build again");
                 } else if next_future.is_none() {
                     continue;
                 } else {
@@ -657,9 +705,9 @@ async fn rebuild_loop(app: Arc<App>, mut next_future: Option<DateTime<Utc>>) {
                 next_future = next;
                 retry = None;
             }
-            Ok(Err(Error::Store(crate::store::StoreError::Database { .. }))) => {
+            Ok(Err(e)) if e.is_transient() => {
                 let next = retry.map_or(BUILD_RETRY_FIRST, |r| (r * 2).min(BUILD_RETRY_MAX));
-                tracing::warn!("the store is unreachable: the build is tried again in {next:?}");
+                tracing::warn!("the build failed for a passing reason: tried again in {next:?}");
                 retry = Some(next);
             }
             Ok(Err(_)) => retry = None,
@@ -668,8 +716,8 @@ async fn rebuild_loop(app: Arc<App>, mut next_future: Option<DateTime<Utc>>) {
     }
 }
 
-/// The first wait before a build the store failed is tried again, and the
-/// longest (the wait doubles in between).
+/// The first wait before a build that failed for a passing reason is tried
+/// again, and the longest (the wait doubles in between).
 const BUILD_RETRY_FIRST: Duration = Duration::from_secs(2);
 const BUILD_RETRY_MAX: Duration = Duration::from_secs(60);
 

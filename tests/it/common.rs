@@ -372,3 +372,61 @@ pub fn count(hay: &str, needle: &str) -> usize {
 pub fn items(doc: &serde_json::Value) -> &Vec<serde_json::Value> {
     doc["items"].as_array().expect("items array")
 }
+
+/// This process's limits on open files: (soft, hard).
+#[allow(clippy::unnecessary_cast)] // rlim_t is u64 here, narrower on some targets
+pub fn nofile_limits() -> (u64, u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct it is given, which lives
+    // for the whole call.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    assert_eq!(rc, 0, "getrlimit: {}", std::io::Error::last_os_error());
+    (lim.rlim_cur as u64, lim.rlim_max as u64)
+}
+
+/// Raise this process's soft limit on open files to at least `want`
+/// (tests that hold hundreds of sockets open); panics if the hard limit
+/// is lower.
+#[allow(clippy::unnecessary_cast)] // rlim_t is u64 here, narrower on some targets
+pub fn raise_nofile(want: u64) {
+    let (soft, hard) = nofile_limits();
+    if soft >= want {
+        return;
+    }
+    assert!(
+        hard >= want,
+        "this test needs {want} open files; the hard limit is {hard}"
+    );
+    let lim = libc::rlimit {
+        rlim_cur: want as libc::rlim_t,
+        rlim_max: hard as libc::rlim_t,
+    };
+    // SAFETY: setrlimit only reads the struct it is given.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+    assert_eq!(rc, 0, "setrlimit: {}", std::io::Error::last_os_error());
+}
+
+/// Make `cmd` start with `soft` and `hard` limits on open files.
+#[allow(clippy::unnecessary_cast)] // rlim_t is u64 here, narrower on some targets
+pub fn limit_nofile(cmd: &mut Command, soft: u64, hard: u64) {
+    use std::os::unix::process::CommandExt;
+    let lim = libc::rlimit {
+        rlim_cur: soft as libc::rlim_t,
+        rlim_max: hard as libc::rlim_t,
+    };
+    // SAFETY: runs in the child between fork and exec, where only
+    // async-signal-safe calls are allowed: setrlimit is one, and the
+    // closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}

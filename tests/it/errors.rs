@@ -33,6 +33,36 @@ fn unknown_key_in_site_config_names_file_line_and_key() {
 }
 
 #[test]
+fn bad_serve_settings_name_file_line_and_key() {
+    for (serve, needle) in [
+        (
+            "serve: { header_timeout: 0s }",
+            "tributary.yaml:3: serve: header_timeout \"0s\" is not a duration between 1s and 1h",
+        ),
+        (
+            "serve:\n  idle_timeout: soon",
+            "tributary.yaml:3: serve: idle_timeout \"soon\" is not a duration",
+        ),
+        (
+            "serve: { max_connections: 0 }",
+            "tributary.yaml:3: serve: max_connections must be at least 1",
+        ),
+        (
+            "serve:\n  max_conections: 10",
+            "tributary.yaml:4: serve: unknown key \"max_conections\"",
+        ),
+    ] {
+        let site = Site::new(&format!(
+            "title: T\nbase_url: https://example.org/\n{serve}\n"
+        ));
+        site.feed("main", MAIN_FEED);
+        with_good_post(&site);
+        let err = fails(&site);
+        assert!(err.contains(needle), "{serve}: {err}");
+    }
+}
+
+#[test]
 fn unknown_key_in_feed_file_names_file_line_and_key() {
     let site = Site::basic();
     site.feed("main", "title: Main\nlimt: 5\n");

@@ -36,8 +36,14 @@ impl Daemon {
     /// `tributary -v -C ROOT serve --listen 127.0.0.1:0` with `cwd` as working
     /// directory; returns once it prints the address it listens on.
     pub fn start(root: &Path, cwd: &Path) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-            .current_dir(cwd)
+        Daemon::start_with(root, cwd, |_| {})
+    }
+
+    /// [`Daemon::start`], with `configure` applied to the command first
+    /// (limits, environment).
+    pub fn start_with(root: &Path, cwd: &Path, configure: impl FnOnce(&mut Command)) -> Daemon {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tributary"));
+        cmd.current_dir(cwd)
             .arg("-v")
             .arg("-C")
             .arg(root)
@@ -46,9 +52,9 @@ impl Daemon {
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tributary serve");
+            .stderr(Stdio::piped());
+        configure(&mut cmd);
+        let mut child = cmd.spawn().expect("start tributary serve");
         let stderr = child.stderr.take().expect("piped stderr");
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
@@ -596,7 +602,13 @@ fn edits_are_served_without_restart_and_broken_edits_keep_the_old_feed() {
     assert_eq!(still.body, good.body, "the last good feed is still served");
     assert_eq!(still.must("ETag"), good.must("ETag"));
     assert_eq!(d.get("/main.json").body, good_json.body);
-    assert!(d.log().contains("2026-01-04-broken.md"), "{}", d.log());
+    // The log reaches this test through a pipe and a thread: a moment
+    // after /healthz.
+    wait_for(
+        Duration::from_secs(5),
+        "the broken file named in the log",
+        || d.log().contains("2026-01-04-broken.md").then_some(()),
+    );
 
     // Fixing it recovers.
     site.write(
@@ -1137,4 +1149,316 @@ fn last_modified_moves_when_bytes_change_without_a_new_entry() {
     // Its new date revalidates.
     let again = d.request("GET", "/main.atom", &[("If-Modified-Since", newer)]);
     assert_eq!(again.status, 304);
+}
+
+/// One GET on its own connection that must be answered whole within
+/// `limit` (connect included); the error says what did not happen in time.
+fn get_within(addr: SocketAddr, target: &str, limit: Duration) -> Result<Resp, String> {
+    let started = Instant::now();
+    let left = || {
+        limit
+            .checked_sub(started.elapsed())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("GET {target}: no answer within {limit:?}"))
+    };
+    let mut s = TcpStream::connect_timeout(&addr, left()?)
+        .map_err(|e| format!("GET {target}: connect: {e}"))?;
+    s.set_write_timeout(Some(left()?))
+        .map_err(|e| e.to_string())?;
+    let req = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes())
+        .map_err(|e| format!("GET {target}: send: {e}"))?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        s.set_read_timeout(Some(left()?))
+            .map_err(|e| e.to_string())?;
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) => {
+                return Err(format!(
+                    "GET {target}: read after {:?}: {e}",
+                    started.elapsed()
+                ))
+            }
+        }
+    }
+    parse_response(&raw).ok_or_else(|| {
+        format!(
+            "GET {target}: not an HTTP response: {:?}",
+            String::from_utf8_lossy(&raw)
+        )
+    })
+}
+
+/// Whether the daemon has closed `s` (a non-blocking socket): end of
+/// stream or a reset. Whatever it sent first (a 408) is read and dropped.
+fn closed_by_peer(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+// 12. Hostile clients (issue 18): 400 connections that never finish their
+// headers, against a daemon allowed 256 descriptors, lock nobody out.
+#[test]
+fn slow_clients_are_shed_and_readers_still_served_with_256_descriptors() {
+    const SLOW: usize = 400;
+    const READERS: usize = 3;
+    crate::common::raise_nofile(SLOW as u64 + 256);
+    let site = site_with("serve: { header_timeout: 2s }\n");
+    // Soft and hard alike: the daemon raises its soft limit to the hard one,
+    // and this test is about running with 256.
+    let d = Daemon::start_with(site.root(), site.cwd(), |cmd| {
+        crate::common::limit_nofile(cmd, 256, 256)
+    });
+    assert!(
+        serves(&d, "/main.atom", "<title>Hello</title>"),
+        "{}",
+        d.log()
+    );
+
+    // Each sends part of a request line and then nothing, holding its socket.
+    let opened = Instant::now();
+    let mut slow: Vec<TcpStream> = (0..SLOW)
+        .map(|i| {
+            let mut s = TcpStream::connect_timeout(&d.addr, Duration::from_secs(5))
+                .unwrap_or_else(|e| panic!("slow connection {i} not accepted: {e}\n{}", d.log()));
+            // A write refused because the daemon already closed this one
+            // is that closing, which the end of the test counts.
+            let _ = s.write_all(b"GET /main.atom HTT");
+            s.set_nonblocking(true).expect("non-blocking");
+            s
+        })
+        .collect();
+
+    // New readers are answered, all of them, promptly.
+    let readers: Vec<_> = (0..READERS)
+        .map(|_| {
+            let addr = d.addr;
+            std::thread::spawn(move || get_within(addr, "/main.atom", Duration::from_secs(3)))
+        })
+        .collect();
+    let answered: Vec<Result<Resp, String>> = readers
+        .into_iter()
+        .map(|h| h.join().expect("reader thread"))
+        .collect();
+    let ok = answered
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|r| r.status == 200))
+        .count();
+    assert_eq!(
+        ok,
+        READERS,
+        "readers answered within 3 s: {:?}\n{}",
+        answered
+            .iter()
+            .map(|r| r.as_ref().map(|r| r.status))
+            .collect::<Vec<_>>(),
+        d.log()
+    );
+
+    // An edit made meanwhile is built (descriptors are left for it) and served.
+    site.post(
+        "2026-01-02-hello.md",
+        post(
+            "Hello under siege",
+            "2026-01-02 10:00:00 +0000",
+            "First body.\n",
+        ),
+    );
+    let edited = Instant::now();
+    let mut last = String::new();
+    let seen = loop {
+        match get_within(d.addr, "/main.atom", Duration::from_secs(1)) {
+            Ok(r) if r.text().contains("<title>Hello under siege</title>") => break true,
+            Ok(r) => last = format!("status {}", r.status),
+            Err(e) => last = e,
+        }
+        if edited.elapsed() > Duration::from_secs(5) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        seen,
+        "the edit was not served within 5 s (last: {last})\n{}",
+        d.log()
+    );
+
+    // The slow connections are closed: by the header timeout at the latest.
+    let mut closed = vec![false; SLOW];
+    loop {
+        for (s, c) in slow.iter_mut().zip(closed.iter_mut()) {
+            if !*c {
+                *c = closed_by_peer(s);
+            }
+        }
+        let n = closed.iter().filter(|c| **c).count();
+        if n * 10 >= SLOW * 9 {
+            break;
+        }
+        assert!(
+            opened.elapsed() < Duration::from_secs(30),
+            "only {n} of {SLOW} slow connections closed after 30 s\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let closed_after = opened.elapsed();
+    let metrics = get_within(d.addr, "/metrics", Duration::from_secs(3))
+        .expect("/metrics")
+        .text();
+    let figure = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{metrics}"))
+    };
+    let cap = figure("tributary_http_connections_max ");
+    assert!(cap < 256, "the cap {cap} leaves descriptors for builds");
+    let shed = figure("tributary_http_connections_shed_total{reason=\"header_timeout\"}")
+        + figure("tributary_http_connections_shed_total{reason=\"evicted\"}");
+    assert!(shed as usize * 10 >= SLOW * 9, "{metrics}");
+    eprintln!("slow connections closed within {closed_after:?}; cap {cap}; shed {shed}");
+}
+
+// 13. The soft limit on open files is raised to the hard one at start.
+#[test]
+fn soft_descriptor_limit_is_raised_to_the_hard_one() {
+    let site = site_with("");
+    let d = Daemon::start_with(site.root(), site.cwd(), |cmd| {
+        crate::common::limit_nofile(cmd, 256, 1024)
+    });
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", d.pid())).expect("limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("Max open files line");
+    let figures: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(figures, ["1024", "1024"], "{line}");
+    assert!(d.log().contains("1024 open files"), "{}", d.log());
+}
+
+/// One request on an open kept-alive connection: the status, or `None` if
+/// the daemon closed the connection.
+fn keep_alive_get(s: &mut TcpStream, addr: SocketAddr, target: &str) -> Option<u16> {
+    let req = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (n, v) = l.split_once(':')?;
+                    n.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .expect("Content-Length");
+            if raw.len() >= end + 4 + length {
+                return head.split(' ').nth(1)?.parse().ok();
+            }
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+// 14. Kept-alive connections are reused while active and closed once idle
+// for `idle_timeout`; a request begun on one gets `header_timeout` from its
+// first byte.
+#[test]
+fn kept_alive_connections_are_closed_when_idle() {
+    let site = site_with("serve: { idle_timeout: 3s, header_timeout: 1s }\n");
+    let d = Daemon::serve(&site);
+    let mut s = TcpStream::connect_timeout(&d.addr, Duration::from_secs(5)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // Longer than the header timeout between requests: idle is not slow.
+    for _ in 0..3 {
+        assert_eq!(keep_alive_get(&mut s, d.addr, "/main.atom"), Some(200));
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    let idle = Instant::now();
+    let mut buf = [0u8; 64];
+    let r = s.read(&mut buf);
+    assert!(matches!(r, Ok(0)), "closed when idle: {r:?}");
+    let took = idle.elapsed();
+    // Idle for 1.5 s already: 1.5 s more, give or take a check.
+    assert!(took < Duration::from_secs(4), "closed after {took:?} more");
+
+    // Half a request on a kept-alive connection: closed by the header timeout.
+    let mut s = TcpStream::connect_timeout(&d.addr, Duration::from_secs(5)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(keep_alive_get(&mut s, d.addr, "/main.atom"), Some(200));
+    s.write_all(b"GET /main.atom HTTP/1.1\r\nHo").unwrap();
+    let begun = Instant::now();
+    let r = s.read(&mut buf);
+    assert!(matches!(r, Ok(0) | Err(_)), "closed: {r:?}");
+    let took = begun.elapsed();
+    // The idle timeout would take 3 s.
+    assert!(
+        took < Duration::from_millis(2500),
+        "closed {took:?} after the request began, not at the header timeout"
+    );
+    let metrics = d.get("/metrics").text();
+    assert!(
+        metrics.contains("tributary_http_connections_shed_total{reason=\"idle_timeout\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tributary_http_connections_shed_total{reason=\"header_timeout\"} 1"),
+        "{metrics}"
+    );
+}
+
+// 15. A build that fails for a passing reason (here the store, locked by
+// another process past its busy timeout) is tried again until it succeeds;
+// the edit that asked for it is not left waiting for the next edit.
+#[test]
+fn a_build_the_store_refused_is_retried_until_it_succeeds() {
+    let site = site_with(&fetch_config(5));
+    // An upstream makes every build read the store; nothing listens on
+    // port 9 of the loopback, so its fetches fail at once.
+    site.feed(
+        "stream",
+        &stream_feed(&[("http://127.0.0.1:9/feed.atom", "Nowhere", Some("@yearly"))]),
+    );
+    let d = Daemon::serve(&site);
+    assert!(
+        serves(&d, "/main.atom", "<title>Hello</title>"),
+        "{}",
+        d.log()
+    );
+
+    // Another process takes the store for itself: readers get SQLITE_BUSY.
+    let db = rusqlite::Connection::open(site.root().join(".tributary/store.db")).expect("open");
+    db.execute_batch("PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;")
+        .expect("lock the store");
+    site.post(
+        "2026-01-02-hello.md",
+        post("Hello again", "2026-01-02 10:00:00 +0000", "First body.\n"),
+    );
+    wait_for(
+        Duration::from_secs(20),
+        "the build to fail on the locked store",
+        || d.log().contains("the build failed").then_some(()),
+    );
+    assert!(serves(&d, "/main.atom", "<title>Hello</title>"));
+    drop(db);
+    wait_for(CHANGE_TIMEOUT, "the retried build served", || {
+        serves(&d, "/main.atom", "<title>Hello again</title>").then_some(())
+    });
+    assert!(d.log().contains("passing reason"), "{}", d.log());
 }

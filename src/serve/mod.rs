@@ -707,7 +707,14 @@ async fn rebuild_loop(app: Arc<App>, mut next_future: Option<DateTime<Utc>>) {
             }
             Ok(Err(e)) if e.is_transient() => {
                 let next = retry.map_or(BUILD_RETRY_FIRST, |r| (r * 2).min(BUILD_RETRY_MAX));
-                tracing::warn!("the build failed for a passing reason: tried again in {next:?}");
+                let why = match &e {
+                    Error::Store(crate::store::StoreError::Database { .. }) => {
+                        "the store is unreachable"
+                    }
+                    Error::Store(crate::store::StoreError::Locked { .. }) => "the store is locked",
+                    _ => "out of open files or memory",
+                };
+                tracing::warn!("{why}: the build is tried again in {next:?}");
                 retry = Some(next);
             }
             Ok(Err(_)) => retry = None,

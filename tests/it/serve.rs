@@ -1460,5 +1460,10 @@ fn a_build_the_store_refused_is_retried_until_it_succeeds() {
     wait_for(CHANGE_TIMEOUT, "the retried build served", || {
         serves(&d, "/main.atom", "<title>Hello again</title>").then_some(())
     });
-    assert!(d.log().contains("passing reason"), "{}", d.log());
+    assert!(
+        d.log()
+            .contains("the store is locked: the build is tried again"),
+        "{}",
+        d.log()
+    );
 }

@@ -677,6 +677,9 @@ const BUILD_RETRY_MAX: Duration = Duration::from_secs(60);
 /// per-second cron, cheap (one small query).
 const TICK: Duration = Duration::from_millis(250);
 
+/// How often the scheduler looks for leases of dead processes on this host.
+const RECLAIM_EVERY: Duration = Duration::from_secs(1);
+
 /// Every tick: fetch the sources that are due and not in flight, as one
 /// batch on its own thread.
 async fn schedule(app: Arc<App>, fetches: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>) {
@@ -739,11 +742,10 @@ fn due_sources(app: &App) -> Result<Vec<String>, Error> {
         return Ok(Vec::new());
     }
     let mut store = aggregate::open_store(&site)?;
+    // Not only at start: a replica on this host may die at any time.
+    crate::lease::reclaim_dead_now_and_then(&mut *store, RECLAIM_EVERY)?;
     {
         let mut known = app.known.lock().unwrap_or_else(|e| e.into_inner());
-        if known.is_empty() {
-            crate::lease::reclaim_dead(&mut *store)?;
-        }
         for s in &sources {
             if !known.contains(&s.key) {
                 store.ensure_source(&s.key, &s.name)?;

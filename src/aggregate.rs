@@ -472,7 +472,11 @@ pub fn fetch(
             Some(state) if state.name == src.name => state,
             _ => store.ensure_source(&src.key, &src.name)?,
         };
-        if let Some(why) = &state.disabled {
+        if let Some(why) = state
+            .disabled
+            .as_ref()
+            .filter(|_| !state.fetchable(opts.now))
+        {
             report
                 .sources
                 .push((src.name.clone(), SourceResult::Disabled(why.clone())));
@@ -715,6 +719,9 @@ fn failed(
 
 /// Record one fetch in the source's state and the store.
 #[allow(clippy::too_many_arguments)]
+/// How long a source that answered `410 Gone` waits before it is asked again.
+pub const GONE_RETRY: Duration = Duration::days(7);
+
 fn apply(
     store: &mut dyn Store,
     src: &ConfiguredSource,
@@ -728,6 +735,10 @@ fn apply(
         failed(state, why, retry_after, now)
     };
     let succeed = |state: &mut SourceState, min_interval: Option<Duration>| {
+        if state.is_gone() {
+            tracing::info!(source = %src.name, "answers again after 410 Gone: enabled");
+            state.disabled = None;
+        }
         state.consecutive_failures = 0;
         state.last_error = None;
         state.last_success = Some(now);
@@ -786,9 +797,17 @@ fn apply(
         }
         Outcome::Gone { permanent_url } => {
             moved(state, permanent_url);
-            state.disabled = Some(format!("410 Gone on {}", now.format("%Y-%m-%d")));
-            state.last_error = Some("410 Gone: the feed was removed for good".into());
-            state.next_due = None;
+            // The first 410's date stays: it says since when.
+            if !state.is_gone() {
+                state.disabled = Some(format!(
+                    "{} on {}",
+                    crate::store::GONE,
+                    now.format("%Y-%m-%d")
+                ));
+            }
+            state.last_error = Some("410 Gone: the feed was removed".into());
+            // Asked again weekly: a feed removed by mistake comes back.
+            state.next_due = Some(now + GONE_RETRY);
             SourceResult::Gone
         }
         Outcome::Failed { error, retry_after } => {

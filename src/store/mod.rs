@@ -54,7 +54,25 @@ pub struct SourceState {
     pub item_count: u64,
 }
 
+/// How `disabled` begins for a source that answered `410 Gone`: such a
+/// source is still asked at `next_due` (weekly), and enabled again when it
+/// answers with a feed. Any other `disabled` (by hand) is never fetched.
+pub const GONE: &str = "410 Gone";
+
 impl SourceState {
+    /// Disabled because it answered `410 Gone` (retried weekly).
+    pub fn is_gone(&self) -> bool {
+        self.disabled
+            .as_deref()
+            .is_some_and(|d| d.starts_with(GONE))
+    }
+
+    /// Whether it may be fetched at `now`: enabled, or gone and its weekly
+    /// retry reached.
+    pub fn fetchable(&self, now: DateTime<Utc>) -> bool {
+        self.disabled.is_none() || (self.is_gone() && self.next_due.is_some_and(|d| d <= now))
+    }
+
     /// A source never fetched: `url` is the key.
     pub fn new(key: &str, name: &str) -> SourceState {
         SourceState {

@@ -1072,7 +1072,9 @@ impl Store for PgStore {
                 "UPDATE sources SET lease_holder = $1, lease_until = $2
                  WHERE id IN (
                      SELECT id FROM sources
-                     WHERE key = ANY($3) AND disabled IS NULL
+                     WHERE key = ANY($3)
+                       AND (disabled IS NULL OR (left(disabled, 8) = '410 Gone'
+                                                 AND next_due IS NOT NULL AND next_due <= $5))
                        AND (CASE WHEN $4::int8 IS NULL
                                  THEN next_due IS NULL OR next_due <= $5
                                  ELSE last_fetch IS NULL OR last_fetch < $4 END)

@@ -648,7 +648,9 @@ impl Store for SqliteStore {
         {
             let mut stmt = tx
                 .prepare_cached(
-                    "SELECT next_due FROM sources WHERE key = ?1 AND disabled IS NULL
+                    "SELECT next_due FROM sources WHERE key = ?1
+                       AND (disabled IS NULL OR (substr(disabled, 1, 8) = '410 Gone'
+                                                 AND next_due IS NOT NULL AND next_due <= ?3))
                        AND (CASE WHEN ?2 IS NULL THEN next_due IS NULL OR next_due <= ?3
                                  ELSE last_fetch IS NULL OR last_fetch < ?2 END)
                        AND (lease_until IS NULL OR lease_until <= ?3 OR lease_holder = ?4)",

@@ -193,6 +193,12 @@ pub trait Store {
     /// Drop every lease of `holder` (a process known to be dead); returns how many.
     fn break_leases(&mut self, holder: &str) -> Result<usize, StoreError>;
 
+    /// Give the stored item `old_id` of `key` the id `new_id`, keeping its
+    /// row (first sighting, dates): an upstream that changed its ids still
+    /// publishes the same item. `false`, and nothing changed, when there is
+    /// no such item or `new_id` is taken.
+    fn rename_item(&mut self, key: &str, old_id: &str, new_id: &str) -> Result<bool, StoreError>;
+
     /// Every item of `key` with its store times, in no particular order.
     fn dump_items(&self, key: &str) -> Result<Vec<ItemRecord>, StoreError>;
 

@@ -1171,6 +1171,29 @@ impl Store for PgStore {
         Ok(usize::try_from(broken).unwrap_or(usize::MAX))
     }
 
+    fn rename_item(&mut self, key: &str, old_id: &str, new_id: &str) -> Result<bool, StoreError> {
+        let db = self.db();
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(&db)?;
+            let renamed = exec(
+                &tx,
+                "UPDATE items i SET upstream_id = $3 FROM sources s
+                 WHERE i.source = s.id AND s.key = $1 AND i.upstream_id = $2
+                   AND NOT EXISTS (SELECT 1 FROM items o
+                                   WHERE o.source = s.id AND o.upstream_id = $3)",
+                &[&key, &old_id, &new_id],
+            )
+            .await
+            .map_err(&db)?;
+            if renamed > 0 {
+                exec(&tx, BUMP_GENERATION, &[]).await.map_err(&db)?;
+            }
+            tx.commit().await.map_err(&db)?;
+            Ok(renamed > 0)
+        })
+    }
+
     fn dump_items(&self, key: &str) -> Result<Vec<ItemRecord>, StoreError> {
         let sql = format!("SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE s.key = $1");
         Ok(self

@@ -732,6 +732,29 @@ impl Store for SqliteStore {
             .map_err(self.db())
     }
 
+    fn rename_item(&mut self, key: &str, old_id: &str, new_id: &str) -> Result<bool, StoreError> {
+        let store = self.store.as_str();
+        let db = |e| db_error(store, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let renamed = tx
+            .execute(
+                "UPDATE items SET upstream_id = ?3
+                 WHERE source = (SELECT id FROM sources WHERE key = ?1) AND upstream_id = ?2
+                   AND NOT EXISTS (SELECT 1 FROM items o
+                                   WHERE o.source = items.source AND o.upstream_id = ?3)",
+                params![key, old_id, new_id],
+            )
+            .map_err(db)?;
+        if renamed > 0 {
+            bump_generation(&tx).map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(renamed > 0)
+    }
+
     fn dump_items(&self, key: &str) -> Result<Vec<super::ItemRecord>, StoreError> {
         let db = self.db();
         let sql = format!("SELECT {ITEM_COLUMNS}, i.last_seen FROM {ITEM_FROM} WHERE s.key = ?1");

@@ -95,6 +95,7 @@ suite! {
         generation_changes_exactly_when_items_change,
         items_are_newest_first_with_ties_broken_alike,
         leases_are_only_for_due_enabled_sources_asked_for,
+        renaming_an_item_keeps_its_row,
         lease_limit_takes_the_most_overdue_first,
         an_expired_lease_is_taken_over,
         renew_extends_only_the_holders_leases,
@@ -500,6 +501,29 @@ fn due_sources(s: &mut dyn Store, n: usize, now: DateTime<Utc>) -> Vec<String> {
             key
         })
         .collect()
+}
+
+fn renaming_an_item_keeps_its_row(s: &mut dyn Store) {
+    s.ensure_source("k", "K").unwrap();
+    s.put_items("k", &[item("a", day(1)), item("b", day(2))], day(3))
+        .unwrap();
+    let generation = s.generation().unwrap();
+    assert!(s.rename_item("k", "a", "a2").unwrap());
+    assert!(
+        s.generation().unwrap() != generation,
+        "a rename is a change"
+    );
+    assert!(s.item("k", "a").unwrap().is_none());
+    let renamed = s.item("k", "a2").unwrap().expect("under its new id");
+    assert_eq!(renamed.first_seen, day(3));
+    assert_eq!(renamed.entry.id, "a2");
+    // A new id that is taken, or an old one that is not there: no change.
+    assert!(!s.rename_item("k", "b", "a2").unwrap());
+    assert!(!s.rename_item("k", "nope", "c").unwrap());
+    assert_eq!(s.items("k").unwrap().len(), 2);
+    // The first sighting stays through the next put under the new id.
+    assert_eq!(s.put_items("k", &[item("a2", day(1))], day(9)).unwrap(), 0);
+    assert_eq!(s.item("k", "a2").unwrap().unwrap().first_seen, day(3));
 }
 
 fn leases_are_only_for_due_enabled_sources_asked_for(s: &mut dyn Store) {

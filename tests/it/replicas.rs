@@ -484,7 +484,7 @@ fn a_killed_replicas_leases_are_freed_at_once_on_its_host() {
          fetch: {{ allow_private_addresses: true, timeout: 10, per_host: 64, concurrency: 64 }}\n"
     ));
     site.feed("stream", &upstreams);
-    let mut victim = Daemon::serve(&site);
+    let victim = Daemon::serve(&site);
     let victim_pid = victim.pid();
     let held = |pid: u32| {
         crate::pg::query(

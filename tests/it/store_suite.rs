@@ -96,6 +96,7 @@ suite! {
         items_are_newest_first_with_ties_broken_alike,
         leases_are_only_for_due_enabled_sources_asked_for,
         renaming_an_item_keeps_its_row,
+        a_gone_source_is_leased_when_its_weekly_retry_is_due,
         lease_limit_takes_the_most_overdue_first,
         an_expired_lease_is_taken_over,
         renew_extends_only_the_holders_leases,
@@ -501,6 +502,28 @@ fn due_sources(s: &mut dyn Store, n: usize, now: DateTime<Utc>) -> Vec<String> {
             key
         })
         .collect()
+}
+
+fn a_gone_source_is_leased_when_its_weekly_retry_is_due(s: &mut dyn Store) {
+    let now = day(10);
+    let until = now + chrono::TimeDelta::minutes(5);
+    let mut due = SourceState::new("gone-due", "G");
+    due.disabled = Some("410 Gone on 2026-12-01".to_string());
+    due.next_due = Some(now);
+    s.save_source(&due).unwrap();
+    let mut later = SourceState::new("gone-later", "L");
+    later.disabled = Some("410 Gone on 2026-12-01".to_string());
+    later.next_due = Some(now + chrono::TimeDelta::days(1));
+    s.save_source(&later).unwrap();
+    let mut by_hand = SourceState::new("by-hand", "H");
+    by_hand.disabled = Some("by hand".to_string());
+    s.save_source(&by_hand).unwrap();
+    let asked = keys(&["gone-due", "gone-later", "by-hand"]);
+    assert_eq!(
+        s.lease(&asked, "h", now, until, 10, None).unwrap(),
+        keys(&["gone-due"])
+    );
+    assert!(due.fetchable(now) && !later.fetchable(now) && !by_hand.fetchable(now));
 }
 
 fn renaming_an_item_keeps_its_row(s: &mut dyn Store) {

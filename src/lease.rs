@@ -111,7 +111,11 @@ fn is_dead(pid: u32) -> bool {
 /// pid runs (perhaps reused), is left to its lease's end. Linux only
 /// (`/proc`); elsewhere nothing is freed.
 pub fn reclaim_dead(store: &mut dyn Store) -> Result<usize, Error> {
-    if !std::path::Path::new("/proc/self").exists() {
+    // Without `/proc`, or with other processes hidden (`hidepid`), a
+    // missing `/proc/PID` proves nothing.
+    if !std::path::Path::new("/proc/self").exists()
+        || (std::process::id() != 1 && !std::path::Path::new("/proc/1/stat").exists())
+    {
         return Ok(0);
     }
     let Some(me) = parse_holder(holder()) else {

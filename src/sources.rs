@@ -387,6 +387,9 @@ pub fn set_disabled(site: &Site, name: &str, disable: Option<&str>) -> Result<St
             let reason = reason.trim();
             state.disabled = Some(if reason.is_empty() {
                 "by hand".to_string()
+            } else if reason.starts_with(crate::store::GONE) {
+                // Else it would read as a 410 and be retried weekly.
+                format!("by hand: {reason}")
             } else {
                 reason.to_string()
             });

@@ -4,8 +4,10 @@
 //! store, so each due source is fetched by exactly one of several `serve`
 //! replicas (or `fetch` runs) on one PostgreSQL. A lease lasts `lease:` and
 //! is renewed while the fetch runs; a process that dies stops renewing, and
-//! once its leases run out the others take its sources over. On SQLite the
-//! same rules hold between processes sharing the file.
+//! once its leases run out the others take its sources over. A dead
+//! process on the same host (and PID namespace) is seen at once: its leases
+//! are freed without waiting ([`reclaim_dead`]). On SQLite the same rules
+//! hold between processes sharing the file.
 
 use crate::aggregate::{self, FetchOptions, FetchReport, SourceResult};
 use crate::build::Site;

@@ -284,6 +284,10 @@ pub fn fetch(
         None
     };
     let mut report = FetchReport::default();
+    // A fetched chunk's leases are given back once the next chunk is
+    // leased, so that a run holds leases from its first chunk to its end
+    // (a forced run starting meanwhile sees it and joins it).
+    let mut fetched_chunk: Vec<String> = Vec::new();
     loop {
         let now = Utc::now();
         let leased = store.lease(
@@ -293,7 +297,10 @@ pub fn fetch(
             now + site.config.lease,
             chunk,
             forced_since,
-        )?;
+        );
+        let released = store.release(&fetched_chunk, holder());
+        let leased = leased?;
+        released?;
         if leased.is_empty() {
             break;
         }
@@ -312,11 +319,17 @@ pub fn fetch(
                 },
             )
         };
-        let released = store.release(&leased, holder());
-        report.sources.extend(fetched?.sources);
-        released?;
+        let fetched = match fetched {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = store.release(&leased, holder());
+                return Err(e);
+            }
+        };
+        report.sources.extend(fetched.sources);
         let done: HashSet<&String> = leased.iter().collect();
         left.retain(|k| !done.contains(k));
+        fetched_chunk = leased;
     }
     // Not due, disabled, or fetched by another process during this run.
     let states: HashMap<String, crate::store::SourceState> = store

@@ -14,7 +14,7 @@ use crate::par::parallel_map;
 use crate::parse::{self, ParseError};
 use crate::store::{self, SourceState, Store, StoredItem};
 use chrono::{DateTime, Duration, Utc};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use url::Url;
 
 /// How often a source without `schedule:` is fetched (as miniflux does by default).
@@ -327,10 +327,13 @@ fn published_feed_url(src: &ConfiguredSource, fetched: &str, feed: &parse::Upstr
 }
 
 /// An item for the store; `undated` when upstream gave it no date (its
-/// dates are the time it was seen, which a later fetch must not move).
+/// dates are the time it was seen, which a later fetch must not move),
+/// `published_given` when it gave a publication date of its own (not only
+/// `updated`, which moves when the item is edited).
 struct Fresh {
     item: StoredItem,
     undated: bool,
+    published_given: bool,
 }
 
 /// The items of a parsed document, ready for the store. Items that have no
@@ -347,6 +350,7 @@ fn stored_items(
         .filter_map(|item| {
             let link = item.link.clone();
             let undated = item.published.is_none() && item.updated.is_none();
+            let published_given = item.published.is_some();
             let mut e = item.into_entry(
                 Source {
                     name: src.name.clone(),
@@ -375,22 +379,70 @@ fn stored_items(
                     first_seen: now,
                 },
                 undated,
+                published_given,
             })
         })
         .collect()
 }
 
-/// Items ready to put: an undated item already stored keeps the dates it
-/// was first given, so that it is not "updated" (and moved to the top of
-/// the stream) by every fetch.
-fn settle_dates(store: &dyn Store, key: &str, fresh: Vec<Fresh>) -> Result<Vec<StoredItem>, Error> {
+/// Items ready to put. An item already stored keeps the publication date
+/// it was first given unless upstream states one (a feed with only
+/// `<updated>`, as GitHub's release feeds, moves it with every edit: an
+/// edit is an update, not a new release); an undated one keeps both dates,
+/// so that it is not "updated" (and moved to the top of the stream) by
+/// every fetch. An item whose id is new but whose link and title are those
+/// of a stored item whose id the document no longer has is that item under
+/// a new id (the upstream changed its ids): the stored row takes the new id,
+/// keeping its first sighting and publication date.
+fn settle_dates(
+    store: &mut dyn Store,
+    key: &str,
+    fresh: Vec<Fresh>,
+) -> Result<Vec<StoredItem>, Error> {
+    if fresh.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: HashSet<String> = fresh.iter().map(|f| f.item.entry.id.clone()).collect();
+    // One read for the source rather than one per item (a round trip each
+    // on a database across the network).
+    let mut stored: HashMap<String, StoredItem> = store
+        .items(key)?
+        .into_iter()
+        .map(|s| (s.entry.id.clone(), s))
+        .collect();
     let mut out = Vec::with_capacity(fresh.len());
     for f in fresh {
         let mut item = f.item;
-        if f.undated {
-            if let Some(old) = store.item(key, &item.entry.id)? {
-                item.entry.published = old.entry.published;
+        let mut old = stored.remove(&item.entry.id);
+        let mut renamed = false;
+        if old.is_none() {
+            let same = stored
+                .iter()
+                .find(|(id, s)| {
+                    !ids.contains(*id)
+                        && s.entry.url == item.entry.url
+                        && s.entry.title == item.entry.title
+                })
+                .map(|(id, _)| id.clone());
+            if let Some(prior) = same.and_then(|id| stored.remove(&id)) {
+                if store.rename_item(key, &prior.entry.id, &item.entry.id)? {
+                    tracing::info!(
+                        source = key,
+                        from = %prior.entry.id,
+                        to = %item.entry.id,
+                        "same link and title under a new id: the stored item takes the new id"
+                    );
+                    renamed = true;
+                    old = Some(prior);
+                }
+            }
+        }
+        if let Some(old) = old {
+            if f.undated {
                 item.entry.updated = old.entry.updated;
+            }
+            if f.undated || !f.published_given || renamed {
+                item.entry.published = old.entry.published;
             }
         }
         out.push(item);
@@ -491,7 +543,11 @@ pub fn fetch(
             Some(state) if state.name == src.name => state,
             _ => store.ensure_source(&src.key, &src.name)?,
         };
-        if let Some(why) = &state.disabled {
+        if let Some(why) = state
+            .disabled
+            .as_ref()
+            .filter(|_| !state.fetchable(opts.now))
+        {
             report
                 .sources
                 .push((src.name.clone(), SourceResult::Disabled(why.clone())));
@@ -734,6 +790,9 @@ fn failed(
 
 /// Record one fetch in the source's state and the store.
 #[allow(clippy::too_many_arguments)]
+/// How long a source that answered `410 Gone` waits before it is asked again.
+pub const GONE_RETRY: Duration = Duration::days(7);
+
 fn apply(
     store: &mut dyn Store,
     src: &ConfiguredSource,
@@ -747,6 +806,10 @@ fn apply(
         failed(state, why, retry_after, now)
     };
     let succeed = |state: &mut SourceState, min_interval: Option<Duration>| {
+        if state.is_gone() {
+            tracing::info!(source = %src.name, "answers again after 410 Gone: enabled");
+            state.disabled = None;
+        }
         state.consecutive_failures = 0;
         state.last_error = None;
         state.last_success = Some(now);
@@ -773,7 +836,7 @@ fn apply(
                     (Some(a), Some(b)) => Some(a.max(b)),
                     (a, b) => a.or(b),
                 };
-                let items = settle_dates(&*store, &state.key, items)?;
+                let items = settle_dates(store, &state.key, items)?;
                 let new = store.put_items(&state.key, &items, now)?;
                 state.etag = validators.etag;
                 state.last_modified = validators.last_modified;
@@ -808,9 +871,17 @@ fn apply(
         }
         Outcome::Gone { permanent_url } => {
             moved(state, permanent_url);
-            state.disabled = Some(format!("410 Gone on {}", now.format("%Y-%m-%d")));
-            state.last_error = Some("410 Gone: the feed was removed for good".into());
-            state.next_due = None;
+            // The first 410's date stays: it says since when.
+            if !state.is_gone() {
+                state.disabled = Some(format!(
+                    "{} on {}",
+                    crate::store::GONE,
+                    now.format("%Y-%m-%d")
+                ));
+            }
+            state.last_error = Some("410 Gone: the feed was removed".into());
+            // Asked again weekly: a feed removed by mistake comes back.
+            state.next_due = Some(now + GONE_RETRY);
             SourceResult::Gone
         }
         Outcome::Failed { error, retry_after } => {

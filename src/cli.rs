@@ -200,6 +200,18 @@ pub enum SourcesCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Fetch a disabled source again (after a 410, or `sources disable`).
+    Enable {
+        /// The source's name (or URL).
+        name: String,
+    },
+    /// Stop fetching a source until `sources enable`; its items stay.
+    Disable {
+        /// The source's name (or URL).
+        name: String,
+        /// Why, shown by `sources list`.
+        reason: Option<String>,
+    },
 }
 
 /// Parse arguments, run, and turn the outcome into an exit code:
@@ -634,6 +646,17 @@ fn sources(cli: &Cli, command: &SourcesCommand) -> Result<ExitCode, Error> {
                 "added {added} of {} sources to feeds/{feed}.yaml",
                 subs.len()
             );
+        }
+        SourcesCommand::Enable { name } => {
+            let site = build::Site::load(&cli.site)?;
+            let name = sources::set_disabled(&site, name, None)?;
+            eprintln!("enabled {name}: fetched on the next run");
+        }
+        SourcesCommand::Disable { name, reason } => {
+            let site = build::Site::load(&cli.site)?;
+            let reason = reason.as_deref().unwrap_or_default();
+            let name = sources::set_disabled(&site, name, Some(reason))?;
+            eprintln!("disabled {name}: not fetched until `tributary sources enable`");
         }
         SourcesCommand::Add { url, feed, name } => {
             sources::check_feed_name(feed)?;

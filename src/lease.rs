@@ -4,66 +4,170 @@
 //! store, so each due source is fetched by exactly one of several `serve`
 //! replicas (or `fetch` runs) on one PostgreSQL. A lease lasts `lease:` and
 //! is renewed while the fetch runs; a process that dies stops renewing, and
-//! once its leases run out the others take its sources over. On SQLite the
-//! same rules hold between processes sharing the file.
+//! once its leases run out the others take its sources over. A dead
+//! process on the same host (and PID namespace) is seen at once: its leases
+//! are freed without waiting ([`reclaim_dead`]). On SQLite the same rules
+//! hold between processes sharing the file.
 
 use crate::aggregate::{self, FetchOptions, FetchReport, SourceResult};
 use crate::build::Site;
 use crate::diag::Error;
 use crate::store::Store;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// This process's name in leases: host, pid and start time, so that a
-/// restarted process (same host, maybe same pid in a container) never
-/// counts a dead one's leases as its own.
+/// Set before [`holder`] is first called by a `fetch --all`/`--source` run,
+/// so that its holder name says so and concurrent runs can join it.
+static FORCED_RUN: AtomicBool = AtomicBool::new(false);
+
+/// The suffix of a forced run's holder name.
+const FORCED_MARK: &str = "all";
+
+/// This process's name in leases: host, PID namespace, pid and start time
+/// (and `:all` for a forced `fetch` run), so that a restarted process (same
+/// host, maybe same pid in a container) never counts a dead one's leases as
+/// its own, and a process in another container that shares the host name is
+/// never taken for a dead one of ours.
 pub fn holder() -> &'static str {
     static HOLDER: OnceLock<String> = OnceLock::new();
     HOLDER.get_or_init(|| {
         let host = std::fs::read_to_string("/etc/hostname")
             .ok()
-            .map(|h| h.trim().to_string())
+            .map(|h| h.trim().replace(':', "_"))
             .filter(|h| !h.is_empty())
             .or_else(|| std::env::var("HOSTNAME").ok())
             .unwrap_or_else(|| "localhost".to_string());
         let started = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-        format!("{host}:{}:{started:x}", std::process::id())
+        let mut name = format!(
+            "{host}:{}:{}:{started:x}",
+            pid_namespace().unwrap_or_else(|| "0".into()),
+            std::process::id()
+        );
+        if FORCED_RUN.load(Ordering::SeqCst) {
+            name.push(':');
+            name.push_str(FORCED_MARK);
+        }
+        name
     })
 }
 
-/// This host's name as holders carry it.
-fn host_of(holder: &str) -> Option<(&str, u32)> {
-    let mut parts = holder.rsplitn(3, ':');
-    let _started = parts.next()?;
+/// This process's PID namespace (`/proc/self/ns/pid` is `pid:[INODE]`):
+/// pids are only comparable within one.
+fn pid_namespace() -> Option<String> {
+    let link = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    let text = link.to_string_lossy();
+    let inode = text.strip_prefix("pid:[")?.strip_suffix(']')?;
+    Some(inode.to_string())
+}
+
+/// A holder name taken apart.
+#[derive(Debug, PartialEq, Eq)]
+struct Holder<'a> {
+    host: &'a str,
+    pid_ns: &'a str,
+    pid: u32,
+    started: DateTime<Utc>,
+    forced: bool,
+}
+
+/// Parse a holder name; `None` for one this version did not write.
+fn parse_holder(holder: &str) -> Option<Holder<'_>> {
+    let (rest, forced) = match holder.strip_suffix(FORCED_MARK) {
+        Some(r) => (r.strip_suffix(':')?, true),
+        None => (holder, false),
+    };
+    let mut parts = rest.rsplitn(4, ':');
+    let started = i64::from_str_radix(parts.next()?, 16).ok()?;
     let pid = parts.next()?.parse().ok()?;
-    Some((parts.next()?, pid))
+    let pid_ns = parts.next()?;
+    let host = parts.next()?;
+    Some(Holder {
+        host,
+        pid_ns,
+        pid,
+        started: DateTime::from_timestamp_nanos(started),
+        forced,
+    })
+}
+
+/// Whether process `pid` of this PID namespace is gone: no `/proc/PID`, or
+/// a zombie (killed, not yet reaped by its parent).
+fn is_dead(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses
+        // and may itself hold spaces and parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
 /// Free the leases of processes on this host that no longer run (a killed
 /// `fetch`, a crashed daemon), so that they need not wait for the leases to
-/// run out. A holder elsewhere, or whose pid runs (perhaps reused), is left
-/// to its lease's end. Linux only (`/proc`); elsewhere nothing is freed.
+/// run out. A holder on another host or in another PID namespace, or whose
+/// pid runs (perhaps reused), is left to its lease's end. Linux only
+/// (`/proc`); elsewhere nothing is freed.
 pub fn reclaim_dead(store: &mut dyn Store) -> Result<usize, Error> {
-    if !std::path::Path::new("/proc/self").exists() {
+    // Without `/proc`, or with other processes hidden (`hidepid`), a
+    // missing `/proc/PID` proves nothing.
+    if !std::path::Path::new("/proc/self").exists()
+        || (std::process::id() != 1 && !std::path::Path::new("/proc/1/stat").exists())
+    {
         return Ok(0);
     }
-    let Some((me, _)) = host_of(holder()) else {
+    let Some(me) = parse_holder(holder()) else {
         return Ok(0);
     };
     let mut freed = 0;
     for h in store.lease_holders(Utc::now())? {
-        let Some((host, pid)) = host_of(&h) else {
+        let Some(other) = parse_holder(&h) else {
             continue;
         };
-        if host == me && h != holder() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        if other.host == me.host
+            && other.pid_ns == me.pid_ns
+            && me.pid_ns != "0"
+            && h != holder()
+            && is_dead(other.pid)
+        {
             let n = store.break_leases(&h)?;
             tracing::info!("freed {n} fetch leases of {h}, which no longer runs");
             freed += n;
         }
     }
     Ok(freed)
+}
+
+/// [`reclaim_dead`], at most once per `every` in this process: a daemon
+/// calls it on every scheduler tick, so that a replica dying on its host
+/// hands its sources over within about `every`.
+pub fn reclaim_dead_now_and_then(store: &mut dyn Store, every: Duration) -> Result<usize, Error> {
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    {
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|t| t.elapsed() < every) {
+            return Ok(0);
+        }
+        *last = Some(Instant::now());
+    }
+    reclaim_dead(store)
+}
+
+/// When the earliest forced `fetch` run still under way on the store began
+/// (its holder's start), if before `own`: a forced run started while
+/// another runs joins it, so that each source is fetched once between them.
+fn joined_run_start(store: &dyn Store, own: DateTime<Utc>) -> Result<DateTime<Utc>, Error> {
+    let mut since = own;
+    for h in store.lease_holders(Utc::now())? {
+        if let Some(other) = parse_holder(&h).filter(|o| o.forced) {
+            since = since.min(other.started);
+        }
+    }
+    Ok(since)
 }
 
 /// How often a lease is renewed: a third of its length, so that two missed
@@ -134,6 +238,10 @@ pub fn fetch(
         // Unknown names are refused by `aggregate::fetch` with its message.
         aggregate::check_only(&sources, opts.only.as_deref())?;
     }
+    let forced = opts.all || opts.only.is_some();
+    if forced {
+        FORCED_RUN.store(true, Ordering::SeqCst);
+    }
     reclaim_dead(store)?;
     let run_start = Utc::now();
     // One query for what the store knows, rather than one per source.
@@ -168,8 +276,18 @@ pub fn fetch(
     };
     // `--all` and `--source`: now, whatever the schedule, but once in this
     // run however many processes run it.
-    let forced_since = (opts.all || opts.only.is_some()).then_some(run_start);
+    // A run that started a moment after another (three started together,
+    // the first already fetching) counts the other's fetches as its own.
+    let forced_since = if forced {
+        Some(joined_run_start(store, run_start)?)
+    } else {
+        None
+    };
     let mut report = FetchReport::default();
+    // A fetched chunk's leases are given back once the next chunk is
+    // leased, so that a run holds leases from its first chunk to its end
+    // (a forced run starting meanwhile sees it and joins it).
+    let mut fetched_chunk: Vec<String> = Vec::new();
     loop {
         let now = Utc::now();
         let leased = store.lease(
@@ -179,7 +297,10 @@ pub fn fetch(
             now + site.config.lease,
             chunk,
             forced_since,
-        )?;
+        );
+        let released = store.release(&fetched_chunk, holder());
+        let leased = leased?;
+        released?;
         if leased.is_empty() {
             break;
         }
@@ -198,11 +319,17 @@ pub fn fetch(
                 },
             )
         };
-        let released = store.release(&leased, holder());
-        report.sources.extend(fetched?.sources);
-        released?;
+        let fetched = match fetched {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = store.release(&leased, holder());
+                return Err(e);
+            }
+        };
+        report.sources.extend(fetched.sources);
         let done: HashSet<&String> = leased.iter().collect();
         left.retain(|k| !done.contains(k));
+        fetched_chunk = leased;
     }
     // Not due, disabled, or fetched by another process during this run.
     let states: HashMap<String, crate::store::SourceState> = store
@@ -233,4 +360,29 @@ pub fn fetch(
         .sources
         .sort_by_key(|(name, _)| sources.iter().position(|s| &s.name == name));
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holder_names_parse_back() {
+        let me = parse_holder(holder()).expect("our own holder parses");
+        assert_eq!(me.pid, std::process::id());
+        assert!(!me.forced);
+        let h = parse_holder("node-1:4026531836:42:18a2b3c4d5e6f708:all").expect("forced");
+        assert_eq!(
+            (h.host, h.pid_ns, h.pid, h.forced),
+            ("node-1", "4026531836", 42, true)
+        );
+        // Holders of older versions (host:pid:started) are left alone.
+        assert_eq!(parse_holder("node-1:42:18a2b3c4d5e6f708"), None);
+    }
+
+    #[test]
+    fn a_running_process_is_not_dead_and_a_missing_one_is() {
+        assert!(!is_dead(std::process::id()));
+        assert!(is_dead(u32::MAX - 1));
+    }
 }

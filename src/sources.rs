@@ -316,7 +316,12 @@ pub fn health_table(rows: &[Health]) -> String {
         let (last, status, items, next) = match &r.state {
             None => ("-".into(), "never fetched".into(), "0".into(), "now".into()),
             Some(st) => {
-                let status = if let Some(d) = &st.disabled {
+                let status = if st.is_gone() {
+                    format!(
+                        "disabled: {}, retried weekly",
+                        st.disabled.as_deref().unwrap_or_default()
+                    )
+                } else if let Some(d) = &st.disabled {
                     format!("disabled: {d}")
                 } else if let Some(e) = &st.last_error {
                     format!("failing ({}x): {e}", st.consecutive_failures)
@@ -325,7 +330,7 @@ pub fn health_table(rows: &[Health]) -> String {
                 } else {
                     "never fetched".into()
                 };
-                let next = if st.disabled.is_some() {
+                let next = if st.disabled.is_some() && !st.is_gone() {
                     "-".into()
                 } else {
                     st.next_due.map_or("now".into(), |d| when(Some(d)))
@@ -352,6 +357,52 @@ pub fn health_table(rows: &[Health]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `sources enable NAME` (`disable: None`) and `sources disable NAME
+/// [REASON]`: a configured source, by name or URL, enabled (due at once,
+/// its failures forgotten) or disabled by hand (never fetched until
+/// enabled). Returns the source's name.
+pub fn set_disabled(site: &Site, name: &str, disable: Option<&str>) -> Result<String, Error> {
+    let sources = configured_sources(site);
+    let Some(src) = sources.iter().find(|s| s.name == name || s.key == name) else {
+        let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+        return Err(Error::invalid(Diagnostic::error(
+            "sources",
+            None,
+            format!(
+                "no source named {name:?}; the configured sources are: {}",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ),
+        )));
+    };
+    let mut store = crate::aggregate::open_store(site)?;
+    let mut state = store.ensure_source(&src.key, &src.name)?;
+    match disable {
+        Some(reason) => {
+            let reason = reason.trim();
+            state.disabled = Some(if reason.is_empty() {
+                "by hand".to_string()
+            } else if reason.starts_with(crate::store::GONE) {
+                // Else it would read as a 410 and be retried weekly.
+                format!("by hand: {reason}")
+            } else {
+                reason.to_string()
+            });
+        }
+        None => {
+            state.disabled = None;
+            state.next_due = None;
+            state.consecutive_failures = 0;
+            state.last_error = None;
+        }
+    }
+    store.save_source(&state)?;
+    Ok(src.name.clone())
 }
 
 /// Diagnostic for a feed name given on the command line.

@@ -672,6 +672,15 @@ pub fn find_gaps(source: &str, records: &[ItemRecord], window: &Window) -> Vec<G
             continue;
         }
         let before: Vec<&ItemRecord> = records.iter().filter(|r| r.item.first_seen < t).collect();
+        // Versions tell a gap only while ids are stable: a fetch whose "new"
+        // items are stored ones under new ids (same link, or same version)
+        // overlapped the earlier fetches.
+        if brought
+            .iter()
+            .any(|b| before.iter().any(|a| same_release(&a.item, &b.item)))
+        {
+            continue;
+        }
         // Bound the gap by releases (a nightly or a blog post says nothing of versions).
         let pick = |set: &[&ItemRecord],
                     newest: bool|
@@ -721,6 +730,20 @@ pub fn find_gaps(source: &str, records: &[ItemRecord], window: &Window) -> Vec<G
         });
     }
     out
+}
+
+/// Whether two stored items are one release under two ids: the same link,
+/// or the same version read from title or tag.
+fn same_release(a: &crate::store::StoredItem, b: &crate::store::StoredItem) -> bool {
+    let link =
+        |s: &crate::store::StoredItem| s.canonical_url.clone().unwrap_or(s.entry.url.clone());
+    if link(a) == link(b) {
+        return true;
+    }
+    match (version_of(&a.entry), version_of(&b.entry)) {
+        (Some((va, _)), Some((vb, _))) => va.text == vb.text,
+        _ => false,
+    }
 }
 
 /// Fill a template's `{{slot}}`s (spaces inside the braces allowed).

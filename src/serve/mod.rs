@@ -31,8 +31,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// How long in-flight fetches get to finish at shutdown.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long after SIGTERM/SIGINT in-flight fetches may still finish: the
+/// process exits within 10 s of the signal, this plus winding down.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(9);
 /// Edits arrive in bursts (an editor's save, a `git pull`): wait this long
 /// for quiet before rebuilding.
 const DEBOUNCE: Duration = Duration::from_millis(250);
@@ -207,6 +208,14 @@ fn connection_cap(site: &Site) -> usize {
 
 /// Run the daemon until SIGTERM or SIGINT; `Ok` on a clean stop.
 pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("tokio runtime", e))?;
+    // Before anything slow (loading the site, the first build): until the
+    // handlers are registered, SIGTERM would kill the process (exit 143).
+    let stop = rt.block_on(async { Stop::listen() });
     let site = Site::load(root)?;
     let listen = match opts.listen {
         Some(a) => a,
@@ -219,11 +228,6 @@ pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
         })?,
     };
     let connections = Arc::new(conn::Tracker::new(connection_cap(&site)));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("tokio runtime", e))?;
     let app = Arc::new(App {
         slots: crate::fetch::Slots::new(&site.config.fetch),
         root: root.to_path_buf(),
@@ -243,20 +247,87 @@ pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
         reload: Notify::new(),
         connections,
     });
-    let result = rt.block_on(serve(app, listen));
+    let result = rt.block_on(serve(app, listen, stop));
     // A fetch still running after the grace period is abandoned: dropping
     // the runtime would wait for it.
     rt.shutdown_timeout(Duration::from_millis(100));
     result
 }
 
-async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), Error> {
-    wait_for_store(&app).await?;
+/// SIGTERM or SIGINT, caught from the moment [`Stop::listen`] is called:
+/// when it came, for every phase of the daemon to wait on.
+#[derive(Clone)]
+struct Stop(tokio::sync::watch::Receiver<Option<std::time::Instant>>);
+
+impl Stop {
+    /// Register the handlers now; call inside the runtime.
+    fn listen() -> Stop {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        #[cfg(unix)]
+        let (term, int) = {
+            use tokio::signal::unix::{signal, SignalKind};
+            (
+                signal(SignalKind::terminate()).ok(),
+                signal(SignalKind::interrupt()).ok(),
+            )
+        };
+        tokio::spawn(async move {
+            #[cfg(unix)]
+            {
+                let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                    match s {
+                        Some(mut s) => {
+                            s.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    _ = wait(term) => {},
+                    _ = wait(int) => {},
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+            tracing::info!("stopping: no new work; in-flight fetches get {SHUTDOWN_GRACE:?}");
+            let _ = tx.send(Some(std::time::Instant::now()));
+        });
+        Stop(rx)
+    }
+
+    /// When the signal came, once it has.
+    async fn stopped(&self) -> std::time::Instant {
+        let mut rx = self.0.clone();
+        loop {
+            if let Some(at) = *rx.borrow_and_update() {
+                return at;
+            }
+            if rx.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    }
+}
+
+async fn serve(app: Arc<App>, listen: SocketAddr, stop: Stop) -> Result<(), Error> {
+    if !wait_for_store(&app, &stop).await? {
+        tracing::info!("stopped while waiting for the store");
+        return Ok(());
+    }
     // The first build must succeed: there is nothing to serve otherwise.
+    // A signal during it ends the daemon without waiting for it (it
+    // replaces files atomically, so nothing is left half written).
     let first = app.clone();
-    let next_future = tokio::task::spawn_blocking(move || rebuild(&first))
-        .await
-        .map_err(|e| Error::io("build task", std::io::Error::other(e)))??;
+    let build = tokio::task::spawn_blocking(move || rebuild(&first));
+    let next_future = tokio::select! {
+        built = build => built.map_err(|e| Error::io("build task", std::io::Error::other(e)))??,
+        _ = stop.stopped() => {
+            tracing::info!("stopped during the first build");
+            return Ok(());
+        }
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Error::io(format!("listen {listen}"), e))?;
@@ -290,13 +361,14 @@ async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), Error> {
             (s.header_timeout, s.idle_timeout)
         })
     };
-    let stopped = conn::serve(
-        listener,
-        router,
-        app.connections.clone(),
-        timeouts,
-        stop_signal(),
-    )
+    // conn::serve lets the requests being answered finish for a few
+    // seconds at most: a client that keeps one open cannot hold the exit.
+    conn::serve(listener, router, app.connections.clone(), timeouts, {
+        let stop = stop.clone();
+        async move {
+            stop.stopped().await;
+        }
+    })
     .await;
     app.stopping.store(true, Ordering::SeqCst);
     scheduler.abort();
@@ -307,9 +379,10 @@ async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), Error> {
     // transaction, so an abandoned one leaves the store as it was.
     let pending: Vec<tokio::task::JoinHandle<()>> =
         std::mem::take(&mut *fetches.lock().unwrap_or_else(|e| e.into_inner()));
-    // The grace counts from the signal: draining the HTTP side took part of it.
-    let grace = SHUTDOWN_GRACE.saturating_sub(stopped.elapsed());
-    let _ = tokio::time::timeout(grace, async {
+    // The grace counts from the signal, not from when the HTTP side closed.
+    let signalled = *stop.0.borrow();
+    let deadline = signalled.unwrap_or_else(std::time::Instant::now) + SHUTDOWN_GRACE;
+    let _ = tokio::time::timeout_at(deadline.into(), async {
         for p in pending {
             let _ = p.await;
         }
@@ -321,18 +394,22 @@ async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), Error> {
 
 /// A replica may start before its PostgreSQL (a cluster coming up): wait
 /// for the store, saying so, rather than exit; until then nothing listens,
-/// so a readiness probe keeps traffic away. SIGTERM or SIGINT stop waiting.
-async fn wait_for_store(app: &Arc<App>) -> Result<(), Error> {
+/// so a readiness probe keeps traffic away. SIGTERM or SIGINT stop waiting:
+/// `Ok(false)`.
+async fn wait_for_store(app: &Arc<App>, stop: &Stop) -> Result<bool, Error> {
     let mut delay = Duration::from_millis(500);
-    let stop = stop_signal();
-    tokio::pin!(stop);
     loop {
         let a = app.clone();
-        let ping = tokio::task::spawn_blocking(move || a.ping_store())
-            .await
-            .map_err(|e| Error::io("store check", std::io::Error::other(e)))?;
+        // A connection attempt to a host that drops packets can take long:
+        // the signal does not wait for it.
+        let ping = tokio::select! {
+            p = tokio::task::spawn_blocking(move || a.ping_store()) => {
+                p.map_err(|e| Error::io("store check", std::io::Error::other(e)))?
+            }
+            _ = stop.stopped() => return Ok(false),
+        };
         match ping {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(true),
             // Unreachable (or refusing connections for now): worth waiting for.
             Err(Error::Store(e @ crate::store::StoreError::Database { .. })) => {
                 tracing::warn!("waiting for the store: {e}")
@@ -341,33 +418,11 @@ async fn wait_for_store(app: &Arc<App>) -> Result<(), Error> {
             Err(e) => return Err(e),
         }
         tokio::select! {
-            _ = &mut stop => return Err(Error::io("serve", std::io::Error::other("stopped while waiting for the store"))),
+            _ = stop.stopped() => return Ok(false),
             _ = tokio::time::sleep(delay) => {}
         }
         delay = (delay * 2).min(Duration::from_secs(10));
     }
-}
-
-async fn stop_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("stopping: no new work; in-flight fetches get {SHUTDOWN_GRACE:?}");
 }
 
 /// Build, then swap in the new documents. A failed build keeps the old ones
@@ -732,6 +787,9 @@ const BUILD_RETRY_MAX: Duration = Duration::from_secs(60);
 /// per-second cron, cheap (one small query).
 const TICK: Duration = Duration::from_millis(250);
 
+/// How often the scheduler looks for leases of dead processes on this host.
+const RECLAIM_EVERY: Duration = Duration::from_secs(1);
+
 /// Every tick: fetch the sources that are due and not in flight, as one
 /// batch on its own thread.
 async fn schedule(app: Arc<App>, fetches: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>) {
@@ -794,11 +852,10 @@ fn due_sources(app: &App) -> Result<Vec<String>, Error> {
         return Ok(Vec::new());
     }
     let mut store = aggregate::open_store(&site)?;
+    // Not only at start: a replica on this host may die at any time.
+    crate::lease::reclaim_dead_now_and_then(&mut *store, RECLAIM_EVERY)?;
     {
         let mut known = app.known.lock().unwrap_or_else(|e| e.into_inner());
-        if known.is_empty() {
-            crate::lease::reclaim_dead(&mut *store)?;
-        }
         for s in &sources {
             if !known.contains(&s.key) {
                 store.ensure_source(&s.key, &s.name)?;

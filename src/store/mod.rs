@@ -54,7 +54,25 @@ pub struct SourceState {
     pub item_count: u64,
 }
 
+/// How `disabled` begins for a source that answered `410 Gone`: such a
+/// source is still asked at `next_due` (weekly), and enabled again when it
+/// answers with a feed. Any other `disabled` (by hand) is never fetched.
+pub const GONE: &str = "410 Gone";
+
 impl SourceState {
+    /// Disabled because it answered `410 Gone` (retried weekly).
+    pub fn is_gone(&self) -> bool {
+        self.disabled
+            .as_deref()
+            .is_some_and(|d| d.starts_with(GONE))
+    }
+
+    /// Whether it may be fetched at `now`: enabled, or gone and its weekly
+    /// retry reached.
+    pub fn fetchable(&self, now: DateTime<Utc>) -> bool {
+        self.disabled.is_none() || (self.is_gone() && self.next_due.is_some_and(|d| d <= now))
+    }
+
     /// A source never fetched: `url` is the key.
     pub fn new(key: &str, name: &str) -> SourceState {
         SourceState {
@@ -183,6 +201,12 @@ pub trait Store {
 
     /// Drop every lease of `holder` (a process known to be dead); returns how many.
     fn break_leases(&mut self, holder: &str) -> Result<usize, StoreError>;
+
+    /// Give the stored item `old_id` of `key` the id `new_id`, keeping its
+    /// row (first sighting, dates): an upstream that changed its ids still
+    /// publishes the same item. `false`, and nothing changed, when there is
+    /// no such item or `new_id` is taken.
+    fn rename_item(&mut self, key: &str, old_id: &str, new_id: &str) -> Result<bool, StoreError>;
 
     /// Every item of `key` with its store times, in no particular order.
     fn dump_items(&self, key: &str) -> Result<Vec<ItemRecord>, StoreError>;

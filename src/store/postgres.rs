@@ -1111,7 +1111,9 @@ impl Store for PgStore {
                 "UPDATE sources SET lease_holder = $1, lease_until = $2
                  WHERE id IN (
                      SELECT id FROM sources
-                     WHERE key = ANY($3) AND disabled IS NULL
+                     WHERE key = ANY($3)
+                       AND (disabled IS NULL OR (left(disabled, 8) = '410 Gone'
+                                                 AND next_due IS NOT NULL AND next_due <= $5))
                        AND (CASE WHEN $4::int8 IS NULL
                                  THEN next_due IS NULL OR next_due <= $5
                                  ELSE last_fetch IS NULL OR last_fetch < $4 END)
@@ -1206,6 +1208,29 @@ impl Store for PgStore {
             .map_err(self.db())
         })?;
         Ok(usize::try_from(broken).unwrap_or(usize::MAX))
+    }
+
+    fn rename_item(&mut self, key: &str, old_id: &str, new_id: &str) -> Result<bool, StoreError> {
+        let db = self.db();
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(&db)?;
+            let renamed = exec(
+                &tx,
+                "UPDATE items i SET upstream_id = $3 FROM sources s
+                 WHERE i.source = s.id AND s.key = $1 AND i.upstream_id = $2
+                   AND NOT EXISTS (SELECT 1 FROM items o
+                                   WHERE o.source = s.id AND o.upstream_id = $3)",
+                &[&key, &old_id, &new_id],
+            )
+            .await
+            .map_err(&db)?;
+            if renamed > 0 {
+                exec(&tx, BUMP_GENERATION, &[]).await.map_err(&db)?;
+            }
+            tx.commit().await.map_err(&db)?;
+            Ok(renamed > 0)
+        })
     }
 
     fn dump_items(&self, key: &str) -> Result<Vec<ItemRecord>, StoreError> {

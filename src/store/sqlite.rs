@@ -681,7 +681,9 @@ impl Store for SqliteStore {
         {
             let mut stmt = tx
                 .prepare_cached(
-                    "SELECT next_due FROM sources WHERE key = ?1 AND disabled IS NULL
+                    "SELECT next_due FROM sources WHERE key = ?1
+                       AND (disabled IS NULL OR (substr(disabled, 1, 8) = '410 Gone'
+                                                 AND next_due IS NOT NULL AND next_due <= ?3))
                        AND (CASE WHEN ?2 IS NULL THEN next_due IS NULL OR next_due <= ?3
                                  ELSE last_fetch IS NULL OR last_fetch < ?2 END)
                        AND (lease_until IS NULL OR lease_until <= ?3 OR lease_holder = ?4)",
@@ -761,6 +763,29 @@ impl Store for SqliteStore {
             )
             .and_then(|mut s| s.execute([holder]))
             .map_err(self.db())
+    }
+
+    fn rename_item(&mut self, key: &str, old_id: &str, new_id: &str) -> Result<bool, StoreError> {
+        let store = self.store.as_str();
+        let db = |e| db_error(store, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let renamed = tx
+            .execute(
+                "UPDATE items SET upstream_id = ?3
+                 WHERE source = (SELECT id FROM sources WHERE key = ?1) AND upstream_id = ?2
+                   AND NOT EXISTS (SELECT 1 FROM items o
+                                   WHERE o.source = items.source AND o.upstream_id = ?3)",
+                params![key, old_id, new_id],
+            )
+            .map_err(db)?;
+        if renamed > 0 {
+            bump_generation(&tx).map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(renamed > 0)
     }
 
     fn dump_items(&self, key: &str) -> Result<Vec<super::ItemRecord>, StoreError> {

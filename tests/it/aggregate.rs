@@ -1174,3 +1174,97 @@ fn a_feed_of_n_entries_is_the_same_whether_the_store_is_read_whole_or_by_window(
         "{quiet:?}"
     );
 }
+
+/// The default store of a test site, opened through the library (to move
+/// a source's clock forward without waiting a week).
+fn open_store(site: &Site) -> Box<dyn tributary::store::Store + Send> {
+    let path = site.root().join(".tributary/store.db");
+    tributary::store::open(&tributary::store::Location::Sqlite(path)).expect("open the store")
+}
+
+/// A 410 disables a source until `sources enable NAME`; `sources disable
+/// NAME REASON` stops one by hand, and `sources list` says why.
+#[test]
+fn sources_enable_brings_a_gone_source_back_and_disable_stops_one() {
+    let server = TestServer::start();
+    server.route("/gone.atom", Response::ok(two_items("gone")));
+    server.route("/live.atom", Response::ok(two_items("live")));
+    let site = site_with(&[
+        (&server.url("/gone.atom"), "gone"),
+        (&server.url("/live.atom"), "live"),
+    ]);
+    site.run(&["fetch"]).expect_success();
+    server.route("/gone.atom", Response::status(410));
+    site.run(&["fetch", "--all"]).expect_success();
+    let gone = row(&site, "gone");
+    assert!(gone.contains("disabled: 410 Gone"), "{gone}");
+    // Retried weekly: the row says when.
+    let retry = next_due(&gone);
+    let week = retry - Utc::now();
+    assert!(
+        week > Span::days(6) && week <= Span::days(7),
+        "retried in a week: {gone}"
+    );
+
+    // The upstream is back: still disabled until enabled.
+    server.route("/gone.atom", Response::ok(two_items("gone")));
+    site.run(&["fetch", "--all"]).expect_success();
+    assert_eq!(server.requests_to("/gone.atom").len(), 2);
+    let r = site.run(&["sources", "enable", "gone"]);
+    r.expect_success();
+    let r = site.run(&["fetch"]);
+    r.expect_success();
+    assert_eq!(server.requests_to("/gone.atom").len(), 3);
+    assert!(
+        row(&site, "gone").contains("  ok  "),
+        "{}",
+        row(&site, "gone")
+    );
+
+    // Disabled by hand, with a reason: not fetched, even with --all.
+    site.run(&["sources", "disable", "live", "moved to the planet"])
+        .expect_success();
+    let live = row(&site, "live");
+    assert!(live.contains("disabled: moved to the planet"), "{live}");
+    let before = server.requests_to("/live.atom").len();
+    site.run(&["fetch", "--all"]).expect_success();
+    assert_eq!(server.requests_to("/live.atom").len(), before);
+    site.run(&["sources", "enable", "live"]).expect_success();
+    site.run(&["fetch", "--all"]).expect_success();
+    assert_eq!(server.requests_to("/live.atom").len(), before + 1);
+
+    let r = site.run(&["sources", "enable", "nosuch"]);
+    r.expect_code(1).stderr_has("no source named \"nosuch\"");
+}
+
+/// A gone source is asked again once a week; when it answers with a feed
+/// it is enabled again by itself, and a new 410 puts it off another week.
+#[test]
+fn a_gone_source_is_retried_weekly_and_reenabled_when_it_answers() {
+    let server = TestServer::start();
+    server.route("/gone.atom", Response::status(410));
+    let url = server.url("/gone.atom");
+    let site = site_with(&[(&url, "gone")]);
+    site.run(&["fetch"]);
+    assert!(row(&site, "gone").contains("disabled: 410 Gone"));
+    let week_ago = |site: &Site| {
+        let mut store = open_store(site);
+        let mut state = store.source(&url).expect("read").expect("the source");
+        state.next_due = Some(Utc::now() - Span::seconds(1));
+        store.save_source(&state).expect("save");
+    };
+    // A week later, still gone: asked once, put off another week.
+    week_ago(&site);
+    site.run(&["fetch"]);
+    assert_eq!(server.requests_to("/gone.atom").len(), 2);
+    let gone = row(&site, "gone");
+    assert!(gone.contains("disabled: 410 Gone"), "{gone}");
+    assert!(next_due(&gone) - Utc::now() > Span::days(6), "{gone}");
+    // Back: fetched and enabled again.
+    server.route("/gone.atom", Response::ok(two_items("gone")));
+    week_ago(&site);
+    site.run(&["fetch"]).expect_success();
+    assert_eq!(server.requests_to("/gone.atom").len(), 3);
+    let back = row(&site, "gone");
+    assert!(back.contains("  ok  "), "{back}");
+}

@@ -360,3 +360,184 @@ fn the_example_site_digest_is_the_one_the_readme_shows() {
         run.stdout
     );
 }
+
+/// A release feed shaped like GitHub's `releases.atom`: entries carry only
+/// `<updated>`, which moves when a release's notes are edited.
+fn updated_only(items: &[(&str, &str, &str, &str)]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\
+         <id>tag:github.com,2008:https://github.com/alpha/alpha/releases</id>\
+         <title>Release notes from alpha</title><updated>2026-11-12T10:00:00Z</updated>\n",
+    );
+    for (id, title, link, updated) in items {
+        out.push_str(&format!(
+            "<entry><id>{id}</id><updated>{updated}</updated>\
+             <link rel=\"alternate\" type=\"text/html\" href=\"{link}\"/>\
+             <title>{title}</title><content type=\"html\">&lt;p&gt;Notes for {title}.&lt;/p&gt;</content>\
+             <author><name>alpha</name></author></entry>\n"
+        ));
+    }
+    out.push_str("</feed>\n");
+    out
+}
+
+fn releases_site(server: &TestServer) -> Site {
+    let site = Site::new(&config());
+    site.feed(
+        "stream",
+        &stream_yaml(50, &[(&server.url("/alpha.atom"), "Alpha releases")]),
+    );
+    site.feed("main", "title: Main\n");
+    site
+}
+
+/// An October release whose notes are edited in November (only its
+/// `<updated>` moves): an update, not a new release. It stays out of
+/// November's digest and keeps its place in the combined feed.
+#[test]
+fn an_old_release_edited_later_stays_in_its_week() {
+    let server = TestServer::start();
+    let old = (
+        "tag:github.com,2008:Repository/1/v1.0.0",
+        "v1.0.0",
+        "https://alpha.example/releases/tag/v1.0.0",
+    );
+    let new = (
+        "tag:github.com,2008:Repository/1/v1.1.0",
+        "v1.1.0",
+        "https://alpha.example/releases/tag/v1.1.0",
+        "2026-11-10T10:00:00Z",
+    );
+    server.route(
+        "/alpha.atom",
+        Response::ok(updated_only(&[
+            new,
+            (old.0, old.1, old.2, "2026-10-05T10:00:00Z"),
+        ])),
+    );
+    let site = releases_site(&server);
+    site.run(&["fetch"]).expect_success();
+    // Edited on 2026-11-12: the newest `<updated>` of the feed.
+    server.route(
+        "/alpha.atom",
+        Response::ok(updated_only(&[
+            (old.0, old.1, old.2, "2026-11-12T10:00:00Z"),
+            new,
+        ])),
+    );
+    site.run(&["fetch", "--all"]).expect_success();
+    let r = digest(&site, &[]);
+    r.expect_success();
+    assert_eq!(
+        r.stdout, "* [Alpha to 1.1.0](https://alpha.example/releases/tag/v1.1.0)\n",
+        "{}",
+        r.stderr
+    );
+    site.build_ok();
+    let doc = site.json("stream.json");
+    let items = crate::common::items(&doc);
+    let titles: Vec<&str> = items
+        .iter()
+        .map(|i| i["title"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(titles, ["v1.1.0", "v1.0.0"], "newest publication first");
+    assert_eq!(
+        items[1]["date_published"].as_str(),
+        Some("2026-10-05T10:00:00Z")
+    );
+    assert_eq!(
+        items[1]["date_modified"].as_str(),
+        Some("2026-11-12T10:00:00Z"),
+        "the edit is an update"
+    );
+}
+
+/// The feed's entry ids change (a host changed its id scheme) while the
+/// releases stay the same (same link and title): each is stored once,
+/// keeping when it was first seen, and no gap is reported.
+#[test]
+fn changed_ids_with_the_same_link_and_title_are_the_same_release() {
+    let server = TestServer::start();
+    let feed = |scheme: &str| {
+        atom(
+            "Alpha releases",
+            &[
+                (
+                    &format!("{scheme}v3.0.8"),
+                    "v3.0.8",
+                    "https://alpha.example/releases/tag/v3.0.8",
+                    "2026-11-09T10:00:00Z",
+                ),
+                (
+                    &format!("{scheme}v3.0.9"),
+                    "v3.0.9",
+                    "https://alpha.example/releases/tag/v3.0.9",
+                    "2026-11-10T10:00:00Z",
+                ),
+            ],
+        )
+    };
+    server.route("/alpha.atom", Response::ok(feed("tag:alpha,2026:")));
+    let site = releases_site(&server);
+    site.run(&["fetch"]).expect_success();
+    server.route(
+        "/alpha.atom",
+        Response::ok(feed("tag:github.com,2008:Repository/1/")),
+    );
+    let r = site.run(&["fetch", "--all"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 1, not modified 0, failed 0, new items 0"
+    );
+    let r = digest(&site, &[]);
+    r.expect_success();
+    assert_eq!(
+        r.stdout,
+        "* [Alpha to 3.0.9](https://alpha.example/releases/tag/v3.0.9)\n\
+         * [Alpha to 3.0.8](https://alpha.example/releases/tag/v3.0.8)\n"
+    );
+    assert!(!r.stderr.contains("possible gap"), "{}", r.stderr);
+    site.build_ok();
+    let doc = site.json("stream.json");
+    assert_eq!(crate::common::items(&doc).len(), 2, "each release once");
+}
+
+/// A store that already holds a release twice under two ids (and one
+/// whose title changed with its id): the versions of the two fetches
+/// overlap, so there is no gap "between 3.0.9 and 3.0.9".
+#[test]
+fn changed_ids_with_other_titles_report_no_gap_between_equal_versions() {
+    let server = TestServer::start();
+    let feed = |scheme: &str, prefix: &str| {
+        atom(
+            "Alpha releases",
+            &[
+                (
+                    &format!("{scheme}v3.0.8"),
+                    &format!("{prefix}v3.0.8"),
+                    "https://alpha.example/releases/tag/v3.0.8",
+                    "2026-11-09T10:00:00Z",
+                ),
+                (
+                    &format!("{scheme}v3.0.9"),
+                    &format!("{prefix}v3.0.9"),
+                    "https://alpha.example/releases/tag/v3.0.9",
+                    "2026-11-10T10:00:00Z",
+                ),
+            ],
+        )
+    };
+    server.route("/alpha.atom", Response::ok(feed("tag:alpha,2026:", "")));
+    let site = releases_site(&server);
+    site.run(&["fetch"]).expect_success();
+    server.route(
+        "/alpha.atom",
+        Response::ok(feed("tag:github.com,2008:Repository/1/", "Alpha ")),
+    );
+    site.run(&["fetch", "--all"]).expect_success();
+    let r = digest(&site, &[]);
+    r.expect_success();
+    assert!(!r.stderr.contains("possible gap"), "{}", r.stderr);
+    assert!(!r.stdout.contains("possible gap"), "{}", r.stdout);
+}

@@ -126,6 +126,47 @@ pub fn query(url: &str, sql: &str) -> Vec<String> {
     })
 }
 
+/// A PostgreSQL session advisory lock held by the test until dropped.
+pub struct HeldLock {
+    release: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Take `pg_advisory_lock(key)` on the database at `url` in a session of
+/// its own and hold it until the guard is dropped.
+pub fn hold_advisory_lock(url: &str, key: i64) -> HeldLock {
+    let (taken_tx, taken_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let url = url.to_string();
+    let thread = std::thread::spawn(move || {
+        with_client(&url, move |client| async move {
+            client
+                .batch_execute(&format!("SELECT pg_advisory_lock({key})"))
+                .await
+                .unwrap_or_else(|e| panic!("advisory lock {key}: {e:?}"));
+            let _ = taken_tx.send(());
+            // Blocks this thread's runtime: the session only has to stay open.
+            let _ = release_rx.recv();
+        })
+    });
+    taken_rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the advisory lock taken");
+    HeldLock {
+        release: Some(release_tx),
+        thread: Some(thread),
+    }
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        drop(self.release.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 fn with_client<T, F>(url: &str, work: impl FnOnce(std::sync::Arc<tokio_postgres::Client>) -> F) -> T
 where
     F: std::future::Future<Output = T>,

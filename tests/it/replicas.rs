@@ -455,3 +455,202 @@ fn a_replica_rides_out_a_database_outage() {
     let warned = log.matches("cannot read the store").count();
     assert!(warned <= 2, "{warned} warnings:\n{log}");
 }
+
+/// A replica killed with `kill -9` mid-fetch: another replica on the same
+/// host frees its leases at once (its pid is gone) and fetches its sources,
+/// rather than waiting for a long `lease:` to run out.
+#[test]
+fn a_killed_replicas_leases_are_freed_at_once_on_its_host() {
+    let Some(url) = crate::pg::database() else {
+        return;
+    };
+    const N: usize = 40;
+    let server = TestServer::start();
+    let mut upstreams = String::from("title: Stream\nupstreams:\n");
+    for n in 0..N {
+        server.route(
+            &format!("/f{n}.rss"),
+            Response::ok(rss(n))
+                .header("Content-Type", "application/rss+xml")
+                .delay(Duration::from_secs(4)),
+        );
+        upstreams.push_str(&format!(
+            "  - url: \"{}\"\n    name: \"up{n}\"\n",
+            server.url(&format!("/f{n}.rss"))
+        ));
+    }
+    let site = Site::new(&format!(
+        "title: Killed\nbase_url: https://example.org/\nstore: \"{url}\"\nlease: 60s\n\
+         fetch: {{ allow_private_addresses: true, timeout: 10, per_host: 64, concurrency: 64 }}\n"
+    ));
+    site.feed("stream", &upstreams);
+    let victim = Daemon::serve(&site);
+    let victim_pid = victim.pid();
+    let held = |pid: u32| {
+        crate::pg::query(
+            &url,
+            &format!(
+                "SELECT key FROM sources WHERE lease_holder LIKE '%:{pid}:%' \
+                 AND lease_until > 0"
+            ),
+        )
+    };
+    let taken = wait_for(Duration::from_secs(30), "the victim holding leases", || {
+        let keys = held(victim_pid);
+        (!keys.is_empty() && !server.requests().is_empty()).then_some(keys)
+    });
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &victim_pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    let killed = Instant::now();
+    // The killed process stays a zombie until reaped: still dead.
+    let survivor = Daemon::serve(&site);
+    wait_for(
+        Duration::from_secs(15),
+        "the killed replica's leases freed and its sources fetched again",
+        || {
+            let requested = server.requests();
+            let again = taken.iter().all(|key| {
+                let path = format!("/{}", key.rsplit('/').next().unwrap_or_default());
+                requested.iter().any(|r| r.path == path && r.at > killed)
+            });
+            (held(victim_pid).is_empty() && again).then_some(())
+        },
+    );
+    assert!(
+        killed.elapsed() < Duration::from_secs(30),
+        "freed after {:?}, survivor log:\n{}",
+        killed.elapsed(),
+        survivor.log()
+    );
+    drop(victim);
+}
+
+/// A replica that was already running when another on its host died
+/// frees the dead one's leases too, not only a replica starting afterwards.
+#[test]
+fn a_running_replica_frees_a_killed_ones_leases() {
+    let Some(url) = crate::pg::database() else {
+        return;
+    };
+    const N: usize = 40;
+    let server = TestServer::start();
+    let mut upstreams = String::from("title: Stream\nupstreams:\n");
+    for n in 0..N {
+        server.route(
+            &format!("/f{n}.rss"),
+            Response::ok(rss(n))
+                .header("Content-Type", "application/rss+xml")
+                .delay(Duration::from_secs(3)),
+        );
+        upstreams.push_str(&format!(
+            "  - url: \"{}\"\n    name: \"up{n}\"\n",
+            server.url(&format!("/f{n}.rss"))
+        ));
+    }
+    let site = Site::new(&format!(
+        "title: Killed\nbase_url: https://example.org/\nstore: \"{url}\"\nlease: 60s\n\
+         fetch: {{ allow_private_addresses: true, timeout: 10, per_host: 64, concurrency: 8 }}\n"
+    ));
+    site.feed("stream", &upstreams);
+    let mut replicas: Vec<Daemon> = (0..2).map(|_| Daemon::serve(&site)).collect();
+    let victim_pid = replicas[0].pid();
+    let held = |pid: u32| {
+        crate::pg::query(
+            &url,
+            &format!(
+                "SELECT key FROM sources WHERE lease_holder LIKE '%:{pid}:%' \
+                 AND lease_until > 0"
+            ),
+        )
+    };
+    let taken = wait_for(Duration::from_secs(30), "the victim holding leases", || {
+        let keys = held(victim_pid);
+        (!keys.is_empty() && !server.requests().is_empty()).then_some(keys)
+    });
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &victim_pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    let killed = Instant::now();
+    wait_for(
+        Duration::from_secs(20),
+        "the killed replica's leases freed and its sources fetched again",
+        || {
+            let requested = server.requests();
+            let again = taken.iter().all(|key| {
+                let path = format!("/{}", key.rsplit('/').next().unwrap_or_default());
+                requested.iter().any(|r| r.path == path && r.at > killed)
+            });
+            (held(victim_pid).is_empty() && again).then_some(())
+        },
+    );
+    eprintln!(
+        "replicas: leases of a killed replica freed after {:?}",
+        killed.elapsed()
+    );
+    replicas.truncate(1);
+}
+
+/// Three `fetch --all` at once on a fresh store with 1,000 sources, each
+/// started a moment after the previous one (cron jobs on three machines do
+/// not start in the same millisecond): each source requested exactly once.
+#[test]
+fn three_fetch_all_runs_request_each_of_1000_sources_once() {
+    let Some(url) = crate::pg::database() else {
+        return;
+    };
+    const N: usize = 1000;
+    let server = TestServer::start();
+    let mut upstreams = String::from("title: Stream\nupstreams:\n");
+    for n in 0..N {
+        server.route(
+            &format!("/f{n}.rss"),
+            Response::ok(rss(n)).header("Content-Type", "application/rss+xml"),
+        );
+        upstreams.push_str(&format!(
+            "  - url: \"{}\"\n    name: \"up{n}\"\n",
+            server.url(&format!("/f{n}.rss"))
+        ));
+    }
+    let site = Site::new(&format!(
+        "title: Split\nbase_url: https://example.org/\nstore: \"{url}\"\n\
+         fetch: {{ allow_private_addresses: true, timeout: 10, per_host: 16 }}\n"
+    ));
+    site.feed("stream", &upstreams);
+    let children: Vec<std::process::Child> = (0..3)
+        .map(|i| {
+            if i > 0 {
+                std::thread::sleep(Duration::from_millis(400));
+            }
+            site.command(&["fetch", "--all"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start fetch")
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().expect("fetch output");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut per_path: HashMap<String, usize> = HashMap::new();
+    for r in server.requests() {
+        *per_path.entry(r.path).or_default() += 1;
+    }
+    assert_eq!(per_path.len(), N, "every source requested");
+    let twice: Vec<_> = per_path.iter().filter(|(_, &c)| c > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "{} requests for {N} sources; {} requested more than once",
+        per_path.values().sum::<usize>(),
+        twice.len()
+    );
+}

@@ -97,6 +97,8 @@ suite! {
         generation_changes_exactly_when_items_change,
         items_are_newest_first_with_ties_broken_alike,
         leases_are_only_for_due_enabled_sources_asked_for,
+        renaming_an_item_keeps_its_row,
+        a_gone_source_is_leased_when_its_weekly_retry_is_due,
         lease_limit_takes_the_most_overdue_first,
         an_expired_lease_is_taken_over,
         renew_extends_only_the_holders_leases,
@@ -551,6 +553,51 @@ fn due_sources(s: &mut dyn Store, n: usize, now: DateTime<Utc>) -> Vec<String> {
             key
         })
         .collect()
+}
+
+fn a_gone_source_is_leased_when_its_weekly_retry_is_due(s: &mut dyn Store) {
+    let now = day(10);
+    let until = now + chrono::TimeDelta::minutes(5);
+    let mut due = SourceState::new("gone-due", "G");
+    due.disabled = Some("410 Gone on 2026-12-01".to_string());
+    due.next_due = Some(now);
+    s.save_source(&due).unwrap();
+    let mut later = SourceState::new("gone-later", "L");
+    later.disabled = Some("410 Gone on 2026-12-01".to_string());
+    later.next_due = Some(now + chrono::TimeDelta::days(1));
+    s.save_source(&later).unwrap();
+    let mut by_hand = SourceState::new("by-hand", "H");
+    by_hand.disabled = Some("by hand".to_string());
+    s.save_source(&by_hand).unwrap();
+    let asked = keys(&["gone-due", "gone-later", "by-hand"]);
+    assert_eq!(
+        s.lease(&asked, "h", now, until, 10, None).unwrap(),
+        keys(&["gone-due"])
+    );
+    assert!(due.fetchable(now) && !later.fetchable(now) && !by_hand.fetchable(now));
+}
+
+fn renaming_an_item_keeps_its_row(s: &mut dyn Store) {
+    s.ensure_source("k", "K").unwrap();
+    s.put_items("k", &[item("a", day(1)), item("b", day(2))], day(3))
+        .unwrap();
+    let generation = s.generation().unwrap();
+    assert!(s.rename_item("k", "a", "a2").unwrap());
+    assert!(
+        s.generation().unwrap() != generation,
+        "a rename is a change"
+    );
+    assert!(s.item("k", "a").unwrap().is_none());
+    let renamed = s.item("k", "a2").unwrap().expect("under its new id");
+    assert_eq!(renamed.first_seen, day(3));
+    assert_eq!(renamed.entry.id, "a2");
+    // A new id that is taken, or an old one that is not there: no change.
+    assert!(!s.rename_item("k", "b", "a2").unwrap());
+    assert!(!s.rename_item("k", "nope", "c").unwrap());
+    assert_eq!(s.items("k").unwrap().len(), 2);
+    // The first sighting stays through the next put under the new id.
+    assert_eq!(s.put_items("k", &[item("a2", day(1))], day(9)).unwrap(), 0);
+    assert_eq!(s.item("k", "a2").unwrap().unwrap().first_seen, day(3));
 }
 
 fn leases_are_only_for_due_enabled_sources_asked_for(s: &mut dyn Store) {

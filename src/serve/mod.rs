@@ -96,6 +96,8 @@ pub struct App {
     doc_generation: AtomicU64,
     /// Another replica published a build: load it.
     reload: Notify,
+    /// Which sources are failing: logged when that changes, not every fetch.
+    source_health: crate::health::Transitions,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -189,6 +191,7 @@ pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
         .map_err(|e| Error::io("tokio runtime", e))?;
     let app = Arc::new(App {
         slots: crate::fetch::Slots::new(&site.config.fetch),
+        source_health: crate::health::Transitions::default(),
         root: root.to_path_buf(),
         site: RwLock::new(Arc::new(site)),
         opts,
@@ -846,7 +849,9 @@ fn fetch_batch(app: &App, keys: Vec<String>) {
                     R::NotDue | R::Elsewhere | R::Disabled(_) => continue,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(source = %name, "{}", aggregate::describe(r));
+                // Every fetch at debug; a change of health at warn/info.
+                tracing::debug!(source = %name, "{}", aggregate::describe(r));
+                app.source_health.observe(name, r);
             }
             let health = crate::sources::health(&site).unwrap_or_default();
             app.set_status(|s| {

@@ -167,8 +167,9 @@ pub struct Transitions {
 }
 
 impl Transitions {
-    /// Log what `result` changes for `source`.
-    pub fn observe(&self, source: &str, result: &SourceResult) {
+    /// Log what `result` changes for `source`; whether it changed (the
+    /// `/` page, which shows health, is then out of date).
+    pub fn observe(&self, source: &str, result: &SourceResult) -> bool {
         let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
         match result {
             SourceResult::Failed(e) => {
@@ -179,21 +180,25 @@ impl Transitions {
                         "source {source:?} is failing: {}; retried with backoff (`tributary sources show {source:?}` has the details)",
                         short_reason(e)
                     );
-                } else {
-                    tracing::debug!("source {source:?} still failing: {e}");
+                    return true;
                 }
+                tracing::debug!("source {source:?} still failing: {e}");
+                false
             }
             SourceResult::Gone => {
                 failing.remove(source);
                 tracing::warn!("source {source:?} is gone (410): disabled");
+                true
             }
             SourceResult::Fetched { .. } | SourceResult::NotModified => {
-                if let Some(n) = failing.remove(source) {
-                    let fetches = if n == 1 { "fetch" } else { "fetches" };
-                    tracing::info!("source {source:?} recovered after {n} failed {fetches}");
-                }
+                let Some(n) = failing.remove(source) else {
+                    return false;
+                };
+                let fetches = if n == 1 { "fetch" } else { "fetches" };
+                tracing::info!("source {source:?} recovered after {n} failed {fetches}");
+                true
             }
-            SourceResult::NotDue | SourceResult::Elsewhere | SourceResult::Disabled(_) => {}
+            SourceResult::NotDue | SourceResult::Elsewhere | SourceResult::Disabled(_) => false,
         }
     }
 }

@@ -838,7 +838,7 @@ fn fetch_batch(app: &App, keys: Vec<String>) {
         Ok::<_, Error>((report, after != before))
     })();
     match result {
-        Ok((report, changed)) => {
+        Ok((report, mut changed)) => {
             use aggregate::SourceResult as R;
             for (name, r) in &report.sources {
                 let counter = match r {
@@ -851,7 +851,9 @@ fn fetch_batch(app: &App, keys: Vec<String>) {
                 counter.fetch_add(1, Ordering::Relaxed);
                 // Every fetch at debug; a change of health at warn/info.
                 tracing::debug!(source = %name, "{}", aggregate::describe(r));
-                app.source_health.observe(name, r);
+                // A source that starts failing changes no document but the
+                // `/` page's health: rebuild for it too.
+                changed |= app.source_health.observe(name, r);
             }
             let health = crate::sources::health(&site).unwrap_or_default();
             app.set_status(|s| {

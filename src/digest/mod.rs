@@ -1044,6 +1044,47 @@ mod tests {
     }
 
     #[test]
+    fn components_of_release_tags() {
+        let t = |u: &str| tag_component(u).map(|(r, c)| format!("{r} {c}"));
+        assert_eq!(
+            t("https://github.com/kubernetes/ingress-nginx/releases/tag/controller-v1.11.3")
+                .as_deref(),
+            Some("ingress-nginx controller")
+        );
+        assert_eq!(
+            t("https://github.com/kubernetes-sigs/kustomize/releases/tag/cmd/config/v0.15.0")
+                .as_deref(),
+            Some("kustomize cmd/config")
+        );
+        assert_eq!(
+            t("https://github.com/kubernetes-sigs/kustomize/releases/tag/kustomize%2Fv5.5.0"),
+            None
+        );
+        assert_eq!(
+            t("https://github.com/etcd-io/etcd/releases/tag/v3.5.17"),
+            None
+        );
+        assert_eq!(t("https://blog.example.org/2026/12/v1.2"), None);
+    }
+
+    #[test]
+    fn notes_of_generated_release_bodies() {
+        let listed = "<h2>What&#39;s Changed</h2><ul><li>Add a flag by @dev-1 in https://github.com/o/r/pull/7</li>\
+                      <li>Two</li></ul><p><strong>Full Changelog</strong>: <a href=\"x\">v1...v2</a></p>";
+        assert_eq!(release_note(listed).as_deref(), Some("Add a flag"));
+        let bot = "<h3>What’s Changed</h3><ul><li>Bump x from 1 to 2 by <a href=\"u\">@dependabot</a>[bot] in <a href=\"p\">#9</a></li></ul>";
+        assert_eq!(release_note(bot).as_deref(), Some("Bump x from 1 to 2"));
+        assert_eq!(
+            release_note("<p><strong>Full Changelog</strong>: <a href=\"x\">v1...v2</a></p>"),
+            None
+        );
+        assert_eq!(
+            release_note("<p>Plain notes.</p>").as_deref(),
+            Some("Plain notes.")
+        );
+    }
+
+    #[test]
     fn projects_from_titles() {
         let p = |t: &str| parse_version(t).and_then(|v| project_in_title(t, &v));
         assert_eq!(p("etcd v3.5.17").as_deref(), Some("etcd"));

@@ -275,18 +275,29 @@ fn choose(combined: &[&FeedDef]) -> String {
 /// Write the digest of the feed `opts.feed` over `opts.window`.
 pub fn digest(site: &Site, opts: &DigestOptions) -> Result<Digest, Error> {
     let def = select_feed(site, opts.feed.as_deref())?;
-    let never_fetched = || {
+    // Why the store is empty, when fetches were tried: each source's reason.
+    let never_fetched = |unread: &[(String, String)]| {
+        let tried: Vec<String> = unread
+            .iter()
+            .filter(|(_, why)| why.contains('('))
+            .map(|(source, why)| format!("{source}: {why}"))
+            .collect();
         Error::invalid(Diagnostic::error(
             &def.path,
             None,
             format!(
-                "the store has no items for feed {}: run `tributary fetch` first",
-                def.name
+                "the store has no items for feed {}: run `tributary fetch` first{}",
+                def.name,
+                if tried.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (its fetches failed: {})", tried.join("; "))
+                }
             ),
         ))
     };
     let Some(store) = aggregate::open_existing_store(site)? else {
-        return Err(never_fetched());
+        return Err(never_fetched(&[]));
     };
     let tz = site.config.timezone;
     let mut gaps = Vec::new();
@@ -302,7 +313,7 @@ pub fn digest(site: &Site, opts: &DigestOptions) -> Result<Digest, Error> {
     }
     drop(store);
     if stored == 0 {
-        return Err(never_fetched());
+        return Err(never_fetched(&unread));
     }
     let items = combined_items(site, def, opts.now)?;
     // Named in the error for an empty window: a draft written days after the

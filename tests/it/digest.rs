@@ -318,7 +318,7 @@ fn digest_errors() {
     other
         .run(&["digest"])
         .expect_code(1)
-        .stderr_has("the store has no items for feed stream: run `tributary fetch` first");
+        .stderr_has("the store has no items for feed stream: run `tributary fetch` first (its fetches failed: Gone: never fetched (HTTP 404))");
 }
 
 /// The bundled example site's digest is the one README.md shows, to the

@@ -416,8 +416,9 @@ pub fn show(site: &Site, name: &str) -> Result<String, Error> {
             },
         ),
     ];
-    if state.is_some() && st.url != configured {
-        lines.push(("configured url", configured));
+    // After a permanent redirect: the URL as the feed file has it.
+    if state.is_some() && st.url != st.key {
+        lines.push(("configured url", st.key.clone()));
     }
     lines.push((
         "status",

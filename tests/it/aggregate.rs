@@ -289,6 +289,13 @@ fn permanent_redirects_are_remembered_temporary_ones_are_not() {
     let moved = row(&site, "moved");
     assert!(moved.contains(&server.url("/new.atom")), "{moved}");
     assert!(!moved.contains("/old.atom"), "{moved}");
+    // `sources show` has both: the URL fetched and the one configured.
+    let shown = site.run(&["sources", "show", "moved"]).stdout;
+    assert!(
+        shown.contains(&format!("url:            {}", server.url("/new.atom")))
+            && shown.contains(&format!("configured url: {}", server.url("/old.atom"))),
+        "{shown}"
+    );
     let temp = row(&site, "temp");
     assert!(temp.contains(&server.url("/tmp.atom")), "{temp}");
     assert!(!temp.contains("/dest.atom"), "{temp}");

@@ -633,7 +633,7 @@ pub fn fetch(
                 ),
                 Err(e) => return Err(e),
             };
-            tracing::info!(source = %src.name, url = %state.url, "{}", describe(&result));
+            tracing::debug!(source = %src.name, url = %state.url, "{}", describe(&result));
             store.save_source(&state)?;
             if let Some(holder) = &opts.release_to {
                 store.release(std::slice::from_ref(&src.key), holder)?;
@@ -708,14 +708,14 @@ fn parse_outcome(
     };
     let doc = Url::parse(final_url).ok();
     let fetched_url = state.map(|s| s.url.as_str()).unwrap_or(final_url);
-    let mut parsed = parse::parse_upstream(body, doc.as_ref());
+    let mut parsed = parse::parse_whole(body, doc.as_ref());
     // A local file has no web address: its relative links resolve against
     // the feed's own link, where its pages live, not against the file path.
     if doc.as_ref().is_some_and(|d| d.scheme() == "file") {
         let home = parsed.as_ref().ok().and_then(|f| f.link.as_deref());
         if let Some(home) = home.filter(|l| crate::urlpolicy::is_web(l)) {
             if let Ok(home) = Url::parse(home) {
-                parsed = parse::parse_upstream(body, Some(&home));
+                parsed = parse::parse_whole(body, Some(&home));
             }
         }
     }

@@ -181,6 +181,11 @@ pub enum StoreCommand {
 pub enum SourcesCommand {
     /// A health table: URL, last fetch, status, items, next due.
     List,
+    /// Everything known of one source: URLs, the whole error, validators, dates.
+    Show {
+        /// The source's `name:` (as `sources list` shows it).
+        name: String,
+    },
     /// Add every feed of an OPML file to a feed file's `upstreams:`.
     Import {
         /// The OPML file.
@@ -440,7 +445,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
             }
             if !cli.quiet {
                 eprintln!(
-                    "digest of {}: {} {} between {}{}",
+                    "digest of {}: {} {} between {}{}{}",
                     d.feed,
                     d.releases,
                     if d.releases == 1 { "entry" } else { "entries" },
@@ -449,6 +454,11 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
                         0 => String::new(),
                         1 => ", 1 possible gap".to_string(),
                         n => format!(", {n} possible gaps"),
+                    },
+                    match d.unread.len() {
+                        0 => String::new(),
+                        1 => ", 1 source not fetched".to_string(),
+                        n => format!(", {n} sources not fetched"),
                     }
                 );
             }
@@ -631,6 +641,10 @@ fn sources(cli: &Cli, command: &SourcesCommand) -> Result<ExitCode, Error> {
         SourcesCommand::List => {
             let site = build::Site::load(&cli.site)?;
             print!("{}", sources::health_table(&sources::health(&site)?));
+        }
+        SourcesCommand::Show { name } => {
+            let site = build::Site::load(&cli.site)?;
+            print!("{}", sources::show(&site, name)?);
         }
         SourcesCommand::Export => {
             let site = build::Site::load(&cli.site)?;

@@ -23,6 +23,7 @@ pub mod digest;
 pub mod emit;
 pub mod entry;
 pub mod fetch;
+pub mod health;
 pub mod ids;
 pub mod lease;
 pub mod ledger;

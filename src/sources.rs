@@ -296,7 +296,13 @@ pub fn health(site: &Site) -> Result<Vec<Health>, Error> {
         .collect())
 }
 
-/// The health table as text: NAME, URL, LAST FETCH, STATUS, ITEMS, NEXT DUE.
+/// Widest line of `sources list`: a terminal's width, for a table that
+/// people read.
+pub const TABLE_COLUMNS: usize = 120;
+
+/// The health table as text: NAME, URL, LAST FETCH, STATUS, ITEMS, NEXT DUE,
+/// at most [`TABLE_COLUMNS`] wide: a failure is its short reason (the whole
+/// chain is in `sources show`), and long URLs and names are cut in the middle.
 pub fn health_table(rows: &[Health]) -> String {
     let when = |d: Option<chrono::DateTime<chrono::Utc>>| {
         d.map_or_else(
@@ -313,29 +319,16 @@ pub fn health_table(rows: &[Health]) -> String {
         "NEXT DUE".into(),
     ]];
     for r in rows {
-        let (last, status, items, next) = match &r.state {
-            None => ("-".into(), "never fetched".into(), "0".into(), "now".into()),
+        let status = crate::health::Status::of(r.state.as_ref()).to_string();
+        let (last, items, next) = match &r.state {
+            None => ("-".into(), "0".into(), "now".into()),
             Some(st) => {
-                let status = if st.is_gone() {
-                    format!(
-                        "disabled: {}, retried weekly",
-                        st.disabled.as_deref().unwrap_or_default()
-                    )
-                } else if let Some(d) = &st.disabled {
-                    format!("disabled: {d}")
-                } else if let Some(e) = &st.last_error {
-                    format!("failing ({}x): {e}", st.consecutive_failures)
-                } else if st.last_success.is_some() {
-                    "ok".into()
-                } else {
-                    "never fetched".into()
-                };
                 let next = if st.disabled.is_some() && !st.is_gone() {
                     "-".into()
                 } else {
                     st.next_due.map_or("now".into(), |d| when(Some(d)))
                 };
-                (when(st.last_fetch), status, st.item_count.to_string(), next)
+                (when(st.last_fetch), st.item_count.to_string(), next)
             }
         };
         table.push([r.name.clone(), r.url.clone(), last, status, items, next]);
@@ -346,12 +339,21 @@ pub fn health_table(rows: &[Health]) -> String {
             *w = (*w).max(c.chars().count());
         }
     }
+    // Too wide: the URL gives way first (its host and file name stay), then
+    // the name; the status is what the table is for.
+    const SEPARATORS: usize = 2 * 5;
+    for (col, min) in [(1, 20), (0, 16)] {
+        let total: usize = widths.iter().sum::<usize>() + SEPARATORS;
+        if total > TABLE_COLUMNS {
+            widths[col] = widths[col].saturating_sub(total - TABLE_COLUMNS).max(min);
+        }
+    }
     let mut out = String::new();
     for row in &table {
         let cells: Vec<String> = row
             .iter()
             .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
+            .map(|(c, w)| format!("{:<w$}", elide(c, w)))
             .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
@@ -359,27 +361,36 @@ pub fn health_table(rows: &[Health]) -> String {
     out
 }
 
+/// The configured source named `name` (its `name:` or its URL), or an
+/// error that lists the names there are.
+fn find_source(site: &Site, name: &str) -> Result<ConfiguredSource, Error> {
+    let sources = configured_sources(site);
+    match sources.iter().find(|s| s.name == name || s.key == name) {
+        Some(src) => Ok(src.clone()),
+        None => {
+            let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+            Err(Error::invalid(Diagnostic::error(
+                "sources",
+                None,
+                format!(
+                    "no source named {name:?}; the configured sources are: {}",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            )))
+        }
+    }
+}
+
 /// `sources enable NAME` (`disable: None`) and `sources disable NAME
 /// [REASON]`: a configured source, by name or URL, enabled (due at once,
 /// its failures forgotten) or disabled by hand (never fetched until
 /// enabled). Returns the source's name.
 pub fn set_disabled(site: &Site, name: &str, disable: Option<&str>) -> Result<String, Error> {
-    let sources = configured_sources(site);
-    let Some(src) = sources.iter().find(|s| s.name == name || s.key == name) else {
-        let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
-        return Err(Error::invalid(Diagnostic::error(
-            "sources",
-            None,
-            format!(
-                "no source named {name:?}; the configured sources are: {}",
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
-            ),
-        )));
-    };
+    let src = find_source(site, name)?;
     let mut store = crate::aggregate::open_store(site)?;
     let mut state = store.ensure_source(&src.key, &src.name)?;
     match disable {
@@ -403,6 +414,88 @@ pub fn set_disabled(site: &Site, name: &str, disable: Option<&str>) -> Result<St
     }
     store.save_source(&state)?;
     Ok(src.name.clone())
+}
+
+/// `text` in at most `max` characters, its middle replaced by `…`.
+fn elide(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max || max < 3 {
+        return text.to_string();
+    }
+    let tail = (max - 1) / 2;
+    let head = max - 1 - tail;
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
+}
+
+/// Everything known of the source named `name` (`sources show`): its
+/// URLs, status and whole error chain, validators, dates, items and feeds.
+pub fn show(site: &Site, name: &str) -> Result<String, Error> {
+    let src = find_source(site, name)?;
+    let src = &src;
+    let state = match crate::aggregate::open_existing_store(site)? {
+        Some(s) => s.source(&src.key)?,
+        None => None,
+    };
+    let when = |d: Option<chrono::DateTime<chrono::Utc>>, none: &str| {
+        d.map_or_else(
+            || none.to_string(),
+            |d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        )
+    };
+    let st = state.clone().unwrap_or_default();
+    let configured = source_url(site, src);
+    let mut lines: Vec<(&str, String)> = vec![
+        ("name", src.name.clone()),
+        (
+            "url",
+            if state.is_some() {
+                st.url.clone()
+            } else {
+                configured.clone()
+            },
+        ),
+    ];
+    // After a permanent redirect: the URL as the feed file has it.
+    if state.is_some() && st.url != st.key {
+        lines.push(("configured url", st.key.clone()));
+    }
+    lines.push((
+        "status",
+        crate::health::Status::of(state.as_ref()).to_string(),
+    ));
+    if let Some(e) = &st.last_error {
+        lines.push(("error", e.clone()));
+    }
+    lines.extend([
+        ("last fetch", when(st.last_fetch, "never")),
+        ("last success", when(st.last_success, "never")),
+        (
+            "next due",
+            if st.is_gone() {
+                format!("{} (the weekly retry of a 410)", when(st.next_due, "now"))
+            } else if st.disabled.is_some() {
+                "never (disabled)".to_string()
+            } else {
+                when(st.next_due, "now")
+            },
+        ),
+        ("etag", st.etag.clone().unwrap_or_else(|| "-".into())),
+        (
+            "last-modified",
+            st.last_modified.clone().unwrap_or_else(|| "-".into()),
+        ),
+        ("items", st.item_count.to_string()),
+        ("feeds", src.feeds.join(", ")),
+    ]);
+    if let Some(secs) = st.min_interval_secs {
+        lines.push(("min interval", format!("{secs} s (ttl or max-age)")));
+    }
+    Ok(lines
+        .into_iter()
+        .map(|(k, v)| format!("{:<16}{v}\n", format!("{k}:")))
+        .collect())
 }
 
 /// Diagnostic for a feed name given on the command line.

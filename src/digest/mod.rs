@@ -185,7 +185,11 @@ pub struct Digest {
     /// How many releases it lists.
     pub releases: usize,
     pub gaps: Vec<Gap>,
-    /// One warning per gap, for stderr.
+    /// Sources of the feed that failed their latest fetch or were never
+    /// fetched, with why (`not fetched since 2026-12-01 (cannot connect)`):
+    /// their releases may be missing.
+    pub unread: Vec<(String, String)>,
+    /// One warning per gap and per unread source, for stderr.
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -271,31 +275,46 @@ fn choose(combined: &[&FeedDef]) -> String {
 /// Write the digest of the feed `opts.feed` over `opts.window`.
 pub fn digest(site: &Site, opts: &DigestOptions) -> Result<Digest, Error> {
     let def = select_feed(site, opts.feed.as_deref())?;
-    let never_fetched = || {
+    // Why the store is empty, when fetches were tried: each source's reason.
+    let never_fetched = |unread: &[(String, String)]| {
+        let tried: Vec<String> = unread
+            .iter()
+            .filter(|(_, why)| why.contains('('))
+            .map(|(source, why)| format!("{source}: {why}"))
+            .collect();
         Error::invalid(Diagnostic::error(
             &def.path,
             None,
             format!(
-                "the store has no items for feed {}: run `tributary fetch` first",
-                def.name
+                "the store has no items for feed {}: run `tributary fetch` first{}",
+                def.name,
+                if tried.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (its fetches failed: {})", tried.join("; "))
+                }
             ),
         ))
     };
     let Some(store) = aggregate::open_existing_store(site)? else {
-        return Err(never_fetched());
+        return Err(never_fetched(&[]));
     };
+    let tz = site.config.timezone;
     let mut gaps = Vec::new();
+    let mut unread = Vec::new();
     let mut stored = 0;
     for up in &def.upstreams {
         let records = store.dump_items(&up.key)?;
         stored += records.len();
         gaps.extend(find_gaps(&up.name, &records, &opts.window));
+        if let Some(why) = crate::health::stale_note(store.source(&up.key)?.as_ref(), tz) {
+            unread.push((up.name.clone(), why));
+        }
     }
     drop(store);
     if stored == 0 {
-        return Err(never_fetched());
+        return Err(never_fetched(&unread));
     }
-    let tz = site.config.timezone;
     let items = combined_items(site, def, opts.now)?;
     // Named in the error for an empty window: a draft written days after the
     // last fetch (or on a site whose feeds are fixed files) says where to look.
@@ -339,21 +358,30 @@ pub fn digest(site: &Site, opts: &DigestOptions) -> Result<Digest, Error> {
             .cmp(&rank(&b.source))
             .then(b.before_published.cmp(&a.before_published))
     });
-    let markdown = write_section(&releases, &gaps, opts);
-    let warnings = gaps
+    let markdown = write_section(&releases, &gaps, &unread, &rank, opts);
+    let mut warnings: Vec<Diagnostic> = unread
         .iter()
-        .map(|g| {
+        .map(|(source, why)| {
             Diagnostic::warning(
                 &def.path,
                 None,
                 format!(
-                    "{}: {}; look for them on the project's releases page, and fetch it more often (`schedule:`) so that its feed's window overlaps",
-                    g.source,
-                    g.message()
+                    "{source}: {why}; its releases may be missing (`tributary sources show {source:?}`)"
                 ),
             )
         })
         .collect();
+    warnings.extend(gaps.iter().map(|g| {
+        Diagnostic::warning(
+            &def.path,
+            None,
+            format!(
+                "{}: {}; look for them on the project's releases page, and fetch it more often (`schedule:`) so that its feed's window overlaps",
+                g.source,
+                g.message()
+            ),
+        )
+    }));
     Ok(Digest {
         feed: def.name.clone(),
         feed_title: def
@@ -363,6 +391,7 @@ pub fn digest(site: &Site, opts: &DigestOptions) -> Result<Digest, Error> {
         markdown,
         releases: releases.len(),
         gaps,
+        unread,
         warnings,
     })
 }
@@ -424,23 +453,43 @@ impl Release {
             v.is_pre_release()
                 || (*in_title && says_pre_release(e.title.get(v.end..).unwrap_or("")))
         });
-        let project = found
+        let mut project = found
             .as_ref()
             .and_then(|(v, in_title)| in_title.then(|| project_in_title(&e.title, v)))
             .flatten()
             .unwrap_or_else(|| project_of_source(&source));
+        if let Some((repo, component)) = tag_component(&e.url) {
+            // `controller-v1.11.3` names a part of ingress-nginx, not a
+            // project called "controller": keep the repository.
+            let p = project.to_lowercase();
+            let plain = [&component, &repo, &project_of_source(&source)]
+                .iter()
+                .any(|n| n.to_lowercase() == p);
+            if plain {
+                project = format!("{repo} {component}");
+            }
+        }
         let note = e
             .content_html
             .as_deref()
-            .and_then(first_paragraph)
-            .or_else(|| e.summary_html.as_deref().and_then(first_paragraph));
+            .and_then(release_note)
+            .or_else(|| e.summary_html.as_deref().and_then(release_note));
+        // Tracking parameters are the reposter's, not the release's; the
+        // scheme stays as the project wrote it.
+        let url = match crate::merge::canonical_url(&e.url) {
+            Some(c) if e.url.trim_start().starts_with("http://") => {
+                c.replacen("https://", "http://", 1)
+            }
+            Some(c) => c,
+            None => e.url.clone(),
+        };
         Release {
             source,
             project,
             version: found.map(|(v, _)| v.text),
             pre_release,
             title: e.title,
-            url: e.url,
+            url,
             published: e.published.with_timezone(&Utc),
             note,
         }
@@ -465,21 +514,34 @@ impl Release {
     }
 }
 
-/// The section: each source's bullets, with its gaps as comments where the
-/// missing releases would be (just older than the release after the gap).
-fn write_section(releases: &[Release], gaps: &[Gap], opts: &DigestOptions) -> String {
+/// The section: each source's bullets in `rank` order, a source that could
+/// not be read saying so first, and its gaps as comments where the missing
+/// releases would be (just older than the release after the gap). Comments
+/// are for whoever edits the post; readers never see them.
+fn write_section(
+    releases: &[Release],
+    gaps: &[Gap],
+    unread: &[(String, String)],
+    rank: &dyn Fn(&str) -> usize,
+    opts: &DigestOptions,
+) -> String {
     let mut sources: Vec<&str> = Vec::new();
     for s in releases
         .iter()
         .map(|r| r.source.as_str())
         .chain(gaps.iter().map(|g| g.source.as_str()))
+        .chain(unread.iter().map(|(s, _)| s.as_str()))
     {
         if !sources.contains(&s) {
             sources.push(s);
         }
     }
+    sources.sort_by_key(|s| rank(s));
     let mut out = String::new();
     for source in sources {
+        for (_, why) in unread.iter().filter(|(s, _)| s == source) {
+            out.push_str(&format!("<!-- {source}: {why} -->\n"));
+        }
         let mut pending: Vec<&Gap> = gaps.iter().filter(|g| g.source == source).collect();
         for r in releases.iter().filter(|r| r.source == source) {
             while let Some(g) = pending.first().filter(|g| r.published < g.before_published) {
@@ -562,6 +624,96 @@ fn project_of_source(name: &str) -> String {
         words.pop();
     }
     words.join(" ")
+}
+
+/// The repository and the component a release tag names besides its
+/// version: `("ingress-nginx", "controller")` for
+/// `…/kubernetes/ingress-nginx/releases/tag/controller-v1.11.3`,
+/// `("kustomize", "cmd/config")` for `…/releases/tag/cmd/config/v0.15.0`.
+/// `None` for a plain tag (`v1.2.3`) or one naming the repository itself.
+fn tag_component(link: &str) -> Option<(String, String)> {
+    let url = url::Url::parse(link).ok()?;
+    let segments: Vec<String> = url
+        .path_segments()?
+        .filter(|s| !s.is_empty())
+        .map(|s| s.replace("%2F", "/").replace("%2f", "/"))
+        .collect();
+    let at = segments
+        .windows(2)
+        .position(|w| w[0] == "releases" && w[1] == "tag")?;
+    let repo = segments.get(at.checked_sub(1)?)?.clone();
+    let tag = segments.get(at + 2..)?.join("/");
+    let v = parse_version(&tag)?;
+    let head = tag.get(..v.start)?;
+    let component = head.trim_end_matches(['-', '_', '/', '.', ' ', '@']);
+    if component.is_empty() || component.eq_ignore_ascii_case(&repo) {
+        return None;
+    }
+    Some((repo, component.to_string()))
+}
+
+/// The note of a release: GitHub's generated notes ("What's Changed", a
+/// list of pull requests, a "Full Changelog" link) give the first item
+/// without its "by @user in URL" unless words of the release's own come
+/// first; other notes give their first paragraph. A changelog link alone
+/// is no note.
+fn release_note(html: &str) -> Option<String> {
+    let note = match whats_changed(html) {
+        Some((start, end)) => first_paragraph(html.get(..start).unwrap_or_default())
+            .filter(|p| !is_changelog_link(p))
+            .or_else(|| first_item(html.get(end..).unwrap_or_default())),
+        None => first_paragraph(html),
+    };
+    note.filter(|n| !is_changelog_link(n))
+}
+
+fn is_changelog_link(text: &str) -> bool {
+    text.to_lowercase().starts_with("full changelog")
+}
+
+/// Where the "What's Changed" heading is: its start and end.
+fn whats_changed(html: &str) -> Option<(usize, usize)> {
+    let lower = html.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(at) = lower.get(from..)?.find("<h").map(|a| from + a) {
+        let level = lower.as_bytes().get(at + 2).copied();
+        from = at + 2;
+        if !level.is_some_and(|c| (b'1'..=b'6').contains(&c)) {
+            continue;
+        }
+        let close = format!("</h{}>", char::from(level.unwrap_or(b'1')));
+        let end = lower[at..].find(&close).map(|e| at + e + close.len())?;
+        let text = crate::render::html_to_text(html.get(at..end).unwrap_or_default())
+            .to_lowercase()
+            .replace(['\u{2019}', '`'], "'");
+        if text.trim().starts_with("what's changed") {
+            return Some((at, end));
+        }
+        from = end;
+    }
+    None
+}
+
+/// The first `<li>` as plain text, without GitHub's "by @user in URL" tail.
+fn first_item(html: &str) -> Option<String> {
+    static TAIL: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let lower = html.to_ascii_lowercase();
+    let start = lower.find("<li")?;
+    let end = lower[start..]
+        .find("</li>")
+        .map_or(html.len(), |e| start + e);
+    let text = crate::render::html_to_text(html.get(start..end).unwrap_or_default());
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let tail = TAIL.get_or_init(|| {
+        regex::Regex::new(r"(?i)(\s+by\s+@[\w.-]+(\[bot\])?)?(\s+in\s+(https?://\S+|#\d+))?\s*$")
+            .ok()
+    });
+    let text = match tail {
+        Some(re) => re.replace(&text, "").into_owned(),
+        None => text,
+    };
+    let text = text.trim();
+    (!text.is_empty()).then(|| crate::render::shorten(text, NOTE_CHARS))
 }
 
 /// The first paragraph of release notes as plain text, at most
@@ -922,6 +1074,47 @@ mod tests {
         assert!(
             note.ends_with('…') && note.chars().count() <= NOTE_CHARS + 1,
             "{note}"
+        );
+    }
+
+    #[test]
+    fn components_of_release_tags() {
+        let t = |u: &str| tag_component(u).map(|(r, c)| format!("{r} {c}"));
+        assert_eq!(
+            t("https://github.com/kubernetes/ingress-nginx/releases/tag/controller-v1.11.3")
+                .as_deref(),
+            Some("ingress-nginx controller")
+        );
+        assert_eq!(
+            t("https://github.com/kubernetes-sigs/kustomize/releases/tag/cmd/config/v0.15.0")
+                .as_deref(),
+            Some("kustomize cmd/config")
+        );
+        assert_eq!(
+            t("https://github.com/kubernetes-sigs/kustomize/releases/tag/kustomize%2Fv5.5.0"),
+            None
+        );
+        assert_eq!(
+            t("https://github.com/etcd-io/etcd/releases/tag/v3.5.17"),
+            None
+        );
+        assert_eq!(t("https://blog.example.org/2026/12/v1.2"), None);
+    }
+
+    #[test]
+    fn notes_of_generated_release_bodies() {
+        let listed = "<h2>What&#39;s Changed</h2><ul><li>Add a flag by @dev-1 in https://github.com/o/r/pull/7</li>\
+                      <li>Two</li></ul><p><strong>Full Changelog</strong>: <a href=\"x\">v1...v2</a></p>";
+        assert_eq!(release_note(listed).as_deref(), Some("Add a flag"));
+        let bot = "<h3>What’s Changed</h3><ul><li>Bump x from 1 to 2 by <a href=\"u\">@dependabot</a>[bot] in <a href=\"p\">#9</a></li></ul>";
+        assert_eq!(release_note(bot).as_deref(), Some("Bump x from 1 to 2"));
+        assert_eq!(
+            release_note("<p><strong>Full Changelog</strong>: <a href=\"x\">v1...v2</a></p>"),
+            None
+        );
+        assert_eq!(
+            release_note("<p>Plain notes.</p>").as_deref(),
+            Some("Plain notes.")
         );
     }
 

@@ -73,9 +73,10 @@ article{border-top:1px solid var(--line);padding:1.25rem 0}
 nav.pages{display:flex;gap:1.5rem;border-top:1px solid var(--line);padding-top:1rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
-td.url{overflow-wrap:anywhere;min-width:12rem}
 td{overflow-wrap:anywhere}
+td .url{color:var(--muted);font-size:.8rem}
 td.num{text-align:right}
+@media (max-width:40rem){table.sources,table.sources tbody,table.sources tr,table.sources td{display:block}table.sources thead{display:none}table.sources tr{border-bottom:1px solid var(--line);padding:.4rem 0}table.sources td{border:0;padding:.1rem 0;text-align:left}table.sources td[data-label]:not(:first-child)::before{content:attr(data-label) \": \";color:var(--muted)}}
 .ok{color:#1e8e3e}.failing{color:#d93025}.disabled{color:var(--muted)}
 footer{margin-top:3rem;color:var(--muted);font-size:.85rem}
 ";
@@ -356,8 +357,8 @@ fn paging_nav(out: &mut String, paging: &Paging) {
 
 fn health_table(out: &mut String, sources: &[Health]) {
     out.push_str(
-        "<h2>Sources</h2>\n<table>\n<thead><tr><th>Source</th><th>URL</th><th>Last fetch</th>\
-         <th>Status</th><th>Items</th><th>Next due</th></tr></thead>\n<tbody>\n",
+        "<h2>Sources</h2>\n<table class=\"sources\">\n<thead><tr><th>Source</th><th>Status</th>\
+         <th>Items</th><th>Last fetch</th><th>Next due</th></tr></thead>\n<tbody>\n",
     );
     let when = |d: Option<DateTime<Utc>>| match d {
         Some(d) => format!(
@@ -368,46 +369,43 @@ fn health_table(out: &mut String, sources: &[Health]) {
         None => "-".to_string(),
     };
     for h in sources {
-        // The same reading of the state as `tributary sources list`.
-        let (last, class, status, items, next) = match &h.state {
-            None => (
-                "-".to_string(),
-                "never",
-                "never fetched".to_string(),
-                0,
-                "now".to_string(),
-            ),
+        // The same reading of the state as `tributary sources list`: a
+        // short reason, the whole error only as the cell's tooltip.
+        let status = crate::health::Status::of(h.state.as_ref());
+        let (last, items, next, error) = match &h.state {
+            None => ("-".to_string(), 0, "now".to_string(), None),
             Some(st) => {
-                let (class, status) = if let Some(d) = &st.disabled {
-                    ("disabled", format!("disabled: {d}"))
-                } else if let Some(e) = &st.last_error {
-                    (
-                        "failing",
-                        format!("failing ({}x): {e}", st.consecutive_failures),
-                    )
-                } else if st.last_success.is_some() {
-                    ("ok", "ok".to_string())
-                } else {
-                    ("never", "never fetched".to_string())
-                };
                 let next = if st.disabled.is_some() {
                     "-".to_string()
                 } else {
                     st.next_due
                         .map_or_else(|| "now".to_string(), |d| when(Some(d)))
                 };
-                (when(st.last_fetch), class, status, st.item_count, next)
+                (
+                    when(st.last_fetch),
+                    st.item_count,
+                    next,
+                    st.last_error.as_deref(),
+                )
             }
         };
-        let url = match web_url(&h.url) {
-            Some(u) => format!("<a href=\"{}\">{}</a>", attr(u), text(u)),
-            None => text(&h.url).into_owned(),
+        let name = match web_url(&h.url) {
+            Some(u) => format!(
+                "<a href=\"{}\">{}</a><div class=\"url\">{}</div>",
+                attr(u),
+                text(&h.name),
+                text(u)
+            ),
+            None => format!("{}<div class=\"url\">{}</div>", text(&h.name), text(&h.url)),
         };
+        let title = error.map_or_else(String::new, |e| format!(" title=\"{}\"", attr(e)));
         out.push_str(&format!(
-            "<tr><td>{}</td><td class=\"url\">{url}</td><td>{last}</td>\
-             <td class=\"{class}\">{}</td><td class=\"num\">{items}</td><td>{next}</td></tr>\n",
-            text(&h.name),
-            text(&status),
+            "<tr><td data-label=\"Source\">{name}</td>\
+             <td data-label=\"Status\" class=\"{}\"{title}>{}</td>\
+             <td data-label=\"Items\" class=\"num\">{items}</td>\
+             <td data-label=\"Last fetch\">{last}</td><td data-label=\"Next due\">{next}</td></tr>\n",
+            status.class(),
+            text(&status.to_string()),
         ));
     }
     out.push_str("</tbody>\n</table>\n");
@@ -830,21 +828,31 @@ mod tests {
         ];
         let page = index_page("Site", None, &feeds(), &rows);
         assert!(page.contains(
-            "<tr><td>A</td><td class=\"url\"><a href=\"https://a.example/feed\">https://a.example/feed</a></td>\
-             <td><time datetime=\"2026-11-22T08:00:00Z\">2026-11-22 08:00 UTC</time></td>\
-             <td class=\"ok\">ok</td><td class=\"num\">12</td>\
-             <td><time datetime=\"2026-11-22T09:00:00Z\">2026-11-22 09:00 UTC</time></td></tr>"
+            "<tr><td data-label=\"Source\"><a href=\"https://a.example/feed\">A</a>\
+             <div class=\"url\">https://a.example/feed</div></td>\
+             <td data-label=\"Status\" class=\"ok\">ok</td>\
+             <td data-label=\"Items\" class=\"num\">12</td>\
+             <td data-label=\"Last fetch\"><time datetime=\"2026-11-22T08:00:00Z\">2026-11-22 08:00 UTC</time></td>\
+             <td data-label=\"Next due\"><time datetime=\"2026-11-22T09:00:00Z\">2026-11-22 09:00 UTC</time></td></tr>"
         ), "{page}");
+        // A short reason; the whole error is the tooltip.
         assert!(page.contains(
-            "<td class=\"failing\">failing (3x): HTTP 503 &lt;Service Unavailable&gt;</td>"
-        ));
-        assert!(page.contains(
-            "<td class=\"disabled\">disabled: 410 Gone</td><td class=\"num\">0</td><td>-</td>"
-        ));
-        assert!(page.contains(
-            "<tr><td>D</td><td class=\"url\">feeds/local/d.xml</td><td>-</td>\
-             <td class=\"never\">never fetched</td><td class=\"num\">0</td><td>now</td></tr>"
-        ));
+            "<td data-label=\"Status\" class=\"failing\" title=\"HTTP 503 &lt;Service Unavailable&gt;\">failing (3x): HTTP 503</td>"
+        ), "{page}");
+        assert!(
+            page.contains(
+                "<td data-label=\"Status\" class=\"disabled\">disabled: 410 Gone</td>\
+             <td data-label=\"Items\" class=\"num\">0</td>"
+            ),
+            "{page}"
+        );
+        assert!(
+            page.contains(
+                "<tr><td data-label=\"Source\">D<div class=\"url\">feeds/local/d.xml</div></td>\
+             <td data-label=\"Status\" class=\"never\">never fetched</td>"
+            ),
+            "{page}"
+        );
         check_structure(&page).unwrap();
     }
 }

@@ -80,6 +80,10 @@ pub struct UpstreamFeed {
     pub published: Option<DateTime<FixedOffset>>,
     pub ttl_minutes: Option<u32>,
     pub items: Vec<UpstreamItem>,
+    /// The root element (`feed`, `rss`…) when the document ended before it
+    /// closed: a body cut off in transfer. Its items are read as far as
+    /// they go, but a fetch must not take it for the whole feed.
+    pub truncated: Option<String>,
 }
 
 /// One upstream item; HTML is sanitized, titles are plain text.
@@ -142,6 +146,19 @@ impl UpstreamItem {
 
 /// Read any upstream feed (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, JSON Feed). Relative
 /// links are resolved against `xml:base`, then `doc_url` when given.
+/// [`parse_upstream`] for a fetch, which stores what it reads: a document
+/// cut off before its root element closes is an error (`truncated`), not a
+/// feed with fewer items.
+pub fn parse_whole(bytes: &[u8], doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
+    let feed = parse_upstream(bytes, doc_url)?;
+    match &feed.truncated {
+        Some(root) => Err(ParseError(format!(
+            "truncated: the document ends before <{root}> closes (cut off in transfer?)"
+        ))),
+        None => Ok(feed),
+    }
+}
+
 pub fn parse_upstream(bytes: &[u8], doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
     parse_upstream_within(bytes, doc_url, PARSE_BUDGET)
 }
@@ -498,6 +515,7 @@ impl<'u> Xml<'u> {
         let Some(kind) = self.kind else {
             return Err(ParseError("not a feed: no root element".into()));
         };
+        let truncated = self.stack.first().map(|f| f.qname.clone());
         // Close whatever the document left open, so its text is kept.
         while !self.stack.is_empty() {
             self.pop();
@@ -517,6 +535,7 @@ impl<'u> Xml<'u> {
             published: self.head.published,
             ttl_minutes: self.head.ttl,
             items,
+            truncated,
         })
     }
 
@@ -1153,6 +1172,8 @@ fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
         published: None,
         ttl_minutes: None,
         items,
+        // A JSON document cut off does not parse at all.
+        truncated: None,
     })
 }
 
@@ -1162,6 +1183,28 @@ mod tests {
 
     fn p(s: &str) -> UpstreamFeed {
         parse_upstream(s.as_bytes(), None).unwrap()
+    }
+
+    #[test]
+    fn a_document_cut_off_before_its_root_closes_is_truncated() {
+        let whole = "<rss version=\"2.0\"><channel><title>T</title>\
+                     <item><title>One</title></item><item><title>Two</title></item></channel></rss>";
+        assert_eq!(p(whole).truncated, None);
+        assert!(parse_whole(whole.as_bytes(), None).is_ok());
+        for cut in [
+            whole.len() - 6,
+            whole.len() / 2,
+            whole.find("<item>").unwrap_or(0) + 9,
+        ] {
+            let doc = &whole[..cut];
+            assert_eq!(p(doc).truncated.as_deref(), Some("rss"), "{doc}");
+            let e = parse_whole(doc.as_bytes(), None).unwrap_err();
+            assert!(e.0.starts_with("truncated: "), "{e}");
+        }
+        // Ill-formed inside, but the root closes: recovered, not truncated.
+        let sloppy = "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>T</title>\
+                      <entry><title>One</entry></feed>";
+        assert_eq!(p(sloppy).truncated, None);
     }
 
     fn utc(d: Option<DateTime<FixedOffset>>) -> String {

@@ -100,6 +100,8 @@ pub struct App {
     reload: Notify,
     /// The open connections, their cap and what was shed.
     pub connections: Arc<conn::Tracker>,
+    /// Which sources are failing: logged when that changes, not every fetch.
+    source_health: crate::health::Transitions,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -230,6 +232,7 @@ pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
     let connections = Arc::new(conn::Tracker::new(connection_cap(&site)));
     let app = Arc::new(App {
         slots: crate::fetch::Slots::new(&site.config.fetch),
+        source_health: crate::health::Transitions::default(),
         root: root.to_path_buf(),
         site: RwLock::new(Arc::new(site)),
         opts,
@@ -947,7 +950,7 @@ fn fetch_batch(app: &App, keys: Vec<String>) {
         Ok::<_, Error>((report, after != before))
     })();
     match result {
-        Ok((report, changed)) => {
+        Ok((report, mut changed)) => {
             use aggregate::SourceResult as R;
             for (name, r) in &report.sources {
                 let counter = match r {
@@ -958,7 +961,11 @@ fn fetch_batch(app: &App, keys: Vec<String>) {
                     R::NotDue | R::Elsewhere | R::Disabled(_) => continue,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(source = %name, "{}", aggregate::describe(r));
+                // Every fetch at debug; a change of health at warn/info.
+                tracing::debug!(source = %name, "{}", aggregate::describe(r));
+                // A source that starts failing changes no document but the
+                // `/` page's health: rebuild for it too.
+                changed |= app.source_health.observe(name, r);
             }
             let health = crate::sources::health(&site).unwrap_or_default();
             app.set_status(|s| {

@@ -289,6 +289,13 @@ fn permanent_redirects_are_remembered_temporary_ones_are_not() {
     let moved = row(&site, "moved");
     assert!(moved.contains(&server.url("/new.atom")), "{moved}");
     assert!(!moved.contains("/old.atom"), "{moved}");
+    // `sources show` has both: the URL fetched and the one configured.
+    let shown = site.run(&["sources", "show", "moved"]).stdout;
+    assert!(
+        shown.contains(&format!("url:            {}", server.url("/new.atom")))
+            && shown.contains(&format!("configured url: {}", server.url("/old.atom"))),
+        "{shown}"
+    );
     let temp = row(&site, "temp");
     assert!(temp.contains(&server.url("/tmp.atom")), "{temp}");
     assert!(!temp.contains("/dest.atom"), "{temp}");
@@ -421,7 +428,9 @@ fn huge_body_is_cut_off_at_max_body() {
         (MIB..25 * MIB).contains(&sent),
         "the server wrote {sent} bytes"
     );
-    assert!(row(&site, "huge").contains("larger than 1048576 bytes"));
+    assert!(row(&site, "huge").contains("failing (1x): too large"));
+    let shown = site.run(&["sources", "show", "huge"]).stdout;
+    assert!(shown.contains("larger than 1048576 bytes"), "{shown}");
 }
 
 #[test]
@@ -484,7 +493,8 @@ fn broken_feed_keeps_previous_items() {
     assert_eq!(site.read("stream.json"), before);
     let bravo = row(&site, "bravo");
     assert!(bravo.contains("failing (1x): not a feed"), "{bravo}");
-    assert!(bravo.contains("root element <html>"), "{bravo}");
+    let shown = site.run(&["sources", "show", "bravo"]).stdout;
+    assert!(shown.contains("root element <html>"), "{shown}");
     // The old validators are kept: the next try reads the document again.
     let r = site.run(&["fetch", "--all"]);
     r.expect_code(1);

@@ -225,3 +225,110 @@ fn chromium_renders_the_index_and_a_feed_page() {
         println!("kept {}", kept.display());
     }
 }
+
+/// The `/` page on a phone: at 400 px wide, a source failing with a long
+/// URL and a long error is a short status, and nothing scrolls sideways.
+#[test]
+fn the_index_reads_on_a_phone() {
+    let chromium = match chromium() {
+        Ok(p) => p,
+        Err(why) => {
+            println!("skipped: {why}");
+            return;
+        }
+    };
+    let server = crate::http_server::TestServer::start();
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!(
+            "http://127.0.0.1:{}/a/rather/long/path/to/a/release/feed/that/never/answers/releases.atom",
+            l.local_addr().expect("addr").port()
+        )
+    };
+    let site = crate::common::Site::new(&crate::aggregate::config());
+    site.feed("main", "title: Main\n");
+    site.feed(
+        "stream",
+        &crate::aggregate::stream_yaml(
+            50,
+            &[
+                (
+                    &server.url("/missing.atom"),
+                    "A source whose name is rather long too",
+                ),
+                (&dead, "Dead"),
+            ],
+        ),
+    );
+    let d = Daemon::serve(&site);
+    let html = crate::serve::wait_for(Duration::from_secs(20), "both sources failing on /", || {
+        let t = d.get("/").text();
+        (t.matches("failing (1x)").count() == 2).then_some(t)
+    });
+    assert!(html.contains("failing (1x): cannot connect"), "{html}");
+    assert!(!html.contains(">failing (1x): http"), "{html}");
+
+    // Headless Chromium's window is at least 500 px wide: the page goes in
+    // a 400 px frame (its own viewport, so its media queries apply), and a
+    // probe in the outer page reports how wide the frame's layout is.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let probed = format!(
+        "<!DOCTYPE html><html><body style=\"margin:0\">\
+         <iframe id=\"f\" style=\"width:400px;height:900px;border:0\" srcdoc=\"{}\"></iframe>\
+         <script>var f=document.getElementById('f');function probe(){{\
+         var d=f.contentDocument.documentElement;var p=document.createElement('pre');p.id='probe';\
+         p.textContent=d.scrollWidth+' '+d.clientWidth;document.body.appendChild(p);}}\
+         if(f.contentDocument&&f.contentDocument.readyState==='complete'&&f.contentDocument.body&&f.contentDocument.body.childNodes.length){{probe();}}else{{f.onload=probe;}}</script>\
+         </body></html>",
+        html_escape::encode_double_quoted_attribute(&html)
+    );
+    let page = tmp.path().join("index.html");
+    std::fs::write(&page, probed).expect("write the probed page");
+    let dom = run_bounded(
+        {
+            let mut c = browser(&chromium, &tmp.path().join("profile-phone"));
+            c.arg("--window-size=500,900")
+                .arg("--dump-dom")
+                .arg(format!("file://{}", page.display()));
+            c
+        },
+        BROWSER_TIMEOUT,
+    );
+    assert!(dom.ok, "chromium --dump-dom failed:\n{}", dom.stderr);
+    let probe = dom
+        .stdout
+        .split("<pre id=\"probe\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap_or_else(|| panic!("no probe in the DOM:\n{}", dom.stdout));
+    let widths: Vec<u32> = probe
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(widths.len(), 2, "{probe}");
+    assert!(widths[1] <= 400, "the window is {} px wide", widths[1]);
+    assert!(
+        widths[0] <= widths[1],
+        "at {} px the page is {} px wide: it scrolls sideways",
+        widths[1],
+        widths[0]
+    );
+
+    let png = tmp.path().join("index-400.png");
+    let shot = run_bounded(
+        {
+            let mut c = browser(&chromium, &tmp.path().join("profile-phone-shot"));
+            c.arg("--window-size=500,900")
+                .arg(format!("--screenshot={}", png.display()))
+                .arg(format!("file://{}", page.display()));
+            c
+        },
+        BROWSER_TIMEOUT,
+    );
+    assert!(shot.ok, "chromium --screenshot failed:\n{}", shot.stderr);
+    println!("screenshot of / at 400 px: {}", png.display());
+    if std::env::var_os("TRIBUTARY_KEEP_SCREENSHOTS").is_some() {
+        let kept = tmp.keep();
+        println!("kept {}", kept.display());
+    }
+}

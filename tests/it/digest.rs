@@ -318,7 +318,7 @@ fn digest_errors() {
     other
         .run(&["digest"])
         .expect_code(1)
-        .stderr_has("the store has no items for feed stream: run `tributary fetch` first");
+        .stderr_has("the store has no items for feed stream: run `tributary fetch` first (its fetches failed: Gone: never fetched (HTTP 404))");
 }
 
 /// The bundled example site's digest is the one README.md shows, to the
@@ -341,12 +341,22 @@ fn the_example_site_digest_is_the_one_the_readme_shows() {
     let start = readme
         .find("$ tributary digest --since 7d --notes\n")
         .expect("README shows `tributary digest --since 7d --notes`");
-    let shown: Vec<&str> = readme[start..]
+    // The README's run fetched the GitHub sources offline, so its comments
+    // add the reason (`never fetched (unknown host)`); this one never tried.
+    let shown: Vec<String> = readme[start..]
         .lines()
         .skip(1)
-        .take_while(|l| !l.starts_with("digest of stream:"))
+        .take_while(|l| !l.starts_with("feeds/stream.yaml:") && !l.starts_with("digest of stream:"))
+        .map(|l| match (l.starts_with("<!-- "), l.find(" (")) {
+            (true, Some(at)) => format!("{} -->", &l[..at]),
+            _ => l.to_string(),
+        })
         .collect();
     assert_eq!(run.stdout.lines().collect::<Vec<_>>(), shown);
+    assert!(
+        shown[0].starts_with("<!-- etcd: never fetched"),
+        "{shown:?}"
+    );
     assert!(run.stdout.contains("(pre-release)"));
     assert!(
         !run.stdout.contains("nightly"),
@@ -540,4 +550,110 @@ fn changed_ids_with_other_titles_report_no_gap_between_equal_versions() {
     r.expect_success();
     assert!(!r.stderr.contains("possible gap"), "{}", r.stderr);
     assert!(!r.stdout.contains("possible gap"), "{}", r.stdout);
+}
+
+/// An Atom release feed whose entries carry HTML notes: (id, title, link,
+/// published, notes).
+fn releases_with_notes(title: &str, items: &[(&str, &str, &str, &str, &str)]) -> String {
+    let esc = |s: &str| html_escape::encode_text(s).into_owned();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n\
+         <title>{}</title><id>urn:feed:notes</id><updated>2026-11-12T00:00:00Z</updated>\n",
+        esc(title)
+    );
+    for (id, t, link, date, notes) in items {
+        out.push_str(&format!(
+            "<entry><id>{}</id><title>{}</title><link href=\"{}\"/>\
+             <published>{date}</published><updated>{date}</updated>\
+             <author><name>Writer</name></author>\
+             <content type=\"html\">{}</content></entry>\n",
+            esc(id),
+            esc(t),
+            esc(link),
+            esc(notes)
+        ));
+    }
+    out.push_str("</feed>\n");
+    out
+}
+
+/// GitHub's generated notes: a "What's Changed" list and a changelog link.
+const WHATS_CHANGED: &str = "<h2>What's Changed</h2>\n<ul>\n\
+<li>Bump the etcd client to 3.5.17 by <a class=\"user-mention\" href=\"https://github.com/bob\">@bob</a> in <a href=\"https://github.com/kubernetes/ingress-nginx/pull/12\">#12</a></li>\n\
+<li>Fix the chart by @carol in https://github.com/kubernetes/ingress-nginx/pull/13</li>\n</ul>\n\
+<p><strong>Full Changelog</strong>: <a href=\"https://github.com/kubernetes/ingress-nginx/compare/controller-v1.11.2...controller-v1.11.3\">controller-v1.11.2...controller-v1.11.3</a></p>";
+
+#[test]
+fn digest_text_for_generated_notes_component_tags_and_tracking_links() {
+    let server = TestServer::start();
+    server.route(
+        "/ingress.atom",
+        Response::ok(releases_with_notes(
+            "Release notes from ingress-nginx",
+            &[
+                (
+                    "tag:github.com,2008:Repository/1/controller-v1.11.3",
+                    "controller-v1.11.3",
+                    "https://github.com/kubernetes/ingress-nginx/releases/tag/controller-v1.11.3",
+                    "2026-11-10T10:00:00Z",
+                    WHATS_CHANGED,
+                ),
+                (
+                    "tag:github.com,2008:Repository/1/helm-chart-4.11.3",
+                    "helm-chart-4.11.3",
+                    "https://github.com/kubernetes/ingress-nginx/releases/tag/helm-chart-4.11.3",
+                    "2026-11-09T10:00:00Z",
+                    "<p>Prose first. More prose.</p><h2>What's Changed</h2><ul><li>Chart bump by @bob in https://github.com/kubernetes/ingress-nginx/pull/14</li></ul>",
+                ),
+            ],
+        )),
+    );
+    server.route(
+        "/kustomize.atom",
+        Response::ok(releases_with_notes(
+            "Release notes from kustomize",
+            &[
+                (
+                    "tag:github.com,2008:Repository/2/cmd/config/v0.15.0",
+                    "cmd/config/v0.15.0",
+                    "https://github.com/kubernetes-sigs/kustomize/releases/tag/cmd/config/v0.15.0",
+                    "2026-11-11T10:00:00Z",
+                    "<p><strong>Full Changelog</strong>: <a href=\"https://github.com/kubernetes-sigs/kustomize/compare/a...b\">a...b</a></p>",
+                ),
+                (
+                    "tag:github.com,2008:Repository/2/kustomize/v5.5.0",
+                    "kustomize/v5.5.0",
+                    "https://github.com/kubernetes-sigs/kustomize/releases/tag/kustomize%2Fv5.5.0?utm_source=feed&utm_medium=rss",
+                    "2026-11-12T10:00:00Z",
+                    "<p>Kustomize 5.5 is out. It has plugins.</p>",
+                ),
+            ],
+        )),
+    );
+    let site = Site::new(&config());
+    site.feed(
+        "stream",
+        &stream_yaml(
+            50,
+            &[
+                (&server.url("/ingress.atom"), "ingress-nginx"),
+                (&server.url("/kustomize.atom"), "kustomize"),
+            ],
+        ),
+    );
+    site.run(&["fetch"]).expect_success();
+    let r = digest(&site, &["--notes"]);
+    r.expect_success();
+    assert_eq!(
+        r.stdout,
+        "\
+* [ingress-nginx controller to 1.11.3](https://github.com/kubernetes/ingress-nginx/releases/tag/controller-v1.11.3)
+  * Bump the etcd client to 3.5.17
+* [ingress-nginx helm-chart to 4.11.3](https://github.com/kubernetes/ingress-nginx/releases/tag/helm-chart-4.11.3)
+  * Prose first. More prose.
+* [kustomize to 5.5.0](https://github.com/kubernetes-sigs/kustomize/releases/tag/kustomize%2Fv5.5.0)
+  * Kustomize 5.5 is out. It has plugins.
+* [kustomize cmd/config to 0.15.0](https://github.com/kubernetes-sigs/kustomize/releases/tag/cmd/config/v0.15.0)
+"
+    );
 }

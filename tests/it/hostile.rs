@@ -70,13 +70,21 @@ fn row<'a>(rows: &'a [String], name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no row for {name}:\n{}", rows.join("\n")))
 }
 
-/// Assert the source `name` is failing once and its row says `why`.
+/// Assert the source `name` is failing once and its error (`sources show`:
+/// the table has only a short reason) says `why`.
 #[track_caller]
-fn assert_failing(rows: &[String], name: &str, why: &[&str]) {
+fn assert_failing(site: &Site, rows: &[String], name: &str, why: &[&str]) {
     let r = row(rows, name);
     assert!(r.contains("failing (1x)"), "{name} not failing: {r}");
+    let shown = site.run(&["sources", "show", name]);
+    shown.expect_success();
+    let error = shown
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("{name}: no error in:\n{}", shown.stdout));
     for w in why {
-        assert!(r.contains(w), "{name}: row lacks {w:?}: {r}");
+        assert!(error.contains(w), "{name}: error lacks {w:?}: {error}");
     }
 }
 
@@ -332,12 +340,18 @@ fn hostile_transports_fail_alone_and_the_good_source_is_published() {
     eprintln!("hostile transports: fetch took {took:?}, peak RSS {peak_kb} kB");
 
     let rows = rows(&site);
-    assert_failing(&rows, "endless", &["larger than 4194304 bytes"]);
-    assert_failing(&rows, "trickle", &["timed out after 2 s (fetch.timeout)"]);
-    assert_failing(&rows, "bomb", &["larger than 4194304 bytes"]);
-    assert_failing(&rows, "bigattr", &["larger than 4194304 bytes"]);
-    assert_failing(&rows, "loop", &["more than 5 redirects"]);
+    assert_failing(&site, &rows, "endless", &["larger than 4194304 bytes"]);
     assert_failing(
+        &site,
+        &rows,
+        "trickle",
+        &["timed out after 2 s (fetch.timeout)"],
+    );
+    assert_failing(&site, &rows, "bomb", &["larger than 4194304 bytes"]);
+    assert_failing(&site, &rows, "bigattr", &["larger than 4194304 bytes"]);
+    assert_failing(&site, &rows, "loop", &["more than 5 redirects"]);
+    assert_failing(
+        &site,
         &rows,
         "tofile",
         &[
@@ -347,11 +361,12 @@ fn hostile_transports_fail_alone_and_the_good_source_is_published() {
         ],
     );
     assert_failing(
+        &site,
         &rows,
         "toftp",
         &["ftp://ftp.example.org/feed.atom", "only http and https"],
     );
-    assert_failing(&rows, "page", &["not a feed", "root element <html>"]);
+    assert_failing(&site, &rows, "page", &["not a feed", "root element <html>"]);
     assert!(
         row(&rows, "good").contains(" ok "),
         "{}",
@@ -1530,6 +1545,7 @@ fn private_upstream_addresses_are_refused_before_any_request() {
     let rows = rows(&site);
     for (_, name, why) in &cases {
         assert_failing(
+            &site,
             &rows,
             name,
             &["refused to connect", why, "`fetch: { allow: ["],

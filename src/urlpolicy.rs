@@ -29,7 +29,11 @@ pub enum Use {
 
 /// Whether `url` may be published for `use_`.
 pub fn allowed(url: &str, use_: Use) -> bool {
-    match Url::parse(url) {
+    // Judged as it will be published: every output drops the characters XML
+    // cannot carry, so `java\u{6}script:` is read as the `javascript:` it
+    // becomes (the URL parser alone would take it for a relative reference).
+    let url = crate::render::xml_clean(url);
+    match Url::parse(&url) {
         Ok(u) => match u.scheme() {
             "http" | "https" => u.host_str().is_some_and(|h| !h.is_empty()),
             "mailto" => use_ != Use::Web,
@@ -178,6 +182,7 @@ mod tests {
             " javascript:alert(1)",
             "java\tscript:alert(1)",
             "java\nscript:alert(1)",
+            "java\u{6}script:alert(1)",
             "\u{1}javascript:alert(1)",
             "javascript://x/%0Aalert(1)//?x",
             "data:text/html,<script>alert(1)</script>",
@@ -191,6 +196,11 @@ mod tests {
         ] {
             assert!(!is_web(bad), "{bad:?}");
         }
+        // A control character XML drops would reveal the scheme: refused
+        // in HTML too, where a relative reference is fine.
+        assert!(!allowed("java\u{6}script:alert(1)", Use::Html));
+        assert!(!allowed("javascript\u{1}:alert(1)", Use::Html));
+        assert!(allowed("a\u{6}b", Use::Html));
         assert!(allowed("mailto:a@example.org", Use::Person));
         assert!(!allowed("javascript:x", Use::Person));
         assert!(!allowed("/x", Use::Person));

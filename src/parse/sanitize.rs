@@ -197,6 +197,25 @@ mod tests {
         );
     }
 
+    /// Found by the `url_policy` fuzz target: a control character inside a
+    /// scheme made the URL parser call it relative, and the XML cleaning
+    /// after sanitizing then removed it, publishing the scheme.
+    #[test]
+    fn a_control_character_cannot_hide_a_scheme() {
+        for html in [
+            "<a href=\"java\u{6}script:alert(1)\">x</a>",
+            "<a href=\"java&#6;script:alert(1)\">x</a>",
+            "<a href=\"javascript&#1;:alert(1)\">x</a>",
+            "<img src=\"da\u{1f}ta:image/svg+xml,x\">",
+            "<!--\nDescription: item body '<a href=\"httFFFFFF\u{6}FFFp://127.2015/08/dismaland/\">reports in detail</a>:</p>",
+        ] {
+            let out = sanitize_html(html, None);
+            assert_eq!(crate::urlpolicy::html(&out), out.as_str(), "{html:?}");
+            let lower = out.to_ascii_lowercase();
+            assert!(!lower.contains("javascript:") && !lower.contains("data:"), "{out}");
+        }
+    }
+
     #[test]
     fn a_hostile_base_is_no_base() {
         for base in [

@@ -841,7 +841,7 @@ mod tests {
         ), "{page}");
         assert!(
             page.contains(
-                "<td data-label=\"Status\" class=\"disabled\">disabled: 410 Gone</td>\
+                "<td data-label=\"Status\" class=\"disabled\">disabled: 410 Gone, retried weekly</td>\
              <td data-label=\"Items\" class=\"num\">0</td>"
             ),
             "{page}"

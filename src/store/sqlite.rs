@@ -248,12 +248,8 @@ impl SqliteStore {
         keys: &[String],
         rest: &[&dyn rusqlite::ToSql],
     ) -> Result<usize, StoreError> {
-        let store = self.store.as_str();
+        let (tx, store) = self.immediate()?;
         let db = |e| db_error(store, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
         let mut changed = 0;
         {
             let mut stmt = tx.prepare_cached(sql).map_err(db)?;
@@ -266,6 +262,18 @@ impl SqliteStore {
         }
         tx.commit().map_err(db)?;
         Ok(changed)
+    }
+
+    /// An immediate transaction (the write lock taken at once, so that two
+    /// writers queue instead of failing on upgrade), and the store's name
+    /// for its errors.
+    fn immediate(&mut self) -> Result<(rusqlite::Transaction<'_>, &str), StoreError> {
+        let store = self.store.as_str();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_error(store, e))?;
+        Ok((tx, store))
     }
 
     fn source_from_row(&self, row: &Row<'_>) -> Result<SourceState, StoreError> {
@@ -300,12 +308,8 @@ impl SqliteStore {
         mark: &str,
         params: impl rusqlite::Params,
     ) -> Result<usize, StoreError> {
-        let store = self.store.as_str();
+        let (tx, store) = self.immediate()?;
         let db = |e| db_error(store, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
         tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY)")
             .map_err(db)?;
         tx.execute("DELETE FROM temp.doomed", []).map_err(db)?;
@@ -766,12 +770,8 @@ impl Store for SqliteStore {
     }
 
     fn rename_item(&mut self, key: &str, old_id: &str, new_id: &str) -> Result<bool, StoreError> {
-        let store = self.store.as_str();
+        let (tx, store) = self.immediate()?;
         let db = |e| db_error(store, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
         let renamed = tx
             .execute(
                 "UPDATE items SET upstream_id = ?3
@@ -811,12 +811,8 @@ impl Store for SqliteStore {
                 self.nanos("last_seen", r.last_seen)?,
             ));
         }
-        let store = self.store.as_str();
+        let (tx, store) = self.immediate()?;
         let db = |e| db_error(store, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
         {
             let source: i64 = tx
                 .prepare_cached("SELECT id FROM sources WHERE key = ?1")

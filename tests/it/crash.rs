@@ -7,9 +7,9 @@
 //! store passes `PRAGMA integrity_check` and keeps every item a completed
 //! fetch stored, and the next run succeeds.
 
-use crate::common::{list_files, validate_file, Site, BASIC_CONFIG};
-use crate::http_server::{Response, TestServer};
-use crate::load_check::{load, Lcg};
+use crate::support::load_check::{load, Lcg};
+use crate::support::site::{list_files, validate_file, Site, BASIC_CONFIG};
+use crate::support::upstream_server::{Response, TestServer};
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -385,7 +385,7 @@ fn serve_under_load_while_rebuilding_never_serves_an_error_or_a_torn_body() {
     let paths: Vec<String> = site.feed_files();
     assert!(paths.len() > 20, "{paths:?}");
 
-    let server = crate::serve::Daemon::serve(&site);
+    let server = crate::support::daemon::Daemon::serve(&site);
     let base = server.url("");
     let before = builds_ok(&base);
     let stop = Arc::new(AtomicBool::new(false));
@@ -451,14 +451,14 @@ fn edits_are_served_within_two_seconds_while_the_server_is_under_load() {
     }
     site.build_ok();
     let paths = site.feed_files();
-    let server = crate::serve::Daemon::serve(&site);
+    let server = crate::support::daemon::Daemon::serve(&site);
     let base = server.url("");
 
     let stop = Arc::new(AtomicBool::new(false));
     let load_thread = {
         let (base, paths, stop) = (base.clone(), paths.clone(), stop.clone());
         std::thread::spawn(move || {
-            let mut seen = crate::load_check::Seen::default();
+            let mut seen = crate::support::load_check::Seen::default();
             while !stop.load(Ordering::SeqCst) {
                 let s = load(&base, &paths, 24, Duration::from_secs(1));
                 seen.ok += s.ok;

@@ -2,9 +2,10 @@
 //! served from a real HTTP server on 127.0.0.1, fetched into the store by
 //! the real binary, and the section it writes checked to the byte.
 
-use crate::aggregate::{atom, config, rss, stream_yaml, summary};
-use crate::common::Site;
-use crate::http_server::{Response, TestServer};
+use crate::support::feeds::{atom, rss};
+use crate::support::site::Site;
+use crate::support::site::{config, stream_yaml, summary};
+use crate::support::upstream_server::{Response, TestServer};
 
 /// The project's release feed as first fetched: a window of three releases.
 fn releases_before() -> String {
@@ -119,7 +120,7 @@ fn fetched_twice(server: &TestServer) -> Site {
 
 const WINDOW: &[&str] = &["--from", "2026-11-08", "--to", "2026-11-14"];
 
-fn digest(site: &Site, extra: &[&str]) -> crate::common::Run {
+fn digest(site: &Site, extra: &[&str]) -> crate::support::site::Run {
     let mut args = vec!["digest"];
     args.extend_from_slice(WINDOW);
     args.extend_from_slice(extra);
@@ -326,7 +327,7 @@ fn digest_errors() {
 #[test]
 fn the_example_site_digest_is_the_one_the_readme_shows() {
     let site = Site::new("");
-    crate::serve::copy_example_site(site.root());
+    crate::support::daemon::copy_example_site(site.root());
     // The two local sources only: the GitHub ones need the network.
     for source in ["Riverbed releases", "Planet Riverbed"] {
         site.run(&["fetch", "--source", source]).expect_success();
@@ -445,7 +446,7 @@ fn an_old_release_edited_later_stays_in_its_week() {
     );
     site.build_ok();
     let doc = site.json("stream.json");
-    let items = crate::common::items(&doc);
+    let items = crate::support::site::items(&doc);
     let titles: Vec<&str> = items
         .iter()
         .map(|i| i["title"].as_str().unwrap_or_default())
@@ -510,7 +511,11 @@ fn changed_ids_with_the_same_link_and_title_are_the_same_release() {
     assert!(!r.stderr.contains("possible gap"), "{}", r.stderr);
     site.build_ok();
     let doc = site.json("stream.json");
-    assert_eq!(crate::common::items(&doc).len(), 2, "each release once");
+    assert_eq!(
+        crate::support::site::items(&doc).len(),
+        2,
+        "each release once"
+    );
 }
 
 /// A store that already holds a release twice under two ids (and one

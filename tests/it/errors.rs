@@ -1,6 +1,6 @@
 //! Error messages: `path:line: message` on stderr, exit code 1 (2 for usage).
 
-use crate::common::*;
+use crate::support::site::*;
 
 /// Build, expect exit 1 and nothing written, and return stderr.
 #[track_caller]

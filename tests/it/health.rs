@@ -2,10 +2,11 @@
 //! digest's notes on sources it could not read, truncated documents, and the
 //! daemon's log of a source that starts failing and recovers.
 
-use crate::aggregate::{atom, config, stream_yaml, summary};
-use crate::common::Site;
-use crate::http_server::{Response, TestServer};
-use crate::serve::{wait_for, Daemon};
+use crate::support::daemon::{wait_for, Daemon};
+use crate::support::feeds::atom;
+use crate::support::site::Site;
+use crate::support::site::{config, stream_yaml, summary};
+use crate::support::upstream_server::{Response, TestServer};
 use std::time::Duration;
 
 fn alpha() -> String {
@@ -227,7 +228,7 @@ fn serve_logs_one_warning_when_a_source_fails_and_one_line_when_it_recovers() {
     server.route("/flaky.atom", Response::status(503));
     let site = Site::new(&format!(
         "{}fetch: {{ allow_private_addresses: true, timeout: 5 }}\n",
-        crate::common::BASIC_CONFIG
+        crate::support::site::BASIC_CONFIG
     ));
     site.feed("main", "title: Main\n");
     site.feed(

@@ -5,10 +5,10 @@
 //! output format after parsing it back, and the address guard is checked
 //! with the setting off.
 
-use crate::aggregate::{stream_yaml, summary};
-use crate::common::{items, Run, Site, BASIC_CONFIG};
-use crate::http_server::{Response, TestServer};
-use crate::serve::Daemon;
+use crate::support::daemon::Daemon;
+use crate::support::site::{items, Run, Site, BASIC_CONFIG};
+use crate::support::site::{stream_yaml, summary};
+use crate::support::upstream_server::{Response, TestServer};
 use chrono::{DateTime, Duration as Span, Utc};
 use serde_json::Value;
 use std::io::{Read, Write};

@@ -430,3 +430,27 @@ pub fn limit_nofile(cmd: &mut Command, soft: u64, hard: u64) {
         });
     }
 }
+
+/// A site config for upstreams on the loopback test server (`fetch:`
+/// allows private addresses, 2 s timeout).
+pub fn config() -> String {
+    format!("{BASIC_CONFIG}fetch: {{ allow_private_addresses: true, timeout: 2 }}\n")
+}
+
+/// A feed file `title: Stream` of `limit` entries drawing from `upstreams` (url, name).
+pub fn stream_yaml(limit: usize, upstreams: &[(&str, &str)]) -> String {
+    let mut out = format!("title: Stream\nlimit: {limit}\nupstreams:\n");
+    for (url, name) in upstreams {
+        out.push_str(&format!("  - url: \"{url}\"\n    name: \"{name}\"\n"));
+    }
+    out
+}
+
+/// The `fetched N, not modified N, failed N, new items N ...` line.
+#[track_caller]
+pub fn summary(r: &Run) -> &str {
+    r.stderr
+        .lines()
+        .find(|l| l.starts_with("fetched "))
+        .unwrap_or_else(|| panic!("no summary line in stderr:\n{}", r.stderr))
+}

@@ -7,6 +7,7 @@
 //! store passes `PRAGMA integrity_check` and keeps every item a completed
 //! fetch stored, and the next run succeeds.
 
+use crate::support::feeds::{Entry, Feed};
 use crate::support::load_check::{load, Lcg};
 use crate::support::site::{list_files, validate_file, Site, BASIC_CONFIG};
 use crate::support::upstream_server::{Response, TestServer};
@@ -205,21 +206,17 @@ fn build_killed_at_random_points_leaves_old_or_new_files_and_the_next_build_succ
 
 /// An Atom feed `n` with items `0..items`.
 fn upstream_feed(n: usize, items: usize) -> String {
-    let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\
-         <title>Upstream {n}</title><id>urn:up:{n}</id><updated>2026-01-06T00:00:00Z</updated>\n"
-    );
-    for i in 0..items {
-        out.push_str(&format!(
-            "<entry><id>urn:up:{n}:{i}</id><title>Item {i} of upstream {n}</title>\
-             <link href=\"https://up{n}.example/{i}\"/>\
-             <updated>2026-01-{:02}T10:00:00Z</updated>\
-             <summary>Summary of item {i} of upstream {n}.</summary></entry>\n",
-            1 + i % 28
-        ));
-    }
-    out.push_str("</feed>\n");
-    out
+    Feed::new(&format!("Upstream {n}"), &format!("urn:up:{n}"))
+        .entries((0..items).map(|i| {
+            Entry::new(
+                &format!("urn:up:{n}:{i}"),
+                &format!("Item {i} of upstream {n}"),
+                &format!("https://up{n}.example/{i}"),
+                &format!("2026-01-{:02}T10:00:00Z", 1 + i % 28),
+            )
+            .summary(&format!("Summary of item {i} of upstream {n}."))
+        }))
+        .atom()
 }
 
 const UPSTREAMS: usize = 50;

@@ -3,6 +3,7 @@
 //! the real binary, and the section it writes checked to the byte.
 
 use crate::support::feeds::{atom, rss};
+use crate::support::feeds::{Entry, Feed};
 use crate::support::site::Site;
 use crate::support::site::{config, stream_yaml, summary};
 use crate::support::upstream_server::{Response, TestServer};
@@ -375,21 +376,17 @@ fn the_example_site_digest_is_the_one_the_readme_shows() {
 /// A release feed shaped like GitHub's `releases.atom`: entries carry only
 /// `<updated>`, which moves when a release's notes are edited.
 fn updated_only(items: &[(&str, &str, &str, &str)]) -> String {
-    let mut out = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\
-         <id>tag:github.com,2008:https://github.com/alpha/alpha/releases</id>\
-         <title>Release notes from alpha</title><updated>2026-11-12T10:00:00Z</updated>\n",
-    );
-    for (id, title, link, updated) in items {
-        out.push_str(&format!(
-            "<entry><id>{id}</id><updated>{updated}</updated>\
-             <link rel=\"alternate\" type=\"text/html\" href=\"{link}\"/>\
-             <title>{title}</title><content type=\"html\">&lt;p&gt;Notes for {title}.&lt;/p&gt;</content>\
-             <author><name>alpha</name></author></entry>\n"
-        ));
-    }
-    out.push_str("</feed>\n");
-    out
+    Feed::new(
+        "Release notes from alpha",
+        "tag:github.com,2008:https://github.com/alpha/alpha/releases",
+    )
+    .updated("2026-11-12T10:00:00Z")
+    .entries(items.iter().map(|(id, title, link, updated)| {
+        Entry::new(id, title, link, updated)
+            .author("alpha")
+            .content_html(&format!("<p>Notes for {title}.</p>"))
+    }))
+    .atom()
 }
 
 fn releases_site(server: &TestServer) -> Site {
@@ -560,26 +557,15 @@ fn changed_ids_with_other_titles_report_no_gap_between_equal_versions() {
 /// An Atom release feed whose entries carry HTML notes: (id, title, link,
 /// published, notes).
 fn releases_with_notes(title: &str, items: &[(&str, &str, &str, &str, &str)]) -> String {
-    let esc = |s: &str| html_escape::encode_text(s).into_owned();
-    let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n\
-         <title>{}</title><id>urn:feed:notes</id><updated>2026-11-12T00:00:00Z</updated>\n",
-        esc(title)
-    );
-    for (id, t, link, date, notes) in items {
-        out.push_str(&format!(
-            "<entry><id>{}</id><title>{}</title><link href=\"{}\"/>\
-             <published>{date}</published><updated>{date}</updated>\
-             <author><name>Writer</name></author>\
-             <content type=\"html\">{}</content></entry>\n",
-            esc(id),
-            esc(t),
-            esc(link),
-            esc(notes)
-        ));
-    }
-    out.push_str("</feed>\n");
-    out
+    Feed::new(title, "urn:feed:notes")
+        .updated("2026-11-12T00:00:00Z")
+        .entries(items.iter().map(|(id, t, link, date, notes)| {
+            Entry::new(id, t, link, date)
+                .published(date)
+                .author("Writer")
+                .content_html(notes)
+        }))
+        .atom()
 }
 
 /// GitHub's generated notes: a "What's Changed" list and a changelog link.

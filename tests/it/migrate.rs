@@ -2,6 +2,7 @@
 //! back, with nothing lost: every source's state, every item with its
 //! sightings, the id ledger, and the feeds built from each store.
 
+use crate::support::feeds::{Entry, Feed};
 use crate::support::site::{Site, BASIC_CONFIG};
 use crate::support::upstream_server::{Response, TestServer};
 use std::collections::BTreeMap;
@@ -11,21 +12,20 @@ use tributary::store::{self, ItemRecord, Location, SourceState};
 const SOURCES: usize = 12;
 
 fn atom(n: usize, items: usize) -> String {
-    let mut out = format!(
-        "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\">\
-         <title>Upstream {n}</title><id>urn:up:{n}</id><updated>2026-05-01T00:00:00Z</updated>"
-    );
-    for i in 0..items {
-        out.push_str(&format!(
-            "<entry><id>urn:up:{n}:{i}</id><title>Item {n}.{i} &amp; more</title>\
-             <link href=\"https://up{n}.example/{i}\"/><updated>2026-04-{:02}T10:00:00+02:00</updated>\
-             <author><name>Author {n}</name></author><category term=\"t{i}\"/>\
-             <content type=\"html\">&lt;p&gt;Body {n}.{i} &#233;&lt;/p&gt;</content></entry>",
-            i + 1
-        ));
-    }
-    out.push_str("</feed>");
-    out
+    Feed::new(&format!("Upstream {n}"), &format!("urn:up:{n}"))
+        .updated("2026-05-01T00:00:00Z")
+        .entries((0..items).map(|i| {
+            Entry::new(
+                &format!("urn:up:{n}:{i}"),
+                &format!("Item {n}.{i} & more"),
+                &format!("https://up{n}.example/{i}"),
+                &format!("2026-04-{:02}T10:00:00+02:00", i + 1),
+            )
+            .author(&format!("Author {n}"))
+            .category(&format!("t{i}"))
+            .content_html(&format!("<p>Body {n}.{i} \u{e9}</p>"))
+        }))
+        .atom()
 }
 
 /// Everything a store holds, comparable: per source its state and items.

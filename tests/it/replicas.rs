@@ -4,6 +4,7 @@
 //! replica serves the same bytes with the same validators.
 
 use crate::support::daemon::{wait_for, Daemon, Resp};
+use crate::support::feeds::{Entry, Feed};
 use crate::support::site::Site;
 use crate::support::upstream_server::{Response, TestServer};
 use chrono::{DateTime, Duration as Span, DurationRound, Utc};
@@ -20,19 +21,14 @@ const SLOW_EVERY: usize = 40;
 const SLOW: Duration = Duration::from_secs(3);
 
 fn rss(n: usize) -> String {
-    let mut items = String::new();
-    for i in 0..2 {
-        items.push_str(&format!(
-            "<item><title>Release {n}.{i}</title><link>https://up{n}.example/r/{i}</link>\
-             <guid>https://up{n}.example/r/{i}</guid>\
-             <pubDate>Tue, 0{} Jun 2026 10:00:00 GMT</pubDate></item>",
-            i + 1
-        ));
-    }
-    format!(
-        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Upstream {n}</title>\
-         <link>https://up{n}.example/</link><description>d</description>{items}</channel></rss>"
-    )
+    Feed::new(&format!("Upstream {n}"), &format!("urn:up:{n}"))
+        .home(&format!("https://up{n}.example/"))
+        .entries((0..2).map(|i| {
+            let link = format!("https://up{n}.example/r/{i}");
+            Entry::new(&link, &format!("Release {n}.{i}"), &link, "")
+                .published(&format!("2026-06-0{}T10:00:00Z", i + 1))
+        }))
+        .rss()
 }
 
 fn post(title: &str) -> String {

@@ -9,6 +9,7 @@
 use crate::support::daemon::{
     copy_example_site, http, parse_response, terminate, wait_for, Daemon, Resp,
 };
+use crate::support::feeds::{Entry, Feed};
 use crate::support::site::{post_text, Site, BASIC_CONFIG};
 use crate::support::upstream_server::{Response, TestServer};
 use chrono::{DateTime, Utc};
@@ -54,14 +55,16 @@ fn fetch_config(timeout: u64) -> String {
 
 /// A small valid Atom document, different per `tag`.
 fn upstream_atom(tag: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
-         <feed xmlns=\"http://www.w3.org/2005/Atom\"><title>{tag}</title><id>urn:feed:{tag}</id>\
-         <updated>2026-01-06T00:00:00Z</updated>\
-         <entry><id>urn:{tag}:1</id><title>Upstream {tag} one</title>\
-         <link href=\"https://{tag}.example/1\"/><updated>2026-01-05T10:00:00Z</updated>\
-         <author><name>W</name></author><summary>About one.</summary></entry></feed>\n"
-    )
+    Feed::new(tag, &format!("urn:feed:{tag}"))
+        .entries([Entry::new(
+            &format!("urn:{tag}:1"),
+            &format!("Upstream {tag} one"),
+            &format!("https://{tag}.example/1"),
+            "2026-01-05T10:00:00Z",
+        )
+        .author("W")
+        .summary("About one.")])
+        .atom()
 }
 
 /// `feeds/stream.yaml` drawing from `upstreams` (url, name, schedule).

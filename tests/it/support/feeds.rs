@@ -265,3 +265,89 @@ pub fn atom(title: &str, items: &[Item]) -> String {
 pub fn rss(title: &str, items: &[Item]) -> String {
     feed(title, items).home("https://rss.example/").rss()
 }
+
+/// The builder itself: the three formats parse and carry the same items.
+#[test]
+fn the_three_formats_carry_the_same_items() {
+    let feed = Feed::new("Both & more", "urn:both")
+        .home("https://both.example/")
+        .entries([
+            Entry::new(
+                "tag:both.example,2026:1",
+                "One <b>",
+                "https://both.example/1?a=1&b=\"2\"",
+                "2026-01-02T10:00:00Z",
+            )
+            .summary("About one."),
+            Entry::new(
+                "https://both.example/2",
+                "Two",
+                "https://both.example/2",
+                "",
+            )
+            .published("2026-01-03T10:00:00+02:00")
+            .author("Writer")
+            .category("t")
+            .content_html("<p>Body \u{e9}</p>"),
+        ]);
+    let atom = atom_syndication::Feed::read_from(feed.atom().as_bytes()).expect("Atom");
+    assert_eq!(atom.title().as_str(), "Both & more");
+    assert_eq!(atom.id(), "urn:both");
+    let ids: Vec<&str> = atom.entries().iter().map(|e| e.id()).collect();
+    assert_eq!(ids, ["tag:both.example,2026:1", "https://both.example/2"]);
+    let one = &atom.entries()[0];
+    assert_eq!(one.title().as_str(), "One <b>");
+    assert_eq!(one.links()[0].href(), "https://both.example/1?a=1&b=\"2\"");
+    assert!(one.published().is_none());
+    assert_eq!(one.summary().map(|s| s.as_str()), Some("About one."));
+    let two = &atom.entries()[1];
+    assert_eq!(
+        two.published().map(|d| d.to_rfc3339()),
+        Some("2026-01-03T10:00:00+02:00".to_string())
+    );
+    assert_eq!(two.authors()[0].name(), "Writer");
+    assert_eq!(two.categories()[0].term(), "t");
+    assert_eq!(
+        two.content().and_then(|c| c.value()),
+        Some("<p>Body \u{e9}</p>")
+    );
+
+    let rss = rss::Channel::read_from(feed.rss().as_bytes()).expect("RSS");
+    assert_eq!(rss.title(), "Both & more");
+    assert_eq!(rss.link(), "https://both.example/");
+    let guids: Vec<(&str, bool)> = rss
+        .items()
+        .iter()
+        .map(|i| {
+            let g = i.guid().expect("guid");
+            (g.value(), g.is_permalink())
+        })
+        .collect();
+    assert_eq!(
+        guids,
+        [
+            ("tag:both.example,2026:1", false),
+            ("https://both.example/2", true)
+        ]
+    );
+    let dates: Vec<_> = rss
+        .items()
+        .iter()
+        .map(|i| DateTime::parse_from_rfc2822(i.pub_date().expect("pubDate")).expect("date"))
+        .collect();
+    assert_eq!(dates[0].to_rfc3339(), "2026-01-02T10:00:00+00:00");
+    assert_eq!(dates[1].to_rfc3339(), "2026-01-03T10:00:00+02:00");
+    assert_eq!(rss.items()[0].description(), Some("About one."));
+    assert_eq!(rss.items()[1].description(), Some("<p>Body \u{e9}</p>"));
+
+    let json: serde_json::Value = serde_json::from_str(&feed.json()).expect("JSON");
+    assert_eq!(json["version"], "https://jsonfeed.org/version/1.1");
+    assert_eq!(json["title"], "Both & more");
+    let items = json["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["id"], "tag:both.example,2026:1");
+    assert_eq!(items[0]["summary"], "About one.");
+    assert_eq!(items[1]["date_published"], "2026-01-03T10:00:00+02:00");
+    assert_eq!(items[1]["authors"][0]["name"], "Writer");
+    assert_eq!(items[1]["content_html"], "<p>Body \u{e9}</p>");
+}

@@ -3,7 +3,9 @@
 //! sees checked: exit codes, summary lines, requests, output files.
 
 use crate::support::feeds::{atom, rss, Item};
-use crate::support::site::{config, items, stream_yaml, summary, Site, BASIC_CONFIG};
+use crate::support::site::{
+    config, items, stream_site, stream_yaml, summary, Site, BASIC_CONFIG, LOOPBACK_FETCH,
+};
 use crate::support::upstream_server::{Response, TestServer};
 use chrono::{DateTime, Duration as Span, NaiveDateTime, Utc};
 use serde_json::Value;
@@ -44,9 +46,7 @@ fn feed_yaml(upstreams: &[(&str, &str)]) -> String {
 
 /// A site whose `feeds/stream.yaml` draws from `upstreams`.
 fn site_with(upstreams: &[(&str, &str)]) -> Site {
-    let site = Site::new(&config());
-    site.feed("stream", &feed_yaml(upstreams));
-    site
+    stream_site(LOOPBACK_FETCH, 50, upstreams)
 }
 
 /// The `sources list` row of the source named `name`.

@@ -2,10 +2,8 @@
 //! served from a real HTTP server on 127.0.0.1, fetched into the store by
 //! the real binary, and the section it writes checked to the byte.
 
-use crate::support::feeds::{atom, rss};
-use crate::support::feeds::{Entry, Feed};
-use crate::support::site::Site;
-use crate::support::site::{config, stream_yaml, summary};
+use crate::support::feeds::{atom, rss, Entry, Feed};
+use crate::support::site::{stream_site, summary, Site, LOOPBACK_FETCH};
 use crate::support::upstream_server::{Response, TestServer};
 
 /// The project's release feed as first fetched: a window of three releases.
@@ -91,16 +89,13 @@ fn planet() -> String {
 fn fetched_twice(server: &TestServer) -> Site {
     server.route("/alpha.atom", Response::ok(releases_before()));
     server.route("/planet.rss", Response::ok(planet()));
-    let site = Site::new(&config());
-    site.feed(
-        "stream",
-        &stream_yaml(
-            50,
-            &[
-                (&server.url("/alpha.atom"), "Alpha releases"),
-                (&server.url("/planet.rss"), "Planet Alpha"),
-            ],
-        ),
+    let site = stream_site(
+        LOOPBACK_FETCH,
+        50,
+        &[
+            (&server.url("/alpha.atom"), "Alpha releases"),
+            (&server.url("/planet.rss"), "Planet Alpha"),
+        ],
     );
     site.feed("main", "title: Main\n");
     let r = site.run(&["fetch"]);
@@ -271,10 +266,10 @@ fn digest_into_a_template_a_file_and_a_new_post() {
 fn digest_errors() {
     let server = TestServer::start();
     server.route("/alpha.atom", Response::ok(releases_before()));
-    let site = Site::new(&config());
-    site.feed(
-        "stream",
-        &stream_yaml(50, &[(&server.url("/alpha.atom"), "Alpha releases")]),
+    let site = stream_site(
+        LOOPBACK_FETCH,
+        50,
+        &[(&server.url("/alpha.atom"), "Alpha releases")],
     );
     site.feed("main", "title: Main\n");
 
@@ -311,10 +306,10 @@ fn digest_errors() {
         .stderr_has("--from \"yesterday\" is not a date");
 
     // A store that exists but holds nothing for this feed's sources.
-    let other = Site::new(&config());
-    other.feed(
-        "stream",
-        &stream_yaml(50, &[(&server.url("/missing.atom"), "Gone")]),
+    let other = stream_site(
+        LOOPBACK_FETCH,
+        50,
+        &[(&server.url("/missing.atom"), "Gone")],
     );
     other.run(&["fetch"]);
     other
@@ -390,10 +385,10 @@ fn updated_only(items: &[(&str, &str, &str, &str)]) -> String {
 }
 
 fn releases_site(server: &TestServer) -> Site {
-    let site = Site::new(&config());
-    site.feed(
-        "stream",
-        &stream_yaml(50, &[(&server.url("/alpha.atom"), "Alpha releases")]),
+    let site = stream_site(
+        LOOPBACK_FETCH,
+        50,
+        &[(&server.url("/alpha.atom"), "Alpha releases")],
     );
     site.feed("main", "title: Main\n");
     site
@@ -621,16 +616,13 @@ fn digest_text_for_generated_notes_component_tags_and_tracking_links() {
             ],
         )),
     );
-    let site = Site::new(&config());
-    site.feed(
-        "stream",
-        &stream_yaml(
-            50,
-            &[
-                (&server.url("/ingress.atom"), "ingress-nginx"),
-                (&server.url("/kustomize.atom"), "kustomize"),
-            ],
-        ),
+    let site = stream_site(
+        LOOPBACK_FETCH,
+        50,
+        &[
+            (&server.url("/ingress.atom"), "ingress-nginx"),
+            (&server.url("/kustomize.atom"), "kustomize"),
+        ],
     );
     site.run(&["fetch"]).expect_success();
     let r = digest(&site, &["--notes"]);

@@ -7,8 +7,7 @@
 
 use crate::support::daemon::Daemon;
 use crate::support::feeds::{Entry, Feed};
-use crate::support::site::{items, Run, Site, BASIC_CONFIG};
-use crate::support::site::{stream_yaml, summary};
+use crate::support::site::{items, stream_site, summary, Run, Site, BASIC_CONFIG};
 use crate::support::upstream_server::{Response, TestServer};
 use chrono::{DateTime, Duration as Span, Utc};
 use serde_json::Value;
@@ -59,9 +58,7 @@ const GOOD_IDS: [&str; 2] = ["tag:good.example,2026:1", "tag:good.example,2026:2
 /// A site whose `feeds/stream.yaml` draws from `upstreams` (url, name), with
 /// `fetch: { FETCH }`.
 fn site_with(fetch: &str, upstreams: &[(&str, &str)]) -> Site {
-    let site = Site::new(&format!("{BASIC_CONFIG}fetch: {{ {fetch} }}\n"));
-    site.feed("stream", &stream_yaml(400, upstreams));
-    site
+    stream_site(fetch, 400, upstreams)
 }
 
 /// `sources list` rows by source name.

@@ -29,10 +29,10 @@ use tributary::build::{self, Options, Site};
 mod support;
 use support::{mb, peak_rss, peak_text, reset_peak};
 
-#[path = "../tests/it/http_server.rs"]
+#[path = "../tests/it/support/upstream_server.rs"]
 mod http_server;
 
-#[path = "../tests/it/pg.rs"]
+#[path = "../tests/it/support/pg.rs"]
 mod pg;
 
 const COLD_TARGET: Duration = Duration::from_secs(3);

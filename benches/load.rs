@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-#[path = "../tests/it/load_check.rs"]
+#[path = "../tests/it/support/load_check.rs"]
 mod load_check;
 
 fn env_or(name: &str, default: u64) -> u64 {

@@ -26,7 +26,7 @@ use tributary::{Entry, Source};
 mod support;
 use support::{peak_rss, peak_text, reset_peak};
 
-#[path = "../tests/it/pg.rs"]
+#[path = "../tests/it/support/pg.rs"]
 mod pg;
 
 const SOURCES: usize = 4;

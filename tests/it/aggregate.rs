@@ -2,75 +2,17 @@
 //! `sources ...`) against a real HTTP server on 127.0.0.1, with what a user
 //! sees checked: exit codes, summary lines, requests, output files.
 
-use crate::common::{items, Run, Site, BASIC_CONFIG};
-use crate::http_server::{Response, TestServer};
+use crate::support::feeds::{atom, rss, Item};
+use crate::support::site::{
+    config, items, stream_site, stream_yaml, summary, Site, BASIC_CONFIG, LOOPBACK_FETCH,
+};
+use crate::support::upstream_server::{Response, TestServer};
 use chrono::{DateTime, Duration as Span, NaiveDateTime, Utc};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 const MIB: u64 = 1024 * 1024;
-
-/// The site config every test uses: the server is on loopback.
-pub fn config() -> String {
-    format!("{BASIC_CONFIG}fetch: {{ allow_private_addresses: true, timeout: 2 }}\n")
-}
-
-/// One upstream item: id, title, link, published (RFC 3339).
-pub type Item<'a> = (&'a str, &'a str, &'a str, &'a str);
-
-fn xml(s: &str) -> String {
-    html_escape::encode_text(s).into_owned()
-}
-
-/// An Atom document with `items`.
-pub fn atom(title: &str, items: &[Item]) -> String {
-    let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n\
-         <title>{}</title><id>urn:feed:{}</id><updated>2026-01-06T00:00:00Z</updated>\n",
-        xml(title),
-        xml(&title.replace(' ', "-"))
-    );
-    for (id, t, link, date) in items {
-        out.push_str(&format!(
-            "<entry><id>{}</id><title>{}</title><link href=\"{}\"/>\
-             <published>{date}</published><updated>{date}</updated>\
-             <author><name>Writer</name></author>\
-             <summary>About {}.</summary></entry>\n",
-            xml(id),
-            xml(t),
-            xml(link),
-            xml(t)
-        ));
-    }
-    out.push_str("</feed>\n");
-    out
-}
-
-/// An RSS 2.0 document with `items`; an id equal to the link is a permalink guid.
-pub fn rss(title: &str, items: &[Item]) -> String {
-    let mut out = format!(
-        "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>{}</title>\
-         <link>https://rss.example/</link><description>d</description>\n",
-        xml(title)
-    );
-    for (id, t, link, date) in items {
-        let date = DateTime::parse_from_rfc3339(date)
-            .expect("fixture date")
-            .to_rfc2822();
-        let permalink = if id == link { "true" } else { "false" };
-        out.push_str(&format!(
-            "<item><guid isPermaLink=\"{permalink}\">{}</guid><title>{}</title><link>{}</link>\
-             <pubDate>{date}</pubDate><description>About {}.</description></item>\n",
-            xml(id),
-            xml(t),
-            xml(link),
-            xml(t)
-        ));
-    }
-    out.push_str("</channel></rss>\n");
-    out
-}
 
 /// Two plain items of a source called `tag`.
 fn two_items(tag: &str) -> String {
@@ -102,29 +44,9 @@ fn feed_yaml(upstreams: &[(&str, &str)]) -> String {
     stream_yaml(50, upstreams)
 }
 
-/// A feed file `title: Stream` of `limit` entries drawing from `upstreams` (url, name).
-pub fn stream_yaml(limit: usize, upstreams: &[(&str, &str)]) -> String {
-    let mut out = format!("title: Stream\nlimit: {limit}\nupstreams:\n");
-    for (url, name) in upstreams {
-        out.push_str(&format!("  - url: \"{url}\"\n    name: \"{name}\"\n"));
-    }
-    out
-}
-
 /// A site whose `feeds/stream.yaml` draws from `upstreams`.
 fn site_with(upstreams: &[(&str, &str)]) -> Site {
-    let site = Site::new(&config());
-    site.feed("stream", &feed_yaml(upstreams));
-    site
-}
-
-/// The `fetched N, not modified N, failed N, new items N ...` line.
-#[track_caller]
-pub fn summary(r: &Run) -> &str {
-    r.stderr
-        .lines()
-        .find(|l| l.starts_with("fetched "))
-        .unwrap_or_else(|| panic!("no summary line in stderr:\n{}", r.stderr))
+    stream_site(LOOPBACK_FETCH, 50, upstreams)
 }
 
 /// The `sources list` row of the source named `name`.

@@ -2,7 +2,7 @@
 //! reported naming the file (and line where there is one), `--keep-going`
 //! publishes the other posts, and the run stays fast and small.
 
-use crate::common::{items, post_text, Run, Site};
+use crate::support::site::{items, post_text, Run, Site};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -35,7 +35,7 @@ fn measured(site: &Site, args: &[&str]) -> Measured {
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1");
     let t = Instant::now();
-    let mut run = crate::common::run_command(cmd);
+    let mut run = crate::support::site::run_command(cmd);
     let wall = t.elapsed();
     let max_rss_kb = run
         .stderr

@@ -3,7 +3,7 @@
 //! and takes a screenshot. Skipped, with the reason printed, where no
 //! Chromium is installed.
 
-use crate::serve::{copy_example_site, Daemon};
+use crate::support::daemon::{copy_example_site, Daemon};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -237,7 +237,7 @@ fn the_index_reads_on_a_phone() {
             return;
         }
     };
-    let server = crate::http_server::TestServer::start();
+    let server = crate::support::upstream_server::TestServer::start();
     let dead = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         format!(
@@ -245,11 +245,11 @@ fn the_index_reads_on_a_phone() {
             l.local_addr().expect("addr").port()
         )
     };
-    let site = crate::common::Site::new(&crate::aggregate::config());
+    let site = crate::support::site::Site::new(&crate::support::site::config());
     site.feed("main", "title: Main\n");
     site.feed(
         "stream",
-        &crate::aggregate::stream_yaml(
+        &crate::support::site::stream_yaml(
             50,
             &[
                 (
@@ -261,10 +261,14 @@ fn the_index_reads_on_a_phone() {
         ),
     );
     let d = Daemon::serve(&site);
-    let html = crate::serve::wait_for(Duration::from_secs(20), "both sources failing on /", || {
-        let t = d.get("/").text();
-        (t.matches("failing (1x)").count() == 2).then_some(t)
-    });
+    let html = crate::support::daemon::wait_for(
+        Duration::from_secs(20),
+        "both sources failing on /",
+        || {
+            let t = d.get("/").text();
+            (t.matches("failing (1x)").count() == 2).then_some(t)
+        },
+    );
     assert!(html.contains("failing (1x): cannot connect"), "{html}");
     assert!(!html.contains(">failing (1x): http"), "{html}");
 

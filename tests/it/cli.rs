@@ -1,6 +1,6 @@
 //! `check` and `new`.
 
-use crate::common::*;
+use crate::support::site::*;
 
 #[test]
 fn check_passes_a_good_site_and_writes_nothing() {

@@ -1,6 +1,6 @@
 //! Front matter variants, each seen in the published feeds.
 
-use crate::common::*;
+use crate::support::site::*;
 
 /// A basic site with one post `content/NAME`, built (and validated).
 fn built_with_post(file: &str, fm: &str, body: &str) -> Site {

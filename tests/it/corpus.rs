@@ -1,6 +1,6 @@
 //! The real LWKD corpus (386 Jekyll posts), when present beside the project.
 
-use crate::common::*;
+use crate::support::site::*;
 use std::path::Path;
 use std::process::Command;
 

@@ -7,9 +7,10 @@
 //! store passes `PRAGMA integrity_check` and keeps every item a completed
 //! fetch stored, and the next run succeeds.
 
-use crate::common::{list_files, validate_file, Site, BASIC_CONFIG};
-use crate::http_server::{Response, TestServer};
-use crate::load_check::{load, Lcg};
+use crate::support::feeds::{Entry, Feed};
+use crate::support::load_check::{load, Lcg};
+use crate::support::site::{list_files, validate_file, Site, BASIC_CONFIG};
+use crate::support::upstream_server::{Response, TestServer};
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -205,21 +206,17 @@ fn build_killed_at_random_points_leaves_old_or_new_files_and_the_next_build_succ
 
 /// An Atom feed `n` with items `0..items`.
 fn upstream_feed(n: usize, items: usize) -> String {
-    let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\
-         <title>Upstream {n}</title><id>urn:up:{n}</id><updated>2026-01-06T00:00:00Z</updated>\n"
-    );
-    for i in 0..items {
-        out.push_str(&format!(
-            "<entry><id>urn:up:{n}:{i}</id><title>Item {i} of upstream {n}</title>\
-             <link href=\"https://up{n}.example/{i}\"/>\
-             <updated>2026-01-{:02}T10:00:00Z</updated>\
-             <summary>Summary of item {i} of upstream {n}.</summary></entry>\n",
-            1 + i % 28
-        ));
-    }
-    out.push_str("</feed>\n");
-    out
+    Feed::new(&format!("Upstream {n}"), &format!("urn:up:{n}"))
+        .entries((0..items).map(|i| {
+            Entry::new(
+                &format!("urn:up:{n}:{i}"),
+                &format!("Item {i} of upstream {n}"),
+                &format!("https://up{n}.example/{i}"),
+                &format!("2026-01-{:02}T10:00:00Z", 1 + i % 28),
+            )
+            .summary(&format!("Summary of item {i} of upstream {n}."))
+        }))
+        .atom()
 }
 
 const UPSTREAMS: usize = 50;
@@ -385,7 +382,7 @@ fn serve_under_load_while_rebuilding_never_serves_an_error_or_a_torn_body() {
     let paths: Vec<String> = site.feed_files();
     assert!(paths.len() > 20, "{paths:?}");
 
-    let server = crate::serve::Daemon::serve(&site);
+    let server = crate::support::daemon::Daemon::serve(&site);
     let base = server.url("");
     let before = builds_ok(&base);
     let stop = Arc::new(AtomicBool::new(false));
@@ -451,14 +448,14 @@ fn edits_are_served_within_two_seconds_while_the_server_is_under_load() {
     }
     site.build_ok();
     let paths = site.feed_files();
-    let server = crate::serve::Daemon::serve(&site);
+    let server = crate::support::daemon::Daemon::serve(&site);
     let base = server.url("");
 
     let stop = Arc::new(AtomicBool::new(false));
     let load_thread = {
         let (base, paths, stop) = (base.clone(), paths.clone(), stop.clone());
         std::thread::spawn(move || {
-            let mut seen = crate::load_check::Seen::default();
+            let mut seen = crate::support::load_check::Seen::default();
             while !stop.load(Ordering::SeqCst) {
                 let s = load(&base, &paths, 24, Duration::from_secs(1));
                 seen.ok += s.ok;

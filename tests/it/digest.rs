@@ -2,9 +2,9 @@
 //! served from a real HTTP server on 127.0.0.1, fetched into the store by
 //! the real binary, and the section it writes checked to the byte.
 
-use crate::aggregate::{atom, config, rss, stream_yaml, summary};
-use crate::common::Site;
-use crate::http_server::{Response, TestServer};
+use crate::support::feeds::{atom, rss, Entry, Feed};
+use crate::support::site::{stream_site, summary, Site, LOOPBACK_FETCH};
+use crate::support::upstream_server::{Response, TestServer};
 
 /// The project's release feed as first fetched: a window of three releases.
 fn releases_before() -> String {
@@ -89,16 +89,13 @@ fn planet() -> String {
 fn fetched_twice(server: &TestServer) -> Site {
     server.route("/alpha.atom", Response::ok(releases_before()));
     server.route("/planet.rss", Response::ok(planet()));
-    let site = Site::new(&config());
-    site.feed(
-        "stream",
-        &stream_yaml(
-            50,
-            &[
-                (&server.url("/alpha.atom"), "Alpha releases"),
-                (&server.url("/planet.rss"), "Planet Alpha"),
-            ],
-        ),
+    let site = stream_site(
+        LOOPBACK_FETCH,
+        50,
+        &[
+            (&server.url("/alpha.atom"), "Alpha releases"),
+            (&server.url("/planet.rss"), "Planet Alpha"),
+        ],
     );
     site.feed("main", "title: Main\n");
     let r = site.run(&["fetch"]);
@@ -119,7 +116,7 @@ fn fetched_twice(server: &TestServer) -> Site {
 
 const WINDOW: &[&str] = &["--from", "2026-11-08", "--to", "2026-11-14"];
 
-fn digest(site: &Site, extra: &[&str]) -> crate::common::Run {
+fn digest(site: &Site, extra: &[&str]) -> crate::support::site::Run {
     let mut args = vec!["digest"];
     args.extend_from_slice(WINDOW);
     args.extend_from_slice(extra);
@@ -269,10 +266,10 @@ fn digest_into_a_template_a_file_and_a_new_post() {
 fn digest_errors() {
     let server = TestServer::start();
     server.route("/alpha.atom", Response::ok(releases_before()));
-    let site = Site::new(&config());
-    site.feed(
-        "stream",
-        &stream_yaml(50, &[(&server.url("/alpha.atom"), "Alpha releases")]),
+    let site = stream_site(
+        LOOPBACK_FETCH,
+        50,
+        &[(&server.url("/alpha.atom"), "Alpha releases")],
     );
     site.feed("main", "title: Main\n");
 
@@ -309,10 +306,10 @@ fn digest_errors() {
         .stderr_has("--from \"yesterday\" is not a date");
 
     // A store that exists but holds nothing for this feed's sources.
-    let other = Site::new(&config());
-    other.feed(
-        "stream",
-        &stream_yaml(50, &[(&server.url("/missing.atom"), "Gone")]),
+    let other = stream_site(
+        LOOPBACK_FETCH,
+        50,
+        &[(&server.url("/missing.atom"), "Gone")],
     );
     other.run(&["fetch"]);
     other
@@ -326,7 +323,7 @@ fn digest_errors() {
 #[test]
 fn the_example_site_digest_is_the_one_the_readme_shows() {
     let site = Site::new("");
-    crate::serve::copy_example_site(site.root());
+    crate::support::daemon::copy_example_site(site.root());
     // The two local sources only: the GitHub ones need the network.
     for source in ["Riverbed releases", "Planet Riverbed"] {
         site.run(&["fetch", "--source", source]).expect_success();
@@ -374,28 +371,24 @@ fn the_example_site_digest_is_the_one_the_readme_shows() {
 /// A release feed shaped like GitHub's `releases.atom`: entries carry only
 /// `<updated>`, which moves when a release's notes are edited.
 fn updated_only(items: &[(&str, &str, &str, &str)]) -> String {
-    let mut out = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\
-         <id>tag:github.com,2008:https://github.com/alpha/alpha/releases</id>\
-         <title>Release notes from alpha</title><updated>2026-11-12T10:00:00Z</updated>\n",
-    );
-    for (id, title, link, updated) in items {
-        out.push_str(&format!(
-            "<entry><id>{id}</id><updated>{updated}</updated>\
-             <link rel=\"alternate\" type=\"text/html\" href=\"{link}\"/>\
-             <title>{title}</title><content type=\"html\">&lt;p&gt;Notes for {title}.&lt;/p&gt;</content>\
-             <author><name>alpha</name></author></entry>\n"
-        ));
-    }
-    out.push_str("</feed>\n");
-    out
+    Feed::new(
+        "Release notes from alpha",
+        "tag:github.com,2008:https://github.com/alpha/alpha/releases",
+    )
+    .updated("2026-11-12T10:00:00Z")
+    .entries(items.iter().map(|(id, title, link, updated)| {
+        Entry::new(id, title, link, updated)
+            .author("alpha")
+            .content_html(&format!("<p>Notes for {title}.</p>"))
+    }))
+    .atom()
 }
 
 fn releases_site(server: &TestServer) -> Site {
-    let site = Site::new(&config());
-    site.feed(
-        "stream",
-        &stream_yaml(50, &[(&server.url("/alpha.atom"), "Alpha releases")]),
+    let site = stream_site(
+        LOOPBACK_FETCH,
+        50,
+        &[(&server.url("/alpha.atom"), "Alpha releases")],
     );
     site.feed("main", "title: Main\n");
     site
@@ -445,7 +438,7 @@ fn an_old_release_edited_later_stays_in_its_week() {
     );
     site.build_ok();
     let doc = site.json("stream.json");
-    let items = crate::common::items(&doc);
+    let items = crate::support::site::items(&doc);
     let titles: Vec<&str> = items
         .iter()
         .map(|i| i["title"].as_str().unwrap_or_default())
@@ -510,7 +503,11 @@ fn changed_ids_with_the_same_link_and_title_are_the_same_release() {
     assert!(!r.stderr.contains("possible gap"), "{}", r.stderr);
     site.build_ok();
     let doc = site.json("stream.json");
-    assert_eq!(crate::common::items(&doc).len(), 2, "each release once");
+    assert_eq!(
+        crate::support::site::items(&doc).len(),
+        2,
+        "each release once"
+    );
 }
 
 /// A store that already holds a release twice under two ids (and one
@@ -555,26 +552,15 @@ fn changed_ids_with_other_titles_report_no_gap_between_equal_versions() {
 /// An Atom release feed whose entries carry HTML notes: (id, title, link,
 /// published, notes).
 fn releases_with_notes(title: &str, items: &[(&str, &str, &str, &str, &str)]) -> String {
-    let esc = |s: &str| html_escape::encode_text(s).into_owned();
-    let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n\
-         <title>{}</title><id>urn:feed:notes</id><updated>2026-11-12T00:00:00Z</updated>\n",
-        esc(title)
-    );
-    for (id, t, link, date, notes) in items {
-        out.push_str(&format!(
-            "<entry><id>{}</id><title>{}</title><link href=\"{}\"/>\
-             <published>{date}</published><updated>{date}</updated>\
-             <author><name>Writer</name></author>\
-             <content type=\"html\">{}</content></entry>\n",
-            esc(id),
-            esc(t),
-            esc(link),
-            esc(notes)
-        ));
-    }
-    out.push_str("</feed>\n");
-    out
+    Feed::new(title, "urn:feed:notes")
+        .updated("2026-11-12T00:00:00Z")
+        .entries(items.iter().map(|(id, t, link, date, notes)| {
+            Entry::new(id, t, link, date)
+                .published(date)
+                .author("Writer")
+                .content_html(notes)
+        }))
+        .atom()
 }
 
 /// GitHub's generated notes: a "What's Changed" list and a changelog link.
@@ -630,16 +616,13 @@ fn digest_text_for_generated_notes_component_tags_and_tracking_links() {
             ],
         )),
     );
-    let site = Site::new(&config());
-    site.feed(
-        "stream",
-        &stream_yaml(
-            50,
-            &[
-                (&server.url("/ingress.atom"), "ingress-nginx"),
-                (&server.url("/kustomize.atom"), "kustomize"),
-            ],
-        ),
+    let site = stream_site(
+        LOOPBACK_FETCH,
+        50,
+        &[
+            (&server.url("/ingress.atom"), "ingress-nginx"),
+            (&server.url("/kustomize.atom"), "kustomize"),
+        ],
     );
     site.run(&["fetch"]).expect_success();
     let r = digest(&site, &["--notes"]);

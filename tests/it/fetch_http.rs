@@ -1,6 +1,6 @@
 //! Fetcher behaviour against a real HTTP server on 127.0.0.1.
 
-use crate::http_server::{Response, TestServer};
+use crate::support::upstream_server::{Response, TestServer};
 use std::time::{Duration, Instant};
 use tributary::fetch::{FetchError, Fetcher, Outcome, Settings, Validators};
 

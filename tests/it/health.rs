@@ -2,10 +2,10 @@
 //! digest's notes on sources it could not read, truncated documents, and the
 //! daemon's log of a source that starts failing and recovers.
 
-use crate::aggregate::{atom, config, stream_yaml, summary};
-use crate::common::Site;
-use crate::http_server::{Response, TestServer};
-use crate::serve::{wait_for, Daemon};
+use crate::support::daemon::{wait_for, Daemon};
+use crate::support::feeds::atom;
+use crate::support::site::{stream_site, summary, Site, LOOPBACK_FETCH};
+use crate::support::upstream_server::{Response, TestServer};
 use std::time::Duration;
 
 fn alpha() -> String {
@@ -51,18 +51,15 @@ fn digest_names_sources_that_failed_or_were_never_fetched() {
     let server = TestServer::start();
     server.route("/alpha.atom", Response::ok(alpha()));
     server.route("/beta.atom", Response::ok(beta()));
-    let site = Site::new(&config());
-    site.feed(
-        "stream",
-        &stream_yaml(
-            50,
-            &[
-                (&server.url("/alpha.atom"), "Alpha releases"),
-                (&server.url("/beta.atom"), "Beta releases"),
-                (&server.url("/gone.atom"), "Gamma releases"),
-                (&server.url("/later.atom"), "Delta releases"),
-            ],
-        ),
+    let site = stream_site(
+        LOOPBACK_FETCH,
+        50,
+        &[
+            (&server.url("/alpha.atom"), "Alpha releases"),
+            (&server.url("/beta.atom"), "Beta releases"),
+            (&server.url("/gone.atom"), "Gamma releases"),
+            (&server.url("/later.atom"), "Delta releases"),
+        ],
     );
     for source in ["Alpha releases", "Beta releases"] {
         site.run(&["fetch", "--source", source]).expect_success();
@@ -102,10 +99,10 @@ fn a_truncated_document_is_a_failed_fetch() {
     let server = TestServer::start();
     let full = alpha();
     server.route("/alpha.atom", Response::ok(full.clone()));
-    let site = Site::new(&config());
-    site.feed(
-        "stream",
-        &stream_yaml(50, &[(&server.url("/alpha.atom"), "Alpha releases")]),
+    let site = stream_site(
+        LOOPBACK_FETCH,
+        50,
+        &[(&server.url("/alpha.atom"), "Alpha releases")],
     );
     site.run(&["fetch"]).expect_success();
 
@@ -156,17 +153,14 @@ fn sources_list_fits_120_columns_and_show_has_the_details() {
         "http://127.0.0.1:{}/some/rather/long/path/to/the/project/releases.atom",
         closed_port()
     );
-    let site = Site::new(&config());
-    site.feed(
-        "stream",
-        &stream_yaml(
-            50,
-            &[
-                (&server.url("/releases/alpha/feed.atom"), "Alpha releases"),
-                (&dead, "Beta releases"),
-                (&server.url("/missing.atom"), "Gamma"),
-            ],
-        ),
+    let site = stream_site(
+        LOOPBACK_FETCH,
+        50,
+        &[
+            (&server.url("/releases/alpha/feed.atom"), "Alpha releases"),
+            (&dead, "Beta releases"),
+            (&server.url("/missing.atom"), "Gamma"),
+        ],
     );
     site.run(&["fetch"]);
     let r = site.run(&["sources", "list"]);
@@ -227,7 +221,7 @@ fn serve_logs_one_warning_when_a_source_fails_and_one_line_when_it_recovers() {
     server.route("/flaky.atom", Response::status(503));
     let site = Site::new(&format!(
         "{}fetch: {{ allow_private_addresses: true, timeout: 5 }}\n",
-        crate::common::BASIC_CONFIG
+        crate::support::site::BASIC_CONFIG
     ));
     site.feed("main", "title: Main\n");
     site.feed(

@@ -5,10 +5,10 @@
 //! output format after parsing it back, and the address guard is checked
 //! with the setting off.
 
-use crate::aggregate::{stream_yaml, summary};
-use crate::common::{items, Run, Site, BASIC_CONFIG};
-use crate::http_server::{Response, TestServer};
-use crate::serve::Daemon;
+use crate::support::daemon::Daemon;
+use crate::support::feeds::{Entry, Feed};
+use crate::support::site::{items, stream_site, summary, Run, Site, BASIC_CONFIG};
+use crate::support::upstream_server::{Response, TestServer};
 use chrono::{DateTime, Duration as Span, Utc};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -33,16 +33,24 @@ fn xml_attr(s: &str) -> String {
 
 /// The well-behaved source every hostile test runs next to.
 fn good_feed() -> String {
-    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
-     <feed xmlns=\"http://www.w3.org/2005/Atom\"><title>Good</title><id>urn:good</id>\
-     <updated>2026-01-06T00:00:00Z</updated>\
-     <entry><id>tag:good.example,2026:1</id><title>Good one</title>\
-     <link href=\"https://good.example/1\"/><updated>2026-01-05T10:00:00Z</updated>\
-     <summary>Fine.</summary></entry>\
-     <entry><id>tag:good.example,2026:2</id><title>Good two</title>\
-     <link href=\"https://good.example/2\"/><updated>2026-01-06T10:00:00Z</updated>\
-     <summary>Fine too.</summary></entry></feed>\n"
-        .to_string()
+    Feed::new("Good", "urn:good")
+        .entries([
+            Entry::new(
+                "tag:good.example,2026:1",
+                "Good one",
+                "https://good.example/1",
+                "2026-01-05T10:00:00Z",
+            )
+            .summary("Fine."),
+            Entry::new(
+                "tag:good.example,2026:2",
+                "Good two",
+                "https://good.example/2",
+                "2026-01-06T10:00:00Z",
+            )
+            .summary("Fine too."),
+        ])
+        .atom()
 }
 
 const GOOD_IDS: [&str; 2] = ["tag:good.example,2026:1", "tag:good.example,2026:2"];
@@ -50,9 +58,7 @@ const GOOD_IDS: [&str; 2] = ["tag:good.example,2026:1", "tag:good.example,2026:2
 /// A site whose `feeds/stream.yaml` draws from `upstreams` (url, name), with
 /// `fetch: { FETCH }`.
 fn site_with(fetch: &str, upstreams: &[(&str, &str)]) -> Site {
-    let site = Site::new(&format!("{BASIC_CONFIG}fetch: {{ {fetch} }}\n"));
-    site.feed("stream", &stream_yaml(400, upstreams));
-    site
+    stream_site(fetch, 400, upstreams)
 }
 
 /// `sources list` rows by source name.
@@ -427,13 +433,15 @@ fn atom_doc(head: &str, entries: &str) -> String {
 }
 
 fn atom_entry(id: &str, title: &str, date: &str) -> String {
-    format!(
-        "<entry><id>{}</id><title>{}</title><link href=\"https://x.example/{}\"/>\
-         <published>{date}</published><updated>{date}</updated><summary>s</summary></entry>",
-        xml(id),
-        xml(title),
-        xml_attr(&id.replace([':', ','], "-"))
+    Entry::new(
+        id,
+        title,
+        &format!("https://x.example/{}", id.replace([':', ','], "-")),
+        date,
     )
+    .published(date)
+    .summary("s")
+    .atom()
 }
 
 #[test]
@@ -675,20 +683,16 @@ fn hostile_documents_are_read_safely_or_refused_with_a_reason() {
 fn ten_thousand_items_are_all_stored_and_built() {
     let server = TestServer::start();
     server.route("/good.atom", Response::ok(good_feed()));
-    let mut rss = String::from(
-        "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>Many</title>\
-         <link>https://many.example/</link><description>d</description>\n",
-    );
     let base = DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z").expect("date");
-    for i in 0..10_000 {
-        let d = (base + Span::minutes(i)).to_rfc2822();
-        rss.push_str(&format!(
-            "<item><guid>https://many.example/{i}</guid><title>Item {i}</title>\
-             <link>https://many.example/{i}</link><pubDate>{d}</pubDate>\
-             <description>Number {i}.</description></item>\n"
-        ));
-    }
-    rss.push_str("</channel></rss>\n");
+    let rss = Feed::new("Many", "urn:many")
+        .home("https://many.example/")
+        .entries((0..10_000).map(|i| {
+            let link = format!("https://many.example/{i}");
+            Entry::new(&link, &format!("Item {i}"), &link, "")
+                .published(&(base + Span::minutes(i)).to_rfc3339())
+                .summary(&format!("Number {i}."))
+        }))
+        .rss();
     server.route("/many.rss", Response::ok(rss));
     let site = site_with(
         "allow_private_addresses: true, timeout: 20",

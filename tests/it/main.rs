@@ -1,7 +1,7 @@
 //! Integration tests: run the real `tributary` binary on temporary sites and
 //! check what a user sees (files, bytes, exit codes, messages).
 
-mod common;
+mod support;
 
 mod aggregate;
 mod bad_input;
@@ -16,11 +16,8 @@ mod errors;
 mod fetch_http;
 mod health;
 mod hostile;
-mod http_server;
-mod load_check;
 mod migrate;
 mod output;
-mod pg;
 mod props;
 mod regressions;
 mod replicas;

@@ -2,8 +2,9 @@
 //! back, with nothing lost: every source's state, every item with its
 //! sightings, the id ledger, and the feeds built from each store.
 
-use crate::common::{Site, BASIC_CONFIG};
-use crate::http_server::{Response, TestServer};
+use crate::support::feeds::{Entry, Feed};
+use crate::support::site::{Site, BASIC_CONFIG};
+use crate::support::upstream_server::{Response, TestServer};
 use std::collections::BTreeMap;
 use std::fs;
 use tributary::store::{self, ItemRecord, Location, SourceState};
@@ -11,21 +12,20 @@ use tributary::store::{self, ItemRecord, Location, SourceState};
 const SOURCES: usize = 12;
 
 fn atom(n: usize, items: usize) -> String {
-    let mut out = format!(
-        "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\">\
-         <title>Upstream {n}</title><id>urn:up:{n}</id><updated>2026-05-01T00:00:00Z</updated>"
-    );
-    for i in 0..items {
-        out.push_str(&format!(
-            "<entry><id>urn:up:{n}:{i}</id><title>Item {n}.{i} &amp; more</title>\
-             <link href=\"https://up{n}.example/{i}\"/><updated>2026-04-{:02}T10:00:00+02:00</updated>\
-             <author><name>Author {n}</name></author><category term=\"t{i}\"/>\
-             <content type=\"html\">&lt;p&gt;Body {n}.{i} &#233;&lt;/p&gt;</content></entry>",
-            i + 1
-        ));
-    }
-    out.push_str("</feed>");
-    out
+    Feed::new(&format!("Upstream {n}"), &format!("urn:up:{n}"))
+        .updated("2026-05-01T00:00:00Z")
+        .entries((0..items).map(|i| {
+            Entry::new(
+                &format!("urn:up:{n}:{i}"),
+                &format!("Item {n}.{i} & more"),
+                &format!("https://up{n}.example/{i}"),
+                &format!("2026-04-{:02}T10:00:00+02:00", i + 1),
+            )
+            .author(&format!("Author {n}"))
+            .category(&format!("t{i}"))
+            .content_html(&format!("<p>Body {n}.{i} \u{e9}</p>"))
+        }))
+        .atom()
 }
 
 /// Everything a store holds, comparable: per source its state and items.
@@ -52,7 +52,7 @@ fn feeds(site: &Site) -> BTreeMap<String, Vec<u8>> {
 
 #[test]
 fn sqlite_to_postgres_and_back_loses_nothing() {
-    let Some(url) = crate::pg::database() else {
+    let Some(url) = crate::support::pg::database() else {
         return;
     };
     let server = TestServer::start();
@@ -146,7 +146,7 @@ fn sqlite_to_postgres_and_back_loses_nothing() {
 /// fetched and stored, the characters dropped (as the XML outputs drop them).
 #[test]
 fn nul_characters_from_upstream_are_stored_in_postgres_without_them() {
-    let Some(url) = crate::pg::database() else {
+    let Some(url) = crate::support::pg::database() else {
         return;
     };
     let server = TestServer::start();
@@ -183,7 +183,7 @@ fn nul_characters_from_upstream_are_stored_in_postgres_without_them() {
 /// sources are stored and the refused one backs off with the reason.
 #[test]
 fn a_source_whose_items_the_store_refuses_fails_alone() {
-    let Some(url) = crate::pg::database() else {
+    let Some(url) = crate::support::pg::database() else {
         return;
     };
     let server = TestServer::start();
@@ -207,7 +207,7 @@ fn a_source_whose_items_the_store_refuses_fails_alone() {
     // the items of upstream 1, as a constraint of the database would.
     drop(store::open(&Location::Postgres(url.clone())).expect("open"));
     // (`query`: one simple query, so the function's own `;` stay in it.)
-    crate::pg::query(
+    crate::support::pg::query(
         &url,
         "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
          $$ BEGIN IF NEW.upstream_id LIKE 'urn:up:1:%' THEN RAISE EXCEPTION 'refused by a test'; \
@@ -236,10 +236,10 @@ fn a_source_whose_items_the_store_refuses_fails_alone() {
 /// trusted through `sslrootcert`, refused without it.
 #[test]
 fn tls_to_postgres_verifies_the_server() {
-    let Some(url) = crate::pg::database() else {
+    let Some(url) = crate::support::pg::database() else {
         return;
     };
-    let Some(ca) = crate::pg::server().and_then(|s| s.ca.clone()) else {
+    let Some(ca) = crate::support::pg::server().and_then(|s| s.ca.clone()) else {
         println!("skipped: the test PostgreSQL has no TLS (no openssl command)");
         return;
     };
@@ -248,7 +248,7 @@ fn tls_to_postgres_verifies_the_server() {
     let mut s = store::open(&Location::Postgres(tls)).expect("open over TLS");
     s.ensure_source("https://up.example/feed", "up")
         .expect("write over TLS");
-    let encrypted = crate::pg::query(
+    let encrypted = crate::support::pg::query(
         &url,
         &format!(
             "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid \

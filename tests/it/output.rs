@@ -1,7 +1,7 @@
 //! The documents written: required elements per format, absolute URLs,
 //! archives, per-tag feeds, XML safety, determinism and failure safety.
 
-use crate::common::*;
+use crate::support::site::*;
 use std::collections::BTreeSet;
 
 /// Three posts; the middle one was updated last.

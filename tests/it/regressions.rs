@@ -1,6 +1,6 @@
 //! Regression tests for bugs found and fixed; each says what went wrong.
 
-use crate::common::*;
+use crate::support::site::*;
 
 /// Was: `render::html_to_text` turned every `<` into a space,
 /// so inline markup splits words in JSON Feed `summary`:
@@ -281,7 +281,7 @@ fn megabyte_titles_are_cut_at_a_word() {
     );
     site.write(
         "upstream/long.atom",
-        crate::aggregate::atom(
+        crate::support::feeds::atom(
             "Long",
             &[(
                 "tag:long.example,2026:1",

@@ -3,9 +3,10 @@
 //! a killed replica's sources taken over within one lease), and every
 //! replica serves the same bytes with the same validators.
 
-use crate::common::Site;
-use crate::http_server::{Response, TestServer};
-use crate::serve::{wait_for, Daemon, Resp};
+use crate::support::daemon::{wait_for, Daemon, Resp};
+use crate::support::feeds::{Entry, Feed};
+use crate::support::site::Site;
+use crate::support::upstream_server::{Response, TestServer};
 use chrono::{DateTime, Duration as Span, DurationRound, Utc};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -20,19 +21,14 @@ const SLOW_EVERY: usize = 40;
 const SLOW: Duration = Duration::from_secs(3);
 
 fn rss(n: usize) -> String {
-    let mut items = String::new();
-    for i in 0..2 {
-        items.push_str(&format!(
-            "<item><title>Release {n}.{i}</title><link>https://up{n}.example/r/{i}</link>\
-             <guid>https://up{n}.example/r/{i}</guid>\
-             <pubDate>Tue, 0{} Jun 2026 10:00:00 GMT</pubDate></item>",
-            i + 1
-        ));
-    }
-    format!(
-        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Upstream {n}</title>\
-         <link>https://up{n}.example/</link><description>d</description>{items}</channel></rss>"
-    )
+    Feed::new(&format!("Upstream {n}"), &format!("urn:up:{n}"))
+        .home(&format!("https://up{n}.example/"))
+        .entries((0..2).map(|i| {
+            let link = format!("https://up{n}.example/r/{i}");
+            Entry::new(&link, &format!("Release {n}.{i}"), &link, "")
+                .published(&format!("2026-06-0{}T10:00:00Z", i + 1))
+        }))
+        .rss()
 }
 
 fn post(title: &str) -> String {
@@ -120,7 +116,7 @@ fn warnings(replicas: &[Daemon]) -> String {
 
 #[test]
 fn three_replicas_share_fetching_and_serve_identical_feeds() {
-    let Some(url) = crate::pg::database() else {
+    let Some(url) = crate::support::pg::database() else {
         return;
     };
     let server = TestServer::start();
@@ -193,7 +189,7 @@ fn three_replicas_share_fetching_and_serve_identical_feeds() {
         Duration::from_secs(PERIOD as u64),
         "replica 0 fetching a slow source in period 2",
         || {
-            let held = crate::pg::query(
+            let held = crate::support::pg::query(
                 &url,
                 &format!(
                     "SELECT key FROM sources WHERE lease_holder LIKE '%:{victim_pid}:%' \
@@ -324,7 +320,7 @@ fn three_replicas_share_fetching_and_serve_identical_feeds() {
 /// every source requested once, the work split between them.
 #[test]
 fn fetch_runs_at_once_split_the_sources() {
-    let Some(url) = crate::pg::database() else {
+    let Some(url) = crate::support::pg::database() else {
         return;
     };
     const N: usize = 150;
@@ -396,7 +392,7 @@ fn fetch_runs_at_once_split_the_sources() {
 /// made during the outage is built and served without a restart.
 #[test]
 fn a_replica_rides_out_a_database_outage() {
-    let Some(server) = crate::pg::private_server() else {
+    let Some(server) = crate::support::pg::private_server() else {
         return;
     };
     let url = server.url("postgres");
@@ -461,7 +457,7 @@ fn a_replica_rides_out_a_database_outage() {
 /// rather than waiting for a long `lease:` to run out.
 #[test]
 fn a_killed_replicas_leases_are_freed_at_once_on_its_host() {
-    let Some(url) = crate::pg::database() else {
+    let Some(url) = crate::support::pg::database() else {
         return;
     };
     const N: usize = 40;
@@ -487,7 +483,7 @@ fn a_killed_replicas_leases_are_freed_at_once_on_its_host() {
     let victim = Daemon::serve(&site);
     let victim_pid = victim.pid();
     let held = |pid: u32| {
-        crate::pg::query(
+        crate::support::pg::query(
             &url,
             &format!(
                 "SELECT key FROM sources WHERE lease_holder LIKE '%:{pid}:%' \
@@ -532,7 +528,7 @@ fn a_killed_replicas_leases_are_freed_at_once_on_its_host() {
 /// frees the dead one's leases too, not only a replica starting afterwards.
 #[test]
 fn a_running_replica_frees_a_killed_ones_leases() {
-    let Some(url) = crate::pg::database() else {
+    let Some(url) = crate::support::pg::database() else {
         return;
     };
     const N: usize = 40;
@@ -558,7 +554,7 @@ fn a_running_replica_frees_a_killed_ones_leases() {
     let mut replicas: Vec<Daemon> = (0..2).map(|_| Daemon::serve(&site)).collect();
     let victim_pid = replicas[0].pid();
     let held = |pid: u32| {
-        crate::pg::query(
+        crate::support::pg::query(
             &url,
             &format!(
                 "SELECT key FROM sources WHERE lease_holder LIKE '%:{pid}:%' \
@@ -600,7 +596,7 @@ fn a_running_replica_frees_a_killed_ones_leases() {
 /// not start in the same millisecond): each source requested exactly once.
 #[test]
 fn three_fetch_all_runs_request_each_of_1000_sources_once() {
-    let Some(url) = crate::pg::database() else {
+    let Some(url) = crate::support::pg::database() else {
         return;
     };
     const N: usize = 1000;

@@ -11,7 +11,7 @@ use tempfile::TempDir;
 use tributary::entry::{ContentMode, Entry, Person, Source};
 use tributary::store::{open, Location, SharedDoc, SourceState, Store, StoreError, StoredItem};
 
-use crate::pg;
+use crate::support::pg;
 
 /// One store; `open` gives another handle on it.
 pub struct Fixture {

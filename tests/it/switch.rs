@@ -1,6 +1,6 @@
 //! Switching over: the ledger keeps published ids; `diff` gates a deploy.
 
-use crate::common::*;
+use crate::support::site::*;
 use std::fs;
 
 fn two_posts(site: &Site) {
@@ -432,10 +432,10 @@ fn adopt_of_a_live_jekyll_feed_keeps_every_id_a_long_time_reader_holds() {
     held.extend(id_link_set(&live));
     assert_eq!(held.len(), 14, "{held:#?}");
 
-    let server = crate::http_server::TestServer::start();
+    let server = crate::support::upstream_server::TestServer::start();
     server.route(
         "/feed.xml",
-        crate::http_server::Response::ok(live.clone())
+        crate::support::upstream_server::Response::ok(live.clone())
             .header("Content-Type", "application/atom+xml"),
     );
     let r = site.run(&["adopt", &server.url("/feed.xml")]);

@@ -33,7 +33,7 @@ const FLOORS: &[(&str, &str, f64)] = &[
 
 /// Every file inside a sub-folder of the corpus, by path in byte order.
 fn data_files(root: &Path) -> Vec<String> {
-    crate::common::list_files(root)
+    crate::support::site::list_files(root)
         .into_iter()
         .filter(|f| f.contains('/'))
         .collect()

@@ -1,4 +1,5 @@
-//! Helpers: temporary sites, running the binary, reading and validating outputs.
+//! Helpers: temporary sites, running the binary, reading and validating
+//! outputs, and the site configs of tests that draw from upstream feeds.
 
 #![allow(dead_code)]
 
@@ -429,4 +430,39 @@ pub fn limit_nofile(cmd: &mut Command, soft: u64, hard: u64) {
             }
         });
     }
+}
+
+/// A site config for upstreams on the loopback test server (`fetch:`
+/// allows private addresses, 2 s timeout).
+pub fn config() -> String {
+    format!("{BASIC_CONFIG}fetch: {{ {LOOPBACK_FETCH} }}\n")
+}
+
+/// The `fetch:` settings of [`config`].
+pub const LOOPBACK_FETCH: &str = "allow_private_addresses: true, timeout: 2";
+
+/// A site with `fetch: { FETCH }` in its config whose `feeds/stream.yaml`
+/// ([`stream_yaml`]) draws at most `limit` entries from `upstreams` (url, name).
+pub fn stream_site(fetch: &str, limit: usize, upstreams: &[(&str, &str)]) -> Site {
+    let site = Site::new(&format!("{BASIC_CONFIG}fetch: {{ {fetch} }}\n"));
+    site.feed("stream", &stream_yaml(limit, upstreams));
+    site
+}
+
+/// A feed file `title: Stream` of `limit` entries drawing from `upstreams` (url, name).
+pub fn stream_yaml(limit: usize, upstreams: &[(&str, &str)]) -> String {
+    let mut out = format!("title: Stream\nlimit: {limit}\nupstreams:\n");
+    for (url, name) in upstreams {
+        out.push_str(&format!("  - url: \"{url}\"\n    name: \"{name}\"\n"));
+    }
+    out
+}
+
+/// The `fetched N, not modified N, failed N, new items N ...` line.
+#[track_caller]
+pub fn summary(r: &Run) -> &str {
+    r.stderr
+        .lines()
+        .find(|l| l.starts_with("fetched "))
+        .unwrap_or_else(|| panic!("no summary line in stderr:\n{}", r.stderr))
 }

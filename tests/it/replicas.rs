@@ -452,14 +452,9 @@ fn a_replica_rides_out_a_database_outage() {
     assert!(warned <= 2, "{warned} warnings:\n{log}");
 }
 
-/// A replica killed with `kill -9` mid-fetch: another replica on the same
-/// host frees its leases at once (its pid is gone) and fetches its sources,
-/// rather than waiting for a long `lease:` to run out.
-#[test]
-fn a_killed_replicas_leases_are_freed_at_once_on_its_host() {
-    let Some(url) = crate::support::pg::database() else {
-        return;
-    };
+/// 40 upstreams that answer after `delay`, on a site with `store: url` and
+/// a long `lease:`, fetching `concurrency` at once.
+fn slow_sources_site(url: &str, delay: Duration, concurrency: usize) -> (TestServer, Site) {
     const N: usize = 40;
     let server = TestServer::start();
     let mut upstreams = String::from("title: Stream\nupstreams:\n");
@@ -468,7 +463,7 @@ fn a_killed_replicas_leases_are_freed_at_once_on_its_host() {
             &format!("/f{n}.rss"),
             Response::ok(rss(n))
                 .header("Content-Type", "application/rss+xml")
-                .delay(Duration::from_secs(4)),
+                .delay(delay),
         );
         upstreams.push_str(&format!(
             "  - url: \"{}\"\n    name: \"up{n}\"\n",
@@ -477,48 +472,77 @@ fn a_killed_replicas_leases_are_freed_at_once_on_its_host() {
     }
     let site = Site::new(&format!(
         "title: Killed\nbase_url: https://example.org/\nstore: \"{url}\"\nlease: 60s\n\
-         fetch: {{ allow_private_addresses: true, timeout: 10, per_host: 64, concurrency: 64 }}\n"
+         fetch: {{ allow_private_addresses: true, timeout: 10, per_host: 64, concurrency: {concurrency} }}\n"
     ));
     site.feed("stream", &upstreams);
-    let victim = Daemon::serve(&site);
-    let victim_pid = victim.pid();
-    let held = |pid: u32| {
-        crate::support::pg::query(
-            &url,
-            &format!(
-                "SELECT key FROM sources WHERE lease_holder LIKE '%:{pid}:%' \
-                 AND lease_until > 0"
-            ),
-        )
-    };
+    (server, site)
+}
+
+/// The sources whose lease the process `pid` holds.
+fn leases_held(url: &str, pid: u32) -> Vec<String> {
+    crate::support::pg::query(
+        url,
+        &format!("SELECT key FROM sources WHERE lease_holder LIKE '%:{pid}:%' AND lease_until > 0"),
+    )
+}
+
+/// Once `pid` holds leases and fetching has begun, `kill -9` it; returns
+/// when, and the sources it held.
+fn kill_a_lease_holder(url: &str, server: &TestServer, pid: u32) -> (Instant, Vec<String>) {
     let taken = wait_for(Duration::from_secs(30), "the victim holding leases", || {
-        let keys = held(victim_pid);
+        let keys = leases_held(url, pid);
         (!keys.is_empty() && !server.requests().is_empty()).then_some(keys)
     });
     let status = std::process::Command::new("kill")
-        .args(["-KILL", &victim_pid.to_string()])
+        .args(["-KILL", &pid.to_string()])
         .status()
         .expect("run kill");
     assert!(status.success());
-    let killed = Instant::now();
-    // The killed process stays a zombie until reaped: still dead.
-    let survivor = Daemon::serve(&site);
+    (Instant::now(), taken)
+}
+
+/// Wait (at most `within`) until the killed `pid` holds no lease and every
+/// source it held was requested again after `killed`.
+fn wait_for_takeover(
+    url: &str,
+    server: &TestServer,
+    pid: u32,
+    (killed, taken): &(Instant, Vec<String>),
+    within: Duration,
+) {
     wait_for(
-        Duration::from_secs(15),
+        within,
         "the killed replica's leases freed and its sources fetched again",
         || {
             let requested = server.requests();
             let again = taken.iter().all(|key| {
                 let path = format!("/{}", key.rsplit('/').next().unwrap_or_default());
-                requested.iter().any(|r| r.path == path && r.at > killed)
+                requested.iter().any(|r| r.path == path && r.at > *killed)
             });
-            (held(victim_pid).is_empty() && again).then_some(())
+            (leases_held(url, pid).is_empty() && again).then_some(())
         },
     );
+}
+
+/// A replica killed with `kill -9` mid-fetch: another replica on the same
+/// host frees its leases at once (its pid is gone) and fetches its sources,
+/// rather than waiting for a long `lease:` to run out.
+#[test]
+fn a_killed_replicas_leases_are_freed_at_once_on_its_host() {
+    let Some(url) = crate::support::pg::database() else {
+        return;
+    };
+    let (server, site) = slow_sources_site(&url, Duration::from_secs(4), 64);
+    let victim = Daemon::serve(&site);
+    let victim_pid = victim.pid();
+    let kill = kill_a_lease_holder(&url, &server, victim_pid);
+    // The killed process stays a zombie until reaped: still dead.
+    let survivor = Daemon::serve(&site);
+    wait_for_takeover(&url, &server, victim_pid, &kill, Duration::from_secs(15));
     assert!(
-        killed.elapsed() < Duration::from_secs(30),
+        kill.0.elapsed() < Duration::from_secs(30),
         "freed after {:?}, survivor log:\n{}",
-        killed.elapsed(),
+        kill.0.elapsed(),
         survivor.log()
     );
     drop(victim);
@@ -531,62 +555,14 @@ fn a_running_replica_frees_a_killed_ones_leases() {
     let Some(url) = crate::support::pg::database() else {
         return;
     };
-    const N: usize = 40;
-    let server = TestServer::start();
-    let mut upstreams = String::from("title: Stream\nupstreams:\n");
-    for n in 0..N {
-        server.route(
-            &format!("/f{n}.rss"),
-            Response::ok(rss(n))
-                .header("Content-Type", "application/rss+xml")
-                .delay(Duration::from_secs(3)),
-        );
-        upstreams.push_str(&format!(
-            "  - url: \"{}\"\n    name: \"up{n}\"\n",
-            server.url(&format!("/f{n}.rss"))
-        ));
-    }
-    let site = Site::new(&format!(
-        "title: Killed\nbase_url: https://example.org/\nstore: \"{url}\"\nlease: 60s\n\
-         fetch: {{ allow_private_addresses: true, timeout: 10, per_host: 64, concurrency: 8 }}\n"
-    ));
-    site.feed("stream", &upstreams);
+    let (server, site) = slow_sources_site(&url, Duration::from_secs(3), 8);
     let mut replicas: Vec<Daemon> = (0..2).map(|_| Daemon::serve(&site)).collect();
     let victim_pid = replicas[0].pid();
-    let held = |pid: u32| {
-        crate::support::pg::query(
-            &url,
-            &format!(
-                "SELECT key FROM sources WHERE lease_holder LIKE '%:{pid}:%' \
-                 AND lease_until > 0"
-            ),
-        )
-    };
-    let taken = wait_for(Duration::from_secs(30), "the victim holding leases", || {
-        let keys = held(victim_pid);
-        (!keys.is_empty() && !server.requests().is_empty()).then_some(keys)
-    });
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", &victim_pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-    let killed = Instant::now();
-    wait_for(
-        Duration::from_secs(20),
-        "the killed replica's leases freed and its sources fetched again",
-        || {
-            let requested = server.requests();
-            let again = taken.iter().all(|key| {
-                let path = format!("/{}", key.rsplit('/').next().unwrap_or_default());
-                requested.iter().any(|r| r.path == path && r.at > killed)
-            });
-            (held(victim_pid).is_empty() && again).then_some(())
-        },
-    );
+    let kill = kill_a_lease_holder(&url, &server, victim_pid);
+    wait_for_takeover(&url, &server, victim_pid, &kill, Duration::from_secs(20));
     eprintln!(
         "replicas: leases of a killed replica freed after {:?}",
-        killed.elapsed()
+        kill.0.elapsed()
     );
     replicas.truncate(1);
 }

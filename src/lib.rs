@@ -33,6 +33,7 @@ pub mod par;
 pub mod parse;
 pub mod render;
 pub mod serve;
+pub mod site;
 pub mod sources;
 pub mod store;
 pub mod urlpolicy;

@@ -7,9 +7,9 @@
 //! layout stay, and the result is checked before it replaces the file.
 
 use crate::aggregate::{configured_sources, ConfiguredSource};
-use crate::build::Site;
 use crate::config::FeedDef;
 use crate::diag::{Diagnostic, Error};
+use crate::site::Site;
 use crate::store::SourceState;
 use quick_xml::events::Event;
 use std::path::{Path, PathBuf};

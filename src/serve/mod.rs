@@ -18,8 +18,9 @@ pub mod snapshot;
 mod watch;
 
 use crate::aggregate::{self, FetchOptions};
-use crate::build::{self, Options, Site};
+use crate::build::{self, Options};
 use crate::diag::{Diagnostic, Error};
+use crate::site::Site;
 use crate::sources::Health;
 use chrono::{DateTime, Utc};
 use snapshot::{SiteHeaders, Snapshot};
@@ -160,7 +161,7 @@ impl App {
     /// which is a local file.
     pub fn ping_store(&self) -> Result<(), Error> {
         let site = self.site();
-        if !aggregate::store_location(&site).is_shared() {
+        if !site.store_location().is_shared() {
             return Ok(());
         }
         let mut store = aggregate::open_store(&site)?;
@@ -439,7 +440,7 @@ fn rebuild(app: &App) -> Result<Option<DateTime<Utc>>, Error> {
         let previous = app.snapshot();
         // On a shared store, builds take turns (the build lock) and the
         // result is published for every replica to serve.
-        let mut shared = if aggregate::store_location(&site).is_shared() {
+        let mut shared = if site.store_location().is_shared() {
             Some(aggregate::open_store(&site)?)
         } else {
             None
@@ -655,7 +656,7 @@ const FOLLOW_POLL: Duration = Duration::from_secs(30);
 /// notified and every `FOLLOW_POLL`.
 async fn follow_shared(app: Arc<App>) {
     let site = app.site();
-    if !aggregate::store_location(&site).is_shared() {
+    if !site.store_location().is_shared() {
         return;
     }
     let listening = {

@@ -188,7 +188,7 @@ impl Default for SiteHeaders {
 
 impl SiteHeaders {
     /// The headers `site` gives the documents at `paths`.
-    pub fn new<'a>(site: &crate::build::Site, paths: impl Iterator<Item = &'a String>) -> Self {
+    pub fn new<'a>(site: &crate::site::Site, paths: impl Iterator<Item = &'a String>) -> Self {
         let cache_control =
             HeaderValue::from_str(&format!("public, max-age={}", site.config.cache_max_age))
                 .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=0"));

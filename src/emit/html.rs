@@ -9,8 +9,8 @@
 use super::{rfc3339, FeedMeta, Paging, GENERATOR, GENERATOR_VERSION};
 use crate::config::Format;
 use crate::entry::{ContentMode, Entry, Person};
+use crate::health::Health;
 use crate::render::html_to_text;
-use crate::sources::Health;
 use chrono::{DateTime, FixedOffset, Utc};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 

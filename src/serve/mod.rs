@@ -15,6 +15,7 @@
 pub mod conn;
 pub mod http;
 pub mod snapshot;
+mod transitions;
 mod watch;
 
 use crate::aggregate::{self, FetchOptions};
@@ -102,7 +103,7 @@ pub struct App {
     /// The open connections, their cap and what was shed.
     pub connections: Arc<conn::Tracker>,
     /// Which sources are failing: logged when that changes, not every fetch.
-    source_health: crate::health::Transitions,
+    source_health: transitions::Transitions,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -233,7 +234,7 @@ pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
     let connections = Arc::new(conn::Tracker::new(connection_cap(&site)));
     let app = Arc::new(App {
         slots: crate::fetch::Slots::new(&site.config.fetch),
-        source_health: crate::health::Transitions::default(),
+        source_health: transitions::Transitions::default(),
         root: root.to_path_buf(),
         site: RwLock::new(Arc::new(site)),
         opts,

@@ -13,6 +13,7 @@ use crate::emit::{self, FeedMeta, Paging};
 use crate::entry::{Entry, Person};
 use crate::ledger::{self, Ledger, Resolution};
 pub use crate::par::parallel_map;
+use crate::util::date::format_rfc3339;
 use crate::{ids, render, write};
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -1261,7 +1262,7 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
         match current {
             Some(f) => {
                 let mut f = f.clone();
-                f.updated = Some(emit::rfc3339(&doc.meta.updated));
+                f.updated = Some(format_rfc3339(&doc.meta.updated));
                 manifest.files.insert(doc.path.clone(), f);
             }
             None => stale.push(i),
@@ -1283,7 +1284,7 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
         write::stage_with(&dest, |w| write_doc(doc, list, w, site.config.xslt))
             .map_err(|e| Error::io(&dest, e))
     })?;
-    let now = emit::rfc3339(&Utc::now().fixed_offset());
+    let now = format_rfc3339(&Utc::now().fixed_offset());
     for (&i, (s, written)) in stale.iter().zip(staged) {
         let doc = &plan.docs[i];
         let hash = format!("{:016x}", written.hash);
@@ -1300,7 +1301,7 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
             ManifestFile {
                 fingerprint: format!("{:016x}", doc.fingerprint),
                 len: written.len,
-                updated: Some(emit::rfc3339(&doc.meta.updated)),
+                updated: Some(format_rfc3339(&doc.meta.updated)),
                 hash: Some(hash),
                 changed,
             },

@@ -37,6 +37,7 @@ pub mod site;
 pub mod sources;
 pub mod store;
 pub mod urlpolicy;
+pub mod util;
 pub mod validate;
 pub mod write;
 pub mod yaml;

@@ -53,7 +53,7 @@ pub fn short_reason(error: &str) -> String {
     if first.is_empty() {
         return "failed".to_string();
     }
-    crate::render::shorten(first, REASON_CHARS)
+    crate::util::text::shorten(first, REASON_CHARS)
 }
 
 /// The error without the URL a fetch error starts with (`URL: message`).

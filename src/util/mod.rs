@@ -2,3 +2,4 @@
 //! any module may import and which imports no module of the crate.
 
 pub mod date;
+pub mod text;

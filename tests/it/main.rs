@@ -17,6 +17,7 @@ mod fetch_http;
 mod health;
 mod hostile;
 mod http_server;
+mod layers;
 mod load_check;
 mod migrate;
 mod output;

@@ -9,6 +9,7 @@ use crate::diag::{Diagnostic, Error};
 use crate::entry::Entry;
 use crate::ledger::FeedLine;
 use crate::parse::{self, ParsedFeed};
+use crate::site::Site;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -344,7 +345,7 @@ pub fn adopt(
 /// Which feed definition the adopted document is: `--feed`, else the one
 /// whose output path is the document's URL path, else the only one.
 fn choose_feed(
-    site: &build::Site,
+    site: &Site,
     old: &ParsedFeed,
     wanted: Option<&str>,
 ) -> Result<Option<String>, Error> {

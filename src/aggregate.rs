@@ -4,7 +4,6 @@
 //! The pieces it joins each have their own module: `fetch` (HTTP), `parse`
 //! (any feed document), `store` (SQLite), `merge` (same story, related, rules).
 
-use crate::build::Site;
 use crate::config::{FeedDef, Limit, UpstreamLocation};
 use crate::diag::{Diagnostic, Error};
 use crate::entry::{Entry, Source};
@@ -12,6 +11,7 @@ use crate::fetch::{self, Fetcher, Outcome, Validators};
 use crate::merge::{self, Matcher, MergeOptions};
 use crate::par::parallel_map;
 use crate::parse::{self, ParseError};
+use crate::site::Site;
 use crate::store::{self, SourceState, Store, StoredItem};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{HashMap, HashSet};
@@ -77,22 +77,18 @@ pub fn configured_sources(site: &Site) -> Vec<ConfiguredSource> {
 
 /// Where the site's store is (`store:` or `TRIBUTARY_STORE`).
 pub fn store_location(site: &Site) -> store::Location {
-    site.config.store_location(&site.root)
+    site.store_location()
 }
 
 /// Open (creating if needed) the site's store.
 pub fn open_store(site: &Site) -> Result<Box<dyn Store + Send>, Error> {
-    Ok(store::open(&store_location(site))?)
+    site.open_store()
 }
 
 /// Open the site's store if it has one already; `None` before the first
 /// fetch into a SQLite file (reading must not create it).
 pub fn open_existing_store(site: &Site) -> Result<Option<Box<dyn Store + Send>>, Error> {
-    let location = store_location(site);
-    if !location.exists() {
-        return Ok(None);
-    }
-    Ok(Some(store::open(&location)?))
+    site.open_existing_store()
 }
 
 /// Where combined feeds find their upstream items: the store, opened when

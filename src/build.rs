@@ -6,13 +6,14 @@ use crate::aggregate::{self, Upstream};
 use crate::config::{FeedDef, Format, Limit, PostSelection, SiteConfig};
 use crate::content::cache::{PostCache, Stamp};
 use crate::content::permalink::{self, PermalinkVars};
-use crate::content::{self, LoadOptions, Post};
+use crate::content::{self, Post};
 use crate::diag::{Diagnostic, Error};
 use crate::emit::html::Alternate;
 use crate::emit::{self, FeedMeta, Paging};
 use crate::entry::{Entry, Person};
 use crate::ledger::{self, Ledger, Resolution};
 pub use crate::par::parallel_map;
+use crate::util::date::format_rfc3339;
 use crate::{ids, render, write};
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -49,50 +50,12 @@ impl Default for Options {
     }
 }
 
-/// A loaded site: configuration and feed definitions.
-#[derive(Debug, Clone)]
-pub struct Site {
-    pub root: PathBuf,
-    pub config: SiteConfig,
-    pub feeds: Vec<FeedDef>,
-}
+pub use crate::site::Site;
 
+/// `Options` is the pipeline's, so this one method stays with it.
 impl Site {
-    /// Load `tributary.yaml` and `feeds/*.yaml`; every problem is reported.
-    pub fn load(root: &Path) -> Result<Site, Error> {
-        let config = SiteConfig::load(root).map_err(Error::invalid)?;
-        let (feeds, problems) = FeedDef::load_all(root);
-        if !problems.is_empty() {
-            return Err(Error::Invalid(problems));
-        }
-        Ok(Site {
-            // Absolute, so that paths made from it (local upstream files as
-            // `file:` URLs, the store) mean the same from any working directory.
-            root: std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf()),
-            config,
-            feeds,
-        })
-    }
-
-    /// Where the posts are (`content:`, default `content/`).
-    pub fn content_dir(&self) -> PathBuf {
-        self.root.join(&self.config.content)
-    }
-
-    /// How posts of this site are read.
-    pub fn load_options(&self) -> LoadOptions {
-        LoadOptions {
-            timezone: self.config.timezone,
-        }
-    }
-
     pub fn output_dir(&self, opts: &Options) -> PathBuf {
-        let out = opts.output.as_ref().unwrap_or(&self.config.output);
-        if out.is_absolute() {
-            out.clone()
-        } else {
-            self.root.join(out)
-        }
+        self.output_dir_for(opts.output.as_deref())
     }
 }
 
@@ -1187,7 +1150,7 @@ struct SharedLedger {
 
 impl SharedLedger {
     fn pull(site: &Site) -> Result<Option<SharedLedger>, Error> {
-        if !aggregate::store_location(site).is_shared() {
+        if !site.store_location().is_shared() {
             return Ok(None);
         }
         let mut store = aggregate::open_store(site)?;
@@ -1299,7 +1262,7 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
         match current {
             Some(f) => {
                 let mut f = f.clone();
-                f.updated = Some(emit::rfc3339(&doc.meta.updated));
+                f.updated = Some(format_rfc3339(&doc.meta.updated));
                 manifest.files.insert(doc.path.clone(), f);
             }
             None => stale.push(i),
@@ -1321,7 +1284,7 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
         write::stage_with(&dest, |w| write_doc(doc, list, w, site.config.xslt))
             .map_err(|e| Error::io(&dest, e))
     })?;
-    let now = emit::rfc3339(&Utc::now().fixed_offset());
+    let now = format_rfc3339(&Utc::now().fixed_offset());
     for (&i, (s, written)) in stale.iter().zip(staged) {
         let doc = &plan.docs[i];
         let hash = format!("{:016x}", written.hash);
@@ -1338,7 +1301,7 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
             ManifestFile {
                 fingerprint: format!("{:016x}", doc.fingerprint),
                 len: written.len,
-                updated: Some(emit::rfc3339(&doc.meta.updated)),
+                updated: Some(format_rfc3339(&doc.meta.updated)),
                 hash: Some(hash),
                 changed,
             },

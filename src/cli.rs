@@ -3,6 +3,7 @@
 use crate::build::{self, Options};
 use crate::diag::{Diagnostic, Error, Severity};
 use crate::digest::{self, PreReleases};
+use crate::site::Site;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -356,7 +357,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 }
                 Some(dir) => crate::diff::Against::Dir(PathBuf::from(dir)),
                 None => {
-                    let site = build::Site::load(&cli.site)?;
+                    let site = Site::load(&cli.site)?;
                     crate::diff::Against::Dir(site.output_dir(&opts))
                 }
             };
@@ -473,11 +474,11 @@ fn run_digest(
     cli: &Cli,
     args: &DigestArgs,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(digest::Digest, digest::Window, build::Site), Error> {
+) -> Result<(digest::Digest, digest::Window, Site), Error> {
     if args.fetch {
         run_fetch(cli, false, None)?;
     }
-    let site = build::Site::load(&cli.site)?;
+    let site = Site::load(&cli.site)?;
     let window = digest::Window::parse(
         args.since.as_deref(),
         args.from.as_deref(),
@@ -608,7 +609,7 @@ fn run_fetch(
     only: Option<String>,
 ) -> Result<crate::aggregate::FetchReport, Error> {
     use std::io::IsTerminal;
-    let site = build::Site::load(&cli.site)?;
+    let site = Site::load(&cli.site)?;
     let mut store = crate::aggregate::open_store(&site)?;
     let opts = crate::aggregate::FetchOptions {
         all,
@@ -639,15 +640,15 @@ fn sources(cli: &Cli, command: &SourcesCommand) -> Result<ExitCode, Error> {
     use crate::sources;
     match command {
         SourcesCommand::List => {
-            let site = build::Site::load(&cli.site)?;
+            let site = Site::load(&cli.site)?;
             print!("{}", sources::health_table(&sources::health(&site)?));
         }
         SourcesCommand::Show { name } => {
-            let site = build::Site::load(&cli.site)?;
+            let site = Site::load(&cli.site)?;
             print!("{}", sources::show(&site, name)?);
         }
         SourcesCommand::Export => {
-            let site = build::Site::load(&cli.site)?;
+            let site = Site::load(&cli.site)?;
             print!("{}", sources::write_opml(&site));
         }
         SourcesCommand::Import { file, feed } => {
@@ -662,19 +663,19 @@ fn sources(cli: &Cli, command: &SourcesCommand) -> Result<ExitCode, Error> {
             );
         }
         SourcesCommand::Enable { name } => {
-            let site = build::Site::load(&cli.site)?;
+            let site = Site::load(&cli.site)?;
             let name = sources::set_disabled(&site, name, None)?;
             eprintln!("enabled {name}: fetched on the next run");
         }
         SourcesCommand::Disable { name, reason } => {
-            let site = build::Site::load(&cli.site)?;
+            let site = Site::load(&cli.site)?;
             let reason = reason.as_deref().unwrap_or_default();
             let name = sources::set_disabled(&site, name, Some(reason))?;
             eprintln!("disabled {name}: not fetched until `tributary sources enable`");
         }
         SourcesCommand::Add { url, feed, name } => {
             sources::check_feed_name(feed)?;
-            let site = build::Site::load(&cli.site)?;
+            let site = Site::load(&cli.site)?;
             let mut sub = sources::resolve_feed(&site, url)?;
             if name.is_some() {
                 sub.name = name.clone();

@@ -17,7 +17,7 @@ pub struct Person {
 impl Person {
     /// The same person with every field as XML-safe plain text.
     pub fn cleaned(&self) -> Person {
-        let t = |s: &str| crate::render::plain_text(s);
+        let t = |s: &str| crate::util::text::plain_text(s);
         Person {
             name: t(&self.name),
             email: self.email.as_deref().map(t).filter(|e| !e.is_empty()),

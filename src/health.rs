@@ -1,12 +1,10 @@
 //! Source health as people read it: one short phrase for why a source
 //! fails, one short status per source (for `sources list`, the `/` page and
 //! the digest), and the daemon's log of a source that starts failing or
-//! recovers: once each, not once a tick.
+//! recovers: once each, not once a tick (that log, which reads fetch
+//! results, is the daemon's: `serve::transitions`).
 
-use crate::aggregate::SourceResult;
 use crate::store::SourceState;
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 /// Longest reason that is not one of the known phrases.
 const REASON_CHARS: usize = 32;
@@ -55,7 +53,7 @@ pub fn short_reason(error: &str) -> String {
     if first.is_empty() {
         return "failed".to_string();
     }
-    crate::render::shorten(first, REASON_CHARS)
+    crate::util::text::shorten(first, REASON_CHARS)
 }
 
 /// The error without the URL a fetch error starts with (`URL: message`).
@@ -75,6 +73,16 @@ fn without_url(error: &str) -> &str {
         }
         None => error,
     }
+}
+
+/// One configured source with what the store knows of it: a row of
+/// `sources list` and of the `/` page. Here, below `emit` and `sources`, so
+/// that the page can show it without importing the command.
+#[derive(Debug, Clone)]
+pub struct Health {
+    pub name: String,
+    pub url: String,
+    pub state: Option<SourceState>,
 }
 
 /// What the store knows of a source, in one word or phrase.
@@ -158,52 +166,6 @@ pub fn stale_note(state: Option<&SourceState>, tz: chrono_tz::Tz) -> Option<Stri
         note.push_str(&format!(" ({why})"));
     }
     Some(note)
-}
-
-/// The daemon's memory of which sources are failing, so that it logs the
-/// change (one WARN when a source starts failing, one INFO when it
-/// recovers) rather than every fetch.
-#[derive(Debug, Default)]
-pub struct Transitions {
-    /// Failing sources by name, with the reason last logged.
-    failing: Mutex<HashMap<String, u32>>,
-}
-
-impl Transitions {
-    /// Log what `result` changes for `source`; whether it changed (the
-    /// `/` page, which shows health, is then out of date).
-    pub fn observe(&self, source: &str, result: &SourceResult) -> bool {
-        let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
-        match result {
-            SourceResult::Failed(e) => {
-                let count = failing.entry(source.to_string()).or_insert(0);
-                *count += 1;
-                if *count == 1 {
-                    tracing::warn!(
-                        "source {source:?} is failing: {}; retried with backoff (`tributary sources show {source:?}` has the details)",
-                        short_reason(e)
-                    );
-                    return true;
-                }
-                tracing::debug!("source {source:?} still failing: {e}");
-                false
-            }
-            SourceResult::Gone => {
-                failing.remove(source);
-                tracing::warn!("source {source:?} is gone (410): disabled");
-                true
-            }
-            SourceResult::Fetched { .. } | SourceResult::NotModified => {
-                let Some(n) = failing.remove(source) else {
-                    return false;
-                };
-                let fetches = if n == 1 { "fetch" } else { "fetches" };
-                tracing::info!("source {source:?} recovered after {n} failed {fetches}");
-                true
-            }
-            SourceResult::NotDue | SourceResult::Elsewhere | SourceResult::Disabled(_) => false,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@
 //! hold between processes sharing the file.
 
 use crate::aggregate::{self, FetchOptions, FetchReport, SourceResult};
-use crate::build::Site;
 use crate::diag::Error;
+use crate::site::Site;
 use crate::store::Store;
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
@@ -187,7 +187,7 @@ impl Renewer {
     pub fn start(site: &Site, keys: Vec<String>) -> Renewer {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let lease = site.config.lease;
-        let location = aggregate::store_location(site);
+        let location = site.store_location();
         let signal = stop.clone();
         let thread = std::thread::Builder::new()
             .name("lease-renewer".into())
@@ -269,7 +269,7 @@ pub fn fetch(
     // busy. On a SQLite file, one chunk: each chunk is a fetch run of its
     // own (a client, a runtime, the slowest source waited for), and another
     // process on the file still finds every source leased.
-    let chunk = if aggregate::store_location(site).is_shared() {
+    let chunk = if site.store_location().is_shared() {
         site.config.fetch.concurrency.max(1) * 4
     } else {
         usize::MAX

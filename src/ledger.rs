@@ -165,7 +165,7 @@ impl Ledger {
                 "post:{}\t{}\t{}\t{}\t{}\t{}",
                 clean(key),
                 clean(&p.id),
-                crate::emit::rfc3339(&p.first_published),
+                crate::util::date::format_rfc3339(&p.first_published),
                 clean(&p.slug),
                 clean(&p.path),
                 clean(&p.title)

@@ -10,6 +10,11 @@
 //! Upstream feeds: `aggregate` runs `fetch` (HTTP) → `parse` (any feed) →
 //! `store` (SQLite), and draws stored items into combined feeds with `merge`.
 //! `digest` writes a newsletter's releases section from a combined feed.
+//!
+//! The modules form layers (`util` → model → `config` → engines → `site` →
+//! outputs → pipelines → `serve` → `cli`); each imports only its layer and
+//! below. README.md, "Architecture", draws them; `tests/it/layers.rs`
+//! enforces them, so a new module needs a place there.
 
 pub mod adopt;
 pub mod aggregate;
@@ -33,9 +38,11 @@ pub mod par;
 pub mod parse;
 pub mod render;
 pub mod serve;
+pub mod site;
 pub mod sources;
 pub mod store;
 pub mod urlpolicy;
+pub mod util;
 pub mod validate;
 pub mod write;
 pub mod yaml;

@@ -7,6 +7,10 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 use url::Url;
 
+// Text helpers that were born here; entry, urlpolicy and health use them
+// from `util::text`, which imports nothing of the crate.
+pub use crate::util::text::{plain_text, shorten, xml_clean, xml_clean_owned};
+
 /// A rendered Markdown document.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Rendered {
@@ -374,66 +378,6 @@ static HTML_ELEMENTS: &[&str] = &[
     "wbr",
 ];
 
-/// Remove characters XML 1.0 forbids or discourages (control characters,
-/// noncharacters); everything else is kept.
-pub fn xml_clean(s: &str) -> Cow<'_, str> {
-    if !may_need_cleaning(s.as_bytes()) || s.chars().all(xml_ok) {
-        Cow::Borrowed(s)
-    } else {
-        Cow::Owned(s.chars().filter(|&c| xml_ok(c)).collect())
-    }
-}
-
-/// A byte scan that rules out every character `xml_ok` refuses: ASCII
-/// controls and DEL, C1 controls (lead byte 0xC2), noncharacters (lead bytes
-/// 0xEF and 0xF0..), so that clean text is not decoded char by char.
-fn may_need_cleaning(b: &[u8]) -> bool {
-    b.iter().any(|&c| {
-        (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')) || c == 0x7F || c == 0xC2 || c >= 0xEF
-    })
-}
-
-/// `s` without the characters XML refuses, reusing its buffer when it is clean.
-pub fn xml_clean_owned(s: String) -> String {
-    match xml_clean(&s) {
-        Cow::Borrowed(_) => s,
-        Cow::Owned(clean) => clean,
-    }
-}
-
-fn xml_ok(c: char) -> bool {
-    let cp = c as u32;
-    match cp {
-        0x9 | 0xA | 0xD => true,
-        0x0..=0x1F => false,
-        0x7F..=0x84 | 0x86..=0x9F => false,
-        0xFDD0..=0xFDEF => false,
-        _ if cp & 0xFFFE == 0xFFFE => false,
-        _ => true,
-    }
-}
-
-/// A title or name as plain text: entities decoded, XML-safe, whitespace folded.
-pub fn plain_text(s: &str) -> String {
-    let decoded = html_escape::decode_html_entities(s);
-    let cleaned = xml_clean(&decoded);
-    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Plain `text` cut to at most `max` characters, at a word when one ends in
-/// the second half, with `…` after it (and no dangling `,;:.`).
-pub fn shorten(text: &str, max: usize) -> String {
-    let Some((cut, _)) = text.char_indices().nth(max) else {
-        return text.to_string();
-    };
-    let head = &text[..cut];
-    let head = match head.rfind(' ') {
-        Some(i) if i > head.len() / 2 => &head[..i],
-        _ => head,
-    };
-    format!("{}…", head.trim_end_matches([',', ';', ':', '.', ' ']))
-}
-
 /// Elements that separate words when HTML becomes text; inline ones do not.
 static BLOCK_ELEMENTS: &[&str] = &[
     "address",
@@ -576,15 +520,5 @@ mod tests {
             html_to_text("<p>a <b>b</b></p>\n<p>c &lt;d&gt;</p>"),
             "a b c <d>"
         );
-    }
-
-    proptest::proptest! {
-        /// The byte-scan fast path never lets through what the char filter removes.
-        #[test]
-        fn xml_clean_equals_the_char_filter(s in "\\PC*|[\\x00-\\x{a0}\\x{fdd0}-\\x{fdef}\\x{fffe}\\x{ffff}\\x{1fffe}a-z]*") {
-            let want: String = s.chars().filter(|&c| xml_ok(c)).collect();
-            proptest::prop_assert_eq!(xml_clean(&s).into_owned(), want.clone());
-            proptest::prop_assert_eq!(xml_clean_owned(s), want);
-        }
     }
 }

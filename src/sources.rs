@@ -7,10 +7,9 @@
 //! layout stay, and the result is checked before it replaces the file.
 
 use crate::aggregate::{configured_sources, ConfiguredSource};
-use crate::build::Site;
 use crate::config::FeedDef;
 use crate::diag::{Diagnostic, Error};
-use crate::store::SourceState;
+use crate::site::Site;
 use quick_xml::events::Event;
 use std::path::{Path, PathBuf};
 use url::Url;
@@ -265,13 +264,7 @@ pub fn discover(html: &str, page: &Url) -> Vec<Subscription> {
     out
 }
 
-/// One row of `sources list`.
-#[derive(Debug, Clone)]
-pub struct Health {
-    pub name: String,
-    pub url: String,
-    pub state: Option<SourceState>,
-}
+pub use crate::health::Health;
 
 /// Configured sources with what the store knows of them.
 pub fn health(site: &Site) -> Result<Vec<Health>, Error> {

@@ -32,7 +32,7 @@ pub fn allowed(url: &str, use_: Use) -> bool {
     // Judged as it will be published: every output drops the characters XML
     // cannot carry, so `java\u{6}script:` is read as the `javascript:` it
     // becomes (the URL parser alone would take it for a relative reference).
-    let url = crate::render::xml_clean(url);
+    let url = crate::util::text::xml_clean(url);
     match Url::parse(&url) {
         Ok(u) => match u.scheme() {
             "http" | "https" => u.host_str().is_some_and(|h| !h.is_empty()),

@@ -22,10 +22,11 @@ use std::path::Path;
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 
 use crate::aggregate::{self, Upstream};
-use crate::build::{self, Site};
+use crate::build;
 use crate::config::{FeedDef, Limit};
 use crate::diag::{Diagnostic, Error};
 use crate::entry::Entry;
+use crate::site::Site;
 use crate::store::ItemRecord;
 
 pub use self::version::{parse_version, releases_between, Version};

@@ -6,11 +6,12 @@
 //! Markdown, or upstream HTML sanitized on the way in); every plain-text
 //! field is escaped here.
 
-use super::{rfc3339, FeedMeta, Paging, GENERATOR, GENERATOR_VERSION};
+use super::{FeedMeta, Paging, GENERATOR, GENERATOR_VERSION};
 use crate::config::Format;
 use crate::entry::{ContentMode, Entry, Person};
+use crate::health::Health;
 use crate::render::html_to_text;
-use crate::sources::Health;
+use crate::util::date::format_rfc3339;
 use chrono::{DateTime, FixedOffset, Utc};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
@@ -363,7 +364,7 @@ fn health_table(out: &mut String, sources: &[Health]) {
     let when = |d: Option<DateTime<Utc>>| match d {
         Some(d) => format!(
             "<time datetime=\"{}\">{}</time>",
-            d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            format_rfc3339(&d),
             d.format("%Y-%m-%d %H:%M UTC")
         ),
         None => "-".to_string(),
@@ -425,7 +426,11 @@ fn person(p: &Person) -> String {
 }
 
 fn time(d: &DateTime<FixedOffset>, label: &str) -> String {
-    format!("<time datetime=\"{}\">{}</time>", rfc3339(d), text(label))
+    format!(
+        "<time datetime=\"{}\">{}</time>",
+        format_rfc3339(d),
+        text(label)
+    )
 }
 
 /// `22 November 2026`, in the entry's own offset (its author's day).

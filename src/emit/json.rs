@@ -1,9 +1,10 @@
 //! JSON Feed 1.1 with serde. Text fields (`title`, `summary`) are plain text;
 //! HTML goes in `content_html`.
 
-use super::{rfc3339, FeedMeta, Paging};
+use super::{FeedMeta, Paging};
 use crate::entry::{Entry, Person};
 use crate::render::html_to_text;
+use crate::util::date::format_rfc3339;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -122,8 +123,8 @@ pub fn write(
                     summary: summary.map(html_to_text).filter(|s| !s.is_empty()),
                     content_html: content.or(summary).unwrap_or(""),
                     image: e.image.as_deref(),
-                    date_published: rfc3339(&e.published),
-                    date_modified: rfc3339(&e.updated),
+                    date_published: format_rfc3339(&e.published),
+                    date_modified: format_rfc3339(&e.updated),
                     tags: &e.tags,
                     authors: e.authors.iter().map(author).collect(),
                     tributary: {

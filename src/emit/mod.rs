@@ -9,7 +9,7 @@ pub mod xsl;
 
 use crate::config::Format;
 use crate::entry::{ContentMode, Entry, Person};
-use chrono::{DateTime, FixedOffset, SecondsFormat};
+use chrono::{DateTime, FixedOffset};
 
 /// RFC 5005 namespace (feed history).
 pub const FH_NS: &str = "http://purl.org/syndication/history/1.0";
@@ -72,11 +72,6 @@ pub fn write(
         Format::Json => json::write(meta, entries, w),
     }?;
     w.write_all(b"\n").map_err(|e| e.to_string())
-}
-
-/// RFC 3339 with `Z` for UTC, as Atom and JSON Feed want.
-pub fn rfc3339(d: &DateTime<FixedOffset>) -> String {
-    d.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 /// The generator's name and version, written into every document.

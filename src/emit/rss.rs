@@ -4,6 +4,7 @@
 
 use super::{FeedMeta, Paging, FH_NS, GENERATOR, GENERATOR_VERSION};
 use crate::entry::Entry;
+use crate::util::date::format_rfc822;
 use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::extension::Extension;
@@ -83,7 +84,7 @@ pub fn write(
             .clone()
             .unwrap_or_else(|| meta.title.clone()),
         language: meta.language.clone(),
-        last_build_date: Some(meta.updated.to_rfc2822()),
+        last_build_date: Some(format_rfc822(&meta.updated)),
         generator: Some(format!("{GENERATOR} {GENERATOR_VERSION}")),
         items,
         extensions,
@@ -133,7 +134,7 @@ fn item(meta: &FeedMeta, e: &Entry) -> rss::Item {
             value: e.id.clone(),
             permalink: e.id_is_permalink(),
         }),
-        pub_date: Some(e.published.to_rfc2822()),
+        pub_date: Some(format_rfc822(&e.published)),
         content: content.map(str::to_string),
         dublin_core_ext: dc,
         source: e.origin().map(|s| rss::Source {

@@ -1,7 +1,8 @@
 //! Parsers for the response headers that pace fetching: `Retry-After` and
 //! `Cache-Control`.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use crate::util::date::parse_http_date;
+use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 /// The longest `min_interval` taken from `Cache-Control`: a static host that
@@ -17,24 +18,8 @@ pub fn retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
         // Longer than u64 seconds is nonsense; saturate rather than fail.
         return Some(Duration::from_secs(v.parse().unwrap_or(u64::MAX)));
     }
-    let when = http_date(v)?;
+    let when = parse_http_date(v)?;
     Some((when - now).to_std().unwrap_or(Duration::ZERO))
-}
-
-/// An HTTP-date in any of the three forms RFC 9110 requires recipients to accept.
-pub fn http_date(v: &str) -> Option<DateTime<Utc>> {
-    if let Ok(d) = DateTime::parse_from_rfc2822(v) {
-        return Some(d.with_timezone(&Utc));
-    }
-    // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"; asctime: "Sun Nov  6 08:49:37 1994".
-    let rfc850 = v
-        .strip_suffix(" GMT")
-        .and_then(|s| NaiveDateTime::parse_from_str(s, "%A, %d-%b-%y %H:%M:%S").ok());
-    let asctime = || {
-        let squeezed = v.split_whitespace().collect::<Vec<_>>().join(" ");
-        NaiveDateTime::parse_from_str(&squeezed, "%a %b %e %H:%M:%S %Y").ok()
-    };
-    rfc850.or_else(asctime).map(|n| n.and_utc())
 }
 
 /// The `max-age` of a `Cache-Control` value, as the shortest sensible interval

@@ -16,6 +16,7 @@ pub use upstream::{parse_upstream, parse_whole, FeedKind, UpstreamFeed, Upstream
 use crate::config::Format;
 use crate::entry::{Entry, Person};
 use crate::render::{html_to_text, plain_text};
+use crate::util::date::parse_rfc822_or_rfc3339;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 
 /// A feed document as read.
@@ -148,31 +149,28 @@ fn atom(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
     })
 }
 
-fn rfc822(s: &str) -> Option<DateTime<FixedOffset>> {
-    let s = s.trim();
-    DateTime::parse_from_rfc2822(s)
-        .or_else(|_| DateTime::parse_from_rfc3339(s))
-        .ok()
-}
-
 fn rss(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
     let ch = rss::Channel::read_from(bytes).map_err(|e| ParseError(format!("RSS: {e}")))?;
     let updated = ch
         .last_build_date
         .as_deref()
         .or(ch.pub_date.as_deref())
-        .and_then(rfc822);
+        .and_then(parse_rfc822_or_rfc3339);
     let entries = ch
         .items
         .iter()
         .map(|it| {
-            let date = it.pub_date.as_deref().and_then(rfc822).or_else(|| {
-                it.dublin_core_ext
-                    .as_ref()?
-                    .dates
-                    .first()
-                    .and_then(|d| rfc822(d))
-            });
+            let date = it
+                .pub_date
+                .as_deref()
+                .and_then(parse_rfc822_or_rfc3339)
+                .or_else(|| {
+                    it.dublin_core_ext
+                        .as_ref()?
+                        .dates
+                        .first()
+                        .and_then(|d| parse_rfc822_or_rfc3339(d))
+                });
             let title = plain_text(it.title.as_deref().unwrap_or(""));
             let id = match &it.guid {
                 Some(g) if !g.value.trim().is_empty() => g.value.trim().to_string(),

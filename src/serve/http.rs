@@ -12,7 +12,6 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use chrono::{DateTime, Utc};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -26,11 +25,6 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics))
         .fallback(document)
         .with_state(app)
-}
-
-/// `Sun, 06 Nov 1994 08:49:37 GMT`.
-pub fn http_date(d: &DateTime<Utc>) -> String {
-    d.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
 /// The coding to answer with: brotli, then gzip, when the client accepts it
@@ -163,7 +157,7 @@ fn respond(
         None => headers
             .get(header::IF_MODIFIED_SINCE)
             .and_then(|v| v.to_str().ok())
-            .and_then(crate::fetch::headers::http_date)
+            .and_then(crate::util::date::parse_http_date)
             .zip(doc.modified)
             .is_some_and(|(since, modified)| modified.timestamp() <= since.timestamp()),
     };

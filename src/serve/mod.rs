@@ -15,11 +15,13 @@
 pub mod conn;
 pub mod http;
 pub mod snapshot;
+mod transitions;
 mod watch;
 
 use crate::aggregate::{self, FetchOptions};
-use crate::build::{self, Options, Site};
+use crate::build::{self, Options};
 use crate::diag::{Diagnostic, Error};
+use crate::site::Site;
 use crate::sources::Health;
 use chrono::{DateTime, Utc};
 use snapshot::{SiteHeaders, Snapshot};
@@ -101,7 +103,7 @@ pub struct App {
     /// The open connections, their cap and what was shed.
     pub connections: Arc<conn::Tracker>,
     /// Which sources are failing: logged when that changes, not every fetch.
-    source_health: crate::health::Transitions,
+    source_health: transitions::Transitions,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -160,7 +162,7 @@ impl App {
     /// which is a local file.
     pub fn ping_store(&self) -> Result<(), Error> {
         let site = self.site();
-        if !aggregate::store_location(&site).is_shared() {
+        if !site.store_location().is_shared() {
             return Ok(());
         }
         let mut store = aggregate::open_store(&site)?;
@@ -232,7 +234,7 @@ pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
     let connections = Arc::new(conn::Tracker::new(connection_cap(&site)));
     let app = Arc::new(App {
         slots: crate::fetch::Slots::new(&site.config.fetch),
-        source_health: crate::health::Transitions::default(),
+        source_health: transitions::Transitions::default(),
         root: root.to_path_buf(),
         site: RwLock::new(Arc::new(site)),
         opts,
@@ -439,7 +441,7 @@ fn rebuild(app: &App) -> Result<Option<DateTime<Utc>>, Error> {
         let previous = app.snapshot();
         // On a shared store, builds take turns (the build lock) and the
         // result is published for every replica to serve.
-        let mut shared = if aggregate::store_location(&site).is_shared() {
+        let mut shared = if site.store_location().is_shared() {
             Some(aggregate::open_store(&site)?)
         } else {
             None
@@ -655,7 +657,7 @@ const FOLLOW_POLL: Duration = Duration::from_secs(30);
 /// notified and every `FOLLOW_POLL`.
 async fn follow_shared(app: Arc<App>) {
     let site = app.site();
-    if !aggregate::store_location(&site).is_shared() {
+    if !site.store_location().is_shared() {
         return;
     }
     let listening = {

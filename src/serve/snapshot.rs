@@ -1,6 +1,7 @@
 //! What `serve` serves: every document of the last good build, in memory,
 //! swapped as a whole so that a reader never gets a mix of two builds.
 
+use crate::util::date::format_http_date;
 use axum::body::Bytes;
 use axum::http::HeaderValue;
 use chrono::{DateTime, Utc};
@@ -89,7 +90,7 @@ impl Doc {
             etags: [etag(""), etag("-gz"), etag("-br")],
             last_modified: modified
                 .as_ref()
-                .and_then(|m| HeaderValue::from_str(&super::http::http_date(m)).ok()),
+                .and_then(|m| HeaderValue::from_str(&format_http_date(m)).ok()),
             identity: Coded::new(body.clone()),
             body,
             content_type,
@@ -188,7 +189,7 @@ impl Default for SiteHeaders {
 
 impl SiteHeaders {
     /// The headers `site` gives the documents at `paths`.
-    pub fn new<'a>(site: &crate::build::Site, paths: impl Iterator<Item = &'a String>) -> Self {
+    pub fn new<'a>(site: &crate::site::Site, paths: impl Iterator<Item = &'a String>) -> Self {
         let cache_control =
             HeaderValue::from_str(&format!("public, max-age={}", site.config.cache_max_age))
                 .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=0"));

@@ -226,8 +226,9 @@ fn permanent_redirects_are_remembered_temporary_ones_are_not() {
     assert_eq!(items(&site.json("stream.json")).len(), 4);
 }
 
-#[test]
-fn gone_disables_the_source_and_keeps_its_items() {
+/// A site drawing from two sources, `gone` and `live`, both answering with
+/// two items for now.
+fn gone_and_live() -> (TestServer, Site) {
     let server = TestServer::start();
     server.route("/gone.atom", Response::ok(two_items("gone")));
     server.route("/live.atom", Response::ok(two_items("live")));
@@ -235,6 +236,12 @@ fn gone_disables_the_source_and_keeps_its_items() {
         (&server.url("/gone.atom"), "gone"),
         (&server.url("/live.atom"), "live"),
     ]);
+    (server, site)
+}
+
+#[test]
+fn gone_disables_the_source_and_keeps_its_items() {
+    let (server, site) = gone_and_live();
     let r = site.run(&["fetch"]);
     r.expect_success();
     assert_eq!(
@@ -1118,13 +1125,7 @@ fn open_store(site: &Site) -> Box<dyn tributary::store::Store + Send> {
 /// NAME REASON` stops one by hand, and `sources list` says why.
 #[test]
 fn sources_enable_brings_a_gone_source_back_and_disable_stops_one() {
-    let server = TestServer::start();
-    server.route("/gone.atom", Response::ok(two_items("gone")));
-    server.route("/live.atom", Response::ok(two_items("live")));
-    let site = site_with(&[
-        (&server.url("/gone.atom"), "gone"),
-        (&server.url("/live.atom"), "live"),
-    ]);
+    let (server, site) = gone_and_live();
     site.run(&["fetch"]).expect_success();
     server.route("/gone.atom", Response::status(410));
     site.run(&["fetch", "--all"]).expect_success();

@@ -324,25 +324,13 @@ fn fetch_runs_at_once_split_the_sources() {
         return;
     };
     const N: usize = 150;
-    let server = TestServer::start();
-    let mut upstreams = String::from("title: Stream\nupstreams:\n");
-    for n in 0..N {
-        server.route(
-            &format!("/f{n}.rss"),
-            Response::ok(rss(n))
-                .header("Content-Type", "application/rss+xml")
-                .delay(Duration::from_millis(30)),
-        );
-        upstreams.push_str(&format!(
-            "  - url: \"{}\"\n    name: \"up{n}\"\n",
-            server.url(&format!("/f{n}.rss"))
-        ));
-    }
-    let site = Site::new(&format!(
-        "title: Split\nbase_url: https://example.org/\nstore: \"{url}\"\n\
-         fetch: {{ allow_private_addresses: true, timeout: 10, per_host: 16, concurrency: 4 }}\n"
-    ));
-    site.feed("stream", &upstreams);
+    let (server, site) = sources_site(
+        &url,
+        N,
+        Duration::from_millis(30),
+        "Split",
+        "fetch: { allow_private_addresses: true, timeout: 10, per_host: 16, concurrency: 4 }\n",
+    );
     let children: Vec<std::process::Child> = (0..3)
         .map(|_| {
             site.command(&["fetch", "--all"])
@@ -452,30 +440,47 @@ fn a_replica_rides_out_a_database_outage() {
     assert!(warned <= 2, "{warned} warnings:\n{log}");
 }
 
-/// 40 upstreams that answer after `delay`, on a site with `store: url` and
-/// a long `lease:`, fetching `concurrency` at once.
-fn slow_sources_site(url: &str, delay: Duration, concurrency: usize) -> (TestServer, Site) {
-    const N: usize = 40;
+/// `n` upstreams that answer after `delay`, on a site titled `title` whose
+/// store is `url`, with `settings` (its `lease:` and `fetch:` lines) added.
+fn sources_site(
+    url: &str,
+    n: usize,
+    delay: Duration,
+    title: &str,
+    settings: &str,
+) -> (TestServer, Site) {
     let server = TestServer::start();
     let mut upstreams = String::from("title: Stream\nupstreams:\n");
-    for n in 0..N {
-        server.route(
-            &format!("/f{n}.rss"),
-            Response::ok(rss(n))
-                .header("Content-Type", "application/rss+xml")
-                .delay(delay),
-        );
+    for k in 0..n {
+        let mut answer = Response::ok(rss(k)).header("Content-Type", "application/rss+xml");
+        if delay > Duration::ZERO {
+            answer = answer.delay(delay);
+        }
+        server.route(&format!("/f{k}.rss"), answer);
         upstreams.push_str(&format!(
-            "  - url: \"{}\"\n    name: \"up{n}\"\n",
-            server.url(&format!("/f{n}.rss"))
+            "  - url: \"{}\"\n    name: \"up{k}\"\n",
+            server.url(&format!("/f{k}.rss"))
         ));
     }
     let site = Site::new(&format!(
-        "title: Killed\nbase_url: https://example.org/\nstore: \"{url}\"\nlease: 60s\n\
-         fetch: {{ allow_private_addresses: true, timeout: 10, per_host: 64, concurrency: {concurrency} }}\n"
+        "title: {title}\nbase_url: https://example.org/\nstore: \"{url}\"\n{settings}"
     ));
     site.feed("stream", &upstreams);
     (server, site)
+}
+
+/// 40 slow upstreams on a site with a long `lease:`, fetching
+/// `concurrency` at once.
+fn slow_sources_site(url: &str, delay: Duration, concurrency: usize) -> (TestServer, Site) {
+    sources_site(
+        url,
+        40,
+        delay,
+        "Killed",
+        &format!(
+            "lease: 60s\nfetch: {{ allow_private_addresses: true, timeout: 10, per_host: 64, concurrency: {concurrency} }}\n"
+        ),
+    )
 }
 
 /// The sources whose lease the process `pid` holds.
@@ -576,23 +581,13 @@ fn three_fetch_all_runs_request_each_of_1000_sources_once() {
         return;
     };
     const N: usize = 1000;
-    let server = TestServer::start();
-    let mut upstreams = String::from("title: Stream\nupstreams:\n");
-    for n in 0..N {
-        server.route(
-            &format!("/f{n}.rss"),
-            Response::ok(rss(n)).header("Content-Type", "application/rss+xml"),
-        );
-        upstreams.push_str(&format!(
-            "  - url: \"{}\"\n    name: \"up{n}\"\n",
-            server.url(&format!("/f{n}.rss"))
-        ));
-    }
-    let site = Site::new(&format!(
-        "title: Split\nbase_url: https://example.org/\nstore: \"{url}\"\n\
-         fetch: {{ allow_private_addresses: true, timeout: 10, per_host: 16 }}\n"
-    ));
-    site.feed("stream", &upstreams);
+    let (server, site) = sources_site(
+        &url,
+        N,
+        Duration::ZERO,
+        "Split",
+        "fetch: { allow_private_addresses: true, timeout: 10, per_host: 16 }\n",
+    );
     let children: Vec<std::process::Child> = (0..3)
         .map(|i| {
             if i > 0 {

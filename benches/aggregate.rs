@@ -23,8 +23,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use tributary::aggregate::{self, FetchOptions};
-use tributary::build::{self, Options, Site};
+use tributary::app::aggregate::{self, FetchOptions};
+use tributary::app::build::{self, Options};
+use tributary::site::Site;
 
 mod support;
 use support::{mb, peak_rss, peak_text, reset_peak};
@@ -130,7 +131,7 @@ fn run(root: &Path) -> Phase {
     let start = Instant::now();
     let site = Site::load(root).expect("site");
     let mut store = aggregate::open_store(&site).expect("store");
-    let report = tributary::lease::fetch(
+    let report = tributary::app::lease::fetch(
         &site,
         &mut *store,
         &FetchOptions {

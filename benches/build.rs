@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, NaiveDate};
-use tributary::build::{self, Options, Report};
+use tributary::app::build::{self, Options, Report};
 
 mod support;
 use support::{current_rss, mb, peak_rss, peak_text, reset_peak};
@@ -294,7 +294,7 @@ fn breakdown(root: &Path) {
         println!("  {what:<34} {:>8.3} s", t.elapsed().as_secs_f64());
         t = Instant::now();
     };
-    let site = build::Site::load(root).expect("load site");
+    let site = tributary::site::Site::load(root).expect("load site");
     lap("load site config");
     let loaded = build::load_posts(&site).expect("load posts");
     lap("read + parse posts (2 threads)");
@@ -304,7 +304,7 @@ fn breakdown(root: &Path) {
         &site,
         &loaded.posts,
         &mut ledger,
-        &tributary::aggregate::Upstream::default(),
+        &tributary::app::aggregate::Upstream::default(),
         &opts,
     )
     .expect("plan");
@@ -327,7 +327,7 @@ fn breakdown(root: &Path) {
     let out = root.join("breakdown");
     for (path, bytes) in &docs {
         let dest = out.join(path);
-        tributary::write::stage(&dest, bytes)
+        tributary::util::write::stage(&dest, bytes)
             .and_then(|s| s.commit())
             .expect("write");
     }

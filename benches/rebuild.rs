@@ -18,8 +18,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Span, TimeZone, Utc};
-use tributary::aggregate;
-use tributary::build::{self, Options, Site};
+use tributary::app::aggregate;
+use tributary::app::build::{self, Options};
+use tributary::site::Site;
 use tributary::store::StoredItem;
 use tributary::{Entry, Source};
 

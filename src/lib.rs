@@ -16,36 +16,19 @@
 //! below. README.md, "Architecture", draws them; `tests/it/layers.rs`
 //! enforces them, so a new module needs a place there.
 
-pub mod adopt;
-pub mod aggregate;
-pub mod build;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod content;
-pub mod diag;
-pub mod diff;
-pub mod digest;
 pub mod emit;
-pub mod entry;
 pub mod fetch;
-pub mod health;
-pub mod ids;
-pub mod lease;
-pub mod ledger;
-pub mod markup;
 pub mod merge;
-pub mod par;
+pub mod model;
 pub mod parse;
-pub mod render;
+pub mod plan;
 pub mod serve;
 pub mod site;
-pub mod sources;
 pub mod store;
-pub mod urlpolicy;
 pub mod util;
-pub mod validate;
-pub mod write;
-pub mod yaml;
 
-pub use diag::{Diagnostic, Error, Severity};
-pub use entry::{Entry, Person, Source};
+pub use model::{Diagnostic, Entry, Error, Person, Severity, Source};

@@ -5,7 +5,7 @@
 
 use crate::config::{FeedDef, SiteConfig};
 use crate::content::LoadOptions;
-use crate::diag::Error;
+use crate::model::Error;
 use crate::store::{self, Store};
 use std::path::{Path, PathBuf};
 
@@ -57,9 +57,14 @@ impl Site {
         }
     }
 
-    /// Where the site's store is (`store:` or `TRIBUTARY_STORE`).
+    /// Where the store is: `TRIBUTARY_STORE` if set (so that a password
+    /// need not be written in a committed file), else `store:`; relative
+    /// SQLite paths are under the site's root.
     pub fn store_location(&self) -> store::Location {
-        self.config.store_location(&self.root)
+        match std::env::var("TRIBUTARY_STORE") {
+            Ok(v) if !v.trim().is_empty() => store::Location::parse(&v, &self.root),
+            _ => store::Location::parse(&self.config.store, &self.root),
+        }
     }
 
     /// Open (creating if needed) the site's store.

@@ -10,6 +10,6 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok((post, _)) = parse_post(data, Path::new("content/2020-01-01-fuzz.md"), opts) {
         let page = url::Url::parse("https://example.org/2020/01/01/fuzz/").unwrap();
-        let _ = tributary::render::markdown(&post.body, &page);
+        let _ = tributary::content::markdown::markdown(&post.body, &page);
     }
 });

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = tributary::sources::read_opml(data);
+    let _ = tributary::app::sources::read_opml(data);
 });

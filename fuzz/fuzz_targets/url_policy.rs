@@ -4,7 +4,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use tributary::parse::sanitize::sanitize_html;
-use tributary::urlpolicy::{self, Use};
+use tributary::model::urlpolicy::{self, Use};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else {

@@ -1,7 +1,7 @@
 use super::load_yaml;
-use crate::diag::Diagnostic;
-use crate::entry::ContentMode;
-use crate::merge::{MatchRule, Matcher};
+use super::rules::{MatchRule, Matcher};
+use crate::model::diag::Diagnostic;
+use crate::model::entry::ContentMode;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;

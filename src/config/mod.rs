@@ -4,16 +4,20 @@
 //! silently ignored would publish the wrong feed.
 
 mod feed;
+mod fetch;
+mod rules;
 mod site;
 
 pub use feed::{
     parse_schedule, Archive, FeedDef, Format, Formats, Limit, OutputPaths, PostFilter,
     PostSelection, Rules, UpstreamDef, UpstreamLocation,
 };
+pub use fetch::{AllowEntry, BadAllowEntry, Cidr, FetchSettings};
+pub use rules::{MatchRule, Matcher, REGEX_SIZE_LIMIT};
 pub use site::{jekyll_permalink_style, key_line, IdScheme, ServeSettings, SiteConfig};
 
-use crate::diag::Diagnostic;
-use crate::entry::Person;
+use crate::model::diag::Diagnostic;
+use crate::model::entry::Person;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
@@ -24,7 +28,7 @@ pub(crate) fn load_yaml<T: serde::de::DeserializeOwned>(
     text: &str,
     shown_path: &Path,
 ) -> Result<T, Diagnostic> {
-    crate::yaml::from_str(text).map_err(|e| Diagnostic::error(shown_path, e.line, e.message))
+    crate::util::yaml::from_str(text).map_err(|e| Diagnostic::error(shown_path, e.line, e.message))
 }
 
 /// A person written as `"Name <email>"` or as `{ name, email, uri }`.

@@ -1,6 +1,6 @@
 use super::{deserialize_opt_person, load_yaml};
-use crate::diag::Diagnostic;
-use crate::entry::Person;
+use crate::model::diag::Diagnostic;
+use crate::model::entry::Person;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use url::Url;
@@ -42,7 +42,7 @@ struct RawSite {
     #[serde(default)]
     ids: IdScheme,
     #[serde(default)]
-    fetch: crate::fetch::Settings,
+    fetch: super::FetchSettings,
     #[serde(default)]
     store: Option<String>,
     #[serde(default)]
@@ -117,10 +117,10 @@ pub struct SiteConfig {
     pub timezone: chrono_tz::Tz,
     pub ids: IdScheme,
     /// `fetch:`: limits for fetching upstream feeds.
-    pub fetch: crate::fetch::Settings,
+    pub fetch: super::FetchSettings,
     /// `store:` as written: a SQLite file (relative to the site root unless
     /// absolute) or a `postgres://` URL. `TRIBUTARY_STORE` overrides it;
-    /// see [`Config::store_location`].
+    /// see `Site::store_location`.
     pub store: String,
     /// How long a replica holds a source it fetches before others may take
     /// it over (renewed while the fetch runs); only matters on a shared store.
@@ -300,7 +300,7 @@ impl SiteConfig {
             title: raw.title,
             description: raw.description,
             base_url: base,
-            language: raw.language.map(|l| crate::render::plain_text(&l)),
+            language: raw.language.map(|l| crate::util::text::plain_text(&l)),
             author: raw.author.map(|a| a.cleaned()),
             permalink,
             output: raw.output.unwrap_or_else(|| PathBuf::from("public")),
@@ -320,16 +320,6 @@ impl SiteConfig {
             xslt: raw.xslt,
             source_text: text.to_string(),
         })
-    }
-
-    /// Where the store is: `TRIBUTARY_STORE` if set (so that a password
-    /// need not be written in a committed file), else `store:`; relative
-    /// SQLite paths are under `root`.
-    pub fn store_location(&self, root: &Path) -> crate::store::Location {
-        match std::env::var("TRIBUTARY_STORE") {
-            Ok(v) if !v.trim().is_empty() => crate::store::Location::parse(&v, root),
-            _ => crate::store::Location::parse(&self.store, root),
-        }
     }
 
     /// Absolute URL for a site path such as `/2024/20240101` or `feed.atom`.

@@ -7,7 +7,7 @@
 //! (another program build, another timezone) is ignored, never an error.
 
 use super::{LoadOptions, Post};
-use crate::diag::Diagnostic;
+use crate::model::diag::Diagnostic;
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -126,7 +126,7 @@ impl PostCache {
             return Ok(());
         }
         let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
-        crate::write::write_atomic(&root.join(FILE), &bytes)
+        crate::util::write::write_atomic(&root.join(FILE), &bytes)
     }
 }
 
@@ -144,7 +144,7 @@ pub fn load_bodies(
         .copied()
         .filter(|&i| !posts[i].body_loaded)
         .collect();
-    let read = crate::par::parallel_map(&todo, 64, |&i| {
+    let read = crate::util::par::parallel_map(&todo, 64, |&i| {
         let post = &posts[i];
         let (fresh, _) = super::load_file(&root.join(&post.path), &post.path, opts)?;
         if fresh.hash != post.hash {

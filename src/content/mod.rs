@@ -5,10 +5,11 @@
 
 pub mod cache;
 pub mod date;
+pub mod markdown;
 pub mod permalink;
 
-use crate::diag::Diagnostic;
-use crate::entry::{ContentMode, Person, MAX_TITLE_CHARS};
+use crate::model::diag::Diagnostic;
+use crate::model::entry::{ContentMode, Person, MAX_TITLE_CHARS};
 use chrono::{DateTime, FixedOffset, NaiveTime};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
@@ -184,7 +185,7 @@ pub fn parse_post(bytes: &[u8], shown: &Path, opts: LoadOptions) -> Result<Loade
     let map: Map<String, Value> = if front.trim().is_empty() {
         Map::new()
     } else {
-        match crate::yaml::from_str::<Value>(front) {
+        match crate::util::yaml::from_str::<Value>(front) {
             Ok(Value::Object(m)) => m,
             Ok(Value::Null) => Map::new(),
             Ok(_) => {
@@ -229,7 +230,7 @@ pub fn parse_post(bytes: &[u8], shown: &Path, opts: LoadOptions) -> Result<Loade
                     t.trim().chars().count()
                 ),
             ));
-            crate::render::shorten(t.trim(), MAX_TITLE_CHARS)
+            crate::util::text::shorten(t.trim(), MAX_TITLE_CHARS)
         }
         Some(t) if !t.trim().is_empty() => t.trim().to_string(),
         _ => {

@@ -1,7 +1,7 @@
 //! Atom 1.0 (RFC 4287) with atom_syndication.
 
 use super::{FeedMeta, Paging, FH_NS, GENERATOR, GENERATOR_VERSION};
-use crate::entry::{Entry, Person};
+use crate::model::entry::{Entry, Person};
 use atom_syndication as atom;
 use std::collections::BTreeMap;
 

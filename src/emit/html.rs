@@ -8,10 +8,10 @@
 
 use super::{FeedMeta, Paging, GENERATOR, GENERATOR_VERSION};
 use crate::config::Format;
-use crate::entry::{ContentMode, Entry, Person};
-use crate::health::Health;
-use crate::render::html_to_text;
+use crate::model::entry::{ContentMode, Entry, Person};
+use crate::store::health::Health;
 use crate::util::date::format_rfc3339;
+use crate::util::text::html_to_text;
 use chrono::{DateTime, FixedOffset, Utc};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
@@ -372,7 +372,7 @@ fn health_table(out: &mut String, sources: &[Health]) {
     for h in sources {
         // The same reading of the state as `tributary sources list`: a
         // short reason, the whole error only as the cell's tooltip.
-        let status = crate::health::Status::of(h.state.as_ref());
+        let status = crate::store::health::Status::of(h.state.as_ref());
         let (last, items, next, error) = match &h.state {
             None => ("-".to_string(), 0, "now".to_string(), None),
             Some(st) => {
@@ -442,7 +442,7 @@ fn human_date(d: &DateTime<FixedOffset>) -> String {
 /// stays text.
 fn web_url(u: &str) -> Option<&str> {
     let u = u.trim();
-    crate::urlpolicy::is_web(u).then_some(u)
+    crate::model::urlpolicy::is_web(u).then_some(u)
 }
 
 fn host_of(u: &str) -> String {
@@ -454,13 +454,13 @@ fn host_of(u: &str) -> String {
 
 /// The first `max` characters of an HTML body as text, cut at a word.
 fn excerpt(html: &str, max: usize) -> String {
-    crate::render::shorten(&html_to_text(html), max)
+    crate::util::text::shorten(&html_to_text(html), max)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::Source;
+    use crate::model::entry::Source;
     use crate::store::SourceState;
 
     fn date(s: &str) -> DateTime<FixedOffset> {

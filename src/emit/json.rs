@@ -2,9 +2,9 @@
 //! HTML goes in `content_html`.
 
 use super::{FeedMeta, Paging};
-use crate::entry::{Entry, Person};
-use crate::render::html_to_text;
+use crate::model::entry::{Entry, Person};
 use crate::util::date::format_rfc3339;
+use crate::util::text::html_to_text;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -66,7 +66,7 @@ struct Item<'a> {
 #[derive(Serialize)]
 struct Extension<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    sources: Vec<crate::entry::Source>,
+    sources: Vec<crate::model::entry::Source>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     related: &'a [String],
 }

@@ -5,10 +5,11 @@ pub mod atom;
 pub mod html;
 pub mod json;
 pub mod rss;
+pub mod validate;
 pub mod xsl;
 
 use crate::config::Format;
-use crate::entry::{ContentMode, Entry, Person};
+use crate::model::entry::{ContentMode, Entry, Person};
 use chrono::{DateTime, FixedOffset};
 
 /// RFC 5005 namespace (feed history).

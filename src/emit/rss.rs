@@ -3,7 +3,7 @@
 //! correct `isPermaLink`, `author` only with an e-mail address (else `dc:creator`).
 
 use super::{FeedMeta, Paging, FH_NS, GENERATOR, GENERATOR_VERSION};
-use crate::entry::Entry;
+use crate::model::entry::Entry;
 use crate::util::date::format_rfc822;
 use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;

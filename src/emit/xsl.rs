@@ -143,7 +143,7 @@ mod tests {
     use super::*;
     use crate::config::Format;
     use crate::emit::{emit, FeedMeta, Paging};
-    use crate::entry::{ContentMode, Entry};
+    use crate::model::entry::{ContentMode, Entry};
     use chrono::DateTime;
     use quick_xml::events::Event;
 
@@ -247,7 +247,7 @@ mod tests {
             content_html: None,
             published: d(day),
             updated: d(day),
-            authors: vec![crate::entry::Person::parse("Ada")],
+            authors: vec![crate::model::entry::Person::parse("Ada")],
             tags: vec![],
             image: None,
             content_mode: None,

@@ -2,7 +2,8 @@
 //! every hop is checked and permanence is known), the SSRF guard, a body cap
 //! while streaming, one deadline for the whole fetch, and per-host limits.
 
-use super::{guard, headers, FetchError, Settings};
+use super::{guard, headers, FetchError};
+use crate::config::FetchSettings;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::StatusCode;
 use std::collections::HashMap;
@@ -84,7 +85,7 @@ pub struct Slots {
 }
 
 impl Slots {
-    pub fn new(settings: &Settings) -> Arc<Slots> {
+    pub fn new(settings: &FetchSettings) -> Arc<Slots> {
         Arc::new(Slots {
             global: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             per_host: settings.per_host.max(1),
@@ -103,13 +104,13 @@ impl Slots {
 
 impl Fetcher {
     /// A fetcher with `settings`; `site_url` goes into the User-Agent.
-    pub fn new(settings: &Settings, site_url: Option<&str>) -> Result<Fetcher, FetchError> {
+    pub fn new(settings: &FetchSettings, site_url: Option<&str>) -> Result<Fetcher, FetchError> {
         Fetcher::with_slots(settings, site_url, Slots::new(settings))
     }
 
     /// A fetcher whose limits are `slots`, shared with other fetchers.
     pub fn with_slots(
-        settings: &Settings,
+        settings: &FetchSettings,
         site_url: Option<&str>,
         slots: Arc<Slots>,
     ) -> Result<Fetcher, FetchError> {

@@ -18,41 +18,6 @@ pub use schedule::backoff;
 
 use std::time::Duration;
 
-/// The `fetch:` section of `tributary.yaml`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    /// Requests in flight at once.
-    pub concurrency: usize,
-    /// Requests in flight at once to one host.
-    pub per_host: usize,
-    /// Seconds for a whole fetch: every redirect hop and the whole body.
-    pub timeout: u64,
-    /// Largest body accepted, in bytes, after decompression.
-    pub max_body: u64,
-    /// Replaces `tributary/VERSION (+SITE_URL)`.
-    pub user_agent: Option<String>,
-    /// Allow loopback, private, link-local... addresses (off: SSRF guard),
-    /// all but cloud metadata services. `allow` opens less.
-    pub allow_private_addresses: bool,
-    /// Ranges, addresses and host names the SSRF guard lets through.
-    pub allow: Vec<guard::AllowEntry>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            concurrency: 16,
-            per_host: 2,
-            timeout: 30,
-            max_body: 10 * 1024 * 1024,
-            user_agent: None,
-            allow_private_addresses: false,
-            allow: Vec::new(),
-        }
-    }
-}
-
 /// Limits for one request.
 #[derive(Debug, Clone)]
 pub struct Limits {

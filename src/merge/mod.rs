@@ -13,10 +13,10 @@ use std::collections::HashMap;
 
 use chrono::Duration;
 
-use crate::entry::{Entry, Person, Source};
+use crate::model::entry::{Entry, Person, Source};
 
 pub use self::related::{links_of, relate, PostLinks, COMMON_LINK_MIN_POSTS, COMMON_LINK_PERCENT};
-pub use self::rules::{selects, MatchRule, Matcher, REGEX_SIZE_LIMIT};
+pub use self::rules::selects;
 pub use self::title::normalize_title;
 pub use self::url::{canonical_url, TRACKING_PARAMS};
 
@@ -86,7 +86,7 @@ pub fn merge(posts: Vec<Entry>, upstream: Vec<Entry>, opts: &MergeOptions) -> Ve
     drop(by_id);
 
     // Canonical URLs and normalized titles are the work: on every core.
-    let keys: Vec<(Vec<String>, String)> = crate::par::parallel_map(&all, 512, |e| {
+    let keys: Vec<(Vec<String>, String)> = crate::util::par::parallel_map(&all, 512, |e| {
         let mut urls: Vec<String> = Vec::with_capacity(1);
         let item_urls = e.sources.iter().filter_map(|s| s.item_url.as_deref());
         for u in std::iter::once(e.url.as_str()).chain(item_urls.filter(|u| *u != e.url)) {

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::canonical_url;
-use crate::entry::Entry;
+use crate::model::entry::Entry;
 
 /// A link in more than this percentage of the posts (and in at least
 /// [`COMMON_LINK_MIN_POSTS`] posts) is common: a SIG page or the project's
@@ -154,7 +154,7 @@ impl<'a> PostLinks<'a> {
         let is_own = |link: &str| site.as_deref().is_some_and(|s| host_of(link) == s);
 
         let post_urls: Vec<Option<String>> = posts.iter().map(|p| canonical_url(&p.url)).collect();
-        let post_links = crate::par::parallel_map(posts, 16, links_of);
+        let post_links = crate::util::par::parallel_map(posts, 16, links_of);
         let mut index: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, links) in post_links.into_iter().enumerate() {
             for link in links {
@@ -203,7 +203,7 @@ impl<'a> PostLinks<'a> {
         } = self;
         // Parsing every href is the work: skip the links whose last path segment
         // no indexed link has, and share the rest out to every core.
-        let hits: Vec<Vec<usize>> = crate::par::parallel_map(items, 256, |item| {
+        let hits: Vec<Vec<usize>> = crate::util::par::parallel_map(items, 256, |item| {
             let mut hits: Vec<usize> = Vec::new();
             if post_ids.contains(item.id.as_str()) {
                 return hits;

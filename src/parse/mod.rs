@@ -14,9 +14,9 @@ pub mod upstream;
 pub use upstream::{parse_upstream, parse_whole, FeedKind, UpstreamFeed, UpstreamItem};
 
 use crate::config::Format;
-use crate::entry::{Entry, Person};
-use crate::render::{html_to_text, plain_text};
+use crate::model::entry::{Entry, Person};
 use crate::util::date::parse_rfc822_or_rfc3339;
+use crate::util::text::{html_to_text, plain_text};
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 
 /// A feed document as read.

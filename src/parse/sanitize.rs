@@ -3,8 +3,8 @@
 //! URL scheme outside http(s)/mailto and friends (so no `javascript:` or
 //! `data:`). Relative URLs are made absolute against the element's base.
 
-use crate::markup;
-use crate::urlpolicy::{self, Use};
+use crate::model::urlpolicy::{self, Use};
+use crate::util::markup;
 use ammonia::{Builder, UrlRelative};
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -54,7 +54,7 @@ pub fn sanitize_html(html: &str, base: Option<&Url>) -> String {
     BASE.with(|b| *b.borrow_mut() = base);
     let clean = CLEANER.with(|b| b.clean(&html).to_string());
     BASE.with(|b| *b.borrow_mut() = None);
-    crate::render::xml_clean_owned(clean)
+    crate::util::text::xml_clean_owned(clean)
 }
 
 /// Elements that never have content, so never nest.
@@ -210,7 +210,7 @@ mod tests {
             "<!--\nDescription: item body '<a href=\"httFFFFFF\u{6}FFFp://127.2015/08/dismaland/\">reports in detail</a>:</p>",
         ] {
             let out = sanitize_html(html, None);
-            assert_eq!(crate::urlpolicy::html(&out), out.as_str(), "{html:?}");
+            assert_eq!(crate::model::urlpolicy::html(&out), out.as_str(), "{html:?}");
             let lower = out.to_ascii_lowercase();
             assert!(!lower.contains("javascript:") && !lower.contains("data:"), "{out}");
         }

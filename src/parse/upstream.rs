@@ -21,9 +21,9 @@
 use super::date::parse_date;
 use super::sanitize::sanitize_html;
 use super::{derived_id, ParseError};
-use crate::entry::{Entry, Person, Source};
-use crate::render::{html_to_text, xml_clean};
-use crate::urlpolicy;
+use crate::model::entry::{Entry, Person, Source};
+use crate::model::urlpolicy;
+use crate::util::text::{html_to_text, xml_clean};
 use chrono::{DateTime, FixedOffset};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -129,7 +129,7 @@ impl UpstreamItem {
         Entry {
             id,
             url,
-            title: crate::render::shorten(&title, crate::entry::MAX_TITLE_CHARS),
+            title: crate::util::text::shorten(&title, crate::model::entry::MAX_TITLE_CHARS),
             summary_html: self.summary_html,
             content_html: self.content_html,
             published: self.published.or(self.updated).unwrap_or(seen),
@@ -1064,7 +1064,7 @@ fn scrub(v: &mut serde_json::Value) {
     use serde_json::Value;
     match v {
         Value::String(s) => {
-            if let std::borrow::Cow::Owned(clean) = crate::render::xml_clean(s) {
+            if let std::borrow::Cow::Owned(clean) = crate::util::text::xml_clean(s) {
                 *s = clean;
             }
         }

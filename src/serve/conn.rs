@@ -409,7 +409,7 @@ pub async fn serve(
             Err(e) => {
                 // Out of descriptors: the connection waits in the backlog;
                 // free a descriptor and take it next time round.
-                if crate::diag::is_exhausted(&e) {
+                if crate::model::error::is_exhausted(&e) {
                     if out_of_descriptors.due() {
                         tracing::warn!(
                             "cannot accept a connection ({e}): closing the stalest to make room"

@@ -18,11 +18,11 @@ pub mod snapshot;
 mod transitions;
 mod watch;
 
-use crate::aggregate::{self, FetchOptions};
-use crate::build::{self, Options};
-use crate::diag::{Diagnostic, Error};
+use crate::app::aggregate::{self, FetchOptions};
+use crate::app::build::{self, Options};
+use crate::model::{Error, StoreFault};
 use crate::site::Site;
-use crate::sources::Health;
+use crate::store::health::Health;
 use chrono::{DateTime, Utc};
 use snapshot::{SiteHeaders, Snapshot};
 use std::collections::HashSet;
@@ -224,11 +224,11 @@ pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
     let listen = match opts.listen {
         Some(a) => a,
         None => site.config.listen.parse().map_err(|_| {
-            Error::invalid(Diagnostic::error(
+            Error::at(
                 "tributary.yaml",
                 None,
                 format!("listen {:?} is not an address", site.config.listen),
-            ))
+            )
         })?,
     };
     let connections = Arc::new(conn::Tracker::new(connection_cap(&site)));
@@ -416,7 +416,12 @@ async fn wait_for_store(app: &Arc<App>, stop: &Stop) -> Result<bool, Error> {
         match ping {
             Ok(()) => return Ok(true),
             // Unreachable (or refusing connections for now): worth waiting for.
-            Err(Error::Store(e @ crate::store::StoreError::Database { .. })) => {
+            Err(
+                e @ Error::Store {
+                    fault: StoreFault::Unreachable,
+                    ..
+                },
+            ) => {
                 tracing::warn!("waiting for the store: {e}")
             }
             // A store of a newer tributary, or not ours: waiting will not help.
@@ -474,7 +479,7 @@ fn rebuild(app: &App) -> Result<Option<DateTime<Utc>>, Error> {
             *app.site.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(site);
             app.metrics.builds_ok.fetch_add(1, Ordering::Relaxed);
             app.metrics.build_ms.store(ms, Ordering::Relaxed);
-            let health = crate::sources::health(&app.site()).unwrap_or_default();
+            let health = crate::app::sources::health(&app.site()).unwrap_or_default();
             app.set_status(|s| {
                 s.last_build = Some(Utc::now());
                 s.last_build_error = None;
@@ -613,7 +618,7 @@ fn index_page(site: &Site, files: &[build::OutputFile]) -> snapshot::Doc {
         });
     }
     let feeds: Vec<FeedLink> = feeds.into_values().collect();
-    let health = crate::sources::health(site).unwrap_or_default();
+    let health = crate::app::sources::health(site).unwrap_or_default();
     let html = crate::emit::html::index_page(
         &site.config.title,
         site.config.description.as_deref(),
@@ -768,10 +773,14 @@ async fn rebuild_loop(app: Arc<App>, mut next_future: Option<DateTime<Utc>>) {
             Ok(Err(e)) if e.is_transient() => {
                 let next = retry.map_or(BUILD_RETRY_FIRST, |r| (r * 2).min(BUILD_RETRY_MAX));
                 let why = match &e {
-                    Error::Store(crate::store::StoreError::Database { .. }) => {
-                        "the store is unreachable"
-                    }
-                    Error::Store(crate::store::StoreError::Locked { .. }) => "the store is locked",
+                    Error::Store {
+                        fault: StoreFault::Unreachable,
+                        ..
+                    } => "the store is unreachable",
+                    Error::Store {
+                        fault: StoreFault::Locked,
+                        ..
+                    } => "the store is locked",
                     _ => "out of open files or memory",
                 };
                 tracing::warn!("{why}: the build is tried again in {next:?}");
@@ -858,7 +867,7 @@ fn due_sources(app: &App) -> Result<Vec<String>, Error> {
     }
     let mut store = aggregate::open_store(&site)?;
     // Not only at start: a replica on this host may die at any time.
-    crate::lease::reclaim_dead_now_and_then(&mut *store, RECLAIM_EVERY)?;
+    crate::app::lease::reclaim_dead_now_and_then(&mut *store, RECLAIM_EVERY)?;
     {
         let mut known = app.known.lock().unwrap_or_else(|e| e.into_inner());
         for s in &sources {
@@ -880,9 +889,9 @@ fn due_sources(app: &App) -> Result<Vec<String>, Error> {
     {
         let mut renewed = app.renewed.lock().unwrap_or_else(|e| e.into_inner());
         if !in_flight.is_empty()
-            && renewed.elapsed() >= crate::lease::renew_every(site.config.lease)
+            && renewed.elapsed() >= crate::app::lease::renew_every(site.config.lease)
         {
-            store.renew(&in_flight, crate::lease::holder(), until)?;
+            store.renew(&in_flight, crate::app::lease::holder(), until)?;
             *renewed = std::time::Instant::now();
         }
     }
@@ -903,7 +912,14 @@ fn due_sources(app: &App) -> Result<Vec<String>, Error> {
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(store.lease(&candidates, crate::lease::holder(), now, until, room, None)?)
+    Ok(store.lease(
+        &candidates,
+        crate::app::lease::holder(),
+        now,
+        until,
+        room,
+        None,
+    )?)
 }
 
 /// Takes the batch's sources out of `in_flight` however the batch ends, a
@@ -939,7 +955,7 @@ fn fetch_batch(app: &App, keys: Vec<String>) {
                 only: None,
                 keys: Some(keys.clone()),
                 slots: Some(app.slots.clone()),
-                release_to: Some(crate::lease::holder().to_string()),
+                release_to: Some(crate::app::lease::holder().to_string()),
                 in_flight: Some(app.in_flight.clone()),
                 now: Utc::now(),
                 progress: false,
@@ -948,7 +964,7 @@ fn fetch_batch(app: &App, keys: Vec<String>) {
         let after = store.generation()?;
         // Given back once the sources' new state is saved; a replica that
         // dies before this loses them when the lease runs out.
-        store.release(&keys, crate::lease::holder())?;
+        store.release(&keys, crate::app::lease::holder())?;
         Ok::<_, Error>((report, after != before))
     })();
     match result {
@@ -969,7 +985,7 @@ fn fetch_batch(app: &App, keys: Vec<String>) {
                 // `/` page's health: rebuild for it too.
                 changed |= app.source_health.observe(name, r);
             }
-            let health = crate::sources::health(&site).unwrap_or_default();
+            let health = crate::app::sources::health(&site).unwrap_or_default();
             app.set_status(|s| {
                 s.last_fetch = Some(Utc::now());
                 s.health = health;

@@ -281,11 +281,11 @@ impl Snapshot {
     }
 
     /// Every document as the build reports it (for the `/` page).
-    pub fn files(&self) -> Vec<crate::build::OutputFile> {
-        let mut out: Vec<crate::build::OutputFile> = self
+    pub fn files(&self) -> Vec<crate::app::build::OutputFile> {
+        let mut out: Vec<crate::app::build::OutputFile> = self
             .docs
             .iter()
-            .map(|(path, d)| crate::build::OutputFile {
+            .map(|(path, d)| crate::app::build::OutputFile {
                 path: path.clone(),
                 updated: d.modified.map(|m| m.fixed_offset()),
             })
@@ -298,7 +298,7 @@ impl Snapshot {
     /// did not change keeps its `Doc` (and its compressed copies).
     pub fn load(
         output: &Path,
-        files: &[crate::build::OutputFile],
+        files: &[crate::app::build::OutputFile],
         previous: &Snapshot,
     ) -> std::io::Result<Snapshot> {
         let mut docs = HashMap::with_capacity(files.len());

@@ -1,8 +1,8 @@
 //! The daemon's log of source health changes. In `serve`, not `health`,
 //! because it reads fetch results (`aggregate`), which `health` sits below.
 
-use crate::aggregate::SourceResult;
-use crate::health::short_reason;
+use crate::app::aggregate::SourceResult;
+use crate::store::health::short_reason;
 use std::collections::HashMap;
 use std::sync::Mutex;
 

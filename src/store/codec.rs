@@ -6,7 +6,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use xxhash_rust::xxh3::Xxh3;
 
 use super::{SourceState, StoreError, StoredItem};
-use crate::entry::{ContentMode, Entry, Person, Source};
+use crate::model::entry::{ContentMode, Entry, Person, Source};
 
 pub(super) fn encode_mode(mode: ContentMode) -> &'static str {
     match mode {
@@ -231,7 +231,7 @@ pub(super) fn stored_item(row: &impl Columns) -> Result<StoredItem, StoreError> 
         related: list::<String>(row, 17)?,
     };
     // Rows stored before a policy change are held to today's policy.
-    crate::urlpolicy::entry(&mut entry);
+    crate::model::urlpolicy::entry(&mut entry);
     Ok(StoredItem {
         entry,
         canonical_url: row.opt_text(1)?,

@@ -9,6 +9,7 @@
 
 mod codec;
 mod copy;
+pub mod health;
 mod location;
 mod migrations;
 mod postgres;
@@ -16,7 +17,9 @@ mod sqlite;
 
 use chrono::{DateTime, Utc};
 
-use crate::entry::Entry;
+use crate::model::entry::Entry;
+use crate::model::error::is_exhausted;
+use crate::model::{Error, StoreFault};
 
 pub use copy::{census, copy, CopyReport};
 pub use location::Location;
@@ -294,4 +297,25 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+impl StoreError {
+    /// Whether trying the same work again may succeed.
+    pub fn fault(&self) -> StoreFault {
+        match self {
+            StoreError::Database { .. } => StoreFault::Unreachable,
+            StoreError::Locked { .. } => StoreFault::Locked,
+            StoreError::CreateDir { source, .. } if is_exhausted(source) => StoreFault::Exhausted,
+            _ => StoreFault::Permanent,
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::Store {
+            fault: e.fault(),
+            message: e.to_string(),
+        }
+    }
 }

@@ -901,7 +901,7 @@ fn bump_generation(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::{Entry, Person};
+    use crate::model::entry::{Entry, Person};
     use chrono::FixedOffset;
     use tempfile::TempDir;
 

@@ -64,6 +64,69 @@ pub fn shorten(text: &str, max: usize) -> String {
     format!("{}…", head.trim_end_matches([',', ';', ':', '.', ' ']))
 }
 
+/// Text of an HTML fragment: tags dropped (block elements become a space),
+/// entities decoded, whitespace folded.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&rest[..lt]);
+        let Some(gt) = rest[lt..].find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = &rest[lt + 1..lt + gt];
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if BLOCK_ELEMENTS.contains(&name.as_str()) {
+            out.push(' ');
+        }
+        rest = &rest[lt + gt + 1..];
+    }
+    out.push_str(rest);
+    plain_text(&out)
+}
+
+/// Elements that separate words when HTML becomes text; inline ones do not.
+static BLOCK_ELEMENTS: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "br",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "figcaption",
+    "figure",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "td",
+    "th",
+    "tr",
+    "ul",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

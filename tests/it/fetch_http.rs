@@ -2,20 +2,21 @@
 
 use crate::support::upstream_server::{Response, TestServer};
 use std::time::{Duration, Instant};
-use tributary::fetch::{FetchError, Fetcher, Outcome, Settings, Validators};
+use tributary::config::FetchSettings;
+use tributary::fetch::{FetchError, Fetcher, Outcome, Validators};
 
 const MIB: u64 = 1024 * 1024;
 
 /// The server is on loopback, so the guard is off unless a test is about it.
-fn settings() -> Settings {
-    Settings {
+fn settings() -> FetchSettings {
+    FetchSettings {
         allow_private_addresses: true,
         timeout: 10,
-        ..Settings::default()
+        ..FetchSettings::default()
     }
 }
 
-fn fetcher(s: &Settings) -> Fetcher {
+fn fetcher(s: &FetchSettings) -> Fetcher {
     Fetcher::new(s, Some("https://example.org/")).expect("fetcher")
 }
 
@@ -231,7 +232,7 @@ fn huge_body_is_cut_off_at_the_cap() {
             .generated(50 * MIB)
             .without_content_length(),
     );
-    let f = fetcher(&Settings {
+    let f = fetcher(&FetchSettings {
         max_body: MIB,
         ..settings()
     });
@@ -260,7 +261,7 @@ fn huge_body_is_cut_off_at_the_cap() {
 fn declared_length_over_the_cap_fails_before_the_body() {
     let server = TestServer::start();
     server.route("/huge", Response::ok("").generated(50 * MIB));
-    let f = fetcher(&Settings {
+    let f = fetcher(&FetchSettings {
         max_body: MIB,
         ..settings()
     });
@@ -337,7 +338,7 @@ fn the_cap_applies_after_decompression() {
         "/bomb",
         Response::ok(gz.clone()).header("Content-Encoding", "gzip"),
     );
-    let roomy = fetcher(&Settings {
+    let roomy = fetcher(&FetchSettings {
         max_body: 8 * MIB,
         ..settings()
     });
@@ -351,7 +352,7 @@ fn the_cap_applies_after_decompression() {
     assert!(server.requests()[0]
         .header("Accept-Encoding")
         .is_some_and(|v| v.contains("gzip")));
-    let tight = fetcher(&Settings {
+    let tight = fetcher(&FetchSettings {
         max_body: MIB,
         ..settings()
     });
@@ -370,7 +371,7 @@ fn stalled_servers_time_out() {
         "/stall-head",
         Response::ok("x").delay(Duration::from_secs(30)),
     );
-    let f = fetcher(&Settings {
+    let f = fetcher(&FetchSettings {
         timeout: 1,
         ..settings()
     });
@@ -389,7 +390,7 @@ fn stalled_servers_time_out() {
 fn private_addresses_are_refused_by_default() {
     let server = TestServer::start();
     server.route("/feed", Response::ok("<rss/>"));
-    let f = fetcher(&Settings {
+    let f = fetcher(&FetchSettings {
         allow_private_addresses: false,
         ..settings()
     });
@@ -431,7 +432,7 @@ fn private_addresses_are_refused_by_default() {
 /// (`admits` runs exactly those; nothing is sent anywhere).
 #[test]
 fn reserved_and_embedded_addresses_are_refused_before_connecting() {
-    let strict = fetcher(&Settings {
+    let strict = fetcher(&FetchSettings {
         allow_private_addresses: false,
         ..settings()
     });
@@ -475,7 +476,7 @@ fn metadata_addresses_need_an_entry_naming_them() {
         .collect();
     let open = [
         fetcher(&settings()),
-        fetcher(&Settings {
+        fetcher(&FetchSettings {
             allow_private_addresses: false,
             allow: wide,
             ..settings()
@@ -497,7 +498,7 @@ fn metadata_addresses_need_an_entry_naming_them() {
         // What the wider setting is for still goes through.
         assert!(run(f.admits("http://169.254.10.1/")).is_ok());
     }
-    let named = fetcher(&Settings {
+    let named = fetcher(&FetchSettings {
         allow_private_addresses: false,
         allow: vec!["169.254.169.254".parse().expect("entry")],
         ..settings()
@@ -519,7 +520,7 @@ fn allow_opens_a_host_or_a_range() {
     let by_name = format!("http://localhost:{port}/feed");
     let hop = format!("http://localhost:{port}/hop");
 
-    let host_only = fetcher(&Settings {
+    let host_only = fetcher(&FetchSettings {
         allow_private_addresses: false,
         allow: vec!["localhost".parse().expect("entry")],
         ..settings()
@@ -543,7 +544,7 @@ fn allow_opens_a_host_or_a_range() {
         "the refused hop was not requested"
     );
 
-    let range = fetcher(&Settings {
+    let range = fetcher(&FetchSettings {
         allow_private_addresses: false,
         allow: vec!["127.0.0.0/8".parse().expect("entry")],
         ..settings()
@@ -595,7 +596,7 @@ fn local_files_are_read_under_the_cap() {
         other => panic!("{other:?}"),
     };
     assert!(matches!(fetch(&f, &url, &v), Outcome::NotModified { .. }));
-    let small = fetcher(&Settings {
+    let small = fetcher(&FetchSettings {
         max_body: 3,
         ..settings()
     });
@@ -617,7 +618,7 @@ fn per_host_limit_and_job_order() {
             Response::ok(format!("feed {i}")).delay(Duration::from_millis(250)),
         );
     }
-    let f = fetcher(&Settings {
+    let f = fetcher(&FetchSettings {
         per_host: 2,
         concurrency: 16,
         ..settings()
@@ -646,7 +647,7 @@ fn per_host_limit_and_job_order() {
 fn global_concurrency_limit_across_hosts() {
     let server = TestServer::start();
     server.route("/f", Response::ok("x").delay(Duration::from_millis(250)));
-    let f = fetcher(&Settings {
+    let f = fetcher(&FetchSettings {
         per_host: 4,
         concurrency: 3,
         ..settings()
@@ -673,7 +674,7 @@ fn user_agent_names_tributary_and_the_site() {
     let f = fetcher(&settings());
     fetch(&f, &server.url("/feed"), &none());
     let custom = Fetcher::new(
-        &Settings {
+        &FetchSettings {
             user_agent: Some("MyReader/2.0".into()),
             ..settings()
         },
@@ -694,7 +695,7 @@ fn user_agent_names_tributary_and_the_site() {
     );
     assert_eq!(reqs[1].header("User-Agent"), Some("MyReader/2.0"));
     let bad = Fetcher::new(
-        &Settings {
+        &FetchSettings {
             user_agent: Some("a\nb".into()),
             ..settings()
         },
@@ -705,13 +706,13 @@ fn user_agent_names_tributary_and_the_site() {
 
 #[test]
 fn settings_from_yaml() {
-    let s: Settings = serde_yaml::from_str("per_host: 4\nmax_body: 1024\n").unwrap();
+    let s: FetchSettings = serde_yaml::from_str("per_host: 4\nmax_body: 1024\n").unwrap();
     assert_eq!(s.per_host, 4);
     assert_eq!(s.max_body, 1024);
     assert_eq!(s.concurrency, 16);
     assert_eq!(s.timeout, 30);
     assert!(!s.allow_private_addresses);
-    assert!(serde_yaml::from_str::<Settings>("per_hots: 4\n").is_err());
+    assert!(serde_yaml::from_str::<FetchSettings>("per_hots: 4\n").is_err());
 }
 
 /// Two fetchers on two threads (as `serve` runs batches side by side) that
@@ -725,7 +726,7 @@ fn shared_slots_hold_per_host_across_fetchers() {
             Response::ok("x").delay(Duration::from_millis(200)),
         );
     }
-    let s = Settings {
+    let s = FetchSettings {
         per_host: 2,
         concurrency: 16,
         ..settings()

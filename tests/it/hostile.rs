@@ -1324,7 +1324,7 @@ fn upstream_html_is_safe_in_every_output_format() {
             let on_page = titles
                 .iter()
                 .filter(|(f, _)| *f == "json")
-                .take(tributary::build::PAGE_ENTRIES)
+                .take(tributary::app::build::PAGE_ENTRIES)
                 .any(|(_, x)| *x == t);
             if on_page {
                 assert!(page_text.contains(&t), "{t:?} not on stream.html as text");

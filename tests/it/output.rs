@@ -318,7 +318,7 @@ fn relative_urls_in_content_become_absolute_in_every_format() {
         "href=&quot;/raw&quot;",
     );
     assert!(doc.contains("href=&quot;/raw&quot;"));
-    let ds = tributary::validate::check(
+    let ds = tributary::emit::validate::check(
         tributary::config::Format::Atom,
         doc.as_bytes(),
         std::path::Path::new("main.atom"),
@@ -862,7 +862,7 @@ fn a_feed_page_shows_the_newest_entries_and_how_to_subscribe() {
     let page = site.read("main.html");
     assert_eq!(
         page.matches("<article>").count(),
-        tributary::build::PAGE_ENTRIES,
+        tributary::app::build::PAGE_ENTRIES,
         "the page shows the newest"
     );
     assert!(page.contains("Post 119"), "newest first");

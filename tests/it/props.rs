@@ -4,8 +4,8 @@ use chrono::{FixedOffset, NaiveDate, TimeZone};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use std::path::Path;
+use tributary::content::markdown::absolutize;
 use tributary::content::{date::parse_date, parse_post, LoadOptions};
-use tributary::render::absolutize;
 use url::Url;
 
 /// 256 cases; failures are saved beside this file (tests/it/), not in tests/.

@@ -2,7 +2,7 @@
 
 use crate::support::site::*;
 
-/// Was: `render::html_to_text` turned every `<` into a space,
+/// Was: `util::text::html_to_text` turned every `<` into a space,
 /// so inline markup splits words in JSON Feed `summary`:
 /// "First **bold**ly and [a link](/x)." gives "First bold ly and a link ."
 #[test]
@@ -25,7 +25,7 @@ fn json_summary_does_not_split_words_at_inline_markup() {
 
 /// Was: in src/build.rs `paginate`/`entry_meta` (and emitters): the site
 /// `author` and a post author's `email`/`uri` are not passed through
-/// `render::xml_clean`, so a control character written as a YAML escape
+/// `util::text::xml_clean`, so a control character written as a YAML escape
 /// reaches the Atom and RSS bytes. `build` exits 0 and writes documents that
 /// are not well-formed XML (`tributary check` reports them).
 #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use tempfile::TempDir;
-use tributary::entry::{ContentMode, Entry, Person, Source};
+use tributary::model::entry::{ContentMode, Entry, Person, Source};
 use tributary::store::{open, Location, SharedDoc, SourceState, Store, StoreError, StoredItem};
 
 use crate::support::pg;

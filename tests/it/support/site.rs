@@ -230,7 +230,7 @@ impl Site {
     }
 
     /// Validate every feed document under `public/` with
-    /// `tributary::validate::check`; panic on any error or warning.
+    /// `tributary::emit::validate::check`; panic on any error or warning.
     #[track_caller]
     pub fn assert_all_valid(&self) {
         let files = self.feed_files();
@@ -309,7 +309,7 @@ pub fn format_of(path: &Path, bytes: &[u8]) -> Format {
 
 /// Run the crate's validator on one document.
 pub fn validate_file(path: &Path, bytes: &[u8]) -> Vec<Diagnostic> {
-    tributary::validate::check(format_of(path, bytes), bytes, path)
+    tributary::emit::validate::check(format_of(path, bytes), bytes, path)
 }
 
 /// A post with front matter `fm` (lines without the `---`) and `body`.

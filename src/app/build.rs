@@ -2,19 +2,21 @@
 //! feed document, render only the documents whose inputs changed, and write
 //! them atomically.
 
-use crate::aggregate::{self, Upstream};
+use crate::app::aggregate::{self, Upstream};
 use crate::config::{FeedDef, Format, Limit, PostSelection, SiteConfig};
 use crate::content::cache::{PostCache, Stamp};
 use crate::content::permalink::{self, PermalinkVars};
 use crate::content::{self, Post};
-use crate::diag::{Diagnostic, Error};
 use crate::emit::html::Alternate;
 use crate::emit::{self, FeedMeta, Paging};
-use crate::entry::{Entry, Person};
-use crate::ledger::{self, Ledger, Resolution};
-pub use crate::par::parallel_map;
+use crate::model::entry::{Entry, Person};
+use crate::model::{Diagnostic, Error};
+use crate::plan::ledger::{self, Ledger, Resolution};
+use crate::site::Site;
 use crate::util::date::format_rfc3339;
-use crate::{ids, render, write};
+use crate::util::par::parallel_map;
+use crate::util::text;
+use crate::{content::markdown, plan::ids, util::write};
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -49,8 +51,6 @@ impl Default for Options {
         }
     }
 }
-
-pub use crate::site::Site;
 
 /// `Options` is the pipeline's, so this one method stays with it.
 impl Site {
@@ -356,7 +356,7 @@ pub fn plan(
                         });
                     }
                     if let Some(prev) = seen_paths.insert(doc.path.clone(), def.path.clone()) {
-                        return Err(Error::invalid(Diagnostic::error(
+                        return Err(Error::at(
                             &def.path,
                             None,
                             format!(
@@ -364,7 +364,7 @@ pub fn plan(
                                 doc.path,
                                 prev.display()
                             ),
-                        )));
+                        ));
                     }
                     docs.push(doc);
                 }
@@ -372,7 +372,7 @@ pub fn plan(
             if let Some(mut page) = page {
                 page.page = Some(alternates);
                 if let Some(prev) = seen_paths.insert(page.path.clone(), def.path.clone()) {
-                    return Err(Error::invalid(Diagnostic::error(
+                    return Err(Error::at(
                         &def.path,
                         None,
                         format!(
@@ -380,7 +380,7 @@ pub fn plan(
                             page.path,
                             prev.display()
                         ),
-                    )));
+                    ));
                 }
                 docs.push(page);
             }
@@ -484,25 +484,25 @@ fn entry_meta(cfg: &SiteConfig, post: &Post) -> (Entry, String) {
     }
     let page = Url::parse(&url).ok();
     let image = post.image.as_ref().map(|i| match &page {
-        Some(p) => render::absolutize(i, p).into_owned(),
+        Some(p) => markdown::absolutize(i, p).into_owned(),
         None => i.clone(),
     });
     let mut entry = Entry {
-        id: render::xml_clean(&id).into_owned(),
+        id: text::xml_clean(&id).into_owned(),
         url,
-        title: render::plain_text(&post.title),
+        title: text::plain_text(&post.title),
         summary_html: None,
         content_html: None,
         published: post.date,
         updated: post.updated.unwrap_or(post.date),
         authors: post.authors.iter().map(Person::cleaned).collect(),
-        tags: tags.iter().map(|t| render::plain_text(t)).collect(),
+        tags: tags.iter().map(|t| text::plain_text(t)).collect(),
         image,
         content_mode: post.content_mode,
         sources: Vec::new(),
         related: Vec::new(),
     };
-    crate::urlpolicy::entry(&mut entry);
+    crate::model::urlpolicy::entry(&mut entry);
     (entry, path)
 }
 
@@ -517,9 +517,9 @@ pub struct RenderedPost {
 pub fn render_post(url: &str, post: &Post) -> RenderedPost {
     let page = Url::parse(url)
         .unwrap_or_else(|_| Url::parse("https://invalid.invalid/").expect("static URL"));
-    let rendered = render::markdown(&post.body, &page);
+    let rendered = markdown::markdown(&post.body, &page);
     let summary = match &post.summary {
-        Some(md) => Some(render::markdown(md, &page).html.trim_end().to_string()),
+        Some(md) => Some(markdown::markdown(md, &page).html.trim_end().to_string()),
         None => rendered.excerpt_html,
     };
     // A one-paragraph post needs no separate summary.
@@ -709,13 +709,13 @@ fn paginate(
         }],
     };
     let meta_for = |self_path: &str, members: &[usize], paging: Paging| FeedMeta {
-        id: render::xml_clean(feed_id).into_owned(),
-        title: render::plain_text(&title),
+        id: text::xml_clean(feed_id).into_owned(),
+        title: text::plain_text(&title),
         description: def
             .description
             .as_ref()
             .or(cfg.description.as_ref())
-            .map(|d| render::plain_text(&d.replace("{tag}", inst.tag.as_deref().unwrap_or("")))),
+            .map(|d| text::plain_text(&d.replace("{tag}", inst.tag.as_deref().unwrap_or("")))),
         language: cfg.language.clone(),
         home_url: cfg.base_url.to_string(),
         self_url: cfg.url_for(self_path),
@@ -1466,7 +1466,7 @@ pub fn check(root: &Path, opts: &Options) -> Result<CheckReport, Error> {
     let output = opts.output.as_ref().unwrap_or(&site.config.output);
     for (&d, b) in all.iter().zip(&bytes) {
         let doc = &plan.docs[d];
-        diags.extend(crate::validate::check(
+        diags.extend(crate::emit::validate::check(
             doc.format,
             b,
             &output.join(&doc.path),

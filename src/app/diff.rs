@@ -3,10 +3,10 @@
 //! id would change (each one a duplicate in every reader), entries updated,
 //! entries dropped off the end, and changes to the feed itself.
 
-use crate::adopt::{match_entries, norm_url};
-use crate::build::{self, Options};
-use crate::diag::Error;
-use crate::entry::Entry;
+use crate::app::adopt::{match_entries, norm_url};
+use crate::app::build::{self, Options};
+use crate::model::entry::Entry;
+use crate::model::Error;
 use crate::parse;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

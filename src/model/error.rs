@@ -1,76 +1,19 @@
-//! Diagnostics that point at a file and line, and the crate's error type.
+//! The error that stops a command: what `main` prints, exit code 1.
 
-use std::fmt;
+use super::diag::Diagnostic;
 use std::path::{Path, PathBuf};
 
-/// How bad a diagnostic is.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-pub enum Severity {
-    /// Information the user may want (an id the ledger kept), not a problem.
-    Note,
-    Warning,
-    Error,
-}
-
-/// One problem in the user's files, printed as `path:line: message`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Diagnostic {
-    pub severity: Severity,
-    /// Path as the user knows it: relative to the site root where possible.
-    pub path: PathBuf,
-    /// 1-based line, when the problem has one.
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl Diagnostic {
-    pub fn error(path: impl AsRef<Path>, line: Option<usize>, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            path: path.as_ref().to_path_buf(),
-            line,
-            message: message.into(),
-        }
-    }
-
-    pub fn warning(
-        path: impl AsRef<Path>,
-        line: Option<usize>,
-        message: impl Into<String>,
-    ) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(path, line, message)
-        }
-    }
-
-    pub fn note(path: impl AsRef<Path>, line: Option<usize>, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Note,
-            ..Diagnostic::error(path, line, message)
-        }
-    }
-
-    pub fn is_error(&self) -> bool {
-        self.severity == Severity::Error
-    }
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.path.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
-        match self.severity {
-            Severity::Warning => write!(f, ": warning")?,
-            Severity::Note => write!(f, ": note")?,
-            Severity::Error => {}
-        }
-        write!(f, ": {}", self.message)
-    }
+/// How a store failure bears on trying the same work again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreFault {
+    /// Unreachable, or refusing connections for now.
+    Unreachable,
+    /// Locked by another process.
+    Locked,
+    /// Out of descriptors or memory.
+    Exhausted,
+    /// Damaged, foreign, too new, refused: trying again will not mend it.
+    Permanent,
 }
 
 /// Errors that stop a command. `main` prints them; exit code 1.
@@ -88,9 +31,11 @@ pub enum Error {
     /// A feed document could not be serialized (a bug, or an impossible value).
     #[error("{}: cannot write feed: {message}", .path.display())]
     Emit { path: PathBuf, message: String },
-    /// The store of upstream items failed.
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    /// The store of upstream items failed. The store turns its own error
+    /// into this one (`From<StoreError>`), saying whether trying again may
+    /// help, so that this layer needs no knowledge of the store.
+    #[error("{message}")]
+    Store { fault: StoreFault, message: String },
 }
 
 impl Error {
@@ -105,16 +50,20 @@ impl Error {
         Error::Invalid(vec![d])
     }
 
+    /// One error at `path:line` (the line when known): the usual way a
+    /// command reports what the user must fix.
+    pub fn at(path: impl AsRef<Path>, line: Option<usize>, message: impl Into<String>) -> Self {
+        Error::invalid(Diagnostic::error(path, line, message))
+    }
+
     /// Whether the same work may succeed if simply tried again: the process
     /// was out of descriptors or memory, or the store was busy or
     /// unreachable. A problem in the site's files is not: it fails the same
     /// way until it is fixed.
     pub fn is_transient(&self) -> bool {
-        use crate::store::StoreError;
         match self {
             Error::Io { source, .. } => is_exhausted(source),
-            Error::Store(StoreError::Database { .. } | StoreError::Locked { .. }) => true,
-            Error::Store(StoreError::CreateDir { source, .. }) => is_exhausted(source),
+            Error::Store { fault, .. } => *fault != StoreFault::Permanent,
             // A file that could not be read becomes a diagnostic, which
             // keeps the words of the I/O error, not the error: look for
             // those words, exactly as `io::Error` displays them.

@@ -7,9 +7,8 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 use url::Url;
 
-// Text helpers that were born here; entry, urlpolicy and health use them
-// from `util::text`, which imports nothing of the crate.
-pub use crate::util::text::{plain_text, shorten, xml_clean, xml_clean_owned};
+#[cfg(test)]
+use crate::util::text::{html_to_text, plain_text, xml_clean};
 
 /// A rendered Markdown document.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -145,9 +144,12 @@ pub fn markdown(markdown: &str, page: &Url) -> Rendered {
     };
     // Links written in a post pass the same URL policy as upstream ones.
     Rendered {
-        html: crate::urlpolicy::html_owned(xml_clean_owned(html)),
+        html: crate::model::urlpolicy::html_owned(crate::util::text::xml_clean_owned(html)),
         excerpt_html: excerpt_html
-            .map(|h| crate::urlpolicy::html(&xml_clean(h.trim_end())).into_owned())
+            .map(|h| {
+                crate::model::urlpolicy::html(&crate::util::text::xml_clean(h.trim_end()))
+                    .into_owned()
+            })
             .filter(|h| !h.is_empty()),
         stray_tags,
     }
@@ -377,69 +379,6 @@ static HTML_ELEMENTS: &[&str] = &[
     "video",
     "wbr",
 ];
-
-/// Elements that separate words when HTML becomes text; inline ones do not.
-static BLOCK_ELEMENTS: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "br",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "figcaption",
-    "figure",
-    "footer",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hr",
-    "li",
-    "main",
-    "nav",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "table",
-    "td",
-    "th",
-    "tr",
-    "ul",
-];
-
-/// Text of an HTML fragment: tags dropped (block elements become a space),
-/// entities decoded, whitespace folded.
-pub fn html_to_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(lt) = rest.find('<') {
-        out.push_str(&rest[..lt]);
-        let Some(gt) = rest[lt..].find('>') else {
-            rest = "";
-            break;
-        };
-        let tag = &rest[lt + 1..lt + gt];
-        let name: String = tag
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
-        if BLOCK_ELEMENTS.contains(&name.as_str()) {
-            out.push(' ');
-        }
-        rest = &rest[lt + gt + 1..];
-    }
-    out.push_str(rest);
-    plain_text(&out)
-}
 
 #[cfg(test)]
 mod tests {

@@ -9,8 +9,8 @@
 //! only resolve against the document that carries it, and tributary's
 //! documents are served over http(s).
 
-use crate::entry::Entry;
-use crate::markup;
+use crate::model::entry::Entry;
+use crate::util::markup;
 use std::borrow::Cow;
 use url::Url;
 

@@ -21,11 +21,11 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 
-use crate::aggregate::{self, Upstream};
-use crate::build;
+use crate::app::aggregate::{self, Upstream};
+use crate::app::build;
 use crate::config::{FeedDef, Limit};
-use crate::diag::{Diagnostic, Error};
-use crate::entry::Entry;
+use crate::model::entry::Entry;
+use crate::model::{Diagnostic, Error};
 use crate::site::Site;
 use crate::store::ItemRecord;
 
@@ -159,7 +159,7 @@ fn parse_instant(
 }
 
 fn usage(message: impl Into<String>) -> Error {
-    Error::invalid(Diagnostic::error("digest", None, message))
+    Error::at("digest", None, message)
 }
 
 /// What `tributary digest` is asked for.
@@ -241,22 +241,22 @@ pub fn select_feed<'a>(site: &'a Site, name: Option<&str>) -> Result<&'a FeedDef
     };
     match site.feeds.iter().find(|f| f.name == wanted) {
         Some(f) if !f.upstreams.is_empty() => Ok(f),
-        Some(f) => Err(Error::invalid(Diagnostic::error(
+        Some(f) => Err(Error::at(
             &f.path,
             None,
             format!(
                 "feed {wanted:?} has no `upstreams:`, so it has no releases to digest; {}",
                 choose(&combined)
             ),
-        ))),
-        None => Err(Error::invalid(Diagnostic::error(
+        )),
+        None => Err(Error::at(
             "feeds",
             None,
             format!(
                 "there is no feed {wanted:?} (feeds/{wanted}.yaml); {}",
                 choose(&combined)
             ),
-        ))),
+        )),
     }
 }
 
@@ -283,7 +283,7 @@ pub fn digest(site: &Site, opts: &DigestOptions) -> Result<Digest, Error> {
             .filter(|(_, why)| why.contains('('))
             .map(|(source, why)| format!("{source}: {why}"))
             .collect();
-        Error::invalid(Diagnostic::error(
+        Error::at(
             &def.path,
             None,
             format!(
@@ -295,7 +295,7 @@ pub fn digest(site: &Site, opts: &DigestOptions) -> Result<Digest, Error> {
                     format!(" (its fetches failed: {})", tried.join("; "))
                 }
             ),
-        ))
+        )
     };
     let Some(store) = aggregate::open_existing_store(site)? else {
         return Err(never_fetched(&[]));
@@ -308,7 +308,7 @@ pub fn digest(site: &Site, opts: &DigestOptions) -> Result<Digest, Error> {
         let records = store.dump_items(&up.key)?;
         stored += records.len();
         gaps.extend(find_gaps(&up.name, &records, &opts.window));
-        if let Some(why) = crate::health::stale_note(store.source(&up.key)?.as_ref(), tz) {
+        if let Some(why) = crate::store::health::stale_note(store.source(&up.key)?.as_ref(), tz) {
             unread.push((up.name.clone(), why));
         }
     }
@@ -327,7 +327,7 @@ pub fn digest(site: &Site, opts: &DigestOptions) -> Result<Digest, Error> {
         .filter(|r| !(r.pre_release && opts.pre_releases == PreReleases::Omit))
         .collect();
     if releases.is_empty() && gaps.is_empty() {
-        return Err(Error::invalid(Diagnostic::error(
+        return Err(Error::at(
             &def.path,
             None,
             format!(
@@ -343,7 +343,7 @@ pub fn digest(site: &Site, opts: &DigestOptions) -> Result<Digest, Error> {
                     t.with_timezone(&tz).format("%Y-%m-%d")
                 )),
             ),
-        )));
+        ));
     }
     // Grouped by source in the feed file's order (a source the feed no
     // longer names last); newest first within a group, as `merge` sorted them.
@@ -684,7 +684,7 @@ fn whats_changed(html: &str) -> Option<(usize, usize)> {
         }
         let close = format!("</h{}>", char::from(level.unwrap_or(b'1')));
         let end = lower[at..].find(&close).map(|e| at + e + close.len())?;
-        let text = crate::render::html_to_text(html.get(at..end).unwrap_or_default())
+        let text = crate::util::text::html_to_text(html.get(at..end).unwrap_or_default())
             .to_lowercase()
             .replace(['\u{2019}', '`'], "'");
         if text.trim().starts_with("what's changed") {
@@ -703,7 +703,7 @@ fn first_item(html: &str) -> Option<String> {
     let end = lower[start..]
         .find("</li>")
         .map_or(html.len(), |e| start + e);
-    let text = crate::render::html_to_text(html.get(start..end).unwrap_or_default());
+    let text = crate::util::text::html_to_text(html.get(start..end).unwrap_or_default());
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let tail = TAIL.get_or_init(|| {
         regex::Regex::new(r"(?i)(\s+by\s+@[\w.-]+(\[bot\])?)?(\s+in\s+(https?://\S+|#\d+))?\s*$")
@@ -714,7 +714,7 @@ fn first_item(html: &str) -> Option<String> {
         None => text,
     };
     let text = text.trim();
-    (!text.is_empty()).then(|| crate::render::shorten(text, NOTE_CHARS))
+    (!text.is_empty()).then(|| crate::util::text::shorten(text, NOTE_CHARS))
 }
 
 /// The first paragraph of release notes as plain text, at most
@@ -730,20 +730,20 @@ fn first_paragraph(html: &str) -> Option<String> {
         let end = lower[start..]
             .find("</p>")
             .map_or(html.len(), |e| start + e);
-        text = crate::render::html_to_text(html.get(start..end).unwrap_or_default());
+        text = crate::util::text::html_to_text(html.get(start..end).unwrap_or_default());
         if !text.trim().is_empty() {
             break;
         }
         from = end;
     }
     if text.trim().is_empty() {
-        text = crate::render::html_to_text(&strip_headings(html));
+        text = crate::util::text::html_to_text(&strip_headings(html));
     }
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if text.is_empty() {
         return None;
     }
-    Some(crate::render::shorten(&text, NOTE_CHARS))
+    Some(crate::util::text::shorten(&text, NOTE_CHARS))
 }
 
 /// Where the next `<p>` or `<p …>` starts (not `<pre>`, `<param>`).
@@ -916,25 +916,25 @@ pub fn render_template(
         let line = template[..offset].matches('\n').count() + 1;
         let after = &rest[open + 2..];
         let Some(close) = after.find("}}") else {
-            return Err(Error::invalid(Diagnostic::error(
+            return Err(Error::at(
                 path,
                 Some(line),
                 "`{{` is not closed; write a slot as {{digest}}",
-            )));
+            ));
         };
         let name = after[..close].trim();
         match values.get(name) {
             Some(v) => out.push_str(v.trim_end_matches('\n')),
             None => {
                 let known: Vec<String> = SLOTS.iter().map(|s| format!("{{{{{s}}}}}")).collect();
-                return Err(Error::invalid(Diagnostic::error(
+                return Err(Error::at(
                     path,
                     Some(line),
                     format!(
                         "unknown slot {{{{{name}}}}}; the slots are {}",
                         known.join(", ")
                     ),
-                )));
+                ));
             }
         }
         rest = &after[close + 2..];

@@ -5,14 +5,15 @@
 //! (any feed document), `store` (SQLite), `merge` (same story, related, rules).
 
 use crate::config::{FeedDef, Limit, UpstreamLocation};
-use crate::diag::{Diagnostic, Error};
-use crate::entry::{Entry, Source};
+use crate::config::{MatchRule, Matcher};
 use crate::fetch::{self, Fetcher, Outcome, Validators};
-use crate::merge::{self, Matcher, MergeOptions};
-use crate::par::parallel_map;
+use crate::merge::{self, MergeOptions};
+use crate::model::entry::{Entry, Source};
+use crate::model::Error;
 use crate::parse::{self, ParseError};
 use crate::site::Site;
-use crate::store::{self, SourceState, Store, StoredItem};
+use crate::store::{SourceState, Store, StoredItem};
+use crate::util::par::parallel_map;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{HashMap, HashSet};
 use url::Url;
@@ -73,11 +74,6 @@ pub fn configured_sources(site: &Site) -> Vec<ConfiguredSource> {
         }
     }
     out
-}
-
-/// Where the site's store is (`store:` or `TRIBUTARY_STORE`).
-pub fn store_location(site: &Site) -> store::Location {
-    site.store_location()
 }
 
 /// Open (creating if needed) the site's store.
@@ -356,7 +352,7 @@ fn stored_items(
                 },
                 seen,
             );
-            crate::urlpolicy::entry(&mut e);
+            crate::model::urlpolicy::entry(&mut e);
             if e.url.is_empty() {
                 return None;
             }
@@ -452,13 +448,13 @@ fn untitled(e: &Entry) -> String {
         .summary_html
         .as_deref()
         .or(e.content_html.as_deref())
-        .map(crate::render::html_to_text)
+        .map(crate::util::text::html_to_text)
         .unwrap_or_default();
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if text.is_empty() {
         return e.url.clone();
     }
-    crate::render::shorten(&text, 80)
+    crate::util::text::shorten(&text, 80)
 }
 
 /// The URL a source is fetched from: `current` (the stored URL, which a
@@ -486,13 +482,11 @@ pub fn location_url(
 /// `fetch --source NAME` names a configured source (by name or URL).
 pub fn check_only(sources: &[ConfiguredSource], only: Option<&str>) -> Result<(), Error> {
     match only {
-        Some(only) if !sources.iter().any(|s| s.name == only || s.key == only) => {
-            Err(Error::invalid(Diagnostic::error(
-                "feeds",
-                None,
-                format!("no upstream source is named {only:?} (see `tributary sources list`)"),
-            )))
-        }
+        Some(only) if !sources.iter().any(|s| s.name == only || s.key == only) => Err(Error::at(
+            "feeds",
+            None,
+            format!("no upstream source is named {only:?} (see `tributary sources list`)"),
+        )),
         _ => Ok(()),
     }
 }
@@ -621,7 +615,7 @@ pub fn fetch(
                 // Items the store refuses (its transaction rolled back) fail
                 // this source alone; if the store is gone, saving its state
                 // below fails too and ends the run.
-                Err(Error::Store(e)) => failed(
+                Err(e @ Error::Store { .. }) => failed(
                     &mut state,
                     format!("its items were not stored: {e}"),
                     None,
@@ -652,13 +646,7 @@ pub fn fetch(
     match fetch_thread.join() {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(Error::io("tokio runtime", e)),
-        Err(_) => {
-            return Err(Error::invalid(Diagnostic::error(
-                "fetch",
-                None,
-                "the fetch thread panicked",
-            )))
-        }
+        Err(_) => return Err(Error::at("fetch", None, "the fetch thread panicked")),
     }
     Ok(report)
 }
@@ -709,7 +697,7 @@ fn parse_outcome(
     // the feed's own link, where its pages live, not against the file path.
     if doc.as_ref().is_some_and(|d| d.scheme() == "file") {
         let home = parsed.as_ref().ok().and_then(|f| f.link.as_deref());
-        if let Some(home) = home.filter(|l| crate::urlpolicy::is_web(l)) {
+        if let Some(home) = home.filter(|l| crate::model::urlpolicy::is_web(l)) {
             if let Ok(home) = Url::parse(home) {
                 parsed = parse::parse_whole(body, Some(&home));
             }
@@ -747,13 +735,7 @@ fn start_fetches(
     let settings = &site.config.fetch;
     let slots = slots.unwrap_or_else(|| fetch::Slots::new(settings));
     let fetcher = Fetcher::with_slots(settings, Some(site.config.base_url.as_str()), slots)
-        .map_err(|e| {
-            Error::invalid(Diagnostic::error(
-                "tributary.yaml",
-                None,
-                format!("fetch: {e}"),
-            ))
-        })?;
+        .map_err(|e| Error::at("tributary.yaml", None, format!("fetch: {e}")))?;
     let (tx, rx) = std::sync::mpsc::sync_channel(PIPELINE);
     let thread = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -932,17 +914,12 @@ pub fn combine(
     let fresh = |e: &Entry| cutoff.is_none_or(|c| e.published >= c);
     let mut matchers = Vec::with_capacity(def.upstreams.len());
     for up in &def.upstreams {
-        let compile = |rules: &[merge::MatchRule]| -> Result<Vec<Matcher>, Error> {
+        let compile = |rules: &[MatchRule]| -> Result<Vec<Matcher>, Error> {
             rules
                 .iter()
                 .map(|r| {
-                    Matcher::new(r).map_err(|e| {
-                        Error::invalid(Diagnostic::error(
-                            &def.path,
-                            None,
-                            format!("{}: {e}", up.key),
-                        ))
-                    })
+                    Matcher::new(r)
+                        .map_err(|e| Error::at(&def.path, None, format!("{}: {e}", up.key)))
                 })
                 .collect()
         };

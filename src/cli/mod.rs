@@ -1,8 +1,8 @@
 //! The command line: `build`, `check`, `new`, `adopt`, `diff`, `fetch`, `sources`, `parse`, `digest`.
 
-use crate::build::{self, Options};
-use crate::diag::{Diagnostic, Error, Severity};
-use crate::digest::{self, PreReleases};
+use crate::app::build::{self, Options};
+use crate::app::digest::{self, PreReleases};
+use crate::model::{Diagnostic, Error, Severity};
 use crate::site::Site;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -329,8 +329,13 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
             json,
         } => {
             let bytes = read_document(feed)?;
-            let r =
-                crate::adopt::adopt(&cli.site, feed, &bytes, feed_name.as_deref(), &options(cli))?;
+            let r = crate::app::adopt::adopt(
+                &cli.site,
+                feed,
+                &bytes,
+                feed_name.as_deref(),
+                &options(cli),
+            )?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
             } else {
@@ -343,7 +348,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
             let against = match against {
                 Some(base) if is_url(base) => {
                     // Each document at its path under the live site's URL.
-                    let paths = crate::diff::document_paths(&cli.site, &opts)?;
+                    let paths = crate::app::diff::document_paths(&cli.site, &opts)?;
                     let base = if base.ends_with('/') {
                         base.clone()
                     } else {
@@ -353,19 +358,19 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
                     let bodies =
                         crate::fetch::get_many_blocking(&urls, &crate::fetch::Limits::default())
                             .map_err(fetch_error)?;
-                    crate::diff::Against::Fetched(paths.into_iter().zip(bodies).collect())
+                    crate::app::diff::Against::Fetched(paths.into_iter().zip(bodies).collect())
                 }
-                Some(dir) => crate::diff::Against::Dir(PathBuf::from(dir)),
+                Some(dir) => crate::app::diff::Against::Dir(PathBuf::from(dir)),
                 None => {
                     let site = Site::load(&cli.site)?;
-                    crate::diff::Against::Dir(site.output_dir(&opts))
+                    crate::app::diff::Against::Dir(site.output_dir(&opts))
                 }
             };
-            let r = crate::diff::diff(&cli.site, &against, &opts)?;
+            let r = crate::app::diff::diff(&cli.site, &against, &opts)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
             } else {
-                print!("{}", crate::diff::render_text(&r));
+                print!("{}", crate::app::diff::render_text(&r));
             }
             Ok(if r.id_changes > 0 {
                 ExitCode::from(3)
@@ -415,12 +420,12 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 Some(fill_template(digest, &d, &window, tz, title, &date)?)
             } else {
                 if *digest != DigestArgs::default() {
-                    return Err(Error::invalid(Diagnostic::error(
+                    return Err(Error::at(
                         "new",
                         None,
                         "--feed, --since, --from, --to, --template, --notes, --pre-releases and --fetch \
                          choose what a digest holds; add --from-digest to write one into the post",
-                    )));
+                    ));
                 }
                 None
             };
@@ -440,7 +445,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 }
             };
             match &cli.output {
-                Some(out) => crate::write::write_atomic(out, text.as_bytes())
+                Some(out) => crate::util::write::write_atomic(out, text.as_bytes())
                     .map_err(|e| Error::io(out, e))?,
                 None => print!("{text}"),
             }
@@ -534,14 +539,14 @@ fn migrate_store(cli: &Cli, from: &str, to: &str) -> Result<(), Error> {
     let from = Location::parse(from, &cli.site);
     let to = Location::parse(to, &cli.site);
     if from == to {
-        return Err(Error::invalid(crate::diag::Diagnostic::error(
+        return Err(Error::invalid(crate::model::diag::Diagnostic::error(
             "store migrate",
             None,
             format!("--from and --to are the same store ({from})"),
         )));
     }
     if !from.exists() {
-        return Err(Error::invalid(crate::diag::Diagnostic::error(
+        return Err(Error::invalid(crate::model::diag::Diagnostic::error(
             "store migrate",
             None,
             format!("{from} does not exist"),
@@ -553,17 +558,17 @@ fn migrate_store(cli: &Cli, from: &str, to: &str) -> Result<(), Error> {
     // The ledger: what the source store's side holds, added to the other side.
     let ledger_text = match source.shared() {
         Some(shared) => shared.ledger()?,
-        None => std::fs::read_to_string(cli.site.join(crate::ledger::FILE)).ok(),
+        None => std::fs::read_to_string(cli.site.join(crate::plan::ledger::FILE)).ok(),
     };
     let mut ledger_lines = 0;
     if let Some(text) = ledger_text {
-        let from_ledger = crate::ledger::Ledger::parse(&text).map_err(Error::Invalid)?;
+        let from_ledger = crate::plan::ledger::Ledger::parse(&text).map_err(Error::Invalid)?;
         ledger_lines = from_ledger.posts.len() + from_ledger.feeds.len();
         match dest.shared() {
             Some(shared) => {
                 let mut merged = match shared.ledger()? {
-                    Some(t) => crate::ledger::Ledger::parse(&t).map_err(Error::Invalid)?,
-                    None => crate::ledger::Ledger::default(),
+                    Some(t) => crate::plan::ledger::Ledger::parse(&t).map_err(Error::Invalid)?,
+                    None => crate::plan::ledger::Ledger::default(),
                 };
                 merged.add_missing(&from_ledger);
                 shared.save_ledger(&merged.to_text())?;
@@ -573,7 +578,7 @@ fn migrate_store(cli: &Cli, from: &str, to: &str) -> Result<(), Error> {
                 merged.add_missing(&from_ledger);
                 merged
                     .save(&cli.site)
-                    .map_err(|e| Error::io(cli.site.join(crate::ledger::FILE), e))?;
+                    .map_err(|e| Error::io(cli.site.join(crate::plan::ledger::FILE), e))?;
             }
         }
     }
@@ -583,7 +588,7 @@ fn migrate_store(cli: &Cli, from: &str, to: &str) -> Result<(), Error> {
     for (key, count) in store::census(&*source)? {
         let found = after.get(&key).copied();
         if found.is_none_or(|n| n < count) {
-            return Err(Error::invalid(crate::diag::Diagnostic::error(
+            return Err(Error::invalid(crate::model::diag::Diagnostic::error(
                 "store migrate",
                 None,
                 format!(
@@ -607,11 +612,11 @@ fn run_fetch(
     cli: &Cli,
     all: bool,
     only: Option<String>,
-) -> Result<crate::aggregate::FetchReport, Error> {
+) -> Result<crate::app::aggregate::FetchReport, Error> {
     use std::io::IsTerminal;
     let site = Site::load(&cli.site)?;
-    let mut store = crate::aggregate::open_store(&site)?;
-    let opts = crate::aggregate::FetchOptions {
+    let mut store = crate::app::aggregate::open_store(&site)?;
+    let opts = crate::app::aggregate::FetchOptions {
         all,
         only,
         keys: None,
@@ -621,13 +626,13 @@ fn run_fetch(
         now: chrono::Utc::now(),
         progress: !cli.quiet && std::io::stderr().is_terminal(),
     };
-    let r = crate::lease::fetch(&site, &mut *store, &opts)?;
+    let r = crate::app::lease::fetch(&site, &mut *store, &opts)?;
     // On a terminal the progress bar showed the run: only failures are worth
     // a line. Elsewhere (cron, CI, the daemon's log) every source gets one.
     for (name, result) in &r.sources {
-        let failed = matches!(result, crate::aggregate::SourceResult::Failed(_));
+        let failed = matches!(result, crate::app::aggregate::SourceResult::Failed(_));
         if failed || (!opts.progress && !cli.quiet) {
-            eprintln!("{name}: {}", crate::aggregate::describe(result));
+            eprintln!("{name}: {}", crate::app::aggregate::describe(result));
         }
     }
     if !cli.quiet {
@@ -637,7 +642,7 @@ fn run_fetch(
 }
 
 fn sources(cli: &Cli, command: &SourcesCommand) -> Result<ExitCode, Error> {
-    use crate::sources;
+    use crate::app::sources;
     match command {
         SourcesCommand::List => {
             let site = Site::load(&cli.site)?;
@@ -654,8 +659,7 @@ fn sources(cli: &Cli, command: &SourcesCommand) -> Result<ExitCode, Error> {
         SourcesCommand::Import { file, feed } => {
             sources::check_feed_name(feed)?;
             let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
-            let subs = sources::read_opml(&bytes)
-                .map_err(|m| Error::invalid(Diagnostic::error(file, None, m)))?;
+            let subs = sources::read_opml(&bytes).map_err(|m| Error::at(file, None, m))?;
             let added = sources::add_to_feed(&cli.site, feed, &subs)?;
             eprintln!(
                 "added {added} of {} sources to feeds/{feed}.yaml",
@@ -696,28 +700,24 @@ fn is_url(s: &str) -> bool {
 }
 
 fn fetch_error(e: crate::fetch::FetchError) -> Error {
-    Error::invalid(Diagnostic::error("fetch", None, e.to_string()))
+    Error::at("fetch", None, e.to_string())
 }
 
 /// A feed document from a file or an http(s) URL.
 fn read_document(source: &str) -> Result<Vec<u8>, Error> {
     if !is_url(source) {
-        return crate::adopt::read_source(source);
+        return crate::app::adopt::read_source(source);
     }
     let mut got =
         crate::fetch::get_many_blocking(&[source.to_string()], &crate::fetch::Limits::default())
             .map_err(fetch_error)?;
-    got.pop().flatten().ok_or_else(|| {
-        Error::invalid(Diagnostic::error(
-            source,
-            None,
-            "not found (HTTP 404 or 410)",
-        ))
-    })
+    got.pop()
+        .flatten()
+        .ok_or_else(|| Error::at(source, None, "not found (HTTP 404 or 410)"))
 }
 
-fn print_adopt(r: &crate::adopt::AdoptReport) {
-    use crate::adopt::MatchedBy;
+fn print_adopt(r: &crate::app::adopt::AdoptReport) {
+    use crate::app::adopt::MatchedBy;
     let count = |b: MatchedBy| r.matched.iter().filter(|m| m.by == b).count();
     println!(
         "adopted {} of {} entries from {} ({}): {} by link, {} by path on another host, {} by title and date",
@@ -757,7 +757,7 @@ fn print_adopt(r: &crate::adopt::AdoptReport) {
                 .unwrap_or_default()
         );
     }
-    println!("recorded in {}", crate::ledger::FILE);
+    println!("recorded in {}", crate::plan::ledger::FILE);
 }
 
 /// Write `content/YYYY-MM-DD-SLUG.md` with front matter and `body` (else a
@@ -790,8 +790,7 @@ pub fn new_post(
             tags.iter().map(|t| t.trim()).collect::<Vec<_>>().into(),
         );
     }
-    let yaml = crate::yaml::to_string(&fm)
-        .map_err(|e| Error::invalid(Diagnostic::error(&rel, None, e.message)))?;
+    let yaml = crate::util::yaml::to_string(&fm).map_err(|e| Error::at(&rel, None, e.message))?;
     let body = body.unwrap_or("Write here.\n");
     let newline = if body.ends_with('\n') { "" } else { "\n" };
     let text = format!("---\n{yaml}---\n\n{body}{newline}");

@@ -7,7 +7,7 @@
 //! tab-separated, one line per post (and one per feed), written atomically so
 //! that it diffs cleanly.
 
-use crate::diag::Diagnostic;
+use crate::model::diag::Diagnostic;
 use chrono::{DateTime, FixedOffset};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -181,7 +181,7 @@ impl Ledger {
         if std::fs::read_to_string(&path).is_ok_and(|old| old == text) {
             return Ok(false);
         }
-        crate::write::write_atomic(&path, text.as_bytes())?;
+        crate::util::write::write_atomic(&path, text.as_bytes())?;
         Ok(true)
     }
 }

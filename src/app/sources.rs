@@ -6,10 +6,11 @@
 //! `upstreams:` list of one feed file as text, so the user's comments and
 //! layout stay, and the result is checked before it replaces the file.
 
-use crate::aggregate::{configured_sources, ConfiguredSource};
+use crate::app::aggregate::{configured_sources, ConfiguredSource};
 use crate::config::FeedDef;
-use crate::diag::{Diagnostic, Error};
+use crate::model::Error;
 use crate::site::Site;
+use crate::store::health::Health;
 use quick_xml::events::Event;
 use std::path::{Path, PathBuf};
 use url::Url;
@@ -104,7 +105,8 @@ fn source_url(site: &Site, s: &ConfiguredSource) -> String {
         crate::config::UpstreamLocation::Http(u) => u.as_str(),
         crate::config::UpstreamLocation::File(_) => s.key.as_str(),
     };
-    crate::aggregate::location_url(site, &s.location, configured).unwrap_or_else(|_| s.key.clone())
+    crate::app::aggregate::location_url(site, &s.location, configured)
+        .unwrap_or_else(|_| s.key.clone())
 }
 
 /// YAML text for a plain scalar, quoted (JSON strings are valid YAML).
@@ -145,7 +147,7 @@ pub fn add_to_feed(root: &Path, feed: &str, subs: &[Subscription]) -> Result<usi
     // The new file must load: a source that the config would refuse is not written.
     FeedDef::parse(feed, &text, &rel).map_err(Error::invalid)?;
     std::fs::create_dir_all(root.join(FeedDef::DIR)).map_err(|e| Error::io(&path, e))?;
-    crate::write::write_atomic(&path, text.as_bytes()).map_err(|e| Error::io(&path, e))?;
+    crate::util::write::write_atomic(&path, text.as_bytes()).map_err(|e| Error::io(&path, e))?;
     Ok(added)
 }
 
@@ -264,12 +266,10 @@ pub fn discover(html: &str, page: &Url) -> Vec<Subscription> {
     out
 }
 
-pub use crate::health::Health;
-
 /// Configured sources with what the store knows of them.
 pub fn health(site: &Site) -> Result<Vec<Health>, Error> {
     let sources = configured_sources(site);
-    let states = match crate::aggregate::open_existing_store(site)? {
+    let states = match crate::app::aggregate::open_existing_store(site)? {
         Some(s) => s.sources()?,
         None => Vec::new(),
     };
@@ -312,7 +312,7 @@ pub fn health_table(rows: &[Health]) -> String {
         "NEXT DUE".into(),
     ]];
     for r in rows {
-        let status = crate::health::Status::of(r.state.as_ref()).to_string();
+        let status = crate::store::health::Status::of(r.state.as_ref()).to_string();
         let (last, items, next) = match &r.state {
             None => ("-".into(), "0".into(), "now".into()),
             Some(st) => {
@@ -362,7 +362,7 @@ fn find_source(site: &Site, name: &str) -> Result<ConfiguredSource, Error> {
         Some(src) => Ok(src.clone()),
         None => {
             let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
-            Err(Error::invalid(Diagnostic::error(
+            Err(Error::at(
                 "sources",
                 None,
                 format!(
@@ -373,7 +373,7 @@ fn find_source(site: &Site, name: &str) -> Result<ConfiguredSource, Error> {
                         names.join(", ")
                     }
                 ),
-            )))
+            ))
         }
     }
 }
@@ -384,7 +384,7 @@ fn find_source(site: &Site, name: &str) -> Result<ConfiguredSource, Error> {
 /// enabled). Returns the source's name.
 pub fn set_disabled(site: &Site, name: &str, disable: Option<&str>) -> Result<String, Error> {
     let src = find_source(site, name)?;
-    let mut store = crate::aggregate::open_store(site)?;
+    let mut store = crate::app::aggregate::open_store(site)?;
     let mut state = store.ensure_source(&src.key, &src.name)?;
     match disable {
         Some(reason) => {
@@ -427,7 +427,7 @@ fn elide(text: &str, max: usize) -> String {
 pub fn show(site: &Site, name: &str) -> Result<String, Error> {
     let src = find_source(site, name)?;
     let src = &src;
-    let state = match crate::aggregate::open_existing_store(site)? {
+    let state = match crate::app::aggregate::open_existing_store(site)? {
         Some(s) => s.source(&src.key)?,
         None => None,
     };
@@ -456,7 +456,7 @@ pub fn show(site: &Site, name: &str) -> Result<String, Error> {
     }
     lines.push((
         "status",
-        crate::health::Status::of(state.as_ref()).to_string(),
+        crate::store::health::Status::of(state.as_ref()).to_string(),
     ));
     if let Some(e) = &st.last_error {
         lines.push(("error", e.clone()));
@@ -501,11 +501,11 @@ pub fn check_feed_name(name: &str) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(Diagnostic::error(
+        Err(Error::at(
             "feeds",
             None,
             format!("--feed {name:?}: feed names use letters, digits, '-', '_' and '.'"),
-        )))
+        ))
     }
 }
 
@@ -513,7 +513,7 @@ pub fn check_feed_name(name: &str) -> Result<(), Error> {
 /// else the first feed its page announces (checked to be a feed). Fetched
 /// under the site's `fetch:` limits and address rules.
 pub fn resolve_feed(site: &Site, url: &str) -> Result<Subscription, Error> {
-    let fail = |m: String| Error::invalid(Diagnostic::error("sources add", None, m));
+    let fail = |m: String| Error::at("sources add", None, m);
     let fetcher =
         crate::fetch::Fetcher::new(&site.config.fetch, Some(site.config.base_url.as_str()))
             .map_err(|e| fail(e.to_string()))?;

@@ -2,13 +2,13 @@
 //! subscribe to (jekyll-feed's, Hugo's, anyone's), so that switching to
 //! tributary shows them nothing new.
 
-use crate::build::{self, ledger_key, Options, Prepared};
+use crate::app::build::{self, ledger_key, Options, Prepared};
 use crate::config::{Format, IdScheme, SiteConfig};
 use crate::content::Post;
-use crate::diag::{Diagnostic, Error};
-use crate::entry::Entry;
-use crate::ledger::FeedLine;
+use crate::model::entry::Entry;
+use crate::model::Error;
 use crate::parse::{self, ParsedFeed};
+use crate::plan::ledger::FeedLine;
 use crate::site::Site;
 use std::collections::HashMap;
 use std::path::Path;
@@ -44,7 +44,7 @@ pub fn infer_scheme(
         .find_map(|scheme| {
             let mut old_base: Option<String> = None;
             for (post, path, id) in &pairs {
-                let made = crate::ids::post_id(scheme, post, path, cfg);
+                let made = crate::plan::ids::post_id(scheme, post, path, cfg);
                 let rest = made.strip_prefix(base)?;
                 let prefix = id.strip_suffix(rest)?;
                 if !prefix.starts_with("http") || old_base.as_deref().is_some_and(|b| b != prefix) {
@@ -187,13 +187,8 @@ pub fn adopt(
     feed_name: Option<&str>,
     opts: &Options,
 ) -> Result<AdoptReport, Error> {
-    let old: ParsedFeed = parse::parse(bytes).map_err(|e| {
-        Error::invalid(Diagnostic::error(
-            source,
-            None,
-            format!("cannot read the feed: {e}"),
-        ))
-    })?;
+    let old: ParsedFeed = parse::parse(bytes)
+        .map_err(|e| Error::at(source, None, format!("cannot read the feed: {e}")))?;
     let before = build::load_ledger(root)?;
     let Prepared {
         site,
@@ -239,13 +234,10 @@ pub fn adopt(
         };
         let post = &loaded.posts[post];
         let key = ledger_key(post, &site.config.content);
-        let line = ledger.posts.get_mut(&key).ok_or_else(|| {
-            Error::invalid(Diagnostic::error(
-                &post.path,
-                None,
-                "internal: post missing from the ledger",
-            ))
-        })?;
+        let line = ledger
+            .posts
+            .get_mut(&key)
+            .ok_or_else(|| Error::at(&post.path, None, "internal: post missing from the ledger"))?;
         let replaced = before
             .posts
             .get(&key)
@@ -297,7 +289,7 @@ pub fn adopt(
                 continue;
             };
             line.id = rebase(
-                &crate::ids::post_id(scheme, post, &path, &site.config),
+                &crate::plan::ids::post_id(scheme, post, &path, &site.config),
                 &site.config,
                 &base,
             );
@@ -338,7 +330,7 @@ pub fn adopt(
     }
     ledger
         .save(root)
-        .map_err(|e| Error::io(root.join(crate::ledger::FILE), e))?;
+        .map_err(|e| Error::io(root.join(crate::plan::ledger::FILE), e))?;
     Ok(report)
 }
 
@@ -353,11 +345,11 @@ fn choose_feed(
     if let Some(w) = wanted {
         return match defs.iter().find(|d| d.name == w) {
             Some(d) => Ok(Some(d.name.clone())),
-            None => Err(Error::invalid(Diagnostic::error(
+            None => Err(Error::at(
                 "feeds",
                 None,
                 format!("--feed {w}: there is no feeds/{w}.yaml"),
-            ))),
+            )),
         };
     }
     if let Some(path) = old.self_url.as_deref().and_then(url_path) {

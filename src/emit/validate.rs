@@ -4,7 +4,7 @@
 //! and HTML without relative links. `tributary check` and the tests use it.
 
 use crate::config::Format;
-use crate::diag::Diagnostic;
+use crate::model::diag::Diagnostic;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use regex::Regex;

@@ -9,8 +9,8 @@
 //! are freed without waiting ([`reclaim_dead`]). On SQLite the same rules
 //! hold between processes sharing the file.
 
-use crate::aggregate::{self, FetchOptions, FetchReport, SourceResult};
-use crate::diag::Error;
+use crate::app::aggregate::{self, FetchOptions, FetchReport, SourceResult};
+use crate::model::Error;
 use crate::site::Site;
 use crate::store::Store;
 use chrono::{DateTime, Utc};

@@ -1,20 +1,28 @@
-//! tributary: publish Markdown posts as RSS 2.0, Atom 1.0 and JSON Feed 1.1.
+//! tributary: publish Markdown posts as RSS 2.0, Atom 1.0 and JSON Feed 1.1,
+//! and merge upstream feeds into combined ones.
 //!
-//! The pipeline, one module per concern:
-//! `config` (site and feed files) → `content` (posts on disk) → `render`
-//! (Markdown to safe, absolute HTML) → `entry` (the one model every part speaks)
-//! → `build` (select, paginate, skip what is unchanged) → `emit::{rss, atom, json}`
-//! → `write` (atomic files). `validate` checks the bytes the emitters wrote;
-//! `cli` is the command line on top.
+//! The folders are the layers, highest first; each imports only its own
+//! layer and the ones below (`tests/it/layers.rs` enforces it, README.md
+//! "Architecture" tells where a new piece goes):
 //!
-//! Upstream feeds: `aggregate` runs `fetch` (HTTP) → `parse` (any feed) →
-//! `store` (SQLite), and draws stored items into combined feeds with `merge`.
-//! `digest` writes a newsletter's releases section from a combined feed.
+//! ```text
+//! cli          the command line
+//! serve        the daemon
+//! app          each command's work: build, aggregate, lease, digest, adopt, diff, sources
+//! plan  emit   ids + ledger; the bytes of every format and page, and their checks
+//! site         a loaded site
+//! content  parse  fetch  store  merge     engines, none knows a site
+//! config       tributary.yaml and feeds/*.yaml as plain data
+//! model        Entry, Diagnostic, Error, the URL policy
+//! util         dates, text, atomic writes, parallel map, YAML, tag scanner
+//! ```
 //!
-//! The modules form layers (`util` → model → `config` → engines → `site` →
-//! outputs → pipelines → `serve` → `cli`); each imports only its layer and
-//! below. README.md, "Architecture", draws them; `tests/it/layers.rs`
-//! enforces them, so a new module needs a place there.
+//! A post: `content` (file → `Post`, Markdown → HTML) → `app::build` (→
+//! `Entry`, ids from `plan`, select, paginate) → `emit` (bytes) →
+//! `util::write` (atomic files) → `serve` (snapshot, HTTP).
+//! An upstream item: `app::aggregate` → `fetch` → `parse` (→ `Entry`) →
+//! `store`; at build time store → `merge` (rules, related, same story) →
+//! `emit`.
 
 pub mod app;
 pub mod cli;

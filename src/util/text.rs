@@ -1,6 +1,6 @@
 //! Plain text: XML-safe characters, entities decoded, whitespace folded,
-//! shortened for tables. Below every model module, so that `entry` and
-//! `urlpolicy` can clean text without importing `render`.
+//! HTML made text, shortened for tables. Below the model, so that `Entry`
+//! and the URL policy can clean text.
 
 use std::borrow::Cow;
 

@@ -32,115 +32,24 @@ fn options() -> Options {
 /// Render `markdown`; relative links and images resolve against `page`.
 pub fn markdown(markdown: &str, page: &Url) -> Rendered {
     let mut stray_tags = Vec::new();
+    let events: Vec<Event> = Parser::new_ext(markdown, options())
+        .into_offset_iter()
+        .map(|(ev, range)| {
+            if let Event::Html(h) | Event::InlineHtml(h) = &ev {
+                find_stray_tags(h, range.start, &mut stray_tags);
+            }
+            absolute(ev, page)
+        })
+        .collect();
+    let first_para = first_paragraph(&events);
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
-    let mut first_para: Option<Vec<Event>> = None;
-    let mut para_events: Vec<Event> = Vec::new();
-    let mut depth = 0usize;
-    let mut in_first_para = false;
-
-    let events =
-        Parser::new_ext(markdown, options())
-            .into_offset_iter()
-            .map(|(ev, range)| match ev {
-                Event::Start(Tag::Link {
-                    link_type,
-                    dest_url,
-                    title,
-                    id,
-                }) => Event::Start(Tag::Link {
-                    link_type,
-                    dest_url: absolutize_cow(dest_url, page),
-                    title,
-                    id,
-                }),
-                Event::Start(Tag::Image {
-                    link_type,
-                    dest_url,
-                    title,
-                    id,
-                }) => Event::Start(Tag::Image {
-                    link_type,
-                    dest_url: absolutize_cow(dest_url, page),
-                    title,
-                    id,
-                }),
-                Event::Html(h) => {
-                    find_stray_tags(&h, range.start, &mut stray_tags);
-                    Event::Html(rewrite_raw_html(h, page))
-                }
-                Event::InlineHtml(h) => {
-                    find_stray_tags(&h, range.start, &mut stray_tags);
-                    Event::InlineHtml(rewrite_raw_html(h, page))
-                }
-                other => other,
-            });
-
-    let mut collected: Vec<Event> = Vec::new();
-    for ev in events {
-        if first_para.is_none() {
-            match &ev {
-                Event::Start(Tag::Paragraph) if depth == 0 => in_first_para = true,
-                _ => {}
-            }
-            if in_first_para {
-                para_events.push(ev.clone());
-            }
-            if let Event::End(TagEnd::Paragraph) = ev {
-                if depth == 1 && in_first_para {
-                    in_first_para = false;
-                    first_para = Some(std::mem::take(&mut para_events));
-                }
-            }
-        }
-        match &ev {
-            Event::Start(_) => depth += 1,
-            Event::End(_) => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        collected.push(ev);
-    }
-    pulldown_cmark::html::push_html(&mut html, collected.into_iter());
+    pulldown_cmark::html::push_html(&mut html, events.into_iter());
 
     let excerpt_html = match markdown.find(EXCERPT_SEPARATOR) {
-        Some(pos) => {
-            let mut out = String::new();
-            pulldown_cmark::html::push_html(
-                &mut out,
-                Parser::new_ext(&markdown[..pos], options()).map(|ev| match ev {
-                    Event::Start(Tag::Link {
-                        link_type,
-                        dest_url,
-                        title,
-                        id,
-                    }) => Event::Start(Tag::Link {
-                        link_type,
-                        dest_url: absolutize_cow(dest_url, page),
-                        title,
-                        id,
-                    }),
-                    Event::Start(Tag::Image {
-                        link_type,
-                        dest_url,
-                        title,
-                        id,
-                    }) => Event::Start(Tag::Image {
-                        link_type,
-                        dest_url: absolutize_cow(dest_url, page),
-                        title,
-                        id,
-                    }),
-                    Event::Html(h) => Event::Html(rewrite_raw_html(h, page)),
-                    Event::InlineHtml(h) => Event::InlineHtml(rewrite_raw_html(h, page)),
-                    other => other,
-                }),
-            );
-            Some(out)
-        }
-        None => first_para.map(|evs| {
-            let mut out = String::new();
-            pulldown_cmark::html::push_html(&mut out, evs.into_iter());
-            out
-        }),
+        Some(pos) => Some(to_html(
+            Parser::new_ext(&markdown[..pos], options()).map(|ev| absolute(ev, page)),
+        )),
+        None => first_para.map(|evs| to_html(evs.into_iter())),
     };
     // Links written in a post pass the same URL policy as upstream ones.
     Rendered {
@@ -153,6 +62,68 @@ pub fn markdown(markdown: &str, page: &Url) -> Rendered {
             .filter(|h| !h.is_empty()),
         stray_tags,
     }
+}
+
+fn to_html<'a>(events: impl Iterator<Item = Event<'a>>) -> String {
+    let mut out = String::new();
+    pulldown_cmark::html::push_html(&mut out, events);
+    out
+}
+
+/// The event with its link, image or raw-HTML URLs made absolute against
+/// `page`: the one rewrite both the body and the excerpt go through.
+fn absolute<'a>(ev: Event<'a>, page: &Url) -> Event<'a> {
+    match ev {
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => Event::Start(Tag::Link {
+            link_type,
+            dest_url: absolutize_cow(dest_url, page),
+            title,
+            id,
+        }),
+        Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => Event::Start(Tag::Image {
+            link_type,
+            dest_url: absolutize_cow(dest_url, page),
+            title,
+            id,
+        }),
+        Event::Html(h) => Event::Html(rewrite_raw_html(h, page)),
+        Event::InlineHtml(h) => Event::InlineHtml(rewrite_raw_html(h, page)),
+        other => other,
+    }
+}
+
+/// The events of the first top-level paragraph, the excerpt when the post
+/// marks none.
+fn first_paragraph<'a>(events: &[Event<'a>]) -> Option<Vec<Event<'a>>> {
+    let mut depth = 0usize;
+    let mut start = None;
+    for (i, ev) in events.iter().enumerate() {
+        match ev {
+            Event::Start(Tag::Paragraph) if depth == 0 => start = Some(i),
+            Event::End(TagEnd::Paragraph) if depth == 1 => {
+                if let Some(s) = start {
+                    return Some(events[s..=i].to_vec());
+                }
+            }
+            _ => {}
+        }
+        match ev {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 fn absolutize_cow<'a>(url: CowStr<'a>, page: &Url) -> CowStr<'a> {

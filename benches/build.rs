@@ -367,6 +367,55 @@ fn verdict(time: Duration, target: Duration) -> &'static str {
 }
 
 /// A positive count from the environment, or `default`.
+/// The peer, in the same run: Hugo reading the same `content/` (the same
+/// YAML front matter and Markdown) and writing its RSS feed, its sitemap
+/// and, without a theme, no HTML pages: the least it can do for these
+/// posts. Cold (no `resources/` cache), best of two. Skipped when `hugo`
+/// is not on the PATH.
+fn hugo_peer(root: &Path) {
+    let version = std::process::Command::new("hugo").arg("version").output();
+    let Some(version) = version.ok().filter(|o| o.status.success()) else {
+        println!("hugo: not on the PATH, no peer figure");
+        return;
+    };
+    let config = "baseURL = 'https://bench.example.org/'\ntitle = 'Bench Weekly'\n\
+                  disableKinds = ['taxonomy', 'term']\n[services.rss]\nlimit = -1\n";
+    std::fs::write(root.join("hugo.toml"), config).expect("write hugo.toml");
+    let mut best: Option<Duration> = None;
+    for _ in 0..2 {
+        let dest = root.join("hugo-public");
+        let _ = std::fs::remove_dir_all(&dest);
+        let start = Instant::now();
+        let out = std::process::Command::new("hugo")
+            .arg("--source")
+            .arg(root)
+            .arg("--destination")
+            .arg(&dest)
+            .args(["--quiet", "--noBuildLock"])
+            .output()
+            .expect("run hugo");
+        let took = start.elapsed();
+        if !out.status.success() {
+            println!(
+                "hugo failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return;
+        }
+        best = Some(best.map_or(took, |b| b.min(took)));
+    }
+    let rss = std::fs::metadata(root.join("hugo-public/index.xml")).map_or(0, |m| m.len());
+    println!(
+        "hugo (same posts, RSS only, {}): {:.3} s best of 2, index.xml {}",
+        String::from_utf8_lossy(&version.stdout)
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("?"),
+        best.unwrap_or_default().as_secs_f64(),
+        mb(rss)
+    );
+}
+
 fn env_count(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -469,6 +518,7 @@ fn main() {
         one_changed.report.written
     );
     println!("(targets are informational; MISS does not fail the run)");
+    hugo_peer(root);
 
     if env_flag("BENCH_BREAKDOWN") {
         println!();

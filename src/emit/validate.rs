@@ -192,7 +192,7 @@ fn rfc3339(v: &mut Findings, what: &str, s: &str) -> Option<chrono::DateTime<chr
     }
 }
 
-fn rfc822(v: &mut Findings, what: &str, s: &str) {
+fn check_rfc822(v: &mut Findings, what: &str, s: &str) {
     let ok = chrono::DateTime::parse_from_rfc2822(s).is_ok()
         && s.split_whitespace().nth(3).is_some_and(|y| y.len() == 4);
     if !ok {
@@ -282,7 +282,7 @@ fn rss(bytes: &[u8], v: &mut Findings) {
     }
     v.url("channel link", &ch.link);
     if let Some(d) = &ch.last_build_date {
-        rfc822(v, "lastBuildDate", d);
+        check_rfc822(v, "lastBuildDate", d);
     }
     match ch
         .atom_ext
@@ -317,7 +317,7 @@ fn rss(bytes: &[u8], v: &mut Findings) {
             None => v.warning(format!("{what} has no guid")),
         }
         if let Some(d) = &it.pub_date {
-            rfc822(v, &format!("{what} pubDate"), d);
+            check_rfc822(v, &format!("{what} pubDate"), d);
         }
         if let Some(a) = &it.author {
             if !a.contains('@') {

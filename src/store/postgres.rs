@@ -539,23 +539,7 @@ struct Cols<'a> {
     store: &'a PgStore,
 }
 
-impl codec::Columns for Cols<'_> {
-    fn int(&self, i: usize) -> Result<i64, StoreError> {
-        self.row.try_get(i).map_err(self.store.db())
-    }
-    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
-        self.row.try_get(i).map_err(self.store.db())
-    }
-    fn text(&self, i: usize) -> Result<String, StoreError> {
-        self.row.try_get(i).map_err(self.store.db())
-    }
-    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
-        self.row.try_get(i).map_err(self.store.db())
-    }
-    fn corrupt(&self, message: String) -> StoreError {
-        self.store.corrupt(message)
-    }
-}
+codec::row_columns!(Cols<'_>, try_get);
 
 /// Columns `item_from_row` reads, in its order.
 const ITEM_COLUMNS: &str = "i.upstream_id, i.canonical_url, i.url, i.title, i.summary_html, \

@@ -337,23 +337,7 @@ struct Cols<'a, 'r> {
     store: &'a SqliteStore,
 }
 
-impl codec::Columns for Cols<'_, '_> {
-    fn int(&self, i: usize) -> Result<i64, StoreError> {
-        self.row.get(i).map_err(self.store.db())
-    }
-    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
-        self.row.get(i).map_err(self.store.db())
-    }
-    fn text(&self, i: usize) -> Result<String, StoreError> {
-        self.row.get(i).map_err(self.store.db())
-    }
-    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
-        self.row.get(i).map_err(self.store.db())
-    }
-    fn corrupt(&self, message: String) -> StoreError {
-        self.store.corrupt(message)
-    }
-}
+codec::row_columns!(Cols<'_, '_>, get);
 
 /// Columns `item_from_row` reads, in its order; from `ITEM_FROM`.
 const ITEM_COLUMNS: &str = "i.upstream_id, b.canonical_url, b.url, b.title, b.summary_html, \

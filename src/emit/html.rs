@@ -241,7 +241,18 @@ fn subscribe_box(out: &mut String, alternates: &[Alternate]) {
 }
 
 fn entry(out: &mut String, e: &Entry, page: &[&Entry]) {
-    out.push_str("<article>\n<h3>");
+    out.push_str("<article>\n");
+    entry_heading(out, e);
+    entry_summary(out, e);
+    entry_tags(out, e);
+    entry_via(out, e);
+    entry_related(out, e, page);
+    out.push_str("</article>\n");
+}
+
+/// The title (a link where the entry has a web URL), date and authors.
+fn entry_heading(out: &mut String, e: &Entry) {
+    out.push_str("<h3>");
     let title = if e.title.trim().is_empty() {
         "Untitled"
     } else {
@@ -258,9 +269,11 @@ fn entry(out: &mut String, e: &Entry, page: &[&Entry]) {
         out.push_str(&format!(" · by {}", names.join(", ")));
     }
     out.push_str("</p>\n");
+}
 
-    // A page lists entries, so it shows their summaries; where there is none,
-    // the start of the content as text (cutting HTML could break its markup).
+/// A page lists entries, so it shows their summaries; where there is none,
+/// the start of the content as text (cutting HTML could break its markup).
+fn entry_summary(out: &mut String, e: &Entry) {
     let (summary, content) = e.parts(ContentMode::Summary);
     match (
         e.summary_html.as_deref().filter(|s| !s.trim().is_empty()),
@@ -278,15 +291,22 @@ fn entry(out: &mut String, e: &Entry, page: &[&Entry]) {
         }
         (None, None) => {}
     }
+}
 
-    if !e.tags.is_empty() {
-        out.push_str("<ul class=\"tags\">");
-        for t in &e.tags {
-            out.push_str(&format!("<li>{}</li>", text(t)));
-        }
-        out.push_str("</ul>\n");
+fn entry_tags(out: &mut String, e: &Entry) {
+    if e.tags.is_empty() {
+        return;
     }
+    out.push_str("<ul class=\"tags\">");
+    for t in &e.tags {
+        out.push_str(&format!("<li>{}</li>", text(t)));
+    }
+    out.push_str("</ul>\n");
+}
 
+/// The sources the entry came through, each named once, linked to the item
+/// there (or else to the feed).
+fn entry_via(out: &mut String, e: &Entry) {
     let mut via: Vec<String> = Vec::new();
     for s in e.published_sources() {
         let href = s
@@ -305,7 +325,9 @@ fn entry(out: &mut String, e: &Entry, page: &[&Entry]) {
     if !via.is_empty() {
         out.push_str(&format!("<p class=\"via\">via {}</p>\n", via.join(", ")));
     }
+}
 
+fn entry_related(out: &mut String, e: &Entry, page: &[&Entry]) {
     let related: Vec<String> = e
         .related
         .iter()
@@ -325,7 +347,6 @@ fn entry(out: &mut String, e: &Entry, page: &[&Entry]) {
             related.join(", ")
         ));
     }
-    out.push_str("</article>\n");
 }
 
 fn paging_nav(out: &mut String, paging: &Paging) {

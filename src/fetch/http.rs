@@ -244,16 +244,9 @@ impl Fetcher {
             if let Err(e) = self.check_target(&current, hops > 0, &original) {
                 return Outcome::failed(e);
             }
-            let mut request = self.inner.client.get(current.clone());
-            if let Some(v) = validators.etag.as_deref().and_then(header_value) {
-                request = request.header(header::IF_NONE_MATCH, v);
-            }
-            if let Some(v) = validators.last_modified.as_deref().and_then(header_value) {
-                request = request.header(header::IF_MODIFIED_SINCE, v);
-            }
-            let mut resp = match request.send().await {
+            let resp = match self.send(&current, validators).await {
                 Ok(r) => r,
-                Err(e) => return Outcome::failed(request_error(&current, &e)),
+                Err(e) => return Outcome::failed(e),
             };
             let status = resp.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
@@ -268,73 +261,68 @@ impl Fetcher {
                     status,
                     StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
                 );
-                let location = resp
-                    .headers()
-                    .get(header::LOCATION)
-                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-                let Some(location) = location else {
-                    return Outcome::failed(FetchError::Request {
-                        url: current.to_string(),
-                        message: format!("HTTP {} without a Location header", status.as_u16()),
-                    });
-                };
-                current = match current.join(location.trim()) {
+                current = match redirect_target(&resp, &current) {
                     Ok(u) => u,
-                    Err(e) => {
-                        return Outcome::failed(FetchError::InvalidUrl {
-                            url: location,
-                            message: format!("{e} (redirected from {current})"),
-                        })
-                    }
+                    Err(e) => return Outcome::failed(e),
                 };
                 continue;
             }
-
             let permanent_url =
                 (hops > 0 && all_permanent && current != original).then(|| current.to_string());
-            let min_interval = cache_max_age(resp.headers());
-            return match status {
-                StatusCode::NOT_MODIFIED => Outcome::NotModified {
-                    permanent_url,
-                    min_interval,
-                },
-                StatusCode::GONE => Outcome::Gone { permanent_url },
-                s if s.is_success() => {
-                    let h = resp.headers();
-                    let validators = Validators {
-                        etag: header_text(h, header::ETAG),
-                        last_modified: header_text(h, header::LAST_MODIFIED),
-                    };
-                    let content_type = header_text(h, header::CONTENT_TYPE);
-                    match read_capped(&mut resp, &current, self.inner.max_body).await {
-                        Ok(body) => Outcome::Fetched {
-                            body,
-                            validators,
-                            final_url: current.to_string(),
-                            permanent_url,
-                            min_interval,
-                            content_type,
-                        },
-                        Err(e) => Outcome::failed(e),
-                    }
+            return self.answer(resp, &current, permanent_url).await;
+        }
+    }
+
+    /// One conditional GET of one hop, redirects not followed.
+    async fn send(
+        &self,
+        url: &Url,
+        validators: &Validators,
+    ) -> Result<reqwest::Response, FetchError> {
+        let mut request = self.inner.client.get(url.clone());
+        if let Some(v) = validators.etag.as_deref().and_then(header_value) {
+            request = request.header(header::IF_NONE_MATCH, v);
+        }
+        if let Some(v) = validators.last_modified.as_deref().and_then(header_value) {
+            request = request.header(header::IF_MODIFIED_SINCE, v);
+        }
+        request.send().await.map_err(|e| request_error(url, &e))
+    }
+
+    /// What a final (not redirecting) response at `url` comes to.
+    async fn answer(
+        &self,
+        mut resp: reqwest::Response,
+        url: &Url,
+        permanent_url: Option<String>,
+    ) -> Outcome {
+        let min_interval = cache_max_age(resp.headers());
+        match resp.status() {
+            StatusCode::NOT_MODIFIED => Outcome::NotModified {
+                permanent_url,
+                min_interval,
+            },
+            StatusCode::GONE => Outcome::Gone { permanent_url },
+            s if s.is_success() => {
+                let h = resp.headers();
+                let validators = Validators {
+                    etag: header_text(h, header::ETAG),
+                    last_modified: header_text(h, header::LAST_MODIFIED),
+                };
+                let content_type = header_text(h, header::CONTENT_TYPE);
+                match read_capped(&mut resp, url, self.inner.max_body).await {
+                    Ok(body) => Outcome::Fetched {
+                        body,
+                        validators,
+                        final_url: url.to_string(),
+                        permanent_url,
+                        min_interval,
+                        content_type,
+                    },
+                    Err(e) => Outcome::failed(e),
                 }
-                s => {
-                    let retry_after = match s {
-                        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
-                            header_text(resp.headers(), header::RETRY_AFTER)
-                                .and_then(|v| headers::retry_after(&v, chrono::Utc::now()))
-                        }
-                        _ => None,
-                    };
-                    Outcome::Failed {
-                        error: FetchError::Status {
-                            url: current.to_string(),
-                            status: s.as_u16(),
-                        },
-                        retry_after,
-                    }
-                }
-            };
+            }
+            s => failed_status(resp.headers(), url, s),
         }
     }
 
@@ -525,6 +513,39 @@ fn request_error(url: &Url, e: &reqwest::Error) -> FetchError {
 }
 
 /// A stored validator as a header value, byte for byte; `None` if it cannot be one.
+/// Where a redirect at `url` points, resolved against it.
+fn redirect_target(resp: &reqwest::Response, url: &Url) -> Result<Url, FetchError> {
+    let Some(location) = header_text(resp.headers(), header::LOCATION) else {
+        return Err(FetchError::Request {
+            url: url.to_string(),
+            message: format!("HTTP {} without a Location header", resp.status().as_u16()),
+        });
+    };
+    url.join(location.trim())
+        .map_err(|e| FetchError::InvalidUrl {
+            url: location,
+            message: format!("{e} (redirected from {url})"),
+        })
+}
+
+/// An error status, with the `Retry-After` of the statuses that mean "later".
+fn failed_status(h: &HeaderMap, url: &Url, status: StatusCode) -> Outcome {
+    let retry_after = match status {
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+            header_text(h, header::RETRY_AFTER)
+                .and_then(|v| headers::retry_after(&v, chrono::Utc::now()))
+        }
+        _ => None,
+    };
+    Outcome::Failed {
+        error: FetchError::Status {
+            url: url.to_string(),
+            status: status.as_u16(),
+        },
+        retry_after,
+    }
+}
+
 fn header_value(v: &str) -> Option<HeaderValue> {
     HeaderValue::from_bytes(v.as_bytes()).ok()
 }

@@ -70,57 +70,61 @@ pub fn merge(posts: Vec<Entry>, upstream: Vec<Entry>, opts: &MergeOptions) -> Ve
     let n_posts = posts.len();
     let all: Vec<Entry> = posts.into_iter().chain(upstream).collect();
     let mut uf = UnionFind::new(all.len(), n_posts);
-
-    let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(all.len());
-    for (i, e) in all.iter().enumerate() {
-        if e.id.is_empty() {
-            continue;
-        }
-        match by_id.get(e.id.as_str()) {
-            Some(&first) => uf.union(first, i),
-            None => {
-                by_id.insert(&e.id, i);
-            }
-        }
-    }
-    drop(by_id);
+    let ids = all.iter().enumerate().filter(|(_, e)| !e.id.is_empty());
+    union_by_key(ids.map(|(i, e)| (e.id.as_str(), i)), all.len(), &mut uf);
 
     // Canonical URLs and normalized titles are the work: on every core.
-    let keys: Vec<(Vec<String>, String)> = crate::util::par::parallel_map(&all, 512, |e| {
-        let mut urls: Vec<String> = Vec::with_capacity(1);
-        let item_urls = e.sources.iter().filter_map(|s| s.item_url.as_deref());
-        for u in std::iter::once(e.url.as_str()).chain(item_urls.filter(|u| *u != e.url)) {
-            if let Some(key) = canonical_url(u).filter(|k| names_a_page(k)) {
-                if !urls.contains(&key) {
-                    urls.push(key);
-                }
-            }
-        }
-        (urls, normalize_title(&e.title))
-    });
-    let mut by_url: HashMap<&str, usize> = HashMap::with_capacity(all.len());
-    for (i, (urls, _)) in keys.iter().enumerate() {
-        for key in urls {
-            match by_url.get(key.as_str()) {
-                Some(&first) => uf.union(first, i),
-                None => {
-                    by_url.insert(key, i);
-                }
-            }
-        }
-    }
-    drop(by_url);
-
+    let keys = crate::util::par::parallel_map(&all, 512, story_keys);
+    let urls = keys.iter().enumerate();
+    let urls = urls.flat_map(|(i, (urls, _))| urls.iter().map(move |u| (u.as_str(), i)));
+    union_by_key(urls, all.len(), &mut uf);
     let titles: Vec<&str> = keys.iter().map(|(_, t)| t.as_str()).collect();
     union_titles(&all, &titles, &mut uf, opts.title_window);
     drop(titles);
     drop(keys);
 
-    // Groups in order of their first member, so that ties sort the same way
-    // on every run.
+    let groups = groups(&mut uf, all.len());
+    newest_first(fold_groups(all, groups, n_posts))
+}
+
+/// Union each item with the first item of the same key; `keys` come in item
+/// order, so the sets are the same on every run.
+fn union_by_key<'a>(
+    keys: impl Iterator<Item = (&'a str, usize)>,
+    capacity: usize,
+    uf: &mut UnionFind,
+) {
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(capacity);
+    for (key, i) in keys {
+        match first.get(key) {
+            Some(&f) => uf.union(f, i),
+            None => {
+                first.insert(key, i);
+            }
+        }
+    }
+}
+
+/// An item's distinct canonical URLs that name a page, and its normalized title.
+fn story_keys(e: &Entry) -> (Vec<String>, String) {
+    let mut urls: Vec<String> = Vec::with_capacity(1);
+    let item_urls = e.sources.iter().filter_map(|s| s.item_url.as_deref());
+    for u in std::iter::once(e.url.as_str()).chain(item_urls.filter(|u| *u != e.url)) {
+        if let Some(key) = canonical_url(u).filter(|k| names_a_page(k)) {
+            if !urls.contains(&key) {
+                urls.push(key);
+            }
+        }
+    }
+    (urls, normalize_title(&e.title))
+}
+
+/// The members of each set, in order of their first member, so that ties
+/// sort the same way on every run.
+fn groups(uf: &mut UnionFind, n: usize) -> Vec<Vec<usize>> {
     let mut group_of_root: HashMap<usize, usize> = HashMap::new();
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    for i in 0..all.len() {
+    for i in 0..n {
         let root = uf.find(i);
         let g = *group_of_root.entry(root).or_insert_with(|| {
             groups.push(Vec::new());
@@ -128,6 +132,12 @@ pub fn merge(posts: Vec<Entry>, upstream: Vec<Entry>, opts: &MergeOptions) -> Ve
         });
         groups[g].push(i);
     }
+    groups
+}
+
+/// One entry per group: its local post with the copies' sources, or its
+/// members combined.
+fn fold_groups(all: Vec<Entry>, groups: Vec<Vec<usize>>, n_posts: usize) -> Vec<Entry> {
     let mut slots: Vec<Option<Entry>> = all.into_iter().map(Some).collect();
     let mut out: Vec<Entry> = Vec::with_capacity(groups.len());
     for members in groups {
@@ -146,7 +156,7 @@ pub fn merge(posts: Vec<Entry>, upstream: Vec<Entry>, opts: &MergeOptions) -> Ve
             (None, None) => {}
         }
     }
-    newest_first(out)
+    out
 }
 
 /// Sort by (published desc, id asc), moving each entry once: entries are large.
@@ -258,64 +268,39 @@ fn push_authors(into: &mut Vec<Person>, more: Vec<Person>) {
 /// Jaccard ≥ t share a token among the first `|x| − ⌈t·|x|⌉ + 1` of each.
 /// Everything per item lives in flat arrays: this runs over every item.
 fn union_titles(all: &[Entry], normalized: &[&str], uf: &mut UnionFind, window: Duration) {
-    let n = all.len();
     let window_ms = window.num_milliseconds();
-    let times: Vec<i64> = all.iter().map(|e| e.published.timestamp_millis()).collect();
-
-    // Upstream feeds of each item, interned: `feeds[feed_off[i]..feed_off[i + 1]]`.
-    let mut feed_ids: HashMap<&str, u32> = HashMap::new();
-    let mut feed_off: Vec<usize> = Vec::with_capacity(n + 1);
-    let mut feeds: Vec<u32> = Vec::with_capacity(n);
-    feed_off.push(0);
-    for e in all {
-        for s in &e.sources {
-            let next = u32::try_from(feed_ids.len()).unwrap_or(u32::MAX);
-            feeds.push(*feed_ids.entry(s.feed_url.as_str()).or_insert(next));
+    let feeds = FeedSets::new(all);
+    let sets = TokenSets::new(normalized);
+    let postings = title_postings(all, &sets);
+    for bucket in postings.chunk_by(|a, b| a.0 == b.0) {
+        for (k, &(_, ta, _, a)) in bucket.iter().enumerate() {
+            for &(_, tb, _, b) in bucket[k + 1..].iter().take(MAX_TITLE_COMPARISONS) {
+                if tb - ta > window_ms {
+                    break;
+                }
+                if sets.alike(a, b) && uf.find(a) != uf.find(b) && !feeds.share(a, b) {
+                    uf.union(a, b);
+                }
+            }
         }
-        feed_off.push(feeds.len());
     }
-    let share_feed = |a: usize, b: usize| {
-        let fb = &feeds[feed_off[b]..feed_off[b + 1]];
-        feeds[feed_off[a]..feed_off[a + 1]]
-            .iter()
-            .any(|f| fb.contains(f))
-    };
+}
 
-    // Token sets, sorted and deduplicated, empty when the title says too
-    // little: `toks[tok_off[i]..tok_off[i + 1]]`.
-    let mut tok_off: Vec<usize> = Vec::with_capacity(n + 1);
-    let mut toks: Vec<&str> = Vec::with_capacity(n * 6);
-    let mut hashes: Vec<u64> = Vec::with_capacity(n);
-    let mut scratch: Vec<&str> = Vec::new();
-    tok_off.push(0);
-    for title in normalized {
-        scratch.clear();
-        scratch.extend(title.split(' ').filter(|t| !t.is_empty()));
-        scratch.sort_unstable();
-        scratch.dedup();
-        if title::is_distinctive(&scratch) {
-            toks.extend_from_slice(&scratch);
-        }
-        tok_off.push(toks.len());
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for t in &scratch {
-            h.update(t.as_bytes());
-            h.update(&[0]);
-        }
-        hashes.push(h.digest());
-    }
-    let set = |i: usize| &toks[tok_off[i]..tok_off[i + 1]];
-
+/// (prefix token, published ms, id, item), sorted: a bucket is a run of one
+/// token, in (published, id) order. Each set is posted under its rarest
+/// tokens only (the prefix filter of [`union_titles`]).
+fn title_postings<'a>(
+    all: &'a [Entry],
+    sets: &TokenSets<'a>,
+) -> Vec<(&'a str, i64, &'a str, usize)> {
     let mut freq: HashMap<&str, u32> = HashMap::new();
-    for t in &toks {
+    for t in &sets.toks {
         *freq.entry(t).or_default() += 1;
     }
-    // (prefix token, published, id, item): a bucket is a run of one token,
-    // in (published, id) order.
-    let mut postings: Vec<(&str, i64, &str, usize)> = Vec::with_capacity(n);
+    let mut postings: Vec<(&str, i64, &str, usize)> = Vec::with_capacity(all.len());
     let mut by_rarity: Vec<(u32, &str)> = Vec::new();
-    for i in 0..n {
-        let s = set(i);
+    for (i, e) in all.iter().enumerate() {
+        let s = sets.set(i);
         if s.is_empty() {
             continue;
         }
@@ -324,27 +309,93 @@ fn union_titles(all: &[Entry], normalized: &[&str], uf: &mut UnionFind, window: 
         by_rarity.sort_unstable();
         let prefix = s.len() - (JACCARD_NUM * s.len()).div_ceil(JACCARD_DEN) + 1;
         for &(_, t) in by_rarity.iter().take(prefix) {
-            postings.push((t, times[i], all[i].id.as_str(), i));
+            postings.push((t, e.published.timestamp_millis(), e.id.as_str(), i));
         }
     }
     postings.sort_unstable();
-    for bucket in postings.chunk_by(|a, b| a.0 == b.0) {
-        for (k, &(_, ta, _, a)) in bucket.iter().enumerate() {
-            for &(_, tb, _, b) in bucket[k + 1..].iter().take(MAX_TITLE_COMPARISONS) {
-                if tb - ta > window_ms {
-                    break;
-                }
-                let (sa, sb) = (set(a), set(b));
-                // Different sets reach 0.9 only with 9 common tokens or more.
-                let maybe = if hashes[a] == hashes[b] {
-                    sa == sb
-                } else {
-                    sa.len().min(sb.len()) >= JACCARD_NUM && same_title(sa, sb)
-                };
-                if maybe && uf.find(a) != uf.find(b) && !share_feed(a, b) {
-                    uf.union(a, b);
-                }
+    postings
+}
+
+/// The upstream feeds of each item, interned, in flat arrays (this runs over
+/// every item): item `i`'s are `ids[off[i]..off[i + 1]]`.
+struct FeedSets {
+    ids: Vec<u32>,
+    off: Vec<usize>,
+}
+
+impl FeedSets {
+    fn new(all: &[Entry]) -> Self {
+        let mut interned: HashMap<&str, u32> = HashMap::new();
+        let mut off: Vec<usize> = Vec::with_capacity(all.len() + 1);
+        let mut ids: Vec<u32> = Vec::with_capacity(all.len());
+        off.push(0);
+        for e in all {
+            for s in &e.sources {
+                let next = u32::try_from(interned.len()).unwrap_or(u32::MAX);
+                ids.push(*interned.entry(s.feed_url.as_str()).or_insert(next));
             }
+            off.push(ids.len());
+        }
+        FeedSets { ids, off }
+    }
+
+    /// Whether items `a` and `b` came through one upstream feed.
+    fn share(&self, a: usize, b: usize) -> bool {
+        let fb = &self.ids[self.off[b]..self.off[b + 1]];
+        self.ids[self.off[a]..self.off[a + 1]]
+            .iter()
+            .any(|f| fb.contains(f))
+    }
+}
+
+/// Each title's token set, sorted and deduplicated, empty when the title
+/// says too little: item `i`'s is `toks[off[i]..off[i + 1]]`; equal sets
+/// have equal `hashes`.
+struct TokenSets<'a> {
+    toks: Vec<&'a str>,
+    off: Vec<usize>,
+    hashes: Vec<u64>,
+}
+
+impl<'a> TokenSets<'a> {
+    fn new(normalized: &[&'a str]) -> Self {
+        let n = normalized.len();
+        let mut off: Vec<usize> = Vec::with_capacity(n + 1);
+        let mut toks: Vec<&str> = Vec::with_capacity(n * 6);
+        let mut hashes: Vec<u64> = Vec::with_capacity(n);
+        let mut scratch: Vec<&str> = Vec::new();
+        off.push(0);
+        for title in normalized {
+            scratch.clear();
+            scratch.extend(title.split(' ').filter(|t| !t.is_empty()));
+            scratch.sort_unstable();
+            scratch.dedup();
+            if title::is_distinctive(&scratch) {
+                toks.extend_from_slice(&scratch);
+            }
+            off.push(toks.len());
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            for t in &scratch {
+                h.update(t.as_bytes());
+                h.update(&[0]);
+            }
+            hashes.push(h.digest());
+        }
+        TokenSets { toks, off, hashes }
+    }
+
+    fn set(&self, i: usize) -> &[&'a str] {
+        &self.toks[self.off[i]..self.off[i + 1]]
+    }
+
+    /// Whether the titles of items `a` and `b` are near-identical.
+    fn alike(&self, a: usize, b: usize) -> bool {
+        let (sa, sb) = (self.set(a), self.set(b));
+        // Different sets reach 0.9 only with 9 common tokens or more.
+        if self.hashes[a] == self.hashes[b] {
+            sa == sb
+        } else {
+            sa.len().min(sb.len()) >= JACCARD_NUM && same_title(sa, sb)
         }
     }
 }

@@ -169,6 +169,32 @@ pub(super) trait Columns {
     fn corrupt(&self, message: String) -> StoreError;
 }
 
+/// `Columns` for a backend's row wrapper (`row`, `store` fields): every
+/// column read the same way, through the driver's getter `$get`, its errors
+/// named by `store.db()`, so that the backends differ only in that getter.
+macro_rules! row_columns {
+    ($cols:ty, $get:ident) => {
+        impl $crate::store::codec::Columns for $cols {
+            fn int(&self, i: usize) -> Result<i64, $crate::store::StoreError> {
+                self.row.$get(i).map_err(self.store.db())
+            }
+            fn opt_int(&self, i: usize) -> Result<Option<i64>, $crate::store::StoreError> {
+                self.row.$get(i).map_err(self.store.db())
+            }
+            fn text(&self, i: usize) -> Result<String, $crate::store::StoreError> {
+                self.row.$get(i).map_err(self.store.db())
+            }
+            fn opt_text(&self, i: usize) -> Result<Option<String>, $crate::store::StoreError> {
+                self.row.$get(i).map_err(self.store.db())
+            }
+            fn corrupt(&self, message: String) -> $crate::store::StoreError {
+                self.store.corrupt(message)
+            }
+        }
+    };
+}
+pub(super) use row_columns;
+
 /// A source from a row in the order every backend selects it: key, name,
 /// url, etag, last_modified, last_fetch, last_success, last_error,
 /// consecutive_failures, next_due, min_interval_secs, disabled, item count.

@@ -7,6 +7,7 @@
 //! - upserting an item keeps its `first_seen` and replaces its content when it changed;
 //! - a source removed from the configuration keeps its rows.
 
+mod changes;
 mod codec;
 mod copy;
 pub mod health;

@@ -27,6 +27,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, Client, Config, IsolationLevel, NoTls, Row};
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::changes::{Change, Known};
 use super::codec::{self, date_parts, encode, nanos, opt_nanos};
 use super::location::redact;
 use super::{ItemRecord, SharedDoc, SharedStore, SourceState, Store, StoreError, StoredItem};
@@ -538,23 +539,7 @@ struct Cols<'a> {
     store: &'a PgStore,
 }
 
-impl codec::Columns for Cols<'_> {
-    fn int(&self, i: usize) -> Result<i64, StoreError> {
-        self.row.try_get(i).map_err(self.store.db())
-    }
-    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
-        self.row.try_get(i).map_err(self.store.db())
-    }
-    fn text(&self, i: usize) -> Result<String, StoreError> {
-        self.row.try_get(i).map_err(self.store.db())
-    }
-    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
-        self.row.try_get(i).map_err(self.store.db())
-    }
-    fn corrupt(&self, message: String) -> StoreError {
-        self.store.corrupt(message)
-    }
-}
+codec::row_columns!(Cols<'_>, try_get);
 
 /// Columns `item_from_row` reads, in its order.
 const ITEM_COLUMNS: &str = "i.upstream_id, i.canonical_url, i.url, i.title, i.summary_html, \
@@ -690,6 +675,37 @@ impl<'a> Columns<'a> {
     }
 }
 
+/// The documents of one publish whose bytes the store lacks, as column arrays.
+#[derive(Default)]
+struct DocColumns<'a> {
+    path: Vec<&'a str>,
+    body: Vec<&'a [u8]>,
+    hash: Vec<i64>,
+    modified: Vec<Option<i64>>,
+}
+
+impl<'a> DocColumns<'a> {
+    /// The documents of `docs` (each with its hash and modified time) whose
+    /// hash differs from the `stored` one.
+    fn changed(
+        docs: &[(&'a SharedDoc, i64, Option<i64>)],
+        stored: &HashMap<String, (i64, Option<i64>)>,
+    ) -> Self {
+        let mut out = DocColumns::default();
+        for &(d, h, m) in docs {
+            // Same bytes: the stored `Last-Modified` stays, whichever
+            // replica built them and whatever its own manifest says.
+            if stored.get(&d.path).map(|(sh, _)| *sh) != Some(h) {
+                out.path.push(&d.path);
+                out.body.push(&d.body);
+                out.hash.push(h);
+                out.modified.push(m);
+            }
+        }
+        out
+    }
+}
+
 /// Of several items with one id, the last: the indexes to keep, in order.
 fn last_of_each(ids: impl Iterator<Item = impl AsRef<str>>) -> Vec<usize> {
     let ids: Vec<_> = ids.collect();
@@ -762,6 +778,99 @@ impl PgStore {
             .ok_or_else(|| self.corrupt("no documents generation".to_string()))?
             .try_get(0)
             .map_err(self.db())
+    }
+
+    /// The items the source with row id `source` holds.
+    async fn known_items<C: GenericClient>(&self, c: &C, source: i64) -> Result<Known, StoreError> {
+        let db = self.db();
+        let sql = "SELECT upstream_id, id, fingerprint FROM items WHERE source = $1";
+        let mut known = Known::default();
+        for row in rows(c, sql, &[&source]).await.map_err(&db)? {
+            let id: String = row.try_get(0).map_err(&db)?;
+            known.insert(
+                id,
+                row.try_get(1).map_err(&db)?,
+                row.try_get(2).map_err(&db)?,
+            );
+        }
+        Ok(known)
+    }
+
+    /// The documents the store holds: path -> (hash, modified).
+    async fn stored_docs<C: GenericClient>(
+        &self,
+        c: &C,
+    ) -> Result<HashMap<String, (i64, Option<i64>)>, StoreError> {
+        let db = self.db();
+        let mut stored = HashMap::new();
+        for row in rows(c, "SELECT path, hash, modified FROM documents", &[])
+            .await
+            .map_err(&db)?
+        {
+            stored.insert(
+                row.try_get(0).map_err(&db)?,
+                (row.try_get(1).map_err(&db)?, row.try_get(2).map_err(&db)?),
+            );
+        }
+        Ok(stored)
+    }
+
+    /// Write `changed` and delete every document not in `paths`; whether
+    /// anything changed.
+    async fn replace_docs<C: GenericClient>(
+        &self,
+        c: &C,
+        changed: &DocColumns<'_>,
+        paths: &[&str],
+    ) -> Result<bool, StoreError> {
+        let db = self.db();
+        let written = !changed.path.is_empty();
+        if written {
+            exec(
+                c,
+                "INSERT INTO documents (path, body, hash, modified)
+                 SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::int8[], $4::int8[])
+                 ON CONFLICT (path) DO UPDATE SET body = excluded.body,
+                     hash = excluded.hash, modified = excluded.modified",
+                &[
+                    &changed.path,
+                    &changed.body,
+                    &changed.hash,
+                    &changed.modified,
+                ],
+            )
+            .await
+            .map_err(&db)?;
+        }
+        let deleted = exec(
+            c,
+            "DELETE FROM documents WHERE NOT (path = ANY($1))",
+            &[&paths],
+        )
+        .await
+        .map_err(&db)?;
+        Ok(written || deleted > 0)
+    }
+
+    /// Store the new documents generation and tell the listeners.
+    async fn announce<C: GenericClient>(&self, c: &C, generation: i64) -> Result<(), StoreError> {
+        let db = self.db();
+        exec(
+            c,
+            "UPDATE meta SET value = $1 WHERE key = 'documents_generation'",
+            &[&generation],
+        )
+        .await
+        .map_err(&db)?;
+        // Delivered to listeners when the transaction commits.
+        exec(
+            c,
+            "SELECT pg_notify($1, $2)",
+            &[&CHANNEL, &generation.to_string()],
+        )
+        .await
+        .map_err(&db)?;
+        Ok(())
     }
 
     fn unknown(&self, key: &str) -> StoreError {
@@ -846,33 +955,19 @@ impl PgStore {
             .ok_or_else(|| self.unknown(key))?
             .try_get(0)
             .map_err(&db)?;
-            // upstream id -> (row id, fingerprint)
-            let mut known: HashMap<String, (i64, i64)> = HashMap::new();
-            for row in rows(
-                &tx,
-                "SELECT upstream_id, id, fingerprint FROM items WHERE source = $1",
-                &[&source],
-            )
-            .await
-            .map_err(&db)?
-            {
-                known.insert(
-                    row.try_get(0).map_err(&db)?,
-                    (row.try_get(1).map_err(&db)?, row.try_get(2).map_err(&db)?),
-                );
-            }
+            let known = self.known_items(&tx, source).await?;
             let mut new = 0;
             let mut touched: Vec<i64> = Vec::new();
             let mut touched_at = 0;
             let mut columns = Columns::default();
             for (enc, (first, last)) in &encoded {
-                match known.get(&enc.entry.id) {
-                    Some(&(row, fingerprint)) if fingerprint == enc.fingerprint && !restore => {
+                match known.change(enc, restore) {
+                    Change::Seen(row) => {
                         touched.push(row);
                         touched_at = *last;
                     }
-                    Some(_) => columns.push(enc, *first, *last),
-                    None => {
+                    Change::Changed(_) => columns.push(enc, *first, *last),
+                    Change::New => {
                         new += 1;
                         columns.push(enc, *first, *last);
                     }
@@ -1323,68 +1418,11 @@ impl SharedStore for PgStore {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(&db)?;
             let mut generation = self.doc_generation(&tx, " FOR UPDATE").await?;
-            let mut stored: HashMap<String, (i64, Option<i64>)> = HashMap::new();
-            for row in rows(&tx, "SELECT path, hash, modified FROM documents", &[])
-                .await
-                .map_err(&db)?
-            {
-                stored.insert(
-                    row.try_get(0).map_err(&db)?,
-                    (row.try_get(1).map_err(&db)?, row.try_get(2).map_err(&db)?),
-                );
-            }
-            let mut path: Vec<&str> = Vec::new();
-            let mut body: Vec<&[u8]> = Vec::new();
-            let mut hash: Vec<i64> = Vec::new();
-            let mut modified: Vec<Option<i64>> = Vec::new();
-            for (d, h, m) in &rows_in {
-                // Same bytes: the stored `Last-Modified` stays, whichever
-                // replica built them and whatever its own manifest says.
-                if stored.get(&d.path).map(|(sh, _)| *sh) != Some(*h) {
-                    path.push(&d.path);
-                    body.push(&d.body);
-                    hash.push(*h);
-                    modified.push(*m);
-                }
-            }
-            let mut changed = !path.is_empty();
-            if changed {
-                exec(
-                    &tx,
-                    "INSERT INTO documents (path, body, hash, modified)
-                     SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::int8[], $4::int8[])
-                     ON CONFLICT (path) DO UPDATE SET body = excluded.body,
-                         hash = excluded.hash, modified = excluded.modified",
-                    &[&path, &body, &hash, &modified],
-                )
-                .await
-                .map_err(&db)?;
-            }
-            let deleted = exec(
-                &tx,
-                "DELETE FROM documents WHERE NOT (path = ANY($1))",
-                &[&paths],
-            )
-            .await
-            .map_err(&db)?;
-            changed |= deleted > 0;
-            if changed {
+            let stored = self.stored_docs(&tx).await?;
+            let changed = DocColumns::changed(&rows_in, &stored);
+            if self.replace_docs(&tx, &changed, &paths).await? {
                 generation += 1;
-                exec(
-                    &tx,
-                    "UPDATE meta SET value = $1 WHERE key = 'documents_generation'",
-                    &[&generation],
-                )
-                .await
-                .map_err(&db)?;
-                // Delivered to listeners when the transaction commits.
-                exec(
-                    &tx,
-                    "SELECT pg_notify($1, $2)",
-                    &[&CHANNEL, &generation.to_string()],
-                )
-                .await
-                .map_err(&db)?;
+                self.announce(&tx, generation).await?;
             }
             tx.commit().await.map_err(&db)?;
             Ok(u64::try_from(generation).unwrap_or(0))

@@ -1,6 +1,5 @@
 //! The SQLite backend: one connection per store, WAL, cached prepared statements.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -8,7 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
-use super::codec::{self, encode, nanos, opt_nanos, Encoded};
+use super::changes::{Change, Known};
+use super::codec::{self, date_parts, encode, nanos, opt_nanos, Encoded};
 use super::migrations::{self, Outcome, APPLICATION_ID};
 use super::{SourceState, Store, StoreError, StoredItem};
 
@@ -337,23 +337,7 @@ struct Cols<'a, 'r> {
     store: &'a SqliteStore,
 }
 
-impl codec::Columns for Cols<'_, '_> {
-    fn int(&self, i: usize) -> Result<i64, StoreError> {
-        self.row.get(i).map_err(self.store.db())
-    }
-    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
-        self.row.get(i).map_err(self.store.db())
-    }
-    fn text(&self, i: usize) -> Result<String, StoreError> {
-        self.row.get(i).map_err(self.store.db())
-    }
-    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
-        self.row.get(i).map_err(self.store.db())
-    }
-    fn corrupt(&self, message: String) -> StoreError {
-        self.store.corrupt(message)
-    }
-}
+codec::row_columns!(Cols<'_, '_>, get);
 
 /// Columns `item_from_row` reads, in its order; from `ITEM_FROM`.
 const ITEM_COLUMNS: &str = "i.upstream_id, b.canonical_url, b.url, b.title, b.summary_html, \
@@ -456,106 +440,12 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let now = self.nanos("now", now)?;
-        let store = self.store.as_str();
+        let (tx, store) = self.immediate()?;
         let db = |e| db_error(store, e);
-        // Immediate: a deferred transaction that reads first cannot wait for
-        // another writer when it upgrades; it would fail at once with BUSY.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let mut new = 0;
-        let mut written: u64 = 0;
-        {
-            let source: i64 = tx
-                .prepare_cached("SELECT id FROM sources WHERE key = ?1")
-                .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
-                .map_err(db)?
-                .ok_or_else(|| StoreError::UnknownSource {
-                    store: store.to_string(),
-                    key: key.to_string(),
-                })?;
-            // upstream id -> (row id, fingerprint)
-            let mut known: HashMap<String, (i64, i64)> = HashMap::new();
-            {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "SELECT upstream_id, id, fingerprint FROM items WHERE source = ?1",
-                    )
-                    .map_err(db)?;
-                let mut rows = stmt.query([source]).map_err(db)?;
-                while let Some(row) = rows.next().map_err(db)? {
-                    known.insert(
-                        row.get(0).map_err(db)?,
-                        (row.get(1).map_err(db)?, row.get(2).map_err(db)?),
-                    );
-                }
-            }
-            let mut insert_item = tx
-                .prepare_cached(
-                    "INSERT INTO items (source, upstream_id, published_s, published_ns,
-                         published_off, fingerprint, first_seen, last_seen)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-                )
-                .map_err(db)?;
-            let mut update_item = tx
-                .prepare_cached(
-                    "UPDATE items SET published_s = ?2, published_ns = ?3, published_off = ?4,
-                         fingerprint = ?5, last_seen = ?6
-                     WHERE id = ?1",
-                )
-                .map_err(db)?;
-            let mut touch = tx
-                .prepare_cached("UPDATE items SET last_seen = ?2 WHERE id = ?1")
-                .map_err(db)?;
-            let mut write_body = tx.prepare_cached(WRITE_BODY).map_err(db)?;
-            for item in items {
-                let enc = encode(item);
-                let e = enc.entry;
-                let published = (
-                    e.published.timestamp(),
-                    e.published.timestamp_subsec_nanos(),
-                    e.published.offset().local_minus_utc(),
-                );
-                let row = match known.get(&e.id).copied() {
-                    Some((row, fingerprint)) if fingerprint == enc.fingerprint => {
-                        touch.execute(params![row, now]).map_err(db)?;
-                        continue;
-                    }
-                    Some((row, _)) => {
-                        update_item
-                            .execute(params![
-                                row,
-                                published.0,
-                                published.1,
-                                published.2,
-                                enc.fingerprint,
-                                now
-                            ])
-                            .map_err(db)?;
-                        row
-                    }
-                    None => {
-                        insert_item
-                            .execute(params![
-                                source,
-                                e.id,
-                                published.0,
-                                published.1,
-                                published.2,
-                                enc.fingerprint,
-                                now
-                            ])
-                            .map_err(db)?;
-                        new += 1;
-                        tx.last_insert_rowid()
-                    }
-                };
-                write_body.execute(body_params(row, &enc)).map_err(db)?;
-                written += enc.size();
-                known.insert(e.id.clone(), (row, enc.fingerprint));
-            }
-        }
+        let source = source_id(&tx, store, key)?;
+        let mut known = known_items(&tx, store, source)?;
+        let (new, written) =
+            ItemWrites::prepare(&tx, store, source, now)?.run(&mut known, items)?;
         if written > 0 {
             bump_generation(&tx).map_err(db)?;
         }
@@ -814,14 +704,7 @@ impl Store for SqliteStore {
         let (tx, store) = self.immediate()?;
         let db = |e| db_error(store, e);
         {
-            let source: i64 = tx
-                .prepare_cached("SELECT id FROM sources WHERE key = ?1")
-                .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
-                .map_err(db)?
-                .ok_or_else(|| StoreError::UnknownSource {
-                    store: store.to_string(),
-                    key: key.to_string(),
-                })?;
+            let source = source_id(&tx, store, key)?;
             let mut upsert = tx
                 .prepare_cached(
                     "INSERT INTO items (source, upstream_id, published_s, published_ns,
@@ -861,6 +744,109 @@ impl Store for SqliteStore {
             bump_generation(&tx).map_err(db)?;
         }
         tx.commit().map_err(db)
+    }
+}
+
+/// The row id of the source `key`, or `UnknownSource`.
+fn source_id(conn: &Connection, store: &str, key: &str) -> Result<i64, StoreError> {
+    conn.prepare_cached("SELECT id FROM sources WHERE key = ?1")
+        .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+        .map_err(|e| db_error(store, e))?
+        .ok_or_else(|| StoreError::UnknownSource {
+            store: store.to_string(),
+            key: key.to_string(),
+        })
+}
+
+/// The items the source with row id `source` holds.
+fn known_items(conn: &Connection, store: &str, source: i64) -> Result<Known, StoreError> {
+    let db = |e| db_error(store, e);
+    let mut stmt = conn
+        .prepare_cached("SELECT upstream_id, id, fingerprint FROM items WHERE source = ?1")
+        .map_err(db)?;
+    let mut rows = stmt.query([source]).map_err(db)?;
+    let mut known = Known::default();
+    while let Some(row) = rows.next().map_err(db)? {
+        let id: String = row.get(0).map_err(db)?;
+        known.insert(id, row.get(1).map_err(db)?, row.get(2).map_err(db)?);
+    }
+    Ok(known)
+}
+
+/// The statements `put_items` runs for one source, prepared once.
+struct ItemWrites<'c> {
+    conn: &'c Connection,
+    store: &'c str,
+    source: i64,
+    now: i64,
+    insert: rusqlite::CachedStatement<'c>,
+    update: rusqlite::CachedStatement<'c>,
+    touch: rusqlite::CachedStatement<'c>,
+    body: rusqlite::CachedStatement<'c>,
+}
+
+impl<'c> ItemWrites<'c> {
+    fn prepare(
+        conn: &'c Connection,
+        store: &'c str,
+        source: i64,
+        now: i64,
+    ) -> Result<Self, StoreError> {
+        let prepare = |sql| conn.prepare_cached(sql).map_err(|e| db_error(store, e));
+        Ok(ItemWrites {
+            conn,
+            store,
+            source,
+            now,
+            insert: prepare(
+                "INSERT INTO items (source, upstream_id, published_s, published_ns,
+                     published_off, fingerprint, first_seen, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            )?,
+            update: prepare(
+                "UPDATE items SET published_s = ?2, published_ns = ?3, published_off = ?4,
+                     fingerprint = ?5, last_seen = ?6
+                 WHERE id = ?1",
+            )?,
+            touch: prepare("UPDATE items SET last_seen = ?2 WHERE id = ?1")?,
+            body: prepare(WRITE_BODY)?,
+        })
+    }
+
+    /// Write `items` in order, `known` kept current so that a repeated id
+    /// is compared with its copy just written; returns (new items, body
+    /// bytes written).
+    fn run(mut self, known: &mut Known, items: &[StoredItem]) -> Result<(usize, u64), StoreError> {
+        let store = self.store;
+        let db = |e| db_error(store, e);
+        let (mut new, mut written) = (0, 0);
+        for item in items {
+            let enc = encode(item);
+            let (secs, nanos, off) = date_parts(&enc.entry.published);
+            let fingerprint = enc.fingerprint;
+            let row = match known.change(&enc, false) {
+                Change::Seen(row) => {
+                    self.touch.execute(params![row, self.now]).map_err(db)?;
+                    continue;
+                }
+                Change::Changed(row) => {
+                    let p = params![row, secs, nanos, off, fingerprint, self.now];
+                    self.update.execute(p).map_err(db)?;
+                    row
+                }
+                Change::New => {
+                    let id = &enc.entry.id;
+                    let p = params![self.source, id, secs, nanos, off, fingerprint, self.now];
+                    self.insert.execute(p).map_err(db)?;
+                    new += 1;
+                    self.conn.last_insert_rowid()
+                }
+            };
+            self.body.execute(body_params(row, &enc)).map_err(db)?;
+            written += enc.size();
+            known.insert(enc.entry.id.clone(), row, fingerprint);
+        }
+        Ok((new, written))
     }
 }
 

@@ -94,13 +94,11 @@ pub fn build(cli: &Cli, keep_going: bool, fetch: bool) -> Result<ExitCode, Error
 }
 
 /// A site without a feed file would build nothing and say "0 feed
-/// documents"; it is a mistake (a forgotten `feeds/`), said as one. A
-/// folder without `tributary.yaml` is left to the site's own error.
+/// documents"; it is a mistake (a forgotten `feeds/`), said as one, after
+/// the site configuration's own errors.
 fn require_feeds(root: &Path) -> Result<(), Error> {
     use crate::config::{FeedDef, SiteConfig};
-    if !root.join(SiteConfig::FILE).exists() {
-        return Ok(());
-    }
+    SiteConfig::load(root).map_err(Error::invalid)?;
     let any = std::fs::read_dir(root.join(FeedDef::DIR))
         .map(|dir| {
             dir.filter_map(|e| e.ok()).any(|e| {

@@ -462,7 +462,7 @@ fn adopt_window(
         text.push('\n');
     }
     text.push_str(&format!(
-        "# The old feed's window (tributary adopt): readers saw {entries} entries.\nlimit: {entries}\n"
+        "# The old feed's window (tributary adopt): readers saw its newest {entries}.\nlimit: {entries}\n"
     ));
     crate::util::write::write_atomic(&path, text.as_bytes()).map_err(|e| Error::io(&path, e))?;
     window.limit = Some(entries);

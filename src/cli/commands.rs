@@ -412,65 +412,24 @@ pub fn migrate_store(cli: &Cli, from: &str, to: &str) -> Result<(), Error> {
     let from = Location::parse(from, &cli.site);
     let to = Location::parse(to, &cli.site);
     if from == to {
-        return Err(Error::invalid(crate::model::diag::Diagnostic::error(
+        return Err(Error::at(
             "store migrate",
             None,
             format!("--from and --to are the same store ({from})"),
-        )));
+        ));
     }
     if !from.exists() {
-        return Err(Error::invalid(crate::model::diag::Diagnostic::error(
+        return Err(Error::at(
             "store migrate",
             None,
             format!("{from} does not exist"),
-        )));
+        ));
     }
     let mut source = store::open(&from)?;
     let mut dest = store::open(&to)?;
     let copied = store::copy(&*source, &mut *dest)?;
-    // The ledger: what the source store's side holds, added to the other side.
-    let ledger_text = match source.shared() {
-        Some(shared) => shared.ledger()?,
-        None => std::fs::read_to_string(cli.site.join(crate::plan::ledger::FILE)).ok(),
-    };
-    let mut ledger_lines = 0;
-    if let Some(text) = ledger_text {
-        let from_ledger = crate::plan::ledger::Ledger::parse(&text).map_err(Error::Invalid)?;
-        ledger_lines = from_ledger.posts.len() + from_ledger.feeds.len();
-        match dest.shared() {
-            Some(shared) => {
-                let mut merged = match shared.ledger()? {
-                    Some(t) => crate::plan::ledger::Ledger::parse(&t).map_err(Error::Invalid)?,
-                    None => crate::plan::ledger::Ledger::default(),
-                };
-                merged.add_missing(&from_ledger);
-                shared.save_ledger(&merged.to_text())?;
-            }
-            None => {
-                let mut merged = build::load_ledger(&cli.site)?;
-                merged.add_missing(&from_ledger);
-                merged
-                    .save(&cli.site)
-                    .map_err(|e| Error::io(cli.site.join(crate::plan::ledger::FILE), e))?;
-            }
-        }
-    }
-    // Nothing lost: every source of the old store has at least its items in the new one.
-    let after: std::collections::HashMap<String, u64> =
-        store::census(&*dest)?.into_iter().collect();
-    for (key, count) in store::census(&*source)? {
-        let found = after.get(&key).copied();
-        if found.is_none_or(|n| n < count) {
-            return Err(Error::invalid(crate::model::diag::Diagnostic::error(
-                "store migrate",
-                None,
-                format!(
-                    "{to}: source {key} has {} items after the copy, {count} before",
-                    found.unwrap_or(0)
-                ),
-            )));
-        }
-    }
+    let ledger_lines = migrate_ledger(&cli.site, &mut *source, &mut *dest)?;
+    verify_copy(&*source, &*dest, &to)?;
     if !cli.quiet {
         eprintln!(
             "copied {}, {} and {} from {from} to {to}",
@@ -478,6 +437,67 @@ pub fn migrate_store(cli: &Cli, from: &str, to: &str) -> Result<(), Error> {
             plural(copied.items, "item", "items"),
             plural(ledger_lines, "ledger line", "ledger lines"),
         );
+    }
+    Ok(())
+}
+
+/// The ledger: what the source store's side holds (the site's
+/// `tributary.ledger` for SQLite, the store's own for PostgreSQL), added to
+/// the other side. Returns how many lines it had.
+fn migrate_ledger(
+    root: &Path,
+    source: &mut dyn crate::store::Store,
+    dest: &mut dyn crate::store::Store,
+) -> Result<usize, Error> {
+    use crate::plan::ledger::{Ledger, FILE};
+    let ledger_text = match source.shared() {
+        Some(shared) => shared.ledger()?,
+        None => std::fs::read_to_string(root.join(FILE)).ok(),
+    };
+    let Some(text) = ledger_text else {
+        return Ok(0);
+    };
+    let from_ledger = Ledger::parse(&text).map_err(Error::Invalid)?;
+    match dest.shared() {
+        Some(shared) => {
+            let mut merged = match shared.ledger()? {
+                Some(t) => Ledger::parse(&t).map_err(Error::Invalid)?,
+                None => Ledger::default(),
+            };
+            merged.add_missing(&from_ledger);
+            shared.save_ledger(&merged.to_text())?;
+        }
+        None => {
+            let mut merged = build::load_ledger(root)?;
+            merged.add_missing(&from_ledger);
+            merged
+                .save(root)
+                .map_err(|e| Error::io(root.join(FILE), e))?;
+        }
+    }
+    Ok(from_ledger.posts.len() + from_ledger.feeds.len())
+}
+
+/// Nothing lost: every source of the old store has at least its items in the new one.
+fn verify_copy(
+    source: &dyn crate::store::Store,
+    dest: &dyn crate::store::Store,
+    to: &crate::store::Location,
+) -> Result<(), Error> {
+    let after: std::collections::HashMap<String, u64> =
+        crate::store::census(dest)?.into_iter().collect();
+    for (key, count) in crate::store::census(source)? {
+        let found = after.get(&key).copied();
+        if found.is_none_or(|n| n < count) {
+            return Err(Error::at(
+                "store migrate",
+                None,
+                format!(
+                    "{to}: source {key} has {} after the copy, {count} before",
+                    plural(found.unwrap_or(0) as usize, "item", "items")
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -606,9 +626,9 @@ fn print_adopt(r: &crate::app::adopt::AdoptReport) {
     use crate::app::adopt::MatchedBy;
     let count = |b: MatchedBy| r.matched.iter().filter(|m| m.by == b).count();
     println!(
-        "adopted {} of {} entries from {} ({}): {} by link, {} by path on another host, {} by title and date",
+        "adopted {} of {} from {} ({}): {} by link, {} by path on another host, {} by title and date",
         r.matched.len(),
-        r.matched.len() + r.unmatched.len(),
+        plural(r.matched.len() + r.unmatched.len(), "entry", "entries"),
         r.source,
         r.format,
         count(MatchedBy::Link),
@@ -625,8 +645,10 @@ fn print_adopt(r: &crate::app::adopt::AdoptReport) {
     }
     match (&r.scheme, r.extended.len()) {
         (Some(scheme), n) => println!(
-            "  the adopted ids are the `{}` scheme's: {n} older posts outside the document get the ids it gave them",
-            format!("{scheme:?}").to_lowercase()
+            "  the adopted ids are the `{}` scheme's: {} outside the document {} the ids it gave them",
+            format!("{scheme:?}").to_lowercase(),
+            plural(n, "older post", "older posts"),
+            if n == 1 { "gets" } else { "get" }
         ),
         (None, _) if !r.matched.is_empty() => println!(
             "  warning: the adopted ids follow no known scheme; posts older than the document get new ids, and readers subscribed long ago may see them again"

@@ -384,3 +384,120 @@ fn serve_public_url_links_its_pages_to_the_local_server() {
     let atom = daemon.get("/main.atom").text();
     assert!(atom.contains("https://example.org/"), "{atom}");
 }
+
+// ---- adopt: the old feed's window ----
+
+/// An old Atom feed holding the newest `n` of the posts `a`, `b`, `c`.
+fn old_window(n: usize) -> String {
+    let entries = [("c", "03"), ("b", "02"), ("a", "01")]
+        .into_iter()
+        .take(n)
+        .map(|(slug, day)| {
+            let date = format!("2026-01-{day}T00:00:00Z");
+            feeds::Entry::new(
+                &format!("https://old.example/{slug}"),
+                slug,
+                &format!("https://example.org/2026/01/{day}/{slug}/"),
+                &date,
+            )
+            .published(&date)
+        });
+    feeds::Feed::new("Old", "https://example.org/feed.xml")
+        .entries(entries)
+        .atom()
+}
+
+fn three_posts(feed: &str) -> Site {
+    let site = Site::new(BASIC_CONFIG);
+    site.feed("main", feed);
+    for (slug, day) in [("a", "01"), ("b", "02"), ("c", "03")] {
+        site.post(
+            &format!("2026-01-{day}-{slug}.md"),
+            post_text(&format!("title: {slug}"), "Body.\n"),
+        );
+    }
+    site
+}
+
+#[test]
+fn adopt_writes_the_old_feeds_window_as_limit() {
+    let site = three_posts(MAIN_FEED);
+    site.write("old.atom", old_window(2));
+    let old = site.root().join("old.atom");
+    let r = site.run(&["adopt", old.to_str().unwrap()]);
+    r.expect_success();
+    assert!(
+        r.stdout
+            .contains("the old feed held 2 entries: wrote limit: 2 into feeds/main.yaml"),
+        "{}",
+        r.stdout
+    );
+    let feed = fs::read_to_string(site.root().join("feeds/main.yaml")).unwrap();
+    assert!(feed.ends_with("\nlimit: 2\n"), "{feed}");
+    site.build_ok();
+    assert_eq!(items(&site.json("main.json")).len(), 2);
+}
+
+#[test]
+fn adopt_leaves_a_limit_the_user_set_and_says_what_to_set() {
+    let site = three_posts("title: Main\nlimit: all\n");
+    site.write("old.atom", old_window(2));
+    let old = site.root().join("old.atom");
+    let r = site.run(&["adopt", old.to_str().unwrap()]);
+    r.expect_success();
+    assert!(
+        r.stdout.contains(
+            "warning: the old feed held 2 entries but feeds/main.yaml has limit: all; set limit: 2 there"
+        ),
+        "{}",
+        r.stdout
+    );
+    let feed = fs::read_to_string(site.root().join("feeds/main.yaml")).unwrap();
+    assert_eq!(feed, "title: Main\nlimit: all\n");
+    // An old feed that held every post cut nothing: no limit to write.
+    let site = three_posts(MAIN_FEED);
+    site.write("old.atom", old_window(3));
+    let old = site.root().join("old.atom");
+    let r = site.run(&["adopt", old.to_str().unwrap()]);
+    r.expect_success();
+    assert_eq!(
+        fs::read_to_string(site.root().join("feeds/main.yaml")).unwrap(),
+        MAIN_FEED
+    );
+}
+
+/// The same three commands for a Hugo site: `init --from-hugo`, `build`,
+/// `diff --against public` (tributary writes into `public-feeds`).
+#[test]
+fn a_hugo_site_switches_in_three_commands() {
+    if !installed("hugo", "version") {
+        eprintln!("skipped: hugo is not installed (apt-get install hugo)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "hugo.toml",
+        "baseURL = \"https://hugo.example/\"\ntitle = \"H\"\n\
+         [permalinks]\n  posts = \"/:year/:month/:slug/\"\n",
+    );
+    for i in 1..=12 {
+        let day = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Duration::weeks(i);
+        write(
+            dir.path(),
+            &format!("content/posts/week-{i}.md"),
+            &format!("---\ntitle: \"Week {i}\"\ndate: {day}T10:00:00Z\n---\nBody {i}.\n"),
+        );
+    }
+    let hugo = std::process::Command::new("hugo")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(hugo.status.success(), "{hugo:?}");
+    let init = run_in(dir.path(), &["init", "--from-hugo", "."]);
+    init.expect_success();
+    assert!(init.stdout.contains("adopted 12 of 12"), "{}", init.stdout);
+    run_in(dir.path(), &["build"]).expect_success();
+    assert!(dir.path().join("public-feeds/index.xml").is_file());
+    run_in(dir.path(), &["diff", "--against", "public"]).expect_success();
+}

@@ -180,6 +180,39 @@ fn init_from_hugo_reads_hugo_toml() {
     run_in(dir.path(), &["build"]).expect_success();
 }
 
+#[test]
+fn init_from_hugo_reads_hugo_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "hugo.yaml",
+        "baseURL: https://hugo.example/blog/\ntitle: Y\ncontentDir: text\n\
+         permalinks:\n  blog: /:year/:slug/\n",
+    );
+    write(
+        dir.path(),
+        "text/blog/one.md",
+        "---\ntitle: One\ndate: 2024-01-07T10:00:00Z\n---\nOne.\n",
+    );
+    let r = run_in(dir.path(), &["init", "--from-hugo", "."]);
+    r.expect_success();
+    assert!(
+        r.stdout
+            .contains("note: no built feed of the old site was found"),
+        "{}",
+        r.stdout
+    );
+    let config = fs::read_to_string(dir.path().join("tributary.yaml")).unwrap();
+    for want in [
+        "base_url: \"https://hugo.example/blog/\"",
+        "permalink: \"/:year/:slug/\"",
+        "content: \"text/blog\"",
+    ] {
+        assert!(config.contains(want), "{want}:\n{config}");
+    }
+    run_in(dir.path(), &["build"]).expect_success();
+}
+
 /// The three-command switch: `init --from-jekyll`, `build`, `diff
 /// --against _site` on a Jekyll site with more posts than jekyll-feed's
 /// window; readers see no entry they did not have.

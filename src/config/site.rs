@@ -483,3 +483,31 @@ fn allow_entry_line(mut d: Diagnostic, text: &str) -> Diagnostic {
     }
     d
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_takes_a_port_alone_and_localhost() {
+        let loopback = |port| Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+        assert_eq!(parse_listen(":8095"), loopback(8095));
+        assert_eq!(parse_listen("8095"), loopback(8095));
+        assert_eq!(parse_listen("localhost:8095"), loopback(8095));
+        assert_eq!(
+            parse_listen("0.0.0.0:80"),
+            Some(std::net::SocketAddr::from(([0, 0, 0, 0], 80)))
+        );
+        assert_eq!(parse_listen("[::1]:8080").map(|a| a.port()), Some(8080));
+        for bad in ["", "nowhere", ":", "localhost", "70000", "example.org:80"] {
+            assert_eq!(parse_listen(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_first_of_several_mistakes_is_reported() {
+        let text = "title: \"\"\nbase_url: /x\ntimezone: Mars/X\n";
+        let d = SiteConfig::parse(text, Path::new("tributary.yaml")).unwrap_err();
+        assert!(d.message.starts_with("base_url"), "{d}");
+    }
+}

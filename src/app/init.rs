@@ -91,7 +91,8 @@ pub fn init(root: &Path, opts: &InitOptions) -> Result<InitReport, Error> {
     if let Some(feed) = old_feed.filter(|f| f.is_file()) {
         let shown = feed.display().to_string();
         let bytes = adopt::read_source(&shown)?;
-        let r = adopt::adopt(root, &shown, &bytes, Some("main"), &Options::default())?;
+        let r = adopt::adopt(root, &shown, &bytes, Some("main"), &Options::default())
+            .map_err(|e| adopt_failed(e, &shown))?;
         report.adopted = Some((feed, r));
     } else if opts.from != From::Nothing {
         report.notes.push(
@@ -99,6 +100,28 @@ pub fn init(root: &Path, opts: &InitOptions) -> Result<InitReport, Error> {
         );
     }
     Ok(report)
+}
+
+/// An adopt that failed after the site's files were written: its problems,
+/// then what is left to do once they are fixed.
+fn adopt_failed(e: Error, feed: &str) -> Error {
+    let next = crate::model::Diagnostic::error(
+        SiteConfig::FILE,
+        None,
+        format!(
+            "written, but the old feed was not adopted: fix the above, then run `tributary adopt {feed}`"
+        ),
+    );
+    match e {
+        Error::Invalid(mut ds) => {
+            ds.push(next);
+            Error::Invalid(ds)
+        }
+        other => Error::Invalid(vec![
+            crate::model::Diagnostic::error(feed, None, other.to_string()),
+            next,
+        ]),
+    }
 }
 
 /// Write `tributary.yaml`, `feeds/main.yaml` and the posts' folder; the

@@ -534,3 +534,24 @@ fn a_hugo_site_switches_in_three_commands() {
     assert!(dir.path().join("public-feeds/index.xml").is_file());
     run_in(dir.path(), &["diff", "--against", "public"]).expect_success();
 }
+
+#[test]
+fn init_says_what_is_left_when_the_old_feed_cannot_be_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "_config.yml",
+        "title: T\nurl: https://t.example\n",
+    );
+    write(
+        dir.path(),
+        "_posts/2026-01-01-broken.md",
+        "---\ntitle: [unclosed\n---\nx\n",
+    );
+    write(dir.path(), "_site/feed.xml", &old_window(1));
+    let r = run_in(dir.path(), &["init", "--from-jekyll", "."]);
+    r.expect_code(1)
+        .stderr_has("_posts/2026-01-01-broken.md:3: front matter is not valid YAML")
+        .stderr_has("then run `tributary adopt ./_site/feed.xml`");
+    assert!(dir.path().join("tributary.yaml").is_file());
+}

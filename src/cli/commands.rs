@@ -6,6 +6,7 @@ use crate::app::build;
 use crate::app::digest;
 use crate::model::{Error, Severity};
 use crate::site::Site;
+use crate::util::text::plural;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -687,11 +688,6 @@ fn print_window(w: &crate::app::adopt::Window) {
             w.file, w.entries
         ),
     }
-}
-
-/// `1 entry`, `2 entries`.
-pub fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Write `content/YYYY-MM-DD-SLUG.md` with front matter (`draft: true`, so

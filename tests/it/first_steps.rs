@@ -555,3 +555,19 @@ fn init_says_what_is_left_when_the_old_feed_cannot_be_adopted() {
         .stderr_has("then run `tributary adopt ./_site/feed.xml`");
     assert!(dir.path().join("tributary.yaml").is_file());
 }
+
+#[test]
+fn diff_counts_of_one_are_singular() {
+    let site = Site::new(BASIC_CONFIG);
+    site.feed("main", "title: Main\nformats: [atom]\n");
+    site.post("2026-01-01-a.md", post_text("title: A", "Body.\n"));
+    site.build_ok();
+    let r = site.run(&["diff"]);
+    r.expect_success();
+    assert!(
+        r.stdout.contains("1 document compared; 0 id changes"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("unchanged:  1 entry\n") || !r.stdout.contains("unchanged"));
+}

@@ -3,7 +3,7 @@
 //! tributary shows them nothing new.
 
 use crate::app::build::{self, ledger_key, Options, Prepared};
-use crate::config::{Format, IdScheme, SiteConfig};
+use crate::config::{Format, IdScheme, Limit, SiteConfig};
 use crate::content::Post;
 use crate::model::entry::Entry;
 use crate::model::Error;
@@ -95,6 +95,9 @@ pub struct AdoptReport {
     /// were given their id by it.
     pub scheme: Option<IdScheme>,
     pub extended: Vec<Matched>,
+    /// The old feed's window (how many entries it held) and what became of
+    /// the feed file's `limit:`.
+    pub window: Option<Window>,
 }
 
 /// Normalise a URL for matching: scheme and host case, trailing slash and
@@ -179,7 +182,8 @@ pub fn read_source(source: &str) -> Result<Vec<u8>, Error> {
     std::fs::read(source).map_err(|e| Error::io(source, e))
 }
 
-/// Adopt the ids of `bytes` (the document at `source`) into the site's ledger.
+/// Adopt the ids of `bytes` (the document at `source`) into the site's
+/// ledger, and the old feed's window into its feed file's `limit:`.
 pub fn adopt(
     root: &Path,
     source: &str,
@@ -197,13 +201,6 @@ pub fn adopt(
         plan,
         ..
     } = build::prepare(root, opts)?;
-    // Local posts only (they come first): upstream items are not the site's to adopt.
-    let new: Vec<&Entry> = plan
-        .entries
-        .iter()
-        .take_while(|p| p.feed.is_none())
-        .map(|p| &p.entry)
-        .collect();
     let mut report = AdoptReport {
         source: source.to_string(),
         format: old.format.extension().to_string(),
@@ -212,76 +209,123 @@ pub fn adopt(
         feed: None,
         scheme: None,
         extended: Vec::new(),
+        window: None,
     };
-    // (post index, adopted id) of every match, for the scheme below.
-    let mut adopted: Vec<(usize, String)> = Vec::new();
-    for (o, hit) in old.entries.iter().zip(match_entries(&old.entries, &new)) {
-        let Some((i, by)) = hit else {
-            report.unmatched.push(Unmatched {
+    let run = Run {
+        site: &site,
+        posts: &loaded.posts,
+        plan: &plan,
+        before: &before,
+    };
+    let adopted = run.adopt_entries(&old, &mut ledger, &mut report)?;
+    run.extend_by_scheme(&adopted, &mut ledger, &mut report);
+    let name = choose_feed(&site, &old, feed_name)?;
+    if let Some(name) = name {
+        report.feed = adopt_feed_line(&old, name.clone(), &mut ledger);
+        report.window = adopt_window(root, &site, &name, &old, run.local().count())?;
+    }
+    ledger
+        .save(root)
+        .map_err(|e| Error::io(root.join(crate::plan::ledger::FILE), e))?;
+    Ok(report)
+}
+
+/// What one `adopt` reads: the site, its posts and the build's plan, and
+/// the ledger as it was before.
+struct Run<'a> {
+    site: &'a Site,
+    posts: &'a [Post],
+    plan: &'a build::Plan,
+    before: &'a crate::plan::ledger::Ledger,
+}
+
+impl Run<'_> {
+    /// The local posts' planned entries (they come first): upstream items
+    /// are not the site's to adopt.
+    fn local(&self) -> impl Iterator<Item = &build::Planned> {
+        self.plan.entries.iter().take_while(|p| p.feed.is_none())
+    }
+
+    /// Give each post an old entry matched the old entry's id; returns
+    /// (post index, adopted id) of every match.
+    fn adopt_entries(
+        &self,
+        old: &ParsedFeed,
+        ledger: &mut crate::plan::ledger::Ledger,
+        report: &mut AdoptReport,
+    ) -> Result<Vec<(usize, String)>, Error> {
+        let new: Vec<&Entry> = self.local().map(|p| &p.entry).collect();
+        let mut adopted = Vec::new();
+        for (o, hit) in old.entries.iter().zip(match_entries(&old.entries, &new)) {
+            let Some((i, by)) = hit else {
+                report.unmatched.push(unmatched(o));
+                continue;
+            };
+            let Some(index) = self.plan.entries[i].post else {
+                continue;
+            };
+            let post = &self.posts[index];
+            let key = ledger_key(post, &self.site.config.content);
+            let line = ledger.posts.get_mut(&key).ok_or_else(|| {
+                Error::at(&post.path, None, "internal: post missing from the ledger")
+            })?;
+            let replaced = self
+                .before
+                .posts
+                .get(&key)
+                .filter(|l| l.id != o.id)
+                .map(|l| l.id.clone());
+            line.id = o.id.clone();
+            line.first_published = o.published.min(line.first_published);
+            adopted.push((index, o.id.clone()));
+            report.matched.push(Matched {
                 id: o.id.clone(),
                 title: o.title.clone(),
-                why: format!(
-                    "no post has the link {} and none is titled {:?} on {}",
-                    if o.url.is_empty() { "(none)" } else { &o.url },
-                    o.title,
-                    o.published.format("%Y-%m-%d")
-                ),
+                post: post.path.display().to_string(),
+                by,
+                replaced,
             });
-            continue;
-        };
-        let Some(post) = plan.entries[i].post else {
-            continue;
-        };
-        let post = &loaded.posts[post];
-        let key = ledger_key(post, &site.config.content);
-        let line = ledger
-            .posts
-            .get_mut(&key)
-            .ok_or_else(|| Error::at(&post.path, None, "internal: post missing from the ledger"))?;
-        let replaced = before
-            .posts
-            .get(&key)
-            .filter(|l| l.id != o.id)
-            .map(|l| l.id.clone());
-        line.id = o.id.clone();
-        line.first_published = o.published.min(line.first_published);
-        adopted.push((plan.entries[i].post.unwrap_or_default(), o.id.clone()));
-        report.matched.push(Matched {
-            id: o.id.clone(),
-            title: o.title.clone(),
-            post: post.path.display().to_string(),
-            by,
-            replaced,
-        });
+        }
+        Ok(adopted)
     }
-    // A feed shows a window (jekyll-feed: the newest 10), but a reader
-    // subscribed for a year holds the ids of every post that passed through
-    // it. When the adopted ids are exactly what a known generator makes of
-    // their posts, every older post not yet published by tributary gets the
-    // id that generator gave it too, or those readers would see it again.
-    let paths: HashMap<String, String> = ledger
-        .posts
-        .iter()
-        .map(|(k, l)| (k.clone(), l.path.clone()))
-        .collect();
-    let path_of = |post: &Post| {
-        paths
-            .get(&ledger_key(post, &site.config.content))
-            .cloned()
-            .unwrap_or_default()
-    };
-    let pairs: Vec<(&Post, String, &str)> = adopted
-        .iter()
-        .map(|(i, id)| (&loaded.posts[*i], path_of(&loaded.posts[*i]), id.as_str()))
-        .collect();
-    if let Some((scheme, base)) = infer_scheme(&site.config, &pairs) {
+
+    /// A feed shows a window (jekyll-feed: the newest 10), but a reader
+    /// subscribed for a year holds the ids of every post that passed through
+    /// it. When the adopted ids are exactly what a known generator makes of
+    /// their posts, every older post not yet published by tributary gets the
+    /// id that generator gave it too, or those readers would see it again.
+    fn extend_by_scheme(
+        &self,
+        adopted: &[(usize, String)],
+        ledger: &mut crate::plan::ledger::Ledger,
+        report: &mut AdoptReport,
+    ) {
+        let cfg = &self.site.config;
+        let paths: HashMap<String, String> = ledger
+            .posts
+            .iter()
+            .map(|(k, l)| (k.clone(), l.path.clone()))
+            .collect();
+        let path_of = |post: &Post| {
+            paths
+                .get(&ledger_key(post, &cfg.content))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let pairs: Vec<(&Post, String, &str)> = adopted
+            .iter()
+            .map(|(i, id)| (&self.posts[*i], path_of(&self.posts[*i]), id.as_str()))
+            .collect();
+        let Some((scheme, base)) = infer_scheme(cfg, &pairs) else {
+            return;
+        };
         report.scheme = Some(scheme);
         let taken: std::collections::HashSet<usize> = adopted.iter().map(|(i, _)| *i).collect();
-        for p in plan.entries.iter().take_while(|p| p.feed.is_none()) {
+        for p in self.local() {
             let Some(i) = p.post else { continue };
-            let post = &loaded.posts[i];
-            let key = ledger_key(post, &site.config.content);
-            if taken.contains(&i) || before.posts.contains_key(&key) || post.id.is_some() {
+            let post = &self.posts[i];
+            let key = ledger_key(post, &cfg.content);
+            if taken.contains(&i) || self.before.posts.contains_key(&key) || post.id.is_some() {
                 continue;
             }
             let path = path_of(post);
@@ -289,8 +333,8 @@ pub fn adopt(
                 continue;
             };
             line.id = rebase(
-                &crate::plan::ids::post_id(scheme, post, &path, &site.config),
-                &site.config,
+                &crate::plan::ids::post_id(scheme, post, &path, cfg),
+                cfg,
                 &base,
             );
             report.extended.push(Matched {
@@ -302,36 +346,128 @@ pub fn adopt(
             });
         }
     }
-    // The feed itself: its id (Atom) and the URL readers subscribe to.
-    let name = choose_feed(&site, &old, feed_name)?;
-    if let Some(name) = name {
-        let line = ledger
-            .feeds
-            .entry(name.clone())
-            .or_insert_with(|| FeedLine {
-                id: String::new(),
-                format: None,
-                self_url: None,
-            });
-        if let Some(id) = old.id.clone().filter(|i| !i.is_empty()) {
-            line.id = id;
-        } else if line.id.is_empty() {
-            line.id = old.self_url.clone().unwrap_or_default();
-        }
-        if let Some(self_url) = &old.self_url {
-            line.format = Some(old.format.extension().to_string());
-            line.self_url = Some(self_url.clone());
-        }
-        if line.id.is_empty() {
-            ledger.feeds.remove(&name);
-        } else {
-            report.feed = Some((name, line.clone()));
-        }
+}
+
+/// Why an old entry found no post.
+fn unmatched(o: &Entry) -> Unmatched {
+    Unmatched {
+        id: o.id.clone(),
+        title: o.title.clone(),
+        why: format!(
+            "no post has the link {} and none is titled {:?} on {}",
+            if o.url.is_empty() { "(none)" } else { &o.url },
+            o.title,
+            o.published.format("%Y-%m-%d")
+        ),
     }
-    ledger
-        .save(root)
-        .map_err(|e| Error::io(root.join(crate::plan::ledger::FILE), e))?;
-    Ok(report)
+}
+
+/// The feed itself: its id (Atom) and the URL readers subscribe to, into
+/// the ledger line of feed `name`; the line, unless there is no id to keep.
+fn adopt_feed_line(
+    old: &ParsedFeed,
+    name: String,
+    ledger: &mut crate::plan::ledger::Ledger,
+) -> Option<(String, FeedLine)> {
+    let line = ledger
+        .feeds
+        .entry(name.clone())
+        .or_insert_with(|| FeedLine {
+            id: String::new(),
+            format: None,
+            self_url: None,
+        });
+    if let Some(id) = old.id.clone().filter(|i| !i.is_empty()) {
+        line.id = id;
+    } else if line.id.is_empty() {
+        line.id = old.self_url.clone().unwrap_or_default();
+    }
+    if let Some(self_url) = &old.self_url {
+        line.format = Some(old.format.extension().to_string());
+        line.self_url = Some(self_url.clone());
+    }
+    if line.id.is_empty() {
+        ledger.feeds.remove(&name);
+        None
+    } else {
+        Some((name, line.clone()))
+    }
+}
+
+/// The old feed's window: how many entries its document held, and the
+/// `limit:` of the feed file that takes its place.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Window {
+    /// Entries in the old document.
+    pub entries: usize,
+    /// The feed file, such as `feeds/main.yaml`.
+    pub file: String,
+    /// `limit:` after adopt (`None`: `all`).
+    pub limit: Option<usize>,
+    /// What adopt did about it.
+    pub action: WindowAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowAction {
+    /// `limit:` already equals the window, or the old document held every
+    /// post (its window cut nothing).
+    Kept,
+    /// The file had no `limit:` (the default 20): adopt wrote the window.
+    Written,
+    /// The file sets another `limit:` itself: adopt leaves it and says so.
+    Differs,
+}
+
+/// A feed reader that subscribed to the old feed saw only its window
+/// (jekyll-feed: the newest 10); a longer first document from tributary
+/// shows the older posts to it as new. When the window cut the site's
+/// posts, a feed file without `limit:` gets `limit:` equal to it; one that
+/// sets its own is left as it is, and the report says so.
+fn adopt_window(
+    root: &Path,
+    site: &Site,
+    name: &str,
+    old: &ParsedFeed,
+    posts: usize,
+) -> Result<Option<Window>, Error> {
+    let entries = old.entries.len();
+    let Some(def) = site.feeds.iter().find(|d| d.name == name && !d.per_tag) else {
+        return Ok(None);
+    };
+    if entries == 0 {
+        return Ok(None);
+    }
+    let limit = match def.limit {
+        Limit::Count(n) => Some(n),
+        Limit::All => None,
+    };
+    let mut window = Window {
+        entries,
+        file: def.path.display().to_string(),
+        limit,
+        action: WindowAction::Kept,
+    };
+    if entries >= posts || limit == Some(entries) {
+        return Ok(Some(window));
+    }
+    if crate::config::key_line(&def.source_text, "limit").is_some() {
+        window.action = WindowAction::Differs;
+        return Ok(Some(window));
+    }
+    let path = root.join(&def.path);
+    let mut text = def.source_text.clone();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "# The old feed's window (tributary adopt): readers saw its newest {entries}.\nlimit: {entries}\n"
+    ));
+    crate::util::write::write_atomic(&path, text.as_bytes()).map_err(|e| Error::io(&path, e))?;
+    window.limit = Some(entries);
+    window.action = WindowAction::Written;
+    Ok(Some(window))
 }
 
 /// Which feed definition the adopted document is: `--feed`, else the one

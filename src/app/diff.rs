@@ -8,6 +8,7 @@ use crate::app::build::{self, Options};
 use crate::model::entry::Entry;
 use crate::model::Error;
 use crate::parse;
+use crate::util::text::plural;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -98,7 +99,10 @@ pub fn diff(root: &Path, against: &Against, opts: &Options) -> Result<DiffReport
             unchanged: 0,
         };
         let Some(old_bytes) = old_bytes else {
-            d.status = format!("new document ({} entries)", new.entries.len());
+            d.status = format!(
+                "new document ({})",
+                plural(new.entries.len(), "entry", "entries")
+            );
             report.documents.push(d);
             continue;
         };
@@ -229,14 +233,19 @@ pub fn render_text(r: &DiffReport) -> String {
             };
         }
         if d.unchanged > 0 {
-            let _ = writeln!(out, "  unchanged:  {} entries", d.unchanged);
+            let _ = writeln!(
+                out,
+                "  unchanged:  {}",
+                plural(d.unchanged, "entry", "entries")
+            );
         }
     }
     let docs = r.documents.len();
     let _ = writeln!(
         out,
-        "{docs} documents compared; {} id changes{}",
-        r.id_changes,
+        "{} compared; {}{}",
+        plural(docs, "document", "documents"),
+        plural(r.id_changes, "id change", "id changes"),
         if r.id_changes > 0 {
             ": readers would see duplicates"
         } else {

@@ -1,11 +1,12 @@
 //! Each command's work over a loaded site, returning a report: `build`,
 //! `aggregate` (fetch runs and combined feeds), `lease` (who fetches what on
-//! a shared store), `digest`, `adopt` and `diff` (switching over), `sources`.
+//! a shared store), `digest`, `init`, `adopt` and `diff` (switching over), `sources`.
 
 pub mod adopt;
 pub mod aggregate;
 pub mod build;
 pub mod diff;
 pub mod digest;
+pub mod init;
 pub mod lease;
 pub mod sources;

@@ -100,13 +100,70 @@ pub fn write_opml(site: &Site) -> String {
     out
 }
 
+/// The source's URL; a local file's path as configured (relative to the
+/// site root), not a `file://` URL of the machine the export ran on.
 fn source_url(site: &Site, s: &ConfiguredSource) -> String {
-    let configured = match &s.location {
-        crate::config::UpstreamLocation::Http(u) => u.as_str(),
-        crate::config::UpstreamLocation::File(_) => s.key.as_str(),
+    match &s.location {
+        crate::config::UpstreamLocation::Http(u) => {
+            crate::app::aggregate::location_url(site, &s.location, u.as_str())
+                .unwrap_or_else(|_| s.key.clone())
+        }
+        crate::config::UpstreamLocation::File(_) => s.key.clone(),
+    }
+}
+
+/// The feed file `sources import` and `sources add` write to without
+/// `--feed`: the only feed with upstreams, else `upstreams` (created) when
+/// none has any; several are a question only the user can answer.
+pub fn default_feed(site: &Site) -> Result<String, Error> {
+    let with: Vec<&str> = site
+        .feeds
+        .iter()
+        .filter(|d| !d.upstreams.is_empty())
+        .map(|d| d.name.as_str())
+        .collect();
+    match with.as_slice() {
+        [] => Ok("upstreams".to_string()),
+        [only] => Ok(only.to_string()),
+        several => Err(Error::at(
+            "feeds",
+            None,
+            format!(
+                "{} feeds have upstreams ({}): choose one with --feed NAME",
+                several.len(),
+                several.join(", ")
+            ),
+        )),
+    }
+}
+
+/// `sources add PATH`: a feed file on this machine, as a source. The path
+/// is kept relative to the site root, as `upstreams:` reads it; one given
+/// relative to the working directory is made so.
+fn resolve_file(site: &Site, given: &str) -> Result<Subscription, Error> {
+    let fail = |m: String| Error::at("sources add", None, m);
+    let in_site = site.root.join(given);
+    let (path, key) = if in_site.is_file() {
+        (in_site, given.to_string())
+    } else if Path::new(given).is_file() {
+        let abs = std::fs::canonicalize(given).map_err(|e| Error::io(given, e))?;
+        let root = std::fs::canonicalize(&site.root).unwrap_or_else(|_| site.root.clone());
+        let key = abs
+            .strip_prefix(&root)
+            .map_or_else(|_| abs.display().to_string(), |r| r.display().to_string());
+        (abs, key)
+    } else {
+        return Err(fail(format!(
+            "{given}: no such file (relative to the site root) and not an http(s) URL"
+        )));
     };
-    crate::app::aggregate::location_url(site, &s.location, configured)
-        .unwrap_or_else(|_| s.key.clone())
+    let body = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let feed = crate::parse::parse_upstream(&body, None)
+        .map_err(|e| fail(format!("{given} is not a feed: {e}")))?;
+    Ok(Subscription {
+        url: key,
+        name: feed.title.filter(|t| !t.trim().is_empty()),
+    })
 }
 
 /// YAML text for a plain scalar, quoted (JSON strings are valid YAML).
@@ -513,6 +570,9 @@ pub fn check_feed_name(name: &str) -> Result<(), Error> {
 /// else the first feed its page announces (checked to be a feed). Fetched
 /// under the site's `fetch:` limits and address rules.
 pub fn resolve_feed(site: &Site, url: &str) -> Result<Subscription, Error> {
+    if !url.contains("://") {
+        return resolve_file(site, url);
+    }
     let fail = |m: String| Error::at("sources add", None, m);
     let fetcher =
         crate::fetch::Fetcher::new(&site.config.fetch, Some(site.config.base_url.as_str()))

@@ -386,17 +386,7 @@ impl FeedDef {
     }
 
     pub fn parse(name: &str, text: &str, shown: &Path) -> Result<FeedDef, Diagnostic> {
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
-            return Err(Diagnostic::error(
-                shown,
-                None,
-                "feed file names may use only letters, digits, '-', '_' and '.'",
-            ));
-        }
+        check_feed_name(name, shown)?;
         // An empty file is a feed with every default.
         let raw: RawFeed = if text.trim().is_empty() {
             load_yaml("{}", shown)?
@@ -406,39 +396,8 @@ impl FeedDef {
         let line = |k: &str| super::site::key_line(text, k);
         let formats = raw.formats.0;
         let output = raw.output;
-        if output.single.is_some() && formats.len() != 1 {
-            return Err(Diagnostic::error(
-                shown,
-                line("output"),
-                "output: a single path needs exactly one format (set `formats: [atom]`), \
-                 or give a map { atom: ..., rss: ..., json: ... }",
-            ));
-        }
-        for p in [&output.atom, &output.rss, &output.json, &output.single]
-            .into_iter()
-            .flatten()
-        {
-            check_output_path(p).map_err(|m| Diagnostic::error(shown, line("output"), m))?;
-            if raw.per_tag && !p.contains("{tag}") {
-                return Err(Diagnostic::error(
-                    shown,
-                    line("output"),
-                    format!("output {p:?}: a per_tag feed's paths must contain {{tag}}"),
-                ));
-            }
-        }
-        let mut upstreams = Vec::new();
-        for (i, u) in raw.upstreams.into_iter().enumerate() {
-            let at = upstream_line(text, i).or_else(|| line("upstreams"));
-            upstreams.push(check_upstream(u).map_err(|m| Diagnostic::error(shown, at, m))?);
-        }
-        if !upstreams.is_empty() && raw.per_tag {
-            return Err(Diagnostic::error(
-                shown,
-                line("upstreams"),
-                "upstreams: a per_tag feed takes only local posts; define the combined feed in its own file",
-            ));
-        }
+        check_outputs(&output, &formats, raw.per_tag, shown, line("output"))?;
+        let upstreams = check_upstreams(raw.upstreams, raw.per_tag, text, shown)?;
         let max_age = match raw.max_age.as_deref() {
             None => None,
             Some(t) => Some(super::parse_duration(t).ok_or_else(|| {
@@ -484,6 +443,78 @@ impl FeedDef {
             format!("{}.{}", self.name, format.extension())
         }
     }
+}
+
+/// A feed's name is its file name: letters, digits, `-`, `_` and `.`.
+fn check_feed_name(name: &str, shown: &Path) -> Result<(), Diagnostic> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(Diagnostic::error(
+            shown,
+            None,
+            "feed file names may use only letters, digits, '-', '_' and '.'",
+        ));
+    }
+    Ok(())
+}
+
+/// `output:`: one path per format (a single path for one format only),
+/// each inside the output directory, with `{tag}` in a per-tag feed's.
+fn check_outputs(
+    output: &OutputPaths,
+    formats: &[Format],
+    per_tag: bool,
+    shown: &Path,
+    line: Option<usize>,
+) -> Result<(), Diagnostic> {
+    if output.single.is_some() && formats.len() != 1 {
+        return Err(Diagnostic::error(
+            shown,
+            line,
+            "output: a single path needs exactly one format (set `formats: [atom]`), \
+             or give a map { atom: ..., rss: ..., json: ... }",
+        ));
+    }
+    for p in [&output.atom, &output.rss, &output.json, &output.single]
+        .into_iter()
+        .flatten()
+    {
+        check_output_path(p).map_err(|m| Diagnostic::error(shown, line, m))?;
+        if per_tag && !p.contains("{tag}") {
+            return Err(Diagnostic::error(
+                shown,
+                line,
+                format!("output {p:?}: a per_tag feed's paths must contain {{tag}}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `upstreams:`, each checked at its own line; none in a per-tag feed.
+fn check_upstreams(
+    raw: Vec<RawUpstream>,
+    per_tag: bool,
+    text: &str,
+    shown: &Path,
+) -> Result<Vec<UpstreamDef>, Diagnostic> {
+    let line = |k: &str| super::site::key_line(text, k);
+    let mut upstreams = Vec::new();
+    for (i, u) in raw.into_iter().enumerate() {
+        let at = upstream_line(text, i).or_else(|| line("upstreams"));
+        upstreams.push(check_upstream(u).map_err(|m| Diagnostic::error(shown, at, m))?);
+    }
+    if !upstreams.is_empty() && per_tag {
+        return Err(Diagnostic::error(
+            shown,
+            line("upstreams"),
+            "upstreams: a per_tag feed takes only local posts; define the combined feed in its own file",
+        ));
+    }
+    Ok(upstreams)
 }
 
 /// The first upstream `url:` taken as a file path that is no file and looks

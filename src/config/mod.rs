@@ -5,6 +5,7 @@
 
 mod feed;
 mod fetch;
+pub mod front_matter;
 mod rules;
 mod site;
 
@@ -14,7 +15,9 @@ pub use feed::{
 };
 pub use fetch::{AllowEntry, BadAllowEntry, Cidr, FetchSettings};
 pub use rules::{MatchRule, Matcher, REGEX_SIZE_LIMIT};
-pub use site::{jekyll_permalink_style, key_line, IdScheme, ServeSettings, SiteConfig};
+pub use site::{
+    jekyll_permalink_style, key_line, parse_listen, IdScheme, ServeSettings, SiteConfig,
+};
 
 use crate::model::diag::Diagnostic;
 use crate::model::entry::Person;

@@ -164,10 +164,20 @@ impl SiteConfig {
         let path = root.join(Self::FILE);
         let shown = Path::new(Self::FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    "{} is not a tributary site: `tributary init` starts one there \
+                     (`--from-jekyll DIR` or `--from-hugo DIR` switches an existing site), \
+                     or -C DIR points at one",
+                    root.display()
+                )
+            } else {
+                "is this a tributary site? use -C DIR".to_string()
+            };
             Diagnostic::error(
                 shown,
                 None,
-                format!("cannot read the site configuration: {e} (is this a tributary site? use -C DIR)"),
+                format!("cannot read the site configuration: {e}; {hint}"),
             )
         })?;
         Self::parse(&text, shown)
@@ -175,131 +185,30 @@ impl SiteConfig {
 
     pub fn parse(text: &str, shown: &Path) -> Result<SiteConfig, Diagnostic> {
         let raw: RawSite = load_yaml(text, shown).map_err(|d| allow_entry_line(d, text))?;
-        let line_of = |key: &str| key_line(text, key);
-        let mut base = Url::parse(raw.base_url.trim()).map_err(|e| {
-            Diagnostic::error(
-                shown,
-                line_of("base_url"),
-                format!("base_url {:?} is not an absolute URL: {e}", raw.base_url),
-            )
-        })?;
-        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-            return Err(Diagnostic::error(
-                shown,
-                line_of("base_url"),
-                format!(
-                    "base_url {:?} must be an http or https URL with a host",
-                    raw.base_url
-                ),
-            ));
-        }
-        if !base.path().ends_with('/') {
-            let p = format!("{}/", base.path());
-            base.set_path(&p);
-        }
-        base.set_query(None);
-        base.set_fragment(None);
-        let timezone = match raw.timezone.as_deref() {
-            None => chrono_tz::UTC,
-            Some(name) => name.parse().map_err(|_| {
-                Diagnostic::error(
-                    shown,
-                    line_of("timezone"),
-                    format!("timezone {name:?} is not an IANA time zone name (e.g. \"UTC\", \"Europe/Berlin\")"),
-                )
-            })?,
-        };
-        let permalink = raw
-            .permalink
-            .map(|p| jekyll_permalink_style(&p).map_or(p, str::to_string))
-            .unwrap_or_else(|| DEFAULT_PERMALINK.to_string());
-        if !permalink.starts_with('/') {
-            return Err(Diagnostic::error(
-                shown,
-                line_of("permalink"),
-                format!("permalink {permalink:?} must start with '/'"),
-            ));
-        }
-        let content = raw.content.unwrap_or_else(|| PathBuf::from("content"));
-        let inside = content.components().all(|c| {
-            matches!(
-                c,
-                std::path::Component::Normal(_) | std::path::Component::CurDir
-            )
-        });
-        if !inside || content.as_os_str().is_empty() {
-            return Err(Diagnostic::error(
-                shown,
-                line_of("content"),
-                format!(
-                    "content {:?} must be a directory inside the site, such as content or _posts",
-                    content.display().to_string()
-                ),
-            ));
-        }
+        let at = At { text, shown };
+        // In this order, so that the first of several mistakes is reported.
+        let base_url = base_url(&raw.base_url, &at)?;
+        let timezone = timezone(raw.timezone.as_deref(), &at)?;
+        let permalink = permalink(raw.permalink.as_deref(), &at)?;
+        let content = content_dir(raw.content.clone(), &at)?;
         if raw.title.trim().is_empty() {
-            return Err(Diagnostic::error(shown, line_of("title"), "title is empty"));
+            return Err(at.error("title", "title is empty"));
         }
-        let lease = match raw.lease.as_deref() {
-            None => chrono::Duration::seconds(DEFAULT_LEASE_SECS),
-            Some(t) => super::parse_duration(t)
-                .filter(|d| *d >= chrono::Duration::seconds(2) && *d <= chrono::Duration::hours(24))
-                .ok_or_else(|| {
-                    Diagnostic::error(
-                        shown,
-                        line_of("lease"),
-                        format!("lease {t:?} is not a duration between 2s and 24h, such as 60s"),
-                    )
-                })?,
-        };
-        let retention = match raw.retention.as_deref() {
-            None | Some("forever") => None,
-            Some(t) => Some(super::parse_duration(t).ok_or_else(|| {
-                Diagnostic::error(
-                    shown,
-                    line_of("retention"),
-                    format!(
-                        "retention {t:?} is not a duration such as 365d or 8w (or \"forever\")"
-                    ),
-                )
-            })?),
-        };
-        let schedule = match raw.schedule.as_deref() {
-            None => None,
-            Some(text) => Some(super::parse_schedule(text).map_err(|e| {
-                Diagnostic::error(
-                    shown,
-                    line_of("schedule"),
-                    format!("schedule {text:?} is not a cron expression (e.g. \"*/15 * * * *\" or \"@hourly\"): {e}"),
-                )
-            })?),
-        };
+        let (lease, retention) = (lease(&raw, &at)?, retention(&raw, &at)?);
+        let schedule = schedule(raw.schedule.as_deref(), &at)?;
         let listen = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-        if listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(Diagnostic::error(
-                shown,
-                line_of("listen"),
+        if parse_listen(&listen).is_none() {
+            return Err(at.error(
+                "listen",
                 format!("listen {listen:?} is not an address:port such as 127.0.0.1:8080"),
             ));
         }
-        let serve = parse_serve(&raw.serve, shown, line_of("serve"))?;
-        let hub = match raw.hub.as_deref() {
-            None => None,
-            Some(h) => match Url::parse(h.trim()) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
-                _ => {
-                    return Err(Diagnostic::error(
-                        shown,
-                        line_of("hub"),
-                        format!("hub {h:?} must be an http or https URL of a WebSub hub"),
-                    ))
-                }
-            },
-        };
+        let serve = parse_serve(&raw.serve, shown, key_line(text, "serve"))?;
+        let hub = hub(raw.hub.as_deref(), &at)?;
         Ok(SiteConfig {
             title: raw.title,
             description: raw.description,
-            base_url: base,
+            base_url,
             language: raw.language.map(|l| crate::util::text::plain_text(&l)),
             author: raw.author.map(|a| a.cleaned()),
             permalink,
@@ -335,6 +244,158 @@ impl SiteConfig {
             Err(_) => format!("{}{}", self.base_url, rel),
         }
     }
+}
+
+/// Where `tributary.yaml` is, for errors at the line of a key.
+struct At<'a> {
+    text: &'a str,
+    shown: &'a Path,
+}
+
+impl At<'_> {
+    fn error(&self, key: &str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(self.shown, key_line(self.text, key), message)
+    }
+}
+
+/// `base_url`: an absolute http(s) URL with a host, made to end with `/`
+/// (no query, no fragment).
+fn base_url(text: &str, at: &At) -> Result<Url, Diagnostic> {
+    let mut base = Url::parse(text.trim()).map_err(|e| {
+        at.error(
+            "base_url",
+            format!("base_url {text:?} is not an absolute URL: {e}"),
+        )
+    })?;
+    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+        return Err(at.error(
+            "base_url",
+            format!("base_url {text:?} must be an http or https URL with a host"),
+        ));
+    }
+    if !base.path().ends_with('/') {
+        let p = format!("{}/", base.path());
+        base.set_path(&p);
+    }
+    base.set_query(None);
+    base.set_fragment(None);
+    Ok(base)
+}
+
+/// `timezone`: an IANA name, UTC when left out.
+fn timezone(name: Option<&str>, at: &At) -> Result<chrono_tz::Tz, Diagnostic> {
+    let Some(name) = name else {
+        return Ok(chrono_tz::UTC);
+    };
+    name.parse().map_err(|_| {
+        at.error(
+            "timezone",
+            format!(
+                "timezone {name:?} is not an IANA time zone name (e.g. \"UTC\", \"Europe/Berlin\")"
+            ),
+        )
+    })
+}
+
+/// `permalink`: a pattern starting with `/`, or one of Jekyll's named styles.
+fn permalink(text: Option<&str>, at: &At) -> Result<String, Diagnostic> {
+    let permalink = text
+        .map(|p| jekyll_permalink_style(p).unwrap_or(p).to_string())
+        .unwrap_or_else(|| DEFAULT_PERMALINK.to_string());
+    if !permalink.starts_with('/') {
+        return Err(at.error(
+            "permalink",
+            format!("permalink {permalink:?} must start with '/'"),
+        ));
+    }
+    Ok(permalink)
+}
+
+/// `content`: a directory inside the site (`content` unless given).
+fn content_dir(content: Option<PathBuf>, at: &At) -> Result<PathBuf, Diagnostic> {
+    let content = content.unwrap_or_else(|| PathBuf::from("content"));
+    let inside = content.components().all(|c| {
+        matches!(
+            c,
+            std::path::Component::Normal(_) | std::path::Component::CurDir
+        )
+    });
+    if !inside || content.as_os_str().is_empty() {
+        return Err(at.error(
+            "content",
+            format!(
+                "content {:?} must be a directory inside the site, such as content or _posts",
+                content.display().to_string()
+            ),
+        ));
+    }
+    Ok(content)
+}
+
+/// `lease`: between 2 s and 24 h.
+fn lease(raw: &RawSite, at: &At) -> Result<chrono::Duration, Diagnostic> {
+    let Some(t) = raw.lease.as_deref() else {
+        return Ok(chrono::Duration::seconds(DEFAULT_LEASE_SECS));
+    };
+    super::parse_duration(t)
+        .filter(|d| *d >= chrono::Duration::seconds(2) && *d <= chrono::Duration::hours(24))
+        .ok_or_else(|| {
+            at.error(
+                "lease",
+                format!("lease {t:?} is not a duration between 2s and 24h, such as 60s"),
+            )
+        })
+}
+
+/// `retention`: a duration, or `forever` (the default).
+fn retention(raw: &RawSite, at: &At) -> Result<Option<chrono::Duration>, Diagnostic> {
+    match raw.retention.as_deref() {
+        None | Some("forever") => Ok(None),
+        Some(t) => super::parse_duration(t).map(Some).ok_or_else(|| {
+            at.error(
+                "retention",
+                format!("retention {t:?} is not a duration such as 365d or 8w (or \"forever\")"),
+            )
+        }),
+    }
+}
+
+/// `schedule`: a cron expression.
+fn schedule(text: Option<&str>, at: &At) -> Result<Option<cron::Schedule>, Diagnostic> {
+    let Some(text) = text else { return Ok(None) };
+    super::parse_schedule(text).map(Some).map_err(|e| {
+        at.error(
+            "schedule",
+            format!("schedule {text:?} is not a cron expression (e.g. \"*/15 * * * *\" or \"@hourly\"): {e}"),
+        )
+    })
+}
+
+/// `hub`: the http(s) URL of a WebSub hub.
+fn hub(text: Option<&str>, at: &At) -> Result<Option<Url>, Diagnostic> {
+    let Some(h) = text else { return Ok(None) };
+    match Url::parse(h.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(u)),
+        _ => Err(at.error(
+            "hub",
+            format!("hub {h:?} must be an http or https URL of a WebSub hub"),
+        )),
+    }
+}
+
+/// An address to listen on: `HOST:PORT`, `:PORT` or `PORT` (loopback),
+/// `localhost:PORT`.
+pub fn parse_listen(text: &str) -> Option<std::net::SocketAddr> {
+    let t = text.trim();
+    if let Ok(a) = t.parse() {
+        return Some(a);
+    }
+    let port = t
+        .strip_prefix("localhost:")
+        .or_else(|| t.strip_prefix(':'))
+        .unwrap_or(t);
+    let port: u16 = port.parse().ok()?;
+    Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
 /// Check `serve:`; a key left out keeps its default.
@@ -421,4 +482,32 @@ fn allow_entry_line(mut d: Diagnostic, text: &str) -> Diagnostic {
         }
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_takes_a_port_alone_and_localhost() {
+        let loopback = |port| Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+        assert_eq!(parse_listen(":8095"), loopback(8095));
+        assert_eq!(parse_listen("8095"), loopback(8095));
+        assert_eq!(parse_listen("localhost:8095"), loopback(8095));
+        assert_eq!(
+            parse_listen("0.0.0.0:80"),
+            Some(std::net::SocketAddr::from(([0, 0, 0, 0], 80)))
+        );
+        assert_eq!(parse_listen("[::1]:8080").map(|a| a.port()), Some(8080));
+        for bad in ["", "nowhere", ":", "localhost", "70000", "example.org:80"] {
+            assert_eq!(parse_listen(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_first_of_several_mistakes_is_reported() {
+        let text = "title: \"\"\nbase_url: /x\ntimezone: Mars/X\n";
+        let d = SiteConfig::parse(text, Path::new("tributary.yaml")).unwrap_err();
+        assert!(d.message.starts_with("base_url"), "{d}");
+    }
 }

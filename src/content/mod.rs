@@ -212,7 +212,7 @@ pub fn parse_post(bytes: &[u8], shown: &Path, opts: LoadOptions) -> Result<Loade
         }
     };
 
-    let mut warnings = Vec::new();
+    let mut warnings = crate::config::front_matter::misspelt_keys(map.keys(), shown, &fm_line)?;
     let mut fm = FrontMatter {
         map,
         shown,

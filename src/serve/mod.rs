@@ -48,6 +48,8 @@ pub struct ServeOptions {
     pub drafts: bool,
     pub future: bool,
     pub output: Option<PathBuf>,
+    /// `--public-url`: the HTML pages link here instead of `base_url`.
+    pub public_url: Option<String>,
 }
 
 /// Counters for `/metrics`.
@@ -223,7 +225,7 @@ pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
     let site = Site::load(root)?;
     let listen = match opts.listen {
         Some(a) => a,
-        None => site.config.listen.parse().map_err(|_| {
+        None => crate::config::parse_listen(&site.config.listen).ok_or_else(|| {
             Error::at(
                 "tributary.yaml",
                 None,
@@ -468,6 +470,9 @@ fn rebuild(app: &App) -> Result<Option<DateTime<Utc>>, Error> {
             let (generation, docs) = store.documents()?;
             snap = Snapshot::from_shared(docs, &previous);
             app.doc_generation.store(generation, Ordering::SeqCst);
+        }
+        if let Some(local) = &app.opts.public_url {
+            snap.rebase_pages(site.config.base_url.as_str(), local);
         }
         Ok::<_, Error>((site, report, snap))
     })();

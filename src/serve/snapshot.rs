@@ -213,6 +213,23 @@ impl SiteHeaders {
 }
 
 impl Snapshot {
+    /// Point the links of the HTML pages (and the `/` page) at `local`
+    /// instead of `base` (`serve --public-url`): a preview on this machine
+    /// stays on it. Feeds keep their URLs: their ids and links are what
+    /// readers get once published.
+    pub fn rebase_pages(&mut self, base: &str, local: &str) {
+        let rebase = |d: &Arc<Doc>| {
+            let text = String::from_utf8_lossy(&d.body).replace(base, local);
+            Arc::new(Doc::new(text.into_bytes(), d.content_type, d.modified))
+        };
+        for (path, doc) in self.docs.iter_mut() {
+            if path.ends_with(".html") {
+                *doc = rebase(doc);
+            }
+        }
+        self.index = self.index.as_ref().map(rebase);
+    }
+
     /// Compress every document that has no compressed copies yet. Run off
     /// the request path after a swap: a 3 MB archive takes tens of
     /// milliseconds per coding, which a request on a busy server must not

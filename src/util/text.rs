@@ -127,6 +127,11 @@ static BLOCK_ELEMENTS: &[&str] = &[
     "ul",
 ];
 
+/// `1 entry`, `2 entries`: a count and its noun, singular for one.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

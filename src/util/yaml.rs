@@ -123,12 +123,75 @@ pub fn to_string<T: serde::Serialize>(value: &T) -> Result<String, YamlError> {
     })
 }
 
-/// Make serde's wording about fields read as wording about keys.
+/// Make serde's wording about fields read as wording about keys, with a
+/// hint for the common mistakes.
 fn tidy(message: &str) -> String {
-    message
+    let text = message
         .replace("unknown field", "unknown key")
         .replace("missing field", "missing key")
-        .replace('`', "\"")
+        .replace('`', "\"");
+    match hint(&text) {
+        Some(h) => format!("{text}; {h}"),
+        None => text,
+    }
+}
+
+/// What to do about the YAML mistakes people make most.
+fn hint(message: &str) -> Option<String> {
+    if message.starts_with("mapping values are not allowed in this context") {
+        // `title: Part 1: the start`: the second colon starts a map.
+        return Some(
+            "a value with \": \" in it must be quoted, such as title: \"Part 1: the start\""
+                .to_string(),
+        );
+    }
+    // `unknown variant "rss2", expected one of "atom", "rss", "json"` (and
+    // the same for keys): name the nearest one.
+    let rest = message
+        .split_once("unknown variant \"")
+        .or_else(|| message.split_once("unknown key \""))
+        .map(|(_, r)| r)?;
+    let (got, expected) = rest.split_once("\", expected one of ")?;
+    let valid: Vec<&str> = expected
+        .split(", ")
+        .map(|v| v.trim().trim_matches('"'))
+        .collect();
+    nearest(got, &valid).map(|v| format!("did you mean \"{v}\"?"))
+}
+
+/// The candidate nearest to `word`: one edit away (a letter added, left
+/// out, changed, or two swapped), or `word` with something added to or cut
+/// from its end (`rss2` → `rss`).
+pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let w = word.to_lowercase();
+    candidates
+        .iter()
+        .find(|c| one_edit(&w, c))
+        .or_else(|| {
+            candidates
+                .iter()
+                .find(|c| c.len() >= 3 && (w.starts_with(**c) || c.starts_with(w.as_str())))
+        })
+        .copied()
+}
+
+/// Whether `a` and `b` differ by exactly one edit: a character inserted,
+/// deleted or replaced, or two neighbours swapped (`tgas`, `tilte`).
+pub fn one_edit(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a == b {
+        return false;
+    }
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[prefix..], &b[prefix..]);
+    match (a.len(), b.len()) {
+        (x, y) if x == y => {
+            a[1..] == b[1..] || (x >= 2 && a[0] == b[1] && a[1] == b[0] && a[2..] == b[2..])
+        }
+        (x, y) if x == y + 1 => a[1..] == *b,
+        (x, y) if x + 1 == y => *a == b[1..],
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -160,6 +223,37 @@ mod tests {
             .unwrap_err()
             .message
             .contains("nested deeper"));
+    }
+
+    #[test]
+    fn common_mistakes_get_a_hint() {
+        let e = from_str::<serde_yaml::Value>("title: Part 1: the start\n").unwrap_err();
+        assert!(e.message.contains("must be quoted"), "{}", e.message);
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(rename_all = "lowercase")]
+        enum F {
+            Atom,
+            Rss,
+            Json,
+        }
+        let e = from_str::<Vec<F>>("[rss2]").unwrap_err();
+        assert!(e.message.contains("did you mean \"rss\"?"), "{}", e.message);
+        assert!(
+            e.message.contains("\"atom\", \"rss\", \"json\""),
+            "{}",
+            e.message
+        );
+        for (a, b, one) in [
+            ("tgas", "tags", true),
+            ("tilte", "title", true),
+            ("titl", "title", true),
+            ("titles", "title", true),
+            ("tags", "tags", false),
+            ("date", "slug", false),
+            ("tgs", "tags", true),
+        ] {
+            assert_eq!(one_edit(a, b), one, "{a} {b}");
+        }
     }
 
     #[test]

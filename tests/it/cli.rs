@@ -12,7 +12,7 @@ fn check_passes_a_good_site_and_writes_nothing() {
     site.feed("tags", "per_tag: true\n");
     let r = site.run(&["check"]);
     r.expect_success();
-    r.stderr_has("checked 1 posts and 6 feed documents: 0 errors, 0 warnings");
+    r.stderr_has("checked 1 post and 6 feed documents: 0 errors, 0 warnings");
     assert!(
         !site.public().exists(),
         "check wrote {:?}",
@@ -44,7 +44,7 @@ fn check_warns_about_raw_tags_that_are_not_html() {
     // The second `isIP(<string>)` is on line 8 of the file; the one in code is fine.
     r.stderr_has("content/2020-01-01-a.md:8: warning: <string> is not an HTML tag");
     assert_eq!(r.warnings().len(), 1, "{}", r.stderr);
-    r.stderr_has("0 errors, 1 warnings");
+    r.stderr_has("0 errors, 1 warning");
     assert!(!site.public().exists());
 
     let r = site.run(&["check", "--deny-warnings"]);
@@ -61,7 +61,7 @@ fn check_reports_broken_posts_with_exit_1() {
     let r = site.run(&["check"]);
     r.expect_code(1);
     r.stderr_has("content/undated.md:1: no usable date");
-    r.stderr_has("1 errors");
+    r.stderr_has("1 error");
     assert!(!site.public().exists());
 }
 
@@ -114,6 +114,12 @@ fn new_creates_a_dated_post_that_the_next_build_includes() {
     assert!(text.contains("title: Hello, World!\n"), "{text}");
     assert!(text.contains(&format!("date: {day} ")), "{text}");
     assert!(text.contains("- rust\n- feeds\n"), "{text}");
+    // A draft (issue 21): its placeholder is not published before it is written.
+    assert!(text.contains("draft: true\n"), "{text}");
+    site.build_ok();
+    assert!(items(&site.json("main.json")).is_empty());
+    let path = site.root().join("content").join(name);
+    std::fs::write(&path, text.replace("draft: true\n", "")).unwrap();
 
     // Now-dated, not future: the plain build publishes it.
     site.build_ok();

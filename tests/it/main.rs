@@ -14,6 +14,7 @@ mod deploy;
 mod digest;
 mod errors;
 mod fetch_http;
+mod first_steps;
 mod health;
 mod hostile;
 mod layers;

@@ -831,7 +831,7 @@ fn keep_going_skips_and_reports_broken_posts() {
     r.expect_success();
     r.stderr_has("content/2021-04-01-broken.md:")
         .stderr_has("front matter is not valid YAML")
-        .stderr_has("1 broken posts skipped");
+        .stderr_has("1 broken post skipped");
     site.assert_all_valid();
     let doc = site.json("main.json");
     let titles: Vec<&str> = items(&doc)

@@ -864,7 +864,6 @@ pub fn find_gaps(source: &str, records: &[ItemRecord], window: &Window) -> Vec<G
     let mut fetches: Vec<DateTime<Utc>> = records.iter().map(|r| r.item.first_seen).collect();
     fetches.sort_unstable();
     fetches.dedup();
-    let published = |r: &ItemRecord| r.item.entry.published.with_timezone(&Utc);
     let mut out = Vec::new();
     for &t in fetches.iter().skip(1) {
         let brought: Vec<&ItemRecord> = records.iter().filter(|r| r.item.first_seen == t).collect();
@@ -881,32 +880,8 @@ pub fn find_gaps(source: &str, records: &[ItemRecord], window: &Window) -> Vec<G
         {
             continue;
         }
-        // Bound the gap by releases (a nightly or a blog post says nothing of versions).
-        let pick = |set: &[&ItemRecord],
-                    newest: bool|
-         -> Option<(String, Option<Version>, DateTime<Utc>)> {
-            let versioned: Vec<&&ItemRecord> = set
-                .iter()
-                .filter(|r| version_of(&r.item.entry).is_some())
-                .collect();
-            let pool: Vec<&&ItemRecord> = if versioned.is_empty() {
-                set.iter().collect()
-            } else {
-                versioned
-            };
-            let r = if newest {
-                pool.into_iter().max_by_key(|r| published(r))
-            } else {
-                pool.into_iter().min_by_key(|r| published(r))
-            }?;
-            let v = version_of(&r.item.entry).map(|(v, _)| v);
-            let label = v
-                .as_ref()
-                .map_or_else(|| r.item.entry.title.clone(), |v| v.text.clone());
-            Some((label, v, published(r)))
-        };
         let (Some((after, va, a_at)), Some((before_label, vb, b_at))) =
-            (pick(&before, true), pick(&brought, false))
+            (bound(&before, true), bound(&brought, false))
         else {
             continue;
         };
@@ -930,6 +905,32 @@ pub fn find_gaps(source: &str, records: &[ItemRecord], window: &Window) -> Vec<G
         });
     }
     out
+}
+
+/// One end of a gap among `set`: its newest item (else its oldest), a
+/// release if there is one (a nightly or a blog post says nothing of
+/// versions); its label (version, else title), version and date.
+fn bound(set: &[&ItemRecord], newest: bool) -> Option<(String, Option<Version>, DateTime<Utc>)> {
+    let published = |r: &ItemRecord| r.item.entry.published.with_timezone(&Utc);
+    let versioned: Vec<&&ItemRecord> = set
+        .iter()
+        .filter(|r| version_of(&r.item.entry).is_some())
+        .collect();
+    let pool: Vec<&&ItemRecord> = if versioned.is_empty() {
+        set.iter().collect()
+    } else {
+        versioned
+    };
+    let r = if newest {
+        pool.into_iter().max_by_key(|r| published(r))
+    } else {
+        pool.into_iter().min_by_key(|r| published(r))
+    }?;
+    let v = version_of(&r.item.entry).map(|(v, _)| v);
+    let label = v
+        .as_ref()
+        .map_or_else(|| r.item.entry.title.clone(), |v| v.text.clone());
+    Some((label, v, published(r)))
 }
 
 /// Whether two stored items are one release under two ids: the same link,

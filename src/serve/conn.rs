@@ -396,27 +396,9 @@ pub async fn serve(
         // Responses go out whole in one write: Nagle's algorithm would only
         // hold a 304's headers back waiting for an ACK.
         let _ = tcp.set_nodelay(true);
-        let Some((id, conn)) = admit(&tracker, &mut warnings) else {
-            continue;
-        };
-        let registered = Registered {
-            tracker: tracker.clone(),
-            id,
-        };
-        let io = TokioIo::new(Tracked {
-            tcp,
-            conn: conn.clone(),
-            epoch: tracker.epoch,
-        });
-        let service = Service {
-            inner: service.clone(),
-            conn: conn.clone(),
-        };
-        let connection = builder.serve_connection(io, service);
-        tokio::spawn(async move {
-            let _registered = registered;
-            run_connection(connection, &conn).await;
-        });
+        if let Some((id, conn)) = admit(&tracker, &mut warnings) {
+            spawn_connection(&builder, &service, &tracker, tcp, id, conn);
+        }
     }
     let stopped = Instant::now();
     drop(listener);
@@ -502,6 +484,36 @@ fn admit(tracker: &Tracker, warnings: &mut Warnings) -> Option<(u64, Arc<Conn>)>
         );
     }
     admitted
+}
+
+/// Serve an admitted connection on a task of its own, which takes it out of
+/// the tracker however it ends.
+fn spawn_connection(
+    builder: &http1::Builder,
+    router: &TowerToHyperService<Router>,
+    tracker: &Arc<Tracker>,
+    tcp: TcpStream,
+    id: u64,
+    conn: Arc<Conn>,
+) {
+    let registered = Registered {
+        tracker: tracker.clone(),
+        id,
+    };
+    let io = TokioIo::new(Tracked {
+        tcp,
+        conn: conn.clone(),
+        epoch: tracker.epoch,
+    });
+    let service = Service {
+        inner: router.clone(),
+        conn: conn.clone(),
+    };
+    let connection = builder.serve_connection(io, service);
+    tokio::spawn(async move {
+        let _registered = registered;
+        run_connection(connection, &conn).await;
+    });
 }
 
 /// Serve one connection until it ends or the tracker's signal closes it

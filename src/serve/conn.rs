@@ -108,6 +108,18 @@ pub struct Shed {
     pub refused: AtomicU64,
 }
 
+impl Shed {
+    /// Each counter under its `reason` label.
+    pub fn by_reason(&self) -> [(&'static str, &AtomicU64); 4] {
+        [
+            ("header_timeout", &self.header_timeout),
+            ("idle_timeout", &self.idle_timeout),
+            ("evicted", &self.evicted),
+            ("refused", &self.refused),
+        ]
+    }
+}
+
 /// The open connections and the cap on them.
 pub struct Tracker {
     epoch: Instant,

@@ -335,18 +335,7 @@ const FAMILIES: &[Family] = &[
         name: "tributary_http_connections_shed_total",
         kind: "counter",
         help: "Connections the server closed or refused, by reason.",
-        samples: |app, _| {
-            let shed = &app.connections.shed;
-            by_label(
-                "reason",
-                [
-                    ("header_timeout", &shed.header_timeout),
-                    ("idle_timeout", &shed.idle_timeout),
-                    ("evicted", &shed.evicted),
-                    ("refused", &shed.refused),
-                ],
-            )
-        },
+        samples: |app, _| by_label("reason", app.connections.shed.by_reason()),
     },
     Family {
         name: "tributary_items_stored",

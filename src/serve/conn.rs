@@ -408,14 +408,14 @@ pub async fn serve(
         // Responses go out whole in one write: Nagle's algorithm would only
         // hold a 304's headers back waiting for an ACK.
         let _ = tcp.set_nodelay(true);
-        if let Some((id, conn)) = admit(&tracker, &mut warnings) {
+        if let Some((id, conn)) = admit_and_warn(&tracker, &mut warnings) {
             spawn_connection(&builder, &service, &tracker, tcp, id, conn);
         }
     }
     let stopped = Instant::now();
     drop(listener);
     reaper.abort();
-    drain(&tracker, stopped).await;
+    finish_answers(&tracker, stopped).await;
     stopped
 }
 
@@ -478,7 +478,7 @@ async fn accept_failed(e: io::Error, tracker: &Tracker, warnings: &mut Warnings)
 
 /// Register an accepted connection with the tracker, saying (now and then)
 /// when the cap closed another to make room or refused this one.
-fn admit(tracker: &Tracker, warnings: &mut Warnings) -> Option<(u64, Arc<Conn>)> {
+fn admit_and_warn(tracker: &Tracker, warnings: &mut Warnings) -> Option<(u64, Arc<Conn>)> {
     let evicted = tracker.shed.evicted.load(Ordering::Relaxed);
     let admitted = tracker.admit();
     if tracker.shed.evicted.load(Ordering::Relaxed) != evicted && warnings.at_cap.due() {
@@ -556,7 +556,7 @@ async fn run_connection(connection: http1::Connection<TokioIo<Tracked>, Service>
 
 /// At shutdown: close the connections not being answered, give those being
 /// answered [`DRAIN_FOR`] from `stopped` to finish, then close the rest.
-async fn drain(tracker: &Tracker, stopped: Instant) {
+async fn finish_answers(tracker: &Tracker, stopped: Instant) {
     tracker.close_unanswered();
     while tracker.open() > 0 && stopped.elapsed() < DRAIN_FOR {
         tokio::time::sleep(Duration::from_millis(20)).await;

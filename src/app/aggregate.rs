@@ -14,7 +14,7 @@ use crate::parse::{self, ParseError};
 use crate::site::Site;
 use crate::store::{SourceState, Store, StoredItem};
 use crate::util::par::parallel_map;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
 use std::collections::{HashMap, HashSet};
 use url::Url;
 
@@ -501,53 +501,65 @@ pub fn fetch(
     let sources = configured_sources(site);
     check_only(&sources, opts.only.as_deref())?;
     let mut report = FetchReport::default();
-    let mut states: HashMap<usize, SourceState> = HashMap::new();
+    let (jobs, mut states) = plan_jobs(site, store, opts, &sources, &mut report)?;
+    if jobs.is_empty() {
+        return Ok(report);
+    }
+    let clock = RunClock::start(opts.now);
+    let bar = opts.progress.then(|| progress_bar(jobs.len()));
+    let (fetch_thread, outcomes) = start_fetches(site, jobs, opts.slots.clone())?;
+    // Outcomes arrive as requests finish; a few at a time are parsed on every
+    // core (parsing and sanitizing is the CPU-heavy part) and stored, so
+    // that at most a bounded number of bodies is held at once.
+    while let Some(batch) = next_batch(&outcomes) {
+        let parsed = parallel_map(&batch, 1, |(i, outcome, began)| {
+            parse_outcome(&sources[*i], states.get(i), outcome, clock.at(*began))
+        });
+        for ((i, outcome, began), parsed) in batch.into_iter().zip(parsed) {
+            let src = &sources[i];
+            let Some(state) = states.remove(&i) else {
+                continue;
+            };
+            let now = clock.at(began);
+            let result = record(site, store, opts, src, state, outcome, parsed, now)?;
+            report.sources.push((src.name.clone(), result));
+            if let Some(b) = &bar {
+                b.inc(1);
+            }
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    join_fetches(fetch_thread)?;
+    Ok(report)
+}
+
+/// A fetch job: the source's index, its URL and the validators to send.
+type Job = (usize, String, Validators);
+
+/// The selected sources to fetch now, with their states by index; those
+/// not fetched (disabled, not due, no usable location) go in the report.
+fn plan_jobs(
+    site: &Site,
+    store: &mut dyn Store,
+    opts: &FetchOptions,
+    sources: &[ConfiguredSource],
+    report: &mut FetchReport,
+) -> Result<(Vec<Job>, HashMap<usize, SourceState>), Error> {
     let mut jobs = Vec::new();
-    // Many sources: one query for their states rather than one each (a
-    // round trip apiece counts on a database across the network).
-    let selected = match (&opts.only, &opts.keys) {
-        (Some(_), _) => 1,
-        (None, Some(keys)) => keys.len(),
-        (None, None) => sources.len(),
-    };
-    let mut known: HashMap<String, SourceState> =
-        if selected > BULK_READ && selected * 2 >= sources.len() {
-            store
-                .sources()?
-                .into_iter()
-                .map(|s| (s.key.clone(), s))
-                .collect()
-        } else {
-            HashMap::new()
-        };
+    let mut states = HashMap::new();
+    let mut known = known_states(store, opts, sources)?;
     for (i, src) in sources.iter().enumerate() {
-        if opts
-            .only
-            .as_ref()
-            .is_some_and(|o| o != &src.name && o != &src.key)
-            || opts.keys.as_ref().is_some_and(|k| !k.contains(&src.key))
-        {
+        if !opts.selects(src) {
             continue;
         }
         let state = match known.remove(&src.key) {
             Some(state) if state.name == src.name => state,
             _ => store.ensure_source(&src.key, &src.name)?,
         };
-        if let Some(why) = state
-            .disabled
-            .as_ref()
-            .filter(|_| !state.fetchable(opts.now))
-        {
-            report
-                .sources
-                .push((src.name.clone(), SourceResult::Disabled(why.clone())));
-            continue;
-        }
-        // A source named on the command line is fetched now, as asked.
-        if !opts.all && opts.only.is_none() && state.next_due.is_some_and(|d| d > opts.now) {
-            report
-                .sources
-                .push((src.name.clone(), SourceResult::NotDue));
+        if let Some(skipped) = skipped(&state, opts) {
+            report.sources.push((src.name.clone(), skipped));
             continue;
         }
         match location_url(site, &src.location, &state.url) {
@@ -569,86 +581,149 @@ pub fn fetch(
             }
         }
     }
-    if jobs.is_empty() {
-        return Ok(report);
-    }
-    // A source is due again at its schedule's next time after its request
-    // began, not after the run began (a request that waited for a slot past
-    // a schedule boundary would be due again at once: two in one period)
-    // nor after its answer was stored (one sent just before a boundary and
-    // stored after it would skip the next period). `opts.now` advanced by
-    // the time elapsed, so that a run given another `now` keeps to it.
-    let started = std::time::Instant::now();
-    let at = |began: std::time::Instant| {
-        opts.now
-            + Duration::from_std(began.saturating_duration_since(started))
-                .unwrap_or_else(|_| Duration::zero())
+    Ok((jobs, states))
+}
+
+/// The stored states of every source, read at once when the run selects
+/// many of them; empty otherwise (each is read as it comes).
+fn known_states(
+    store: &mut dyn Store,
+    opts: &FetchOptions,
+    sources: &[ConfiguredSource],
+) -> Result<HashMap<String, SourceState>, Error> {
+    // Many sources: one query for their states rather than one each (a
+    // round trip apiece counts on a database across the network).
+    let selected = match (&opts.only, &opts.keys) {
+        (Some(_), _) => 1,
+        (None, Some(keys)) => keys.len(),
+        (None, None) => sources.len(),
     };
-    let total = jobs.len();
-    let bar = opts.progress.then(|| progress_bar(total));
-    let (fetch_thread, outcomes) = start_fetches(site, jobs, opts.slots.clone())?;
-    // Outcomes arrive as requests finish; a few at a time are parsed on every
-    // core (parsing and sanitizing is the CPU-heavy part) and stored, so
-    // that at most a bounded number of bodies is held at once.
-    let mut finished = 0;
-    while let Ok(first) = outcomes.recv() {
-        let mut batch = vec![first];
-        while batch.len() < PARSE_BATCH {
-            match outcomes.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        let parsed = parallel_map(&batch, 1, |(i, outcome, began)| {
-            parse_outcome(&sources[*i], states.get(i), outcome, at(*began))
-        });
-        for ((i, outcome, began), parsed) in batch.into_iter().zip(parsed) {
-            let now = at(began);
-            let src = &sources[i];
-            let Some(mut state) = states.remove(&i) else {
-                continue;
-            };
-            state.name = src.name.clone();
-            state.last_fetch = Some(now);
-            let result = match apply(store, src, &mut state, outcome, parsed, now, site) {
-                Ok(r) => r,
-                // Items the store refuses (its transaction rolled back) fail
-                // this source alone; if the store is gone, saving its state
-                // below fails too and ends the run.
-                Err(e @ Error::Store { .. }) => failed(
-                    &mut state,
-                    format!("its items were not stored: {e}"),
-                    None,
-                    now,
-                ),
-                Err(e) => return Err(e),
-            };
-            tracing::debug!(source = %src.name, url = %state.url, "{}", describe(&result));
-            store.save_source(&state)?;
-            if let Some(holder) = &opts.release_to {
-                store.release(std::slice::from_ref(&src.key), holder)?;
-            }
-            if let Some(set) = &opts.in_flight {
-                set.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&src.key);
-            }
-            report.sources.push((src.name.clone(), result));
-            finished += 1;
-            if let Some(b) = &bar {
-                b.set_position(finished as u64);
-            }
+    if selected > BULK_READ && selected * 2 >= sources.len() {
+        return Ok(store
+            .sources()?
+            .into_iter()
+            .map(|s| (s.key.clone(), s))
+            .collect());
+    }
+    Ok(HashMap::new())
+}
+
+impl FetchOptions {
+    /// Whether `--source` and `keys` leave `src` in this run.
+    fn selects(&self, src: &ConfiguredSource) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|o| o == &src.name || o == &src.key)
+            && self.keys.as_ref().is_none_or(|k| k.contains(&src.key))
+    }
+}
+
+/// Why a selected source is not fetched in this run, if it is not.
+fn skipped(state: &SourceState, opts: &FetchOptions) -> Option<SourceResult> {
+    if let Some(why) = state
+        .disabled
+        .as_ref()
+        .filter(|_| !state.fetchable(opts.now))
+    {
+        return Some(SourceResult::Disabled(why.clone()));
+    }
+    // A source named on the command line is fetched now, as asked.
+    if !opts.all && opts.only.is_none() && state.next_due.is_some_and(|d| d > opts.now) {
+        return Some(SourceResult::NotDue);
+    }
+    None
+}
+
+/// A run's clock: when each request began, on the run's `now`.
+///
+/// A source is due again at its schedule's next time after its request
+/// began, not after the run began (a request that waited for a slot past
+/// a schedule boundary would be due again at once: two in one period)
+/// nor after its answer was stored (one sent just before a boundary and
+/// stored after it would skip the next period). `now` is advanced by the
+/// time elapsed, so that a run given another `now` keeps to it.
+struct RunClock {
+    now: DateTime<Utc>,
+    started: std::time::Instant,
+}
+
+impl RunClock {
+    fn start(now: DateTime<Utc>) -> RunClock {
+        RunClock {
+            now,
+            started: std::time::Instant::now(),
         }
     }
-    if let Some(b) = bar {
-        b.finish_and_clear();
+
+    /// The run's time at the instant `began`.
+    fn at(&self, began: std::time::Instant) -> DateTime<Utc> {
+        self.now
+            + Duration::from_std(began.saturating_duration_since(self.started))
+                .unwrap_or_else(|_| Duration::zero())
     }
+}
+
+/// The next outcomes to parse: one waited for, and up to [`PARSE_BATCH`]
+/// with those already there; `None` once every fetch has finished.
+fn next_batch(outcomes: &Outcomes) -> Option<Vec<(usize, Outcome, std::time::Instant)>> {
+    let mut batch = vec![outcomes.recv().ok()?];
+    while batch.len() < PARSE_BATCH {
+        match outcomes.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+/// Store one source's fetch and its new state, then hand the source back
+/// (its lease, its place among those in flight).
+#[allow(clippy::too_many_arguments)]
+fn record(
+    site: &Site,
+    store: &mut dyn Store,
+    opts: &FetchOptions,
+    src: &ConfiguredSource,
+    mut state: SourceState,
+    outcome: Outcome,
+    parsed: Parsed,
+    now: DateTime<Utc>,
+) -> Result<SourceResult, Error> {
+    state.name = src.name.clone();
+    state.last_fetch = Some(now);
+    let result = match apply(store, src, &mut state, outcome, parsed, now, site) {
+        Ok(r) => r,
+        // Items the store refuses (its transaction rolled back) fail
+        // this source alone; if the store is gone, saving its state
+        // below fails too and ends the run.
+        Err(e @ Error::Store { .. }) => failed(
+            &mut state,
+            format!("its items were not stored: {e}"),
+            None,
+            now,
+        ),
+        Err(e) => return Err(e),
+    };
+    tracing::debug!(source = %src.name, url = %state.url, "{}", describe(&result));
+    store.save_source(&state)?;
+    if let Some(holder) = &opts.release_to {
+        store.release(std::slice::from_ref(&src.key), holder)?;
+    }
+    if let Some(set) = &opts.in_flight {
+        set.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&src.key);
+    }
+    Ok(result)
+}
+
+/// Wait for the fetcher thread, whose error (or panic) fails the run.
+fn join_fetches(fetch_thread: FetchThread) -> Result<(), Error> {
     match fetch_thread.join() {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(Error::io("tokio runtime", e)),
-        Err(_) => return Err(Error::at("fetch", None, "the fetch thread panicked")),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Error::io("tokio runtime", e)),
+        Err(_) => Err(Error::at("fetch", None, "the fetch thread panicked")),
     }
-    Ok(report)
 }
 
 /// One source's result in words: `12 items, 3 new`, `not modified`, `failed: ...`.
@@ -721,15 +796,15 @@ fn progress_bar(total: usize) -> indicatif::ProgressBar {
 
 type FetchThread = std::thread::JoinHandle<Result<(), std::io::Error>>;
 
-/// Run every job on a fetcher thread (its own tokio runtime); outcomes come
-/// through a bounded channel as they finish.
 /// Fetch outcomes as they come in: the job's index, the outcome, and when
 /// its request began.
 type Outcomes = std::sync::mpsc::Receiver<(usize, Outcome, std::time::Instant)>;
 
+/// Run every job on a fetcher thread (its own tokio runtime); outcomes come
+/// through a bounded channel as they finish.
 fn start_fetches(
     site: &Site,
-    jobs: Vec<(usize, String, Validators)>,
+    jobs: Vec<Job>,
     slots: Option<std::sync::Arc<fetch::Slots>>,
 ) -> Result<(FetchThread, Outcomes), Error> {
     let settings = &site.config.fetch;
@@ -766,11 +841,11 @@ fn failed(
     SourceResult::Failed(why)
 }
 
-/// Record one fetch in the source's state and the store.
-#[allow(clippy::too_many_arguments)]
 /// How long a source that answered `410 Gone` waits before it is asked again.
 pub const GONE_RETRY: Duration = Duration::days(7);
 
+/// Record one fetch in the source's state and the store.
+#[allow(clippy::too_many_arguments)]
 fn apply(
     store: &mut dyn Store,
     src: &ConfiguredSource,
@@ -780,26 +855,6 @@ fn apply(
     now: DateTime<Utc>,
     site: &Site,
 ) -> Result<SourceResult, Error> {
-    let fail = |state: &mut SourceState, why: String, retry_after: Option<Duration>| {
-        failed(state, why, retry_after, now)
-    };
-    let succeed = |state: &mut SourceState, min_interval: Option<Duration>| {
-        if state.is_gone() {
-            tracing::info!(source = %src.name, "answers again after 410 Gone: enabled");
-            state.disabled = None;
-        }
-        state.consecutive_failures = 0;
-        state.last_error = None;
-        state.last_success = Some(now);
-        state.min_interval_secs = min_interval.map(|d| d.num_seconds());
-        state.next_due = Some(next_due(src, now, min_interval));
-    };
-    let moved = |state: &mut SourceState, to: Option<String>| {
-        if let Some(url) = to {
-            tracing::info!(source = %src.name, from = %state.url, to = %url, "moved permanently; the new URL is kept");
-            state.url = url;
-        }
-    };
     Ok(match outcome {
         Outcome::Fetched {
             validators,
@@ -808,7 +863,7 @@ fn apply(
             ..
         } => match parsed {
             Some(Ok((items, ttl))) => {
-                moved(state, permanent_url);
+                moved(src, state, permanent_url);
                 let ttl = ttl.map(|m| Duration::minutes(i64::from(m)).min(Duration::days(1)));
                 let min = match (min_interval.map(from_std), ttl) {
                     (Some(a), Some(b)) => Some(a.max(b)),
@@ -818,13 +873,8 @@ fn apply(
                 let new = store.put_items(&state.key, &items, now)?;
                 state.etag = validators.etag;
                 state.last_modified = validators.last_modified;
-                succeed(state, min);
-                if let Some(keep) = site.config.retention {
-                    store.prune(&state.key, now - keep)?;
-                }
-                if let Limit::Count(n) = src.keep {
-                    store.keep_newest(&state.key, n)?;
-                }
+                succeeded(src, state, min, now);
+                trim(site, store, src, &state.key, now)?;
                 SourceResult::Fetched {
                     items: items.len(),
                     new,
@@ -833,39 +883,88 @@ fn apply(
             // A broken document keeps the stored items and the old validators,
             // so that the next fetch reads the document again.
             Some(Err(e)) => {
-                moved(state, permanent_url);
-                fail(state, e.to_string(), None)
+                moved(src, state, permanent_url);
+                failed(state, e.to_string(), None, now)
             }
-            None => fail(state, "nothing was parsed".into(), None),
+            None => failed(state, "nothing was parsed".into(), None, now),
         },
         Outcome::NotModified {
             permanent_url,
             min_interval,
         } => {
-            moved(state, permanent_url);
+            moved(src, state, permanent_url);
             let keep = state.min_interval_secs.map(Duration::seconds);
-            succeed(state, min_interval.map(from_std).or(keep));
+            succeeded(src, state, min_interval.map(from_std).or(keep), now);
             SourceResult::NotModified
         }
         Outcome::Gone { permanent_url } => {
-            moved(state, permanent_url);
-            // The first 410's date stays: it says since when.
-            if !state.is_gone() {
-                state.disabled = Some(format!(
-                    "{} on {}",
-                    crate::store::GONE,
-                    now.format("%Y-%m-%d")
-                ));
-            }
-            state.last_error = Some("410 Gone: the feed was removed".into());
-            // Asked again weekly: a feed removed by mistake comes back.
-            state.next_due = Some(now + GONE_RETRY);
-            SourceResult::Gone
+            moved(src, state, permanent_url);
+            gone(state, now)
         }
         Outcome::Failed { error, retry_after } => {
-            fail(state, error.to_string(), retry_after.map(from_std))
+            failed(state, error.to_string(), retry_after.map(from_std), now)
         }
     })
+}
+
+/// A source that answered: no longer failing (nor gone), due again after
+/// its schedule and `min_interval`.
+fn succeeded(
+    src: &ConfiguredSource,
+    state: &mut SourceState,
+    min_interval: Option<Duration>,
+    now: DateTime<Utc>,
+) {
+    if state.is_gone() {
+        tracing::info!(source = %src.name, "answers again after 410 Gone: enabled");
+        state.disabled = None;
+    }
+    state.consecutive_failures = 0;
+    state.last_error = None;
+    state.last_success = Some(now);
+    state.min_interval_secs = min_interval.map(|d| d.num_seconds());
+    state.next_due = Some(next_due(src, now, min_interval));
+}
+
+/// A permanent redirect: the source is fetched from its new URL from now on.
+fn moved(src: &ConfiguredSource, state: &mut SourceState, to: Option<String>) {
+    if let Some(url) = to {
+        tracing::info!(source = %src.name, from = %state.url, to = %url, "moved permanently; the new URL is kept");
+        state.url = url;
+    }
+}
+
+/// A source that answered `410 Gone`: disabled, and asked again weekly
+/// (a feed removed by mistake comes back).
+fn gone(state: &mut SourceState, now: DateTime<Utc>) -> SourceResult {
+    // The first 410's date stays: it says since when.
+    if !state.is_gone() {
+        state.disabled = Some(format!(
+            "{} on {}",
+            crate::store::GONE,
+            now.format("%Y-%m-%d")
+        ));
+    }
+    state.last_error = Some("410 Gone: the feed was removed".into());
+    state.next_due = Some(now + GONE_RETRY);
+    SourceResult::Gone
+}
+
+/// Drop what the site's `retention:` and the source's `keep` no longer want.
+fn trim(
+    site: &Site,
+    store: &mut dyn Store,
+    src: &ConfiguredSource,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    if let Some(keep) = site.config.retention {
+        store.prune(key, now - keep)?;
+    }
+    if let Limit::Count(n) = src.keep {
+        store.keep_newest(key, n)?;
+    }
+    Ok(())
 }
 
 /// Where an upstream copy's body is, and how rich it is: bodies are most
@@ -911,7 +1010,35 @@ pub fn combine(
     now: DateTime<Utc>,
 ) -> Result<Vec<Entry>, Error> {
     let cutoff = def.max_age.map(|a| now.fixed_offset() - a);
-    let fresh = |e: &Entry| cutoff.is_none_or(|c| e.published >= c);
+    let matchers = compile_matchers(def)?;
+    let posts: Vec<Entry> = posts.into_iter().filter(|p| is_fresh(cutoff, p)).collect();
+    let selection = Selection {
+        def,
+        upstream,
+        now,
+        cutoff,
+        matchers,
+        links: merge::PostLinks::new(&posts, site.config.base_url.host_str()),
+    };
+    let (bodies, mut merged) = selection.merged(&posts)?;
+    if let (Limit::Count(n), false) = (def.limit, def.archive) {
+        merged.truncate(n);
+    }
+    let post_ids: HashSet<&str> = posts.iter().map(|p| p.id.as_str()).collect();
+    for e in &mut merged {
+        if post_ids.contains(e.id.as_str()) {
+            continue; // a local post keeps its own body
+        }
+        restore_body(e, &bodies, def, upstream)?;
+    }
+    Ok(merged)
+}
+
+/// An upstream's `include` and `exclude` rules, compiled.
+type Rules = (Vec<Matcher>, Vec<Matcher>);
+
+/// Each upstream's rules, in the feed file's order.
+fn compile_matchers(def: &FeedDef) -> Result<Vec<Rules>, Error> {
     let mut matchers = Vec::with_capacity(def.upstreams.len());
     for up in &def.upstreams {
         let compile = |rules: &[MatchRule]| -> Result<Vec<Matcher>, Error> {
@@ -925,117 +1052,162 @@ pub fn combine(
         };
         matchers.push((compile(&up.include)?, compile(&up.exclude)?));
     }
-    let posts: Vec<Entry> = posts.into_iter().filter(|p| fresh(p)).collect();
-    let links = merge::PostLinks::new(&posts, site.config.base_url.host_str());
-    // A feed of `limit` entries reads each source's newest items through the
-    // date index, a page at a time, until the page ends further back than
-    // the feed reaches (less a same-story merge window): a rebuild costs what
-    // the feed holds, not what the store has accumulated. `limit: all` and
-    // archives read everything, by nature.
-    let window = match (def.limit, def.archive) {
-        (crate::config::Limit::Count(n), false) => Some(n),
-        _ => None,
-    };
-    let mut page = window.map(|n| (2 * n).max(MIN_PAGE));
-    let merge_window = MergeOptions::default().title_window;
-    let (bodies, mut merged) = loop {
-        let mut selected: Vec<Entry> = Vec::new();
-        let mut bodies: HashMap<u64, BodyRef> = HashMap::new();
-        // The newest stored date among the sources whose page was full: every
-        // item not read is no newer than this.
-        let mut horizon: Option<chrono::DateTime<chrono::FixedOffset>> = None;
-        for (u, up) in def.upstreams.iter().enumerate() {
-            let mut items = upstream.items(&up.key, now, page)?;
+    Ok(matchers)
+}
+
+/// Whether `e` is within the feed's `max_age` (`cutoff`), if it has one.
+fn is_fresh(cutoff: Option<DateTime<FixedOffset>>, e: &Entry) -> bool {
+    cutoff.is_none_or(|c| e.published >= c)
+}
+
+/// Where a combined feed's upstream items come from and which it selects.
+struct Selection<'a> {
+    def: &'a FeedDef,
+    upstream: &'a Upstream,
+    now: DateTime<Utc>,
+    cutoff: Option<DateTime<FixedOffset>>,
+    matchers: Vec<Rules>,
+    links: merge::PostLinks<'a>,
+}
+
+/// One read of every upstream: the items selected (without their bodies),
+/// where their bodies are, and the horizon (the newest stored date among
+/// the sources whose page was full: every item not read is no newer).
+struct Page {
+    selected: Vec<Entry>,
+    bodies: HashMap<u64, BodyRef>,
+    horizon: Option<DateTime<FixedOffset>>,
+}
+
+impl Selection<'_> {
+    /// The posts and the selected items merged, with where each copy's body is.
+    ///
+    /// A feed of `limit` entries reads each source's newest items through the
+    /// date index, a page at a time, until the page ends further back than
+    /// the feed reaches (less a same-story merge window): a rebuild costs what
+    /// the feed holds, not what the store has accumulated. `limit: all` and
+    /// archives read everything, by nature.
+    fn merged(&self, posts: &[Entry]) -> Result<(HashMap<u64, BodyRef>, Vec<Entry>), Error> {
+        let window = match (self.def.limit, self.def.archive) {
+            (Limit::Count(n), false) => Some(n),
+            _ => None,
+        };
+        let mut page = window.map(|n| (2 * n).max(MIN_PAGE));
+        let merge_window = MergeOptions::default().title_window;
+        loop {
+            let read = self.read(page)?;
+            let merged = merge::merge(posts.to_vec(), read.selected, &MergeOptions::default());
+            let (Some(n), Some(p), Some(h)) = (window, page, read.horizon) else {
+                return Ok((read.bodies, merged));
+            };
+            // Enough when the feed's last entry is newer than anything unread by
+            // more than the merge window (an unread copy could still pull it down).
+            let reach = merged.get(n - 1).map(|e| e.published);
+            if reach.is_some_and(|r| r - merge_window > h) || p >= MAX_PAGE {
+                return Ok((read.bodies, merged));
+            }
+            page = Some(p * 4);
+        }
+    }
+
+    /// Read the newest `page` items of every upstream (all without a page)
+    /// and keep those the rules select, related to the posts.
+    fn read(&self, page: Option<usize>) -> Result<Page, Error> {
+        let mut read = Page {
+            selected: Vec::new(),
+            bodies: HashMap::new(),
+            horizon: None,
+        };
+        for (u, up) in self.def.upstreams.iter().enumerate() {
+            let mut items = self.upstream.items(&up.key, self.now, page)?;
             if page.is_some_and(|p| items.len() >= p) {
                 let oldest = items.iter().map(|e| e.published).min();
-                horizon = horizon.max(oldest.filter(|o| cutoff.is_none_or(|c| *o >= c)));
+                let counted = oldest.filter(|o| self.cutoff.is_none_or(|c| *o >= c));
+                read.horizon = read.horizon.max(counted);
             }
-            items.retain(|e| fresh(e));
+            items.retain(|e| is_fresh(self.cutoff, e));
             // The name from the feed file now, whatever it was when stored.
             for e in &mut items {
                 for s in &mut e.sources {
                     s.name = up.name.clone();
                 }
             }
-            links.relate(&mut items);
-            let (include, exclude) = &matchers[u];
-            for mut e in items {
-                if !merge::selects(include, exclude, &e) {
-                    continue;
+            self.links.relate(&mut items);
+            let (include, exclude) = &self.matchers[u];
+            for e in items {
+                if merge::selects(include, exclude, &e) {
+                    read.keep(u, e);
                 }
-                let body = BodyRef {
-                    upstream: u,
-                    id: e.id.clone(),
-                    content_len: e.content_html.take().map_or(0, |c| c.len()),
-                    summary_len: e.summary_html.take().map_or(0, |c| c.len()),
-                };
-                for s in &e.sources {
-                    bodies.insert(copy_key(s), body.clone());
-                }
-                selected.push(e);
             }
         }
-        let merged = merge::merge(posts.clone(), selected, &MergeOptions::default());
-        let (Some(n), Some(p), Some(h)) = (window, page, horizon) else {
-            break (bodies, merged);
-        };
-        // Enough when the feed's last entry is newer than anything unread by
-        // more than the merge window (an unread copy could still pull it down).
-        let reach = merged.get(n - 1).map(|e| e.published);
-        if reach.is_some_and(|r| r - merge_window > h) || p >= MAX_PAGE {
-            break (bodies, merged);
-        }
-        page = Some(p * 4);
-    };
-    let post_ids: std::collections::HashSet<String> = posts.iter().map(|p| p.id.clone()).collect();
-    if let (crate::config::Limit::Count(n), false) = (def.limit, def.archive) {
-        merged.truncate(n);
+        Ok(read)
     }
-    for e in &mut merged {
-        if post_ids.contains(&e.id) {
-            continue; // a local post keeps its own body
+}
+
+impl Page {
+    /// Keep a selected item, its bodies set aside (read back for the
+    /// entries published).
+    fn keep(&mut self, upstream: usize, mut e: Entry) {
+        let body = BodyRef {
+            upstream,
+            id: e.id.clone(),
+            content_len: e.content_html.take().map_or(0, |c| c.len()),
+            summary_len: e.summary_html.take().map_or(0, |c| c.len()),
+        };
+        for s in &e.sources {
+            self.bodies.insert(copy_key(s), body.clone());
         }
-        // As `merge` would have chosen: the longest content and the longest
-        // summary among the copies, the first copy on a tie.
-        let copies: Vec<&BodyRef> = e
-            .sources
+        self.selected.push(e);
+    }
+}
+
+/// Read back the bodies of a merged upstream entry, as `merge` would have
+/// chosen them: the longest content and the longest summary among the
+/// copies, the first copy on a tie.
+fn restore_body(
+    e: &mut Entry,
+    bodies: &HashMap<u64, BodyRef>,
+    def: &FeedDef,
+    upstream: &Upstream,
+) -> Result<(), Error> {
+    let copies: Vec<&BodyRef> = e
+        .sources
+        .iter()
+        .filter_map(|s| bodies.get(&copy_key(s)))
+        .collect();
+    let longest = |len: fn(&BodyRef) -> usize| {
+        copies
             .iter()
-            .filter_map(|s| bodies.get(&copy_key(s)))
-            .collect();
-        let longest = |len: fn(&BodyRef) -> usize| {
-            copies
-                .iter()
-                .copied()
-                .filter(|c| len(c) > 0)
-                .fold(None::<&BodyRef>, |best, c| match best {
-                    Some(b) if len(b) >= len(c) => Some(b),
-                    _ => Some(c),
-                })
-        };
-        let content = longest(|c| c.content_len);
-        let summary = longest(|c| c.summary_len);
-        let mut read: Vec<(usize, String, Entry)> = Vec::new();
-        for c in [content, summary].into_iter().flatten() {
-            if read
-                .iter()
-                .any(|(u, id, _)| *u == c.upstream && *id == c.id)
-            {
-                continue;
-            }
-            if let Some(full) = upstream.item(&def.upstreams[c.upstream].key, &c.id)? {
-                read.push((c.upstream, c.id.clone(), full));
-            }
+            .copied()
+            .filter(|c| len(c) > 0)
+            .fold(None::<&BodyRef>, |best, c| match best {
+                Some(b) if len(b) >= len(c) => Some(b),
+                _ => Some(c),
+            })
+    };
+    let content = longest(|c| c.content_len);
+    let summary = longest(|c| c.summary_len);
+    let mut read: Vec<(usize, String, Entry)> = Vec::new();
+    for c in [content, summary].into_iter().flatten() {
+        if read
+            .iter()
+            .any(|(u, id, _)| *u == c.upstream && *id == c.id)
+        {
+            continue;
         }
-        let find = |c: Option<&BodyRef>| {
-            let c = c?;
-            read.iter()
-                .find(|(u, id, _)| *u == c.upstream && *id == c.id)
-                .map(|(_, _, e)| e)
-        };
-        e.content_html = find(content).and_then(|f| f.content_html.clone());
-        e.summary_html = find(summary).and_then(|f| f.summary_html.clone());
+        if let Some(full) = upstream.item(&def.upstreams[c.upstream].key, &c.id)? {
+            read.push((c.upstream, c.id.clone(), full));
+        }
     }
-    Ok(merged)
+    let find = |c: Option<&BodyRef>| {
+        let c = c?;
+        read.iter()
+            .find(|(u, id, _)| *u == c.upstream && *id == c.id)
+            .map(|(_, _, e)| e)
+    };
+    e.content_html = find(content).and_then(|f| f.content_html.clone());
+    e.summary_html = find(summary).and_then(|f| f.summary_html.clone());
+    Ok(())
 }
 
 #[cfg(test)]

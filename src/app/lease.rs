@@ -9,7 +9,7 @@
 //! are freed without waiting ([`reclaim_dead`]). On SQLite the same rules
 //! hold between processes sharing the file.
 
-use crate::app::aggregate::{self, FetchOptions, FetchReport, SourceResult};
+use crate::app::aggregate::{self, ConfiguredSource, FetchOptions, FetchReport, SourceResult};
 use crate::model::Error;
 use crate::site::Site;
 use crate::store::Store;
@@ -244,36 +244,7 @@ pub fn fetch(
     }
     reclaim_dead(store)?;
     let run_start = Utc::now();
-    // One query for what the store knows, rather than one per source.
-    let known: HashMap<String, String> = store
-        .sources()?
-        .into_iter()
-        .map(|s| (s.key, s.name))
-        .collect();
-    let mut left: Vec<String> = Vec::new();
-    for s in &sources {
-        let selected = match (&opts.only, &opts.keys) {
-            (Some(o), _) => o == &s.name || o == &s.key,
-            (None, Some(keys)) => keys.contains(&s.key),
-            (None, None) => true,
-        };
-        if selected {
-            if known.get(&s.key) != Some(&s.name) {
-                store.ensure_source(&s.key, &s.name)?;
-            }
-            left.push(s.key.clone());
-        }
-    }
-    // On a shared store, chunks small enough that processes starting
-    // together split the work and large enough to keep every fetch slot
-    // busy. On a SQLite file, one chunk: each chunk is a fetch run of its
-    // own (a client, a runtime, the slowest source waited for), and another
-    // process on the file still finds every source leased.
-    let chunk = if site.store_location().is_shared() {
-        site.config.fetch.concurrency.max(1) * 4
-    } else {
-        usize::MAX
-    };
+    let mut left = selected_keys(store, opts, &sources)?;
     // `--all` and `--source`: now, whatever the schedule, but once in this
     // run however many processes run it.
     // A run that started a moment after another (three started together,
@@ -283,7 +254,73 @@ pub fn fetch(
     } else {
         None
     };
-    let mut report = FetchReport::default();
+    let mut report = FetchReport {
+        sources: fetch_chunks(site, store, opts, &mut left, forced_since)?,
+    };
+    let unfetched = not_fetched_here(store, &sources, &left, forced_since, run_start)?;
+    report.sources.extend(unfetched);
+    // In the order of the configuration, as one `fetch` reports it.
+    report
+        .sources
+        .sort_by_key(|(name, _)| sources.iter().position(|s| &s.name == name));
+    Ok(report)
+}
+
+/// The keys of the sources `opts` selects, each made known to the store.
+fn selected_keys(
+    store: &mut dyn Store,
+    opts: &FetchOptions,
+    sources: &[ConfiguredSource],
+) -> Result<Vec<String>, Error> {
+    // One query for what the store knows, rather than one per source.
+    let known: HashMap<String, String> = store
+        .sources()?
+        .into_iter()
+        .map(|s| (s.key, s.name))
+        .collect();
+    let mut keys: Vec<String> = Vec::new();
+    for s in sources {
+        let selected = match (&opts.only, &opts.keys) {
+            (Some(o), _) => o == &s.name || o == &s.key,
+            (None, Some(keys)) => keys.contains(&s.key),
+            (None, None) => true,
+        };
+        if selected {
+            if known.get(&s.key) != Some(&s.name) {
+                store.ensure_source(&s.key, &s.name)?;
+            }
+            keys.push(s.key.clone());
+        }
+    }
+    Ok(keys)
+}
+
+/// How many sources one lease takes.
+///
+/// On a shared store, chunks small enough that processes starting
+/// together split the work and large enough to keep every fetch slot
+/// busy. On a SQLite file, one chunk: each chunk is a fetch run of its
+/// own (a client, a runtime, the slowest source waited for), and another
+/// process on the file still finds every source leased.
+fn chunk_size(site: &Site) -> usize {
+    if site.store_location().is_shared() {
+        site.config.fetch.concurrency.max(1) * 4
+    } else {
+        usize::MAX
+    }
+}
+
+/// Lease, fetch and give back chunks of `left` until no source in it can
+/// be leased; those fetched leave `left`. Their results.
+fn fetch_chunks(
+    site: &Site,
+    store: &mut dyn Store,
+    opts: &FetchOptions,
+    left: &mut Vec<String>,
+    forced_since: Option<DateTime<Utc>>,
+) -> Result<Vec<(String, SourceResult)>, Error> {
+    let chunk = chunk_size(site);
+    let mut results = Vec::new();
     // A fetched chunk's leases are given back once the next chunk is
     // leased, so that a run holds leases from its first chunk to its end
     // (a forced run starting meanwhile sees it and joins it).
@@ -291,7 +328,7 @@ pub fn fetch(
     loop {
         let now = Utc::now();
         let leased = store.lease(
-            &left,
+            left,
             holder(),
             now,
             now + site.config.lease,
@@ -302,42 +339,61 @@ pub fn fetch(
         let leased = leased?;
         released?;
         if leased.is_empty() {
-            break;
+            return Ok(results);
         }
-        let fetched = {
-            let _renewer = Renewer::start(site, leased.clone());
-            aggregate::fetch(
-                site,
-                store,
-                &FetchOptions {
-                    // Leased means due (or forced): fetch every one.
-                    all: true,
-                    only: None,
-                    keys: Some(leased.clone()),
-                    now,
-                    ..opts.clone()
-                },
-            )
-        };
-        let fetched = match fetched {
-            Ok(f) => f,
-            Err(e) => {
-                let _ = store.release(&leased, holder());
-                return Err(e);
-            }
-        };
-        report.sources.extend(fetched.sources);
+        results.extend(fetch_leased(site, store, opts, &leased, now)?.sources);
         let done: HashSet<&String> = leased.iter().collect();
         left.retain(|k| !done.contains(k));
         fetched_chunk = leased;
     }
-    // Not due, disabled, or fetched by another process during this run.
+}
+
+/// Fetch the sources leased, renewing their leases meanwhile; on failure
+/// the leases are given back at once.
+fn fetch_leased(
+    site: &Site,
+    store: &mut dyn Store,
+    opts: &FetchOptions,
+    leased: &[String],
+    now: DateTime<Utc>,
+) -> Result<FetchReport, Error> {
+    let fetched = {
+        let _renewer = Renewer::start(site, leased.to_vec());
+        aggregate::fetch(
+            site,
+            store,
+            &FetchOptions {
+                // Leased means due (or forced): fetch every one.
+                all: true,
+                only: None,
+                keys: Some(leased.to_vec()),
+                now,
+                ..opts.clone()
+            },
+        )
+    };
+    if fetched.is_err() {
+        let _ = store.release(leased, holder());
+    }
+    fetched
+}
+
+/// Why each source left was not fetched by this run: not due, disabled,
+/// or fetched by another process during it.
+fn not_fetched_here(
+    store: &mut dyn Store,
+    sources: &[ConfiguredSource],
+    left: &[String],
+    forced_since: Option<DateTime<Utc>>,
+    run_start: DateTime<Utc>,
+) -> Result<Vec<(String, SourceResult)>, Error> {
     let states: HashMap<String, crate::store::SourceState> = store
         .sources()?
         .into_iter()
         .map(|s| (s.key.clone(), s))
         .collect();
-    for key in &left {
+    let mut results = Vec::new();
+    for key in left {
         let Some(src) = sources.iter().find(|s| &s.key == key) else {
             continue;
         };
@@ -353,13 +409,9 @@ pub fn fetch(
             }
             None => SourceResult::NotDue,
         };
-        report.sources.push((src.name.clone(), result));
+        results.push((src.name.clone(), result));
     }
-    // In the order of the configuration, as one `fetch` reports it.
-    report
-        .sources
-        .sort_by_key(|(name, _)| sources.iter().position(|s| &s.name == name));
-    Ok(report)
+    Ok(results)
 }
 
 #[cfg(test)]

@@ -108,6 +108,18 @@ pub struct Shed {
     pub refused: AtomicU64,
 }
 
+impl Shed {
+    /// Each counter under its `reason` label.
+    pub fn by_reason(&self) -> [(&'static str, &AtomicU64); 4] {
+        [
+            ("header_timeout", &self.header_timeout),
+            ("idle_timeout", &self.idle_timeout),
+            ("evicted", &self.evicted),
+            ("refused", &self.refused),
+        ]
+    }
+}
+
 /// The open connections and the cap on them.
 pub struct Tracker {
     epoch: Instant,
@@ -376,28 +388,10 @@ pub async fn serve(
     timeouts: Timeouts,
     stop: impl Future<Output = ()>,
 ) -> Instant {
-    let reaper = {
-        let tracker = tracker.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(REAP_EVERY);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let (header, idle) = timeouts();
-                tracker.reap(header, idle);
-            }
-        })
-    };
+    let reaper = spawn_reaper(tracker.clone(), timeouts);
     let service = TowerToHyperService::new(router);
-    let mut builder = http1::Builder::new();
-    // No timer is given to hyper: its header timeout would also cut idle
-    // kept-alive connections (see the module comment); the tracker times.
-    builder.header_read_timeout(None);
-    // Warnings about shedding, at most once a minute each: under attack
-    // every accept would log.
-    let mut out_of_descriptors = Warned::default();
-    let mut at_cap = Warned::default();
-    let mut failing = Warned::default();
+    let builder = connection_builder();
+    let mut warnings = Warnings::default();
     tokio::pin!(stop);
     loop {
         let accepted = tokio::select! {
@@ -407,102 +401,167 @@ pub async fn serve(
         let tcp = match accepted {
             Ok((tcp, _)) => tcp,
             Err(e) => {
-                // Out of descriptors: the connection waits in the backlog;
-                // free a descriptor and take it next time round.
-                if crate::model::error::is_exhausted(&e) {
-                    if out_of_descriptors.due() {
-                        tracing::warn!(
-                            "cannot accept a connection ({e}): closing the stalest to make room"
-                        );
-                    }
-                    tracker.evict_for_descriptor();
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                } else if !matches!(
-                    e.kind(),
-                    io::ErrorKind::ConnectionAborted
-                        | io::ErrorKind::ConnectionReset
-                        | io::ErrorKind::ConnectionRefused
-                ) {
-                    // Not about one connection (reset before it was
-                    // accepted): do not spin on it.
-                    if failing.due() {
-                        tracing::warn!("cannot accept a connection: {e}");
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
+                accept_failed(e, &tracker, &mut warnings).await;
                 continue;
             }
         };
         // Responses go out whole in one write: Nagle's algorithm would only
         // hold a 304's headers back waiting for an ACK.
         let _ = tcp.set_nodelay(true);
-        let evicted = tracker.shed.evicted.load(Ordering::Relaxed);
-        let admitted = tracker.admit();
-        if tracker.shed.evicted.load(Ordering::Relaxed) != evicted && at_cap.due() {
-            tracing::warn!(
-                "{} connections open, the cap: closing those that wait longest for their headers, or idle longest, to make room",
-                tracker.cap
-            );
+        if let Some((id, conn)) = admit_and_warn(&tracker, &mut warnings) {
+            spawn_connection(&builder, &service, &tracker, tcp, id, conn);
         }
-        let Some((id, conn)) = admitted else {
-            // Every open connection is being answered: closing this one is
-            // all that can be done.
-            if at_cap.due() {
-                tracing::warn!(
-                    "{} connections open, the cap, all being answered: refusing new ones",
-                    tracker.cap
-                );
-            }
-            continue;
-        };
-        let registered = Registered {
-            tracker: tracker.clone(),
-            id,
-        };
-        let io = TokioIo::new(Tracked {
-            tcp,
-            conn: conn.clone(),
-            epoch: tracker.epoch,
-        });
-        let service = Service {
-            inner: service.clone(),
-            conn: conn.clone(),
-        };
-        let connection = builder.serve_connection(io, service);
-        tokio::spawn(async move {
-            let _registered = registered;
-            tokio::pin!(connection);
-            let mut draining = false;
-            std::future::poll_fn(|cx| {
-                // Registered before the signal is read: a signal sent in
-                // between still wakes this task.
-                conn.waker.register(cx.waker());
-                match conn.signal.load(Ordering::Acquire) {
-                    KILL => return Poll::Ready(()),
-                    DRAIN if !draining => {
-                        draining = true;
-                        connection.as_mut().graceful_shutdown();
-                    }
-                    _ => {}
-                }
-                connection.as_mut().poll(cx).map(|r| {
-                    if let Err(e) = r {
-                        tracing::debug!("connection: {e}");
-                    }
-                })
-            })
-            .await;
-        });
     }
     let stopped = Instant::now();
     drop(listener);
     reaper.abort();
+    finish_answers(&tracker, stopped).await;
+    stopped
+}
+
+/// Close the connections past their timeouts every [`REAP_EVERY`], until
+/// aborted.
+fn spawn_reaper(tracker: Arc<Tracker>, timeouts: Timeouts) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(REAP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let (header, idle) = timeouts();
+            tracker.reap(header, idle);
+        }
+    })
+}
+
+/// hyper's HTTP/1.1 settings for every connection.
+fn connection_builder() -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    // No timer is given to hyper: its header timeout would also cut idle
+    // kept-alive connections (see the module comment); the tracker times.
+    builder.header_read_timeout(None);
+    builder
+}
+
+/// Warnings about shedding, at most once a minute each: under attack
+/// every accept would log.
+#[derive(Default)]
+struct Warnings {
+    out_of_descriptors: Warned,
+    at_cap: Warned,
+    failing: Warned,
+}
+
+/// After `accept` failed: make room or wait, so that the loop does not spin.
+async fn accept_failed(e: io::Error, tracker: &Tracker, warnings: &mut Warnings) {
+    // Out of descriptors: the connection waits in the backlog; free a
+    // descriptor and take it next time round.
+    if crate::model::error::is_exhausted(&e) {
+        if warnings.out_of_descriptors.due() {
+            tracing::warn!("cannot accept a connection ({e}): closing the stalest to make room");
+        }
+        tracker.evict_for_descriptor();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    } else if !matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+    ) {
+        // Not about one connection (reset before it was accepted): do not
+        // spin on it.
+        if warnings.failing.due() {
+            tracing::warn!("cannot accept a connection: {e}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Register an accepted connection with the tracker, saying (now and then)
+/// when the cap closed another to make room or refused this one.
+fn admit_and_warn(tracker: &Tracker, warnings: &mut Warnings) -> Option<(u64, Arc<Conn>)> {
+    let evicted = tracker.shed.evicted.load(Ordering::Relaxed);
+    let admitted = tracker.admit();
+    if tracker.shed.evicted.load(Ordering::Relaxed) != evicted && warnings.at_cap.due() {
+        tracing::warn!(
+            "{} connections open, the cap: closing those that wait longest for their headers, or idle longest, to make room",
+            tracker.cap
+        );
+    }
+    // Every open connection is being answered: dropping this one (which
+    // closes it) is all that can be done.
+    if admitted.is_none() && warnings.at_cap.due() {
+        tracing::warn!(
+            "{} connections open, the cap, all being answered: refusing new ones",
+            tracker.cap
+        );
+    }
+    admitted
+}
+
+/// Serve an admitted connection on a task of its own, which takes it out of
+/// the tracker however it ends.
+fn spawn_connection(
+    builder: &http1::Builder,
+    router: &TowerToHyperService<Router>,
+    tracker: &Arc<Tracker>,
+    tcp: TcpStream,
+    id: u64,
+    conn: Arc<Conn>,
+) {
+    let registered = Registered {
+        tracker: tracker.clone(),
+        id,
+    };
+    let io = TokioIo::new(Tracked {
+        tcp,
+        conn: conn.clone(),
+        epoch: tracker.epoch,
+    });
+    let service = Service {
+        inner: router.clone(),
+        conn: conn.clone(),
+    };
+    let connection = builder.serve_connection(io, service);
+    tokio::spawn(async move {
+        let _registered = registered;
+        run_connection(connection, &conn).await;
+    });
+}
+
+/// Serve one connection until it ends or the tracker's signal closes it
+/// (`KILL` at once, `DRAIN` after the answer under way).
+async fn run_connection(connection: http1::Connection<TokioIo<Tracked>, Service>, conn: &Conn) {
+    tokio::pin!(connection);
+    let mut draining = false;
+    std::future::poll_fn(|cx| {
+        // Registered before the signal is read: a signal sent in between
+        // still wakes this task.
+        conn.waker.register(cx.waker());
+        match conn.signal.load(Ordering::Acquire) {
+            KILL => return Poll::Ready(()),
+            DRAIN if !draining => {
+                draining = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            _ => {}
+        }
+        connection.as_mut().poll(cx).map(|r| {
+            if let Err(e) = r {
+                tracing::debug!("connection: {e}");
+            }
+        })
+    })
+    .await;
+}
+
+/// At shutdown: close the connections not being answered, give those being
+/// answered [`DRAIN_FOR`] from `stopped` to finish, then close the rest.
+async fn finish_answers(tracker: &Tracker, stopped: Instant) {
     tracker.close_unanswered();
     while tracker.open() > 0 && stopped.elapsed() < DRAIN_FOR {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tracker.close_all();
-    stopped
 }
 
 /// When a warning was last logged.

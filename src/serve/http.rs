@@ -4,7 +4,8 @@
 //! key into the snapshot, never a file system path.
 
 use super::snapshot::{Coding, Doc, Snapshot};
-use super::App;
+use super::{App, Status};
+use crate::store::SourceState;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::extract::State;
@@ -14,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The router: `/healthz`, `/metrics`, and every generated document.
@@ -238,158 +239,172 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 /// Prometheus text format: counters, the last build's duration, and per
 /// source the items stored and consecutive failures.
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let m = &app.metrics;
     let status = app.status();
-    let mut s = String::new();
-    let counter = |s: &mut String, name: &str, help: &str, kind: &str| {
-        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    };
-    counter(
-        &mut s,
-        "tributary_fetches_total",
-        "Upstream fetches by result.",
-        "counter",
-    );
-    for (result, v) in [
-        ("fetched", &m.fetched),
-        ("not_modified", &m.fetch_not_modified),
-        ("failed", &m.fetch_failed),
-        ("gone", &m.fetch_gone),
-    ] {
-        let _ = writeln!(
-            s,
-            "tributary_fetches_total{{result=\"{result}\"}} {}",
-            v.load(Ordering::Relaxed)
-        );
-    }
-    counter(
-        &mut s,
-        "tributary_builds_total",
-        "Builds by result.",
-        "counter",
-    );
-    let _ = writeln!(
-        s,
-        "tributary_builds_total{{result=\"ok\"}} {}\ntributary_builds_total{{result=\"failed\"}} {}",
-        m.builds_ok.load(Ordering::Relaxed),
-        m.builds_failed.load(Ordering::Relaxed)
-    );
-    counter(
-        &mut s,
-        "tributary_documents_generation",
-        "The published build served, on a shared store (0 otherwise): equal on every replica once they agree.",
-        "gauge",
-    );
-    let _ = writeln!(
-        s,
-        "tributary_documents_generation {}",
-        app.doc_generation.load(Ordering::Relaxed)
-    );
-    counter(
-        &mut s,
-        "tributary_build_duration_seconds",
-        "Duration of the last build.",
-        "gauge",
-    );
-    let _ = writeln!(
-        s,
-        "tributary_build_duration_seconds {:.3}",
-        m.build_ms.load(Ordering::Relaxed) as f64 / 1000.0
-    );
-    counter(
-        &mut s,
-        "tributary_http_requests_total",
-        "Document requests answered (200 and 304).",
-        "counter",
-    );
-    let _ = writeln!(
-        s,
-        "tributary_http_requests_total {}",
-        m.requests.load(Ordering::Relaxed)
-    );
-    counter(
-        &mut s,
-        "tributary_http_not_modified_total",
-        "Document requests answered 304.",
-        "counter",
-    );
-    let _ = writeln!(
-        s,
-        "tributary_http_not_modified_total {}",
-        m.not_modified.load(Ordering::Relaxed)
-    );
-    let conns = &app.connections;
-    counter(
-        &mut s,
-        "tributary_http_connections",
-        "Connections open now.",
-        "gauge",
-    );
-    let _ = writeln!(s, "tributary_http_connections {}", conns.open());
-    counter(
-        &mut s,
-        "tributary_http_connections_max",
-        "The connection cap: serve: max_connections, or less to keep descriptors for builds.",
-        "gauge",
-    );
-    let _ = writeln!(s, "tributary_http_connections_max {}", conns.cap());
-    counter(
-        &mut s,
-        "tributary_http_connections_shed_total",
-        "Connections the server closed or refused, by reason.",
-        "counter",
-    );
-    for (reason, v) in [
-        ("header_timeout", &conns.shed.header_timeout),
-        ("idle_timeout", &conns.shed.idle_timeout),
-        ("evicted", &conns.shed.evicted),
-        ("refused", &conns.shed.refused),
-    ] {
-        let _ = writeln!(
-            s,
-            "tributary_http_connections_shed_total{{reason=\"{reason}\"}} {}",
-            v.load(Ordering::Relaxed)
-        );
-    }
-    let label = |v: &str| {
-        v.replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', " ")
-    };
-    counter(
-        &mut s,
-        "tributary_items_stored",
-        "Upstream items in the store, by source.",
-        "gauge",
-    );
-    for h in &status.health {
-        let items = h.state.as_ref().map_or(0, |st| st.item_count);
-        let _ = writeln!(
-            s,
-            "tributary_items_stored{{source=\"{}\"}} {items}",
-            label(&h.name)
-        );
-    }
-    counter(
-        &mut s,
-        "tributary_source_consecutive_failures",
-        "Consecutive failed fetches, by source.",
-        "gauge",
-    );
-    for h in &status.health {
-        let n = h.state.as_ref().map_or(0, |st| st.consecutive_failures);
-        let _ = writeln!(
-            s,
-            "tributary_source_consecutive_failures{{source=\"{}\"}} {n}",
-            label(&h.name)
-        );
-    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s,
+        render_metrics(&app, &status),
     )
         .into_response()
+}
+
+/// One line of a metric family: its label (name and value), if it has one,
+/// and its value as written.
+struct Sample {
+    label: Option<(&'static str, String)>,
+    value: String,
+}
+
+/// One metric family of `/metrics`: a row of the table [`FAMILIES`].
+struct Family {
+    name: &'static str,
+    /// The Prometheus type: `counter` or `gauge`.
+    kind: &'static str,
+    help: &'static str,
+    samples: fn(&App, &Status) -> Vec<Sample>,
+}
+
+/// Everything `/metrics` reports, in the order it is written.
+const FAMILIES: &[Family] = &[
+    Family {
+        name: "tributary_fetches_total",
+        kind: "counter",
+        help: "Upstream fetches by result.",
+        samples: |app, _| {
+            let m = &app.metrics;
+            by_label(
+                "result",
+                [
+                    ("fetched", &m.fetched),
+                    ("not_modified", &m.fetch_not_modified),
+                    ("failed", &m.fetch_failed),
+                    ("gone", &m.fetch_gone),
+                ],
+            )
+        },
+    },
+    Family {
+        name: "tributary_builds_total",
+        kind: "counter",
+        help: "Builds by result.",
+        samples: |app, _| {
+            let m = &app.metrics;
+            by_label("result", [("ok", &m.builds_ok), ("failed", &m.builds_failed)])
+        },
+    },
+    Family {
+        name: "tributary_documents_generation",
+        kind: "gauge",
+        help: "The published build served, on a shared store (0 otherwise): equal on every replica once they agree.",
+        samples: |app, _| one(app.doc_generation.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "tributary_build_duration_seconds",
+        kind: "gauge",
+        help: "Duration of the last build.",
+        samples: |app, _| {
+            let ms = app.metrics.build_ms.load(Ordering::Relaxed);
+            one(format!("{:.3}", ms as f64 / 1000.0))
+        },
+    },
+    Family {
+        name: "tributary_http_requests_total",
+        kind: "counter",
+        help: "Document requests answered (200 and 304).",
+        samples: |app, _| one(app.metrics.requests.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "tributary_http_not_modified_total",
+        kind: "counter",
+        help: "Document requests answered 304.",
+        samples: |app, _| one(app.metrics.not_modified.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "tributary_http_connections",
+        kind: "gauge",
+        help: "Connections open now.",
+        samples: |app, _| one(app.connections.open()),
+    },
+    Family {
+        name: "tributary_http_connections_max",
+        kind: "gauge",
+        help: "The connection cap: serve: max_connections, or less to keep descriptors for builds.",
+        samples: |app, _| one(app.connections.cap()),
+    },
+    Family {
+        name: "tributary_http_connections_shed_total",
+        kind: "counter",
+        help: "Connections the server closed or refused, by reason.",
+        samples: |app, _| by_label("reason", app.connections.shed.by_reason()),
+    },
+    Family {
+        name: "tributary_items_stored",
+        kind: "gauge",
+        help: "Upstream items in the store, by source.",
+        samples: |_, status| per_source(status, |st| st.item_count),
+    },
+    Family {
+        name: "tributary_source_consecutive_failures",
+        kind: "gauge",
+        help: "Consecutive failed fetches, by source.",
+        samples: |_, status| per_source(status, |st| u64::from(st.consecutive_failures)),
+    },
+];
+
+/// The text of `/metrics`: each family's `HELP` and `TYPE`, then its samples.
+fn render_metrics(app: &App, status: &Status) -> String {
+    let mut s = String::new();
+    for f in FAMILIES {
+        let name = f.name;
+        let _ = writeln!(s, "# HELP {name} {}\n# TYPE {name} {}", f.help, f.kind);
+        for sample in (f.samples)(app, status) {
+            let value = sample.value;
+            let _ = match sample.label {
+                Some((key, v)) => writeln!(s, "{name}{{{key}=\"{}\"}} {value}", label_value(&v)),
+                None => writeln!(s, "{name} {value}"),
+            };
+        }
+    }
+    s
+}
+
+/// A family of one unlabelled sample.
+fn one(value: impl std::fmt::Display) -> Vec<Sample> {
+    vec![Sample {
+        label: None,
+        value: value.to_string(),
+    }]
+}
+
+/// One sample per counter, labelled `key="name"`.
+fn by_label<const N: usize>(key: &'static str, counters: [(&str, &AtomicU64); N]) -> Vec<Sample> {
+    counters
+        .into_iter()
+        .map(|(name, v)| Sample {
+            label: Some((key, name.to_string())),
+            value: v.load(Ordering::Relaxed).to_string(),
+        })
+        .collect()
+}
+
+/// One sample per source, labelled `source="NAME"`: 0 for a source the
+/// store does not know yet.
+fn per_source(status: &Status, value: fn(&SourceState) -> u64) -> Vec<Sample> {
+    status
+        .health
+        .iter()
+        .map(|h| Sample {
+            label: Some(("source", h.name.clone())),
+            value: h.state.as_ref().map_or(0, value).to_string(),
+        })
+        .collect()
+}
+
+/// A label value as the text format wants it: source names are free text.
+fn label_value(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', " ")
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use crate::config::{FeedDef, Limit};
 use crate::model::entry::Entry;
 use crate::model::{Diagnostic, Error};
 use crate::site::Site;
-use crate::store::ItemRecord;
+use crate::store::{ItemRecord, Store};
 
 pub use self::version::{parse_version, releases_between, Version};
 
@@ -276,45 +276,18 @@ fn choose(combined: &[&FeedDef]) -> String {
 /// Write the digest of the feed `opts.feed` over `opts.window`.
 pub fn digest(site: &Site, opts: &DigestOptions) -> Result<Digest, Error> {
     let def = select_feed(site, opts.feed.as_deref())?;
-    // Why the store is empty, when fetches were tried: each source's reason.
-    let never_fetched = |unread: &[(String, String)]| {
-        let tried: Vec<String> = unread
-            .iter()
-            .filter(|(_, why)| why.contains('('))
-            .map(|(source, why)| format!("{source}: {why}"))
-            .collect();
-        Error::at(
-            &def.path,
-            None,
-            format!(
-                "the store has no items for feed {}: run `tributary fetch` first{}",
-                def.name,
-                if tried.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (its fetches failed: {})", tried.join("; "))
-                }
-            ),
-        )
-    };
     let Some(store) = aggregate::open_existing_store(site)? else {
-        return Err(never_fetched(&[]));
+        return Err(never_fetched(def, &[]));
     };
     let tz = site.config.timezone;
-    let mut gaps = Vec::new();
-    let mut unread = Vec::new();
-    let mut stored = 0;
-    for up in &def.upstreams {
-        let records = store.dump_items(&up.key)?;
-        stored += records.len();
-        gaps.extend(find_gaps(&up.name, &records, &opts.window));
-        if let Some(why) = crate::store::health::stale_note(store.source(&up.key)?.as_ref(), tz) {
-            unread.push((up.name.clone(), why));
-        }
-    }
+    let Survey {
+        mut gaps,
+        unread,
+        stored,
+    } = survey(&*store, def, &opts.window, tz)?;
     drop(store);
     if stored == 0 {
-        return Err(never_fetched(&unread));
+        return Err(never_fetched(def, &unread));
     }
     let items = combined_items(site, def, opts.now)?;
     // Named in the error for an empty window: a draft written days after the
@@ -327,23 +300,7 @@ pub fn digest(site: &Site, opts: &DigestOptions) -> Result<Digest, Error> {
         .filter(|r| !(r.pre_release && opts.pre_releases == PreReleases::Omit))
         .collect();
     if releases.is_empty() && gaps.is_empty() {
-        return Err(Error::at(
-            &def.path,
-            None,
-            format!(
-                "no releases between {} in feed {}{}: widen the window (--since 30d, --from DATE{}) or fetch (--fetch)",
-                opts.window.describe(tz),
-                def.name,
-                newest.map_or(String::new(), |t| format!(
-                    "; its newest item is from {}",
-                    t.with_timezone(&tz).format("%Y-%m-%d")
-                )),
-                newest.map_or(String::new(), |t| format!(
-                    ", --to {}",
-                    t.with_timezone(&tz).format("%Y-%m-%d")
-                )),
-            ),
-        ));
+        return Err(nothing_in_window(def, opts, tz, newest));
     }
     // Grouped by source in the feed file's order (a source the feed no
     // longer names last); newest first within a group, as `merge` sorted them.
@@ -360,6 +317,107 @@ pub fn digest(site: &Site, opts: &DigestOptions) -> Result<Digest, Error> {
             .then(b.before_published.cmp(&a.before_published))
     });
     let markdown = write_section(&releases, &gaps, &unread, &rank, opts);
+    let warnings = missing_releases(def, &unread, &gaps);
+    Ok(Digest {
+        feed: def.name.clone(),
+        feed_title: def
+            .title
+            .clone()
+            .unwrap_or_else(|| site.config.title.clone()),
+        markdown,
+        releases: releases.len(),
+        gaps,
+        unread,
+        warnings,
+    })
+}
+
+/// What the store says of a feed's sources before any item is read.
+struct Survey {
+    /// The possible gaps in the window.
+    gaps: Vec<Gap>,
+    /// The sources not read lately, with why.
+    unread: Vec<(String, String)>,
+    /// How many items the store holds for the feed.
+    stored: usize,
+}
+
+/// Each upstream of `def` in the store: its items counted, its gaps in
+/// `window`, and why it was not read lately, if it was not.
+fn survey(
+    store: &dyn Store,
+    def: &FeedDef,
+    window: &Window,
+    tz: chrono_tz::Tz,
+) -> Result<Survey, Error> {
+    let mut survey = Survey {
+        gaps: Vec::new(),
+        unread: Vec::new(),
+        stored: 0,
+    };
+    for up in &def.upstreams {
+        let records = store.dump_items(&up.key)?;
+        survey.stored += records.len();
+        survey.gaps.extend(find_gaps(&up.name, &records, window));
+        if let Some(why) = crate::store::health::stale_note(store.source(&up.key)?.as_ref(), tz) {
+            survey.unread.push((up.name.clone(), why));
+        }
+    }
+    Ok(survey)
+}
+
+/// An empty store: run `fetch` first, and why the fetches tried failed,
+/// each source's reason.
+fn never_fetched(def: &FeedDef, unread: &[(String, String)]) -> Error {
+    let tried: Vec<String> = unread
+        .iter()
+        .filter(|(_, why)| why.contains('('))
+        .map(|(source, why)| format!("{source}: {why}"))
+        .collect();
+    Error::at(
+        &def.path,
+        None,
+        format!(
+            "the store has no items for feed {}: run `tributary fetch` first{}",
+            def.name,
+            if tried.is_empty() {
+                String::new()
+            } else {
+                format!(" (its fetches failed: {})", tried.join("; "))
+            }
+        ),
+    )
+}
+
+/// No release and no gap in the window: widen it (up to the feed's
+/// `newest` item, if it has one) or fetch.
+fn nothing_in_window(
+    def: &FeedDef,
+    opts: &DigestOptions,
+    tz: chrono_tz::Tz,
+    newest: Option<DateTime<chrono::FixedOffset>>,
+) -> Error {
+    Error::at(
+        &def.path,
+        None,
+        format!(
+            "no releases between {} in feed {}{}: widen the window (--since 30d, --from DATE{}) or fetch (--fetch)",
+            opts.window.describe(tz),
+            def.name,
+            newest.map_or(String::new(), |t| format!(
+                "; its newest item is from {}",
+                t.with_timezone(&tz).format("%Y-%m-%d")
+            )),
+            newest.map_or(String::new(), |t| format!(
+                ", --to {}",
+                t.with_timezone(&tz).format("%Y-%m-%d")
+            )),
+        ),
+    )
+}
+
+/// One warning per unread source and per gap: releases may be missing.
+fn missing_releases(def: &FeedDef, unread: &[(String, String)], gaps: &[Gap]) -> Vec<Diagnostic> {
     let mut warnings: Vec<Diagnostic> = unread
         .iter()
         .map(|(source, why)| {
@@ -383,18 +441,7 @@ pub fn digest(site: &Site, opts: &DigestOptions) -> Result<Digest, Error> {
             ),
         )
     }));
-    Ok(Digest {
-        feed: def.name.clone(),
-        feed_title: def
-            .title
-            .clone()
-            .unwrap_or_else(|| site.config.title.clone()),
-        markdown,
-        releases: releases.len(),
-        gaps,
-        unread,
-        warnings,
-    })
+    warnings
 }
 
 /// The upstream entries of `def` as its combined feed holds them — the same
@@ -817,7 +864,6 @@ pub fn find_gaps(source: &str, records: &[ItemRecord], window: &Window) -> Vec<G
     let mut fetches: Vec<DateTime<Utc>> = records.iter().map(|r| r.item.first_seen).collect();
     fetches.sort_unstable();
     fetches.dedup();
-    let published = |r: &ItemRecord| r.item.entry.published.with_timezone(&Utc);
     let mut out = Vec::new();
     for &t in fetches.iter().skip(1) {
         let brought: Vec<&ItemRecord> = records.iter().filter(|r| r.item.first_seen == t).collect();
@@ -834,32 +880,8 @@ pub fn find_gaps(source: &str, records: &[ItemRecord], window: &Window) -> Vec<G
         {
             continue;
         }
-        // Bound the gap by releases (a nightly or a blog post says nothing of versions).
-        let pick = |set: &[&ItemRecord],
-                    newest: bool|
-         -> Option<(String, Option<Version>, DateTime<Utc>)> {
-            let versioned: Vec<&&ItemRecord> = set
-                .iter()
-                .filter(|r| version_of(&r.item.entry).is_some())
-                .collect();
-            let pool: Vec<&&ItemRecord> = if versioned.is_empty() {
-                set.iter().collect()
-            } else {
-                versioned
-            };
-            let r = if newest {
-                pool.into_iter().max_by_key(|r| published(r))
-            } else {
-                pool.into_iter().min_by_key(|r| published(r))
-            }?;
-            let v = version_of(&r.item.entry).map(|(v, _)| v);
-            let label = v
-                .as_ref()
-                .map_or_else(|| r.item.entry.title.clone(), |v| v.text.clone());
-            Some((label, v, published(r)))
-        };
         let (Some((after, va, a_at)), Some((before_label, vb, b_at))) =
-            (pick(&before, true), pick(&brought, false))
+            (bound(&before, true), bound(&brought, false))
         else {
             continue;
         };
@@ -883,6 +905,32 @@ pub fn find_gaps(source: &str, records: &[ItemRecord], window: &Window) -> Vec<G
         });
     }
     out
+}
+
+/// One end of a gap among `set`: its newest item (else its oldest), a
+/// release if there is one (a nightly or a blog post says nothing of
+/// versions); its label (version, else title), version and date.
+fn bound(set: &[&ItemRecord], newest: bool) -> Option<(String, Option<Version>, DateTime<Utc>)> {
+    let published = |r: &ItemRecord| r.item.entry.published.with_timezone(&Utc);
+    let versioned: Vec<&&ItemRecord> = set
+        .iter()
+        .filter(|r| version_of(&r.item.entry).is_some())
+        .collect();
+    let pool: Vec<&&ItemRecord> = if versioned.is_empty() {
+        set.iter().collect()
+    } else {
+        versioned
+    };
+    let r = if newest {
+        pool.into_iter().max_by_key(|r| published(r))
+    } else {
+        pool.into_iter().min_by_key(|r| published(r))
+    }?;
+    let v = version_of(&r.item.entry).map(|(v, _)| v);
+    let label = v
+        .as_ref()
+        .map_or_else(|| r.item.entry.title.clone(), |v| v.text.clone());
+    Some((label, v, published(r)))
 }
 
 /// Whether two stored items are one release under two ids: the same link,

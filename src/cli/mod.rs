@@ -556,32 +556,10 @@ fn migrate_store(cli: &Cli, from: &str, to: &str) -> Result<(), Error> {
     let mut dest = store::open(&to)?;
     let copied = store::copy(&*source, &mut *dest)?;
     // The ledger: what the source store's side holds, added to the other side.
-    let ledger_text = match source.shared() {
-        Some(shared) => shared.ledger()?,
-        None => std::fs::read_to_string(cli.site.join(crate::plan::ledger::FILE)).ok(),
-    };
-    let mut ledger_lines = 0;
-    if let Some(text) = ledger_text {
-        let from_ledger = crate::plan::ledger::Ledger::parse(&text).map_err(Error::Invalid)?;
-        ledger_lines = from_ledger.posts.len() + from_ledger.feeds.len();
-        match dest.shared() {
-            Some(shared) => {
-                let mut merged = match shared.ledger()? {
-                    Some(t) => crate::plan::ledger::Ledger::parse(&t).map_err(Error::Invalid)?,
-                    None => crate::plan::ledger::Ledger::default(),
-                };
-                merged.add_missing(&from_ledger);
-                shared.save_ledger(&merged.to_text())?;
-            }
-            None => {
-                let mut merged = build::load_ledger(&cli.site)?;
-                merged.add_missing(&from_ledger);
-                merged
-                    .save(&cli.site)
-                    .map_err(|e| Error::io(cli.site.join(crate::plan::ledger::FILE), e))?;
-            }
-        }
-    }
+    use crate::plan::ledger::Side;
+    let from_ledger = Side::of(&mut *source, &cli.site).read()?;
+    let ledger_lines = from_ledger.posts.len() + from_ledger.feeds.len();
+    Side::of(&mut *dest, &cli.site).add_missing(&from_ledger)?;
     // Nothing lost: every source of the old store has at least its items in the new one.
     let after: std::collections::HashMap<String, u64> =
         store::census(&*dest)?.into_iter().collect();

@@ -882,6 +882,12 @@ pub fn check(root: &Path, opts: &Options) -> Result<CheckReport, Error> {
         &loaded.posts,
         &site.config.content,
     ));
+    let known = crate::app::links::Known::new(&site.config, &site.root, &loaded.posts);
+    diags.extend(
+        parallel_map(&loaded.posts, 16, |p| known.check(p))
+            .into_iter()
+            .flatten(),
+    );
     // Render every entry to look for tags that readers would hide.
     let posts = &loaded.posts;
     let locals = plan.local_posts();

@@ -8,4 +8,5 @@ pub mod build;
 pub mod diff;
 pub mod digest;
 pub mod lease;
+pub mod links;
 pub mod sources;

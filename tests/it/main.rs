@@ -6,6 +6,7 @@ mod support;
 mod aggregate;
 mod bad_input;
 mod browser;
+mod check_links;
 mod cli;
 mod content;
 mod corpus;

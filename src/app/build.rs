@@ -28,6 +28,8 @@ pub use crate::plan::select::{ledger_key, post_matches};
 pub use crate::plan::{DocPlan, Options, Plan, Planned};
 
 const MANIFEST: &str = ".tributary/build-manifest.json";
+/// The `/` page, as a static host serves it.
+const INDEX: &str = "index.html";
 
 /// `Options` is the pipeline's, so this one method stays with it.
 impl Site {
@@ -270,7 +272,10 @@ impl Report {
             documents: feeds,
             written: 0,
             unchanged: feeds,
-            pages: old.files.len() - feeds,
+            // The `/` page is not a feed's page.
+            pages: old.files.len()
+                - feeds
+                - usize::from(old.files.get(INDEX).is_some_and(|f| f.hash.is_none())),
             removed: 0,
             next_future: next_future(&loaded, opts),
             warnings: loaded.warnings,
@@ -692,6 +697,7 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
     if site.config.xslt {
         write_stylesheet(&output, &mut manifest)?;
     }
+    write_index(&site, &output, &mut manifest)?;
     let removed = remove_gone(&old, &manifest, &output);
     // The ledger is saved after the feeds: an id is recorded once it is published.
     ledger
@@ -794,12 +800,33 @@ fn write_stale(
 /// The stylesheet the Atom and RSS documents point to.
 fn write_stylesheet(output: &Path, manifest: &mut Manifest) -> Result<(), Error> {
     let bytes = emit::xsl::STYLESHEET.as_bytes();
-    let dest = output.join(emit::xsl::FILE_NAME);
+    write_root_file(output, manifest, emit::xsl::FILE_NAME, bytes)
+}
+
+/// The `/` page that `serve` serves, as `index.html` (issue 21), listing
+/// this build's documents; not when a feed's own page is `index.html`.
+fn write_index(site: &Site, output: &Path, manifest: &mut Manifest) -> Result<(), Error> {
+    if manifest.files.contains_key(INDEX) {
+        return Ok(());
+    }
+    let html = crate::app::index::index_html(site, &output_files(manifest));
+    write_root_file(output, manifest, INDEX, html.as_bytes())
+}
+
+/// Write `bytes` as `name` at the output dir's root (unless they are there
+/// already) and record the file in `manifest`.
+fn write_root_file(
+    output: &Path,
+    manifest: &mut Manifest,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(), Error> {
+    let dest = output.join(name);
     if std::fs::read(&dest).ok().as_deref() != Some(bytes) {
         write::write_atomic(&dest, bytes).map_err(|e| Error::io(&dest, e))?;
     }
     manifest.files.insert(
-        emit::xsl::FILE_NAME.to_string(),
+        name.to_string(),
         ManifestFile {
             fingerprint: hex(xxhash_rust::xxh3::xxh3_64(bytes)),
             len: bytes.len() as u64,

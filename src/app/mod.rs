@@ -7,6 +7,7 @@ pub mod aggregate;
 pub mod build;
 pub mod diff;
 pub mod digest;
+pub mod index;
 pub mod lease;
 pub mod links;
 pub mod sources;

@@ -17,6 +17,7 @@ mod errors;
 mod fetch_http;
 mod health;
 mod hostile;
+mod index_page;
 mod layers;
 mod migrate;
 mod output;

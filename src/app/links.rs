@@ -314,87 +314,104 @@ fn unread_re() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"\]\(([^()\n]*)\)").expect("static regex"))
 }
 
+/// What `Scan` keeps while it reads.
+#[derive(Default)]
+struct Reading {
+    /// Bytes where `](` is not text: links, code, raw HTML.
+    covered: Vec<Range<usize>>,
+    /// Links and images open: (offset, destination, is an image).
+    open: Vec<(usize, String, bool)>,
+    /// The text of the heading being read.
+    heading: Option<String>,
+    depth: usize,
+}
+
 impl Scan {
     fn of(body: &str) -> Scan {
         let mut scan = Scan::default();
-        let mut covered: Vec<Range<usize>> = Vec::new();
-        let mut open: Vec<(usize, String, bool)> = Vec::new(); // links being read
-        let mut heading: Option<String> = None;
-        let mut depth = 0usize;
+        let mut r = Reading::default();
         for (ev, range) in Parser::new_ext(body, options()).into_offset_iter() {
-            match &ev {
-                Event::Start(Tag::Link { dest_url, .. }) => {
-                    open.push((range.start, dest_url.to_string(), false));
-                    covered.push(range.clone());
-                }
-                Event::Start(Tag::Image { dest_url, .. }) => {
-                    open.push((range.start, dest_url.to_string(), true));
-                    covered.push(range.clone());
-                }
-                Event::End(TagEnd::Link | TagEnd::Image) => {
-                    if let Some((offset, dest, image)) = open.pop() {
-                        let text = body.get(offset..range.end).unwrap_or_default();
-                        let text = text.split("](").next().unwrap_or(text);
-                        let text = text.trim_start_matches(['!', '[']).to_string();
-                        scan.links.push(Link {
-                            offset,
-                            dest,
-                            text,
-                            image,
-                        });
-                    }
-                }
-                Event::Start(Tag::Heading { id, .. }) => {
-                    if let Some(id) = id {
-                        scan.anchors.insert(id.to_string());
-                    }
-                    heading = Some(String::new());
-                }
-                Event::End(TagEnd::Heading(_)) => {
-                    if let Some(h) = heading.take() {
-                        scan.anchors.insert(heading_id(&h));
-                        scan.anchors.insert(slugify(&h));
-                    }
-                }
-                Event::Text(t) | Event::Code(t) => {
-                    if let Some(h) = &mut heading {
-                        h.push_str(t);
-                    }
-                    if matches!(ev, Event::Code(_)) {
-                        covered.push(range.clone());
-                    }
-                }
-                Event::Start(Tag::CodeBlock(_)) => covered.push(range.clone()),
-                Event::Html(h) | Event::InlineHtml(h) => {
-                    covered.push(range.clone());
-                    for c in html_id_re().captures_iter(h) {
-                        if let Some(m) = c.get(1).or(c.get(2)) {
-                            scan.anchors.insert(m.as_str().to_string());
-                        }
-                    }
-                }
-                Event::Start(Tag::FootnoteDefinition(label)) => {
-                    for prefix in ["", "fn:", "fn-", "fn", "fnref:"] {
-                        scan.anchors.insert(format!("{prefix}{label}"));
-                    }
-                }
-                Event::FootnoteReference(label) => {
-                    scan.footnotes.push((range.start, label.to_string()));
-                }
-                Event::Start(Tag::Paragraph) if depth == 0 && scan.summary.is_none() => {
-                    scan.summary = Some(range.clone());
-                }
-                _ => {}
-            }
+            scan.see(body, &ev, range, &mut r);
             match ev {
-                Event::Start(_) => depth += 1,
-                Event::End(_) => depth = depth.saturating_sub(1),
+                Event::Start(_) => r.depth += 1,
+                Event::End(_) => r.depth = r.depth.saturating_sub(1),
                 _ => {}
             }
         }
         if let Some(pos) = body.find("<!--more-->") {
             scan.summary = Some(0..pos);
         }
+        scan.unread_links(body, &r.covered);
+        scan
+    }
+
+    fn see(&mut self, body: &str, ev: &Event, range: Range<usize>, r: &mut Reading) {
+        match ev {
+            Event::Start(Tag::Link { dest_url, .. }) => {
+                r.open.push((range.start, dest_url.to_string(), false));
+                r.covered.push(range);
+            }
+            Event::Start(Tag::Image { dest_url, .. }) => {
+                r.open.push((range.start, dest_url.to_string(), true));
+                r.covered.push(range);
+            }
+            Event::End(TagEnd::Link | TagEnd::Image) => {
+                if let Some((offset, dest, image)) = r.open.pop() {
+                    let text = body.get(offset..range.end).unwrap_or_default();
+                    let text = text.split("](").next().unwrap_or(text);
+                    let text = text.trim_start_matches(['!', '[']).to_string();
+                    self.links.push(Link {
+                        offset,
+                        dest,
+                        text,
+                        image,
+                    });
+                }
+            }
+            Event::Start(Tag::Heading { id, .. }) => {
+                if let Some(id) = id {
+                    self.anchors.insert(id.to_string());
+                }
+                r.heading = Some(String::new());
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some(h) = r.heading.take() {
+                    self.anchors.insert(heading_id(&h));
+                    self.anchors.insert(slugify(&h));
+                }
+            }
+            Event::Text(t) => r.heading.iter_mut().for_each(|h| h.push_str(t)),
+            Event::Code(t) => {
+                r.heading.iter_mut().for_each(|h| h.push_str(t));
+                r.covered.push(range);
+            }
+            Event::Start(Tag::CodeBlock(_)) => r.covered.push(range),
+            Event::Html(h) | Event::InlineHtml(h) => {
+                r.covered.push(range);
+                for c in html_id_re().captures_iter(h) {
+                    if let Some(m) = c.get(1).or(c.get(2)) {
+                        self.anchors.insert(m.as_str().to_string());
+                    }
+                }
+            }
+            Event::Start(Tag::FootnoteDefinition(label)) => {
+                for prefix in ["", "fn:", "fn-", "fn", "fnref:"] {
+                    self.anchors.insert(format!("{prefix}{label}"));
+                }
+            }
+            Event::FootnoteReference(label) => {
+                self.footnotes.push((range.start, label.to_string()));
+            }
+            Event::Start(Tag::Paragraph) if r.depth == 0 && self.summary.is_none() => {
+                self.summary = Some(range);
+            }
+            _ => {}
+        }
+    }
+
+    /// `[text](url with spaces)` outside links, code and HTML: Markdown
+    /// reads no link there and publishes the brackets.
+    fn unread_links(&mut self, body: &str, covered: &[Range<usize>]) {
         for c in unread_re().captures_iter(body) {
             let (Some(all), Some(inner)) = (c.get(0), c.get(1)) else {
                 continue;
@@ -403,10 +420,9 @@ impl Scan {
             let url_like = text.contains("://") || text.starts_with('/');
             let in_known = covered.iter().any(|r| r.contains(&all.start()));
             if url_like && text.chars().any(char::is_whitespace) && !in_known {
-                scan.unread.push((all.start(), text.to_string()));
+                self.unread.push((all.start(), text.to_string()));
             }
         }
-        scan
     }
 
     /// Footnotes cited in the summary (the note itself is never in it).

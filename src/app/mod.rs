@@ -5,6 +5,7 @@
 pub mod adopt;
 pub mod aggregate;
 pub mod build;
+pub mod check;
 pub mod diff;
 pub mod digest;
 pub mod index;

@@ -695,25 +695,12 @@ pub fn build(root: &Path, opts: &Options) -> Result<Report, Error> {
         &loaded,
         &stale,
     )?;
-    if site.config.xslt {
-        write_stylesheet(&output, &mut manifest)?;
-    }
-    write_index(&site, &output, &mut manifest)?;
+    write_site_files(&site, &output, &mut manifest)?;
     let removed = remove_gone(&old, &manifest, &output);
-    // The ledger is saved after the feeds: an id is recorded once it is published.
-    ledger
-        .save(root)
-        .map_err(|e| Error::io(root.join(ledger::FILE), e))?;
-    if let Some(shared) = shared_ledger {
-        shared.push(root)?;
-    }
+    save_ledger(&ledger, shared_ledger, root)?;
     // The inputs as the next build will see them: with the ledger just saved.
-    manifest.inputs = Some(hex(inputs_fingerprint(
-        &site,
-        &loaded.posts,
-        opts,
-        generation,
-    )));
+    let next_inputs = inputs_fingerprint(&site, &loaded.posts, opts, generation);
+    manifest.inputs = Some(hex(next_inputs));
     manifest.save(root)?;
     if let Some(cache) = cache {
         save_cache(&cache, root)?;
@@ -796,6 +783,27 @@ fn write_stale(
         s.commit().map_err(|e| Error::io(&dest, e))?;
     }
     Ok(())
+}
+
+/// The ledger is saved after the feeds: an id is recorded once it is
+/// published; on a shared store it goes back to the store.
+fn save_ledger(ledger: &Ledger, shared: Option<SharedLedger>, root: &Path) -> Result<(), Error> {
+    ledger
+        .save(root)
+        .map_err(|e| Error::io(root.join(ledger::FILE), e))?;
+    match shared {
+        Some(shared) => shared.push(root),
+        None => Ok(()),
+    }
+}
+
+/// The files beside the documents: the stylesheet (with `xslt:`) and the
+/// `/` page.
+fn write_site_files(site: &Site, output: &Path, manifest: &mut Manifest) -> Result<(), Error> {
+    if site.config.xslt {
+        write_stylesheet(output, manifest)?;
+    }
+    write_index(site, output, manifest)
 }
 
 /// The stylesheet the Atom and RSS documents point to.

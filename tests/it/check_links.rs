@@ -127,3 +127,31 @@ fn a_footnote_in_the_summary_is_an_error() {
         "footnote",
     );
 }
+
+#[test]
+fn an_anchor_to_a_footnote_that_is_not_there_is_an_error() {
+    refused(
+        &site(),
+        "Intro.\n\nAs the note[^1] says, and [the other](#fn:2).\n\n[^1]: One.\n",
+        6,
+        "#fn:2",
+    );
+}
+
+#[test]
+fn images_beside_the_post_and_pages_of_unknown_shape_pass() {
+    // With `/:title/` a link cannot tell a post from another page: it passes.
+    let site = Site::new(&format!("{BASIC_CONFIG}permalink: /:title/\n"));
+    site.feed("main", MAIN_FEED);
+    site.write("content/bundle/photo.png", b"png");
+    site.post(
+        "bundle/2026-01-04-with-photo.md",
+        post_text(
+            "title: Photo",
+            "Intro.\n\n![a photo](photo.png) and [a page](/no-such-page/).\n",
+        ),
+    );
+    let r = site.run(&["check"]);
+    r.expect_success();
+    r.stderr_has("checked 1 posts").stderr_has("0 errors");
+}

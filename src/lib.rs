@@ -3,7 +3,8 @@
 //! The pipeline, one module per concern:
 //! `config` (site and feed files) → `content` (posts on disk) → `render`
 //! (Markdown to safe, absolute HTML) → `entry` (the one model every part speaks)
-//! → `build` (select, paginate, skip what is unchanged) → `emit::{rss, atom, json}`
+//! → `plan` (select, ids + ledger, paginate, fingerprints) → `app::build`
+//! (render and write what changed) → `emit::{rss, atom, json}`
 //! → `write` (atomic files). `validate` checks the bytes the emitters wrote;
 //! `cli` is the command line on top.
 //!

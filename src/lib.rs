@@ -17,8 +17,9 @@
 //! util         dates, text, atomic writes, parallel map, YAML, tag scanner
 //! ```
 //!
-//! A post: `content` (file → `Post`, Markdown → HTML) → `app::build` (→
-//! `Entry`, ids from `plan`, select, paginate) → `emit` (bytes) →
+//! A post: `content` (file → `Post`, Markdown → HTML) → `plan` (→ `Entry`,
+//! select, ids + ledger, paginate, fingerprints) → `app::build` (render what
+//! changed) → `emit` (bytes) →
 //! `util::write` (atomic files) → `serve` (snapshot, HTTP).
 //! An upstream item: `app::aggregate` → `fetch` → `parse` (→ `Entry`) →
 //! `store`; at build time store → `merge` (rules, related, same story) →

@@ -5,8 +5,11 @@
 pub mod adopt;
 pub mod aggregate;
 pub mod build;
+pub mod check;
 pub mod diff;
 pub mod digest;
+pub mod index;
 pub mod init;
 pub mod lease;
+pub mod links;
 pub mod sources;

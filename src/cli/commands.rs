@@ -450,32 +450,9 @@ fn migrate_ledger(
     source: &mut dyn crate::store::Store,
     dest: &mut dyn crate::store::Store,
 ) -> Result<usize, Error> {
-    use crate::plan::ledger::{Ledger, FILE};
-    let ledger_text = match source.shared() {
-        Some(shared) => shared.ledger()?,
-        None => std::fs::read_to_string(root.join(FILE)).ok(),
-    };
-    let Some(text) = ledger_text else {
-        return Ok(0);
-    };
-    let from_ledger = Ledger::parse(&text).map_err(Error::Invalid)?;
-    match dest.shared() {
-        Some(shared) => {
-            let mut merged = match shared.ledger()? {
-                Some(t) => Ledger::parse(&t).map_err(Error::Invalid)?,
-                None => Ledger::default(),
-            };
-            merged.add_missing(&from_ledger);
-            shared.save_ledger(&merged.to_text())?;
-        }
-        None => {
-            let mut merged = build::load_ledger(root)?;
-            merged.add_missing(&from_ledger);
-            merged
-                .save(root)
-                .map_err(|e| Error::io(root.join(FILE), e))?;
-        }
-    }
+    use crate::plan::ledger::Side;
+    let from_ledger = Side::of(source, root).read()?;
+    Side::of(dest, root).add_missing(&from_ledger)?;
     Ok(from_ledger.posts.len() + from_ledger.feeds.len())
 }
 

@@ -8,6 +8,8 @@
 //! that it diffs cleanly.
 
 use crate::model::diag::Diagnostic;
+use crate::model::Error;
+use crate::store::{SharedStore, Store};
 use chrono::{DateTime, FixedOffset};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -183,6 +185,80 @@ impl Ledger {
         }
         crate::util::write::write_atomic(&path, text.as_bytes())?;
         Ok(true)
+    }
+}
+
+/// Where a ledger is kept: the site's `tributary.ledger`, or a store that
+/// replicas share (they cannot commit the file back to the site). Syncing
+/// one side from the other is written once, here: lines are added, never
+/// rewritten.
+pub enum Side<'a> {
+    File(&'a Path),
+    Store(&'a mut dyn SharedStore),
+}
+
+impl<'a> Side<'a> {
+    /// The side a store keeps its ledger on: itself when it is shared, else
+    /// the file at the site root `root`.
+    pub fn of(store: &'a mut dyn Store, root: &'a Path) -> Side<'a> {
+        match store.shared() {
+            Some(shared) => Side::Store(shared),
+            None => Side::File(root),
+        }
+    }
+
+    /// The ledger kept here (empty when there is none yet).
+    pub fn read(&mut self) -> Result<Ledger, Error> {
+        Ok(self.read_text()?.0)
+    }
+
+    /// The ledger kept here and its text as stored (`None`: none yet).
+    pub fn read_text(&mut self) -> Result<(Ledger, Option<String>), Error> {
+        let text = match self {
+            Side::File(root) => match std::fs::read_to_string(root.join(FILE)) {
+                Ok(t) => Some(t),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(Error::io(root.join(FILE), e)),
+            },
+            Side::Store(shared) => shared.ledger()?,
+        };
+        let ledger = match &text {
+            Some(t) => Ledger::parse(t).map_err(Error::Invalid)?,
+            None => Ledger::default(),
+        };
+        Ok((ledger, text))
+    }
+
+    /// Add the lines of `other` that the ledger kept here lacks (a line
+    /// both have stays as it is here); saved only when one was added.
+    /// Returns whether one was.
+    pub fn add_missing(&mut self, other: &Ledger) -> Result<bool, Error> {
+        let mut merged = self.read()?;
+        if !merged.add_missing(other) {
+            return Ok(false);
+        }
+        self.write(&merged)?;
+        Ok(true)
+    }
+
+    /// Keep `ledger` here with the lines only this side holds now added to
+    /// it: on a line both have, `ledger`'s wins (another process may have
+    /// added lines since this one read them; none is written over).
+    pub fn put(&mut self, mut ledger: Ledger) -> Result<(), Error> {
+        ledger.add_missing(&self.read()?);
+        self.write(&ledger)
+    }
+
+    fn write(&mut self, ledger: &Ledger) -> Result<(), Error> {
+        match self {
+            Side::File(root) => {
+                ledger
+                    .save(root)
+                    .map_err(|e| Error::io(root.join(FILE), e))?;
+            }
+            Side::Store(shared) => shared.save_ledger(&ledger.to_text())?,
+        }
+        Ok(())
     }
 }
 

@@ -37,7 +37,13 @@ fn lwkd_corpus_builds_valid_complete_feeds() {
     r.stderr_has(&format!("built {POSTS} posts into 3 feed documents"));
     assert_eq!(
         site.public_files(),
-        ["feed.atom", "feed.html", "feed.json", "feed.rss"]
+        [
+            "feed.atom",
+            "feed.html",
+            "feed.json",
+            "feed.rss",
+            "index.html"
+        ]
     );
     site.assert_all_valid();
 

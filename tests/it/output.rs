@@ -228,7 +228,13 @@ fn output_flag_writes_elsewhere() {
         .expect_success();
     assert_eq!(
         list_files(&out),
-        ["main.atom", "main.html", "main.json", "main.rss"]
+        [
+            "index.html",
+            "main.atom",
+            "main.html",
+            "main.json",
+            "main.rss"
+        ]
     );
     assert!(!site.public().exists(), "public/ written despite --output");
 }
@@ -239,8 +245,8 @@ fn formats_and_single_output_path() {
     site.feed("main", "title: Main\nformats: [rss]\noutput: feed.xml\n");
     site.post("2020-01-01-a.md", post_text("title: A", "x\n"));
     site.build_ok();
-    // The feed and its human page.
-    assert_eq!(site.public_files(), ["feed.html", "feed.xml"]);
+    // The feed, its human page and the `/` page (issue 21).
+    assert_eq!(site.public_files(), ["feed.html", "feed.xml", "index.html"]);
     let xml = site.read("feed.xml");
     assert!(xml.contains("<rss version=\"2.0\""));
     assert!(xml.contains("<atom:link href=\"https://example.org/feed.xml\" rel=\"self\""));
@@ -388,6 +394,7 @@ fn archive_pages_hold_limit_entries_and_link_to_each_other() {
             "archive/main-2.atom",
             "archive/main-2.json",
             "archive/main-2.rss",
+            "index.html",
             "main.atom",
             "main.html",
             "main.json",
@@ -482,7 +489,13 @@ fn limit_all_makes_one_complete_document() {
     site.build_ok();
     assert_eq!(
         site.public_files(),
-        ["main.atom", "main.html", "main.json", "main.rss"]
+        [
+            "index.html",
+            "main.atom",
+            "main.html",
+            "main.json",
+            "main.rss"
+        ]
     );
     let atom = site.read("main.atom");
     assert!(atom.contains("<fh:complete/>"));
@@ -500,7 +513,13 @@ fn limit_without_archive_truncates_and_is_not_complete() {
     site.build_ok();
     assert_eq!(
         site.public_files(),
-        ["main.atom", "main.html", "main.json", "main.rss"]
+        [
+            "index.html",
+            "main.atom",
+            "main.html",
+            "main.json",
+            "main.rss"
+        ]
     );
     let atom = site.read("main.atom");
     assert_eq!(count(&atom, "<entry>"), 5);

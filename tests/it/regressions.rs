@@ -218,7 +218,13 @@ fn feed_files_starting_with_a_dot_are_not_feeds() {
     site.build_ok();
     assert_eq!(
         site.public_files(),
-        ["main.atom", "main.html", "main.json", "main.rss"]
+        [
+            "index.html",
+            "main.atom",
+            "main.html",
+            "main.json",
+            "main.rss"
+        ]
     );
 }
 

@@ -5,7 +5,7 @@
 use crate::app::aggregate::{self, Upstream};
 use crate::config::{FeedDef, Format, Limit, PostSelection, SiteConfig};
 use crate::content::cache::{PostCache, Stamp};
-use crate::content::permalink::{self, PermalinkVars};
+use crate::content::permalink;
 use crate::content::{self, Post};
 use crate::emit::html::Alternate;
 use crate::emit::{self, FeedMeta, Paging};
@@ -78,9 +78,9 @@ pub fn load_posts(site: &Site) -> Result<Posts, Error> {
 /// later, if a document that holds it is written). The cache is updated.
 pub fn load_posts_cached(site: &Site, mut cache: Option<&mut PostCache>) -> Result<Posts, Error> {
     let dir = site.content_dir();
-    let found = content::post_files(&dir).map_err(|e| Error::io(&dir, e))?;
-    let files = found.files;
     let opts = site.load_options();
+    let found = content::post_files_for(&dir, opts.hugo).map_err(|e| Error::io(&dir, e))?;
+    let files = found.files;
     let root = &site.root;
     let cached: Option<&PostCache> = cache.as_deref();
     let results = parallel_map(&files, 64, |file| {
@@ -220,7 +220,10 @@ pub fn plan(
         if post.draft && !opts.drafts {
             continue;
         }
-        if post.date.with_timezone(&Utc) > opts.now && !opts.future {
+        if post.publish_date().with_timezone(&Utc) > opts.now && !opts.future {
+            continue;
+        }
+        if post.expired(opts.now) {
             continue;
         }
         let (entry, path) = entry_meta(cfg, post);
@@ -267,10 +270,12 @@ pub fn plan(
     });
 
     let mut problems = Vec::new();
+    let mut dup = vec![false; entries.len()];
     let mut by_id: HashMap<&str, usize> = HashMap::new();
     let mut by_url: HashMap<&str, usize> = HashMap::new();
-    for p in &entries {
+    for (k, p) in entries.iter().enumerate() {
         if let Some(other) = by_id.insert(&p.entry.id, p.post.unwrap_or_default()) {
+            dup[k] = true;
             problems.push(Diagnostic::error(
                 &post_of(p).path,
                 None,
@@ -294,9 +299,20 @@ pub fn plan(
             ));
         }
     }
-    if !problems.is_empty() {
+    if !problems.is_empty() && !opts.keep_going {
         return Err(Error::Invalid(problems));
     }
+    // --keep-going: the first post of an id is published, the others are
+    // left out with a warning (issue 21).
+    for d in problems {
+        let msg = format!("{}; left out (--keep-going)", d.message);
+        warnings.push(Diagnostic::warning(&d.path, d.line, msg));
+    }
+    let mut k = 0;
+    entries.retain(|_| {
+        k += 1;
+        !dup[k - 1]
+    });
 
     // Combined feeds get their own entries (posts with the sources of their
     // upstream copies, and upstream items), after every local entry.
@@ -463,17 +479,7 @@ pub fn ledger_key(post: &Post, content: &Path) -> String {
 /// The metadata half of a post's entry (everything but rendered HTML), and its
 /// site-relative permalink path.
 fn entry_meta(cfg: &SiteConfig, post: &Post) -> (Entry, String) {
-    let local = post.date.with_timezone(&cfg.timezone).naive_local();
-    let vars = PermalinkVars {
-        date: local,
-        slug: &post.slug,
-        categories: &post.categories,
-    };
-    let pattern = post.permalink.as_deref().unwrap_or(&cfg.permalink);
-    let mut path = permalink::expand(pattern, &vars);
-    if !path.starts_with('/') {
-        path.insert(0, '/');
-    }
+    let path = permalink::post_path(&cfg.permalink, cfg.timezone, post);
     let url = cfg.url_for(&path);
     let id = ids::post_id(cfg.ids, post, &path, cfg);
     let mut tags = post.tags.clone();
@@ -887,7 +893,7 @@ fn next_future(posts: &Posts, opts: &Options) -> Option<DateTime<Utc>> {
         .posts
         .iter()
         .filter(|p| !p.draft || opts.drafts)
-        .map(|p| p.date.with_timezone(&Utc))
+        .map(|p| p.publish_date().with_timezone(&Utc))
         .filter(|d| *d > opts.now)
         .min()
 }
@@ -1113,8 +1119,9 @@ fn inputs_fingerprint(
     h.write(&ledger);
     h.write(format!("{}|{}|{}", opts.drafts, opts.future, opts.keep_going).as_bytes());
     for p in &posts.posts {
-        let published =
-            (!p.draft || opts.drafts) && (opts.future || p.date.with_timezone(&Utc) <= opts.now);
+        let published = (!p.draft || opts.drafts)
+            && (opts.future || p.publish_date().with_timezone(&Utc) <= opts.now)
+            && !p.expired(opts.now);
         h.write(p.path.to_string_lossy().as_bytes());
         h.write_u64(p.hash);
         h.write_u8(u8::from(published));

@@ -187,6 +187,14 @@ pub fn skipped_link(path: &Path, shown: &Path) -> Diagnostic {
     )
 }
 
+/// The problem of a post that `build --keep-going` leaves out, as a warning
+/// that says so (issue 21: an unrenderable shortcode is an error, and a
+/// warning with `--keep-going`).
+pub fn left_out(d: Diagnostic) -> Diagnostic {
+    let msg = format!("{}; the post is left out (--keep-going)", d.message);
+    Diagnostic::warning(&d.path, d.line, msg)
+}
+
 /// Read and parse one post. `shown` is the path used in messages.
 pub fn load_file(file: &Path, shown: &Path, opts: LoadOptions) -> Result<Loaded, Diagnostic> {
     let meta = std::fs::metadata(file)

@@ -94,6 +94,15 @@ pub struct HugoPage {
     pub refs: bool,
 }
 
+impl HugoPage {
+    /// Hugo's `:slug`: the front-matter slug made into a URL segment, else the title's.
+    pub fn slug(&self) -> String {
+        self.slug
+            .as_deref()
+            .map_or_else(|| self.title_slug.clone(), urlize)
+    }
+}
+
 /// Hugo's `UnicodeSanitize` (helpers/path.go): letters, digits, marks and
 /// `. / \ _ # + ~ - @` kept, `%XX` kept, a run of spaces between kept
 /// characters becomes one `-`, everything else is dropped.
@@ -311,6 +320,25 @@ pub fn file_parts(shown: &Path, content_root: &str) -> (String, Vec<String>) {
         stem
     };
     (name, dirs)
+}
+
+/// Hugo's sections of a page: below the first, a directory is a section only
+/// with an `_index.md` (checked under the site `root`), and so are the ones it
+/// is in.
+pub fn prune_sections(sections: &mut Vec<String>, root: &Path, content_root: &str) {
+    let mut dir = root.join(content_root);
+    let mut keep = 0;
+    for (i, s) in sections.iter().enumerate() {
+        dir.push(s);
+        let has_index = ["_index.md", "_index.markdown"]
+            .iter()
+            .any(|f| std::fs::symlink_metadata(dir.join(f)).is_ok_and(|m| m.is_file()));
+        if i > 0 && !has_index {
+            break;
+        }
+        keep = i + 1;
+    }
+    sections.truncate(keep);
 }
 
 /// Whether `path` is a leaf bundle's `index.md` (Hugo: `index.*`).

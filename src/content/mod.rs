@@ -250,29 +250,22 @@ fn parse_post_in(
     let (file_stem, file_date) = file_name_parts(shown, opts);
     let line = |key: &str| split.key_line(key, opts.hugo.is_some());
     let mut warnings = Vec::new();
-    let mut fm = FrontMatter {
-        map,
-        shown,
-        warnings: &mut warnings,
-        line: &line,
-    };
+    let mut fm = FrontMatter::new(map, shown, &mut warnings, &line);
     let raw_title = fm.take_text("title");
     let title = title_of(&mut fm, raw_title.as_deref())?;
     let hugo_dates = opts.hugo.map(|_| take_hugo_dates(&mut fm, opts.timezone));
     let fallback = hugo_dates.and_then(|(publish, _)| publish);
     let date = take_date(&mut fm, file_date, fallback, opts.timezone)?;
     let updated = take_updated(&mut fm, date, opts.timezone);
-    let mut hugo = opts.hugo.map(|h| {
-        let (publish, expiry) = hugo_dates.unwrap_or_default();
-        hugo_page(
-            &mut fm,
-            h,
-            raw_title.as_deref().unwrap_or(""),
-            (publish, expiry),
-        )
-    });
+    let mut hugo = match (opts.hugo, hugo_dates) {
+        (Some(h), Some(dates)) => {
+            let title = raw_title.as_deref().unwrap_or("");
+            Some(hugo_page(&mut fm, h, title, dates, root))
+        }
+        _ => None,
+    };
     let slug = match &hugo {
-        Some(h) => h.slug.as_deref().map_or(h.title_slug.clone(), hugo::urlize),
+        Some(h) => h.slug(),
         None => jekyll_slug(&mut fm, &file_stem, file_date),
     };
     let meta = take_meta(&mut fm);
@@ -309,6 +302,7 @@ fn parse_post_in(
 pub(crate) fn hugo_path_of(
     bytes: &[u8],
     shown: &Path,
+    root: &Path,
     opts: LoadOptions,
     h: HugoOptions,
 ) -> Result<String, Diagnostic> {
@@ -319,16 +313,11 @@ pub(crate) fn hugo_path_of(
     let (_, file_date) = file_name_parts(shown, opts);
     let line = |key: &str| split.key_line(key, true);
     let mut warnings = Vec::new();
-    let mut fm = FrontMatter {
-        map,
-        shown,
-        warnings: &mut warnings,
-        line: &line,
-    };
+    let mut fm = FrontMatter::new(map, shown, &mut warnings, &line);
     let raw_title = fm.take_text("title").unwrap_or_default();
     let dates = take_hugo_dates(&mut fm, opts.timezone);
     let date = take_date(&mut fm, file_date, dates.0, opts.timezone)?;
-    let page = hugo_page(&mut fm, h, &raw_title, dates);
+    let page = hugo_page(&mut fm, h, &raw_title, dates, Some(root));
     Ok(hugo::page_path(h.permalink, &page, date))
 }
 
@@ -549,14 +538,19 @@ fn take_hugo_dates(fm: &mut FrontMatter, tz: Tz) -> HugoDates {
     (publish, expiry)
 }
 
-/// What Hugo reads besides a Jekyll post's keys.
+/// What Hugo reads besides a Jekyll post's keys; with the site `root`,
+/// only directories that are Hugo sections are its sections.
 fn hugo_page(
     fm: &mut FrontMatter,
     h: HugoOptions,
     raw_title: &str,
     (publish, expiry): HugoDates,
+    root: Option<&Path>,
 ) -> HugoPage {
-    let (filename, sections) = hugo::file_parts(fm.shown, h.content_root);
+    let (filename, mut sections) = hugo::file_parts(fm.shown, h.content_root);
+    if let Some(root) = root {
+        hugo::prune_sections(&mut sections, root, h.content_root);
+    }
     let slug = fm
         .take_text("slug")
         .map(|s| s.trim().to_string())
@@ -748,7 +742,21 @@ struct FrontMatter<'a> {
     line: &'a dyn Fn(&str) -> Option<usize>,
 }
 
-impl FrontMatter<'_> {
+impl<'a> FrontMatter<'a> {
+    fn new(
+        map: Map<String, Value>,
+        shown: &'a Path,
+        warnings: &'a mut Vec<Diagnostic>,
+        line: &'a dyn Fn(&str) -> Option<usize>,
+    ) -> Self {
+        FrontMatter {
+            map,
+            shown,
+            warnings,
+            line,
+        }
+    }
+
     fn warn(&mut self, key: &str, msg: String) {
         self.warnings
             .push(Diagnostic::warning(self.shown, (self.line)(key), msg));
@@ -854,4 +862,85 @@ impl FrontMatter<'_> {
 fn dedup_ci(v: &mut Vec<String>) {
     let mut seen = std::collections::HashSet::new();
     v.retain(|s| seen.insert(s.to_lowercase()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hugo_opts() -> LoadOptions {
+        LoadOptions {
+            timezone: chrono_tz::UTC,
+            hugo: Some(HugoOptions::new(
+                "/blog/:year/:month/:slug/",
+                Path::new("content/blog"),
+                "https://example.org/",
+            )),
+        }
+    }
+
+    fn hugo_post(path: &str, text: &str) -> Result<Loaded, Diagnostic> {
+        parse_post(text.as_bytes(), Path::new(path), hugo_opts())
+    }
+
+    #[test]
+    fn a_bundle_is_named_by_its_directory_and_slugged_by_its_title() {
+        let (p, w) = hugo_post(
+            "content/blog/my-trip/index.md",
+            "---\ntitle: \"Köln, at last!\"\ndate: 2022-05-10 8:30:00+00:00\n---\nx\n",
+        )
+        .unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(p.file_stem, "my-trip");
+        assert_eq!(p.slug, "köln-at-last");
+        let h = p.hugo.as_ref().unwrap();
+        assert_eq!(h.filename, "my-trip");
+        assert_eq!(h.sections, ["blog"]);
+        let path = permalink::post_path("/blog/:year/:month/:slug/", chrono_tz::UTC, &p);
+        assert_eq!(path, "/blog/2022/05/köln-at-last/");
+    }
+
+    #[test]
+    fn toml_front_matter_keys_in_any_case_and_hugo_s_dates() {
+        let text = "+++\ntitle = \"T\"\ndate = 2021-03-04T10:00:00-05:00\nSlug = \"My Slug\"\n\
+                    publishDate = 2021-04-01\nexpiryDate = \"2022-01-01\"\nurl = \"/x/\"\n+++\nBody.\n";
+        let (p, _) = hugo_post("content/blog/t.md", text).unwrap();
+        assert_eq!(p.slug, "my-slug");
+        assert_eq!(p.body, "Body.\n");
+        assert_eq!(p.body_line, 9);
+        assert_eq!(p.publish_date().to_rfc3339(), "2021-04-01T00:00:00+00:00");
+        let now = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert!(!p.expired(now("2021-12-31T23:59:59Z")));
+        assert!(p.expired(now("2022-01-01T00:00:00Z")));
+        assert_eq!(p.hugo.as_ref().unwrap().url.as_deref(), Some("/x/"));
+    }
+
+    #[test]
+    fn toml_errors_name_their_line() {
+        let e =
+            hugo_post("content/blog/t.md", "+++\ntitle = \"T\"\ndate = = 3\n+++\n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e:?}");
+        assert!(e.message.contains("not valid TOML"), "{e:?}");
+        let e = hugo_post("content/blog/t.md", "+++\ntitle = \"T\"\n").unwrap_err();
+        assert!(e.message.contains("no closing `+++`"), "{e:?}");
+    }
+
+    #[test]
+    fn without_hugo_nothing_changes() {
+        let opts = LoadOptions {
+            timezone: chrono_tz::UTC,
+            hugo: None,
+        };
+        let text = "---\ntitle: A {{< b >}}\ndate: 2024-01-02\nurl: /x/\n---\n{{< youtube x >}}\n";
+        let (p, _) = parse_post(
+            text.as_bytes(),
+            Path::new("content/2024-01-02-a/index.md"),
+            opts,
+        )
+        .unwrap();
+        assert_eq!(p.slug, "index");
+        assert!(p.hugo.is_none());
+        assert_eq!(p.body, "{{< youtube x >}}\n");
+        assert!(p.extra.contains_key("url"));
+    }
 }

@@ -212,17 +212,24 @@ impl Renderer<'_> {
             start: open,
             end: open,
         };
+        self.parse_args(&mut tag, &mut lexer, close)?;
+        Ok(tag)
+    }
+
+    /// The arguments of `tag` up to its `close` (`>}}` or `%}}`).
+    fn parse_args(&self, tag: &mut Tag, lexer: &mut Lexer, close: &str) -> Result<(), Diagnostic> {
+        let open = tag.start;
         loop {
             lexer.skip_space();
             let rest = &lexer.s[lexer.pos..];
             if rest.starts_with(close) {
                 tag.end = lexer.pos + 3;
-                return Ok(tag);
+                return Ok(());
             }
             if rest.starts_with('/') && rest[1..].starts_with(close) {
                 tag.self_closing = true;
                 tag.end = lexer.pos + 4;
-                return Ok(tag);
+                return Ok(());
             }
             if rest.is_empty() || rest.starts_with("\n\n") {
                 return Err(self.error(
@@ -515,7 +522,7 @@ impl Renderer<'_> {
             return None;
         }
         let bytes = std::fs::read(&full).ok()?;
-        super::hugo_path_of(&bytes, file, self.ctx.opts, self.ctx.hugo).ok()
+        super::hugo_path_of(&bytes, file, root, self.ctx.opts, self.ctx.hugo).ok()
     }
 
     /// `layouts/shortcodes/NAME.html` of the site, if it has one (read once).

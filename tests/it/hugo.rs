@@ -196,3 +196,64 @@ fn keep_going_publishes_despite_a_duplicate_entry_id() {
     let ids = rss_guid_links(&site.read("main.rss"));
     assert_eq!(ids.len(), 2, "{ids:?}");
 }
+
+/// Hugo's placeholders as Hugo reads them: `:section`, `:sections` (a
+/// nested directory is a section only with an `_index.md`), `:filename`
+/// (a bundle's directory, not lower-cased by Hugo's own rules but urlized),
+/// `:slugorfilename`, `:title`, `:yearday`, `:monthname`, `:weekdayname`,
+/// dates in their own offset, and a slug with `+` in it.
+#[test]
+fn hugo_s_placeholders_give_hugo_s_links() {
+    if !hugo_available() {
+        return;
+    }
+    let patterns = [
+        "/:section/:year/:filename/",
+        "/:sections/:yearday/:slugorfilename/",
+        "/:title/",
+        "/posts/:monthname/:weekdayname/:slug/",
+        "/:year/:month/:day/:slug",
+    ];
+    for pattern in patterns {
+        let site = Site::new(&format!(
+            "title: H\nbase_url: https://example.org/\ncontent: content/blog\n\
+             permalink: \"{pattern}\"\nids: hugo\n"
+        ));
+        site.feed("main", "formats: [rss]\nlimit: all\n");
+        site.write(
+            "hugo.yaml",
+            &format!(
+                "baseURL: https://example.org/\ntitle: H\npermalinks:\n  blog: \"{pattern}\"\n"
+            ),
+        );
+        let posts = [
+            (
+                "Cafe_File.md",
+                "title: \"Über Café\"\ndate: 2021-05-02T23:00:00-03:00",
+            ),
+            (
+                "sluggy.md",
+                "title: With Slug\nslug: \"A Slug+Plus\"\ndate: 2021-05-03",
+            ),
+            ("My-Bundle/index.md", "title: Bundle\ndate: 2021-05-04"),
+            ("sub/nested.md", "title: Nested\ndate: 2021-05-05"),
+            ("sec/_index.md", "title: A section"),
+            ("sec/in-section.md", "title: In a section\ndate: 2021-05-06"),
+        ];
+        for (path, fm) in posts {
+            site.write(
+                &format!("content/blog/{path}"),
+                format!("---\n{fm}\n---\nx\n"),
+            );
+        }
+        let dest = site.cwd().join("hugo-public");
+        run_hugo(site.root(), &dest);
+        // The home page's feed has every regular page (the section's leaves
+        // out its subsection's).
+        let theirs = rss_guid_links(&std::fs::read_to_string(dest.join("index.xml")).unwrap());
+        assert_eq!(theirs.len(), 5, "{pattern}: {theirs:#?}");
+        site.build_ok();
+        let ours = rss_guid_links(&site.read("main.rss"));
+        assert_eq!(ours, theirs, "{pattern}");
+    }
+}

@@ -222,7 +222,7 @@ fn hugo_s_placeholders_give_hugo_s_links() {
         site.feed("main", "formats: [rss]\nlimit: all\n");
         site.write(
             "hugo.yaml",
-            &format!(
+            format!(
                 "baseURL: https://example.org/\ntitle: H\npermalinks:\n  blog: \"{pattern}\"\n"
             ),
         );

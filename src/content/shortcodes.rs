@@ -521,6 +521,11 @@ impl Renderer<'_> {
         if !meta.is_file() || meta.len() > MAX_POST_BYTES {
             return None;
         }
+        // Not through a linked directory to a file outside the content.
+        let content = std::fs::canonicalize(root.join(self.ctx.hugo.content_root)).ok()?;
+        if !std::fs::canonicalize(&full).ok()?.starts_with(content) {
+            return None;
+        }
         let bytes = std::fs::read(&full).ok()?;
         super::hugo_path_of(&bytes, file, root, self.ctx.opts, self.ctx.hugo).ok()
     }
@@ -952,6 +957,56 @@ mod tests {
         assert!(run("{{< \"").is_err());
         assert!(run("{{<").is_err());
         assert!(run("{{< é").is_err());
+    }
+
+    #[test]
+    fn refs_are_found_as_hugo_finds_them_and_stay_inside_the_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = |p: &str, t: &str| {
+            let p = dir.path().join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, t).unwrap();
+        };
+        w(
+            "content/blog/plain.md",
+            "+++\ntitle = \"Plain\"\ndate = 2021-03-04\nslug = \"My Slug\"\n+++\n",
+        );
+        w(
+            "content/blog/trip/index.md",
+            "---\ntitle: Trip\ndate: 2022-05-10\n---\n",
+        );
+        w(
+            "content/blog/b2/index.md",
+            "---\ntitle: B2\ndate: 2021-03-01\nurl: /custom/Path\n---\n",
+        );
+        w(
+            "content/blog/one/same.md",
+            "---\ntitle: S1\ndate: 2021-03-01\n---\n",
+        );
+        w(
+            "content/blog/two/same.md",
+            "---\ntitle: S2\ndate: 2021-03-01\n---\n",
+        );
+        w("content/blog/_index.md", "---\ntitle: Blog\n---\n");
+        w("secret.md", "---\ntitle: Secret\ndate: 2021-03-01\n---\n");
+        let shown = Path::new("content/blog/trip/index.md");
+        let c = ctx(shown, Some(dir.path()));
+        let r = |body: &str| render(body, &c).map(|o| o.text);
+        assert_eq!(
+            r("{{< ref \"plain.md\" >}}").unwrap(),
+            "https://example.org/blog/2021/03/my-slug/"
+        );
+        assert_eq!(r("{{< relref \"/blog/b2\" >}}").unwrap(), "/custom/Path/");
+        assert_eq!(
+            r("{{< relref \"../plain#top\" >}}").unwrap(),
+            "/blog/2021/03/my-slug/#top"
+        );
+        assert_eq!(r("{{< relref \"/blog/\" >}}").unwrap(), "/blog/");
+        assert!(render("{{< ref \"plain\" >}}", &c).unwrap().refs);
+        for bad in ["nothing", "same.md", "../../../secret.md", "/../secret"] {
+            let e = r(&format!("{{{{< ref \"{bad}\" >}}}}")).unwrap_err();
+            assert!(e.message.contains("no such page"), "{bad}: {e:?}");
+        }
     }
 
     #[test]

@@ -271,6 +271,7 @@ fn parse_post_in(
     let meta = take_meta(&mut fm);
     let extra = std::mem::take(&mut fm.map);
     let body = render_body(&split, hugo.as_mut(), shown, opts, root)?;
+    let hash = body_hash(hash, hugo.as_ref(), &body);
     let post = Post {
         path: shown.to_path_buf(),
         file_stem,
@@ -319,6 +320,15 @@ pub(crate) fn hugo_path_of(
     let date = take_date(&mut fm, file_date, dates.0, opts.timezone)?;
     let page = hugo_page(&mut fm, h, &raw_title, dates, Some(root));
     Ok(hugo::page_path(h.permalink, &page, date))
+}
+
+/// The post's fingerprint: its bytes', and, when a `ref` shows another
+/// page's URL, its rendered body's too (the post changes when that URL does).
+fn body_hash(bytes_hash: u64, page: Option<&HugoPage>, body: &str) -> u64 {
+    match page {
+        Some(h) if h.refs => bytes_hash ^ xxhash_rust::xxh3::xxh3_64(body.as_bytes()),
+        _ => bytes_hash,
+    }
 }
 
 /// The body as Markdown: as written, or with Hugo's shortcodes rendered.

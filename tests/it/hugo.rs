@@ -257,3 +257,41 @@ fn hugo_s_placeholders_give_hugo_s_links() {
         assert_eq!(ours, theirs, "{pattern}");
     }
 }
+
+/// A post whose `ref` shows another page's URL is read again at every build
+/// (the post cache would keep the old URL when only the other page changed).
+#[test]
+fn a_ref_follows_its_page_when_only_that_page_changes() {
+    let site = hugo_site();
+    let trip = "content/blog/trip-to-köln/index.md";
+    let text = std::fs::read_to_string(site.root().join(trip))
+        .unwrap()
+        .replacen("title:", "tags: [trip]\ntitle:", 1);
+    site.write(trip, text);
+    // A feed of that post alone: its document depends on the other page too.
+    site.feed("trips", "formats: [rss]\nposts: {tags: [trip]}\n");
+    site.build_ok();
+    assert!(site
+        .read("main.rss")
+        .contains("https://example.org/blog/2021/03/my-slug/"));
+    site.write(
+        "content/blog/plain.md",
+        "+++\ntitle = \"Plain TOML\"\ndate = 2021-03-04T10:00:00-05:00\nslug = \"New Slug\"\n+++\nTOML.\n",
+    );
+    site.build_ok();
+    let xml = site.read("main.rss");
+    assert!(
+        xml.contains("See https://example.org/blog/2021/03/new-slug/"),
+        "{xml}"
+    );
+    // (The page's guid stays `…/my-slug/`: the ledger keeps ids.)
+    assert!(
+        !xml.contains("See https://example.org/blog/2021/03/my-slug/"),
+        "{xml}"
+    );
+    let xml = site.read("trips.rss");
+    assert!(
+        xml.contains("See https://example.org/blog/2021/03/new-slug/"),
+        "{xml}"
+    );
+}

@@ -41,8 +41,16 @@ impl Site {
 
     /// How posts of this site are read.
     pub fn load_options(&self) -> LoadOptions {
+        let c = &self.config;
         LoadOptions {
-            timezone: self.config.timezone,
+            timezone: c.timezone,
+            hugo: (c.ids == crate::config::IdScheme::Hugo).then(|| {
+                crate::content::hugo::HugoOptions::new(
+                    &c.permalink,
+                    &c.content,
+                    c.base_url.as_str(),
+                )
+            }),
         }
     }
 

@@ -58,9 +58,9 @@ pub fn load_posts(site: &Site) -> Result<Posts, Error> {
 /// later, if a document that holds it is written). The cache is updated.
 pub fn load_posts_cached(site: &Site, mut cache: Option<&mut PostCache>) -> Result<Posts, Error> {
     let dir = site.content_dir();
-    let found = content::post_files(&dir).map_err(|e| Error::io(&dir, e))?;
-    let files = found.files;
     let opts = site.load_options();
+    let found = content::post_files_for(&dir, opts.hugo).map_err(|e| Error::io(&dir, e))?;
+    let files = found.files;
     let root = &site.root;
     let cached: Option<&PostCache> = cache.as_deref();
     let results = parallel_map(&files, 64, |file| {
@@ -280,7 +280,7 @@ impl Report {
             removed: 0,
             next_future: next_future(&loaded, opts),
             warnings: loaded.warnings,
-            skipped: loaded.broken,
+            skipped: loaded.broken.into_iter().map(content::left_out).collect(),
             elapsed: start.elapsed(),
             files: output_files(old),
         }
@@ -313,7 +313,7 @@ impl Report {
             pages: plan.docs.len() - feeds,
             removed,
             warnings,
-            skipped: loaded.broken,
+            skipped: loaded.broken.into_iter().map(content::left_out).collect(),
             elapsed: start.elapsed(),
             files: output_files(manifest),
             next_future,
@@ -349,7 +349,7 @@ fn next_future(posts: &Posts, opts: &Options) -> Option<DateTime<Utc>> {
         .posts
         .iter()
         .filter(|p| (!p.draft || opts.drafts) && opts.is_future(p))
-        .map(|p| p.date.with_timezone(&Utc))
+        .map(|p| p.publish_date().with_timezone(&Utc))
         .min()
 }
 

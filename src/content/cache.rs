@@ -67,11 +67,19 @@ fn path_key(shown: &Path) -> String {
 impl PostCache {
     /// The cache key for this program and these load options.
     pub fn key_for(program: u64, opts: LoadOptions) -> String {
-        format!(
+        let mut key = format!(
             "{}:{program:016x}:{}",
             env!("CARGO_PKG_VERSION"),
             opts.timezone.name()
-        )
+        );
+        // Posts read as Hugo reads them depend on the pattern and base URL too.
+        if let Some(h) = opts.hugo {
+            key.push_str(&format!(
+                ":hugo:{}:{}:{}",
+                h.permalink, h.content_root, h.base_url
+            ));
+        }
+        key
     }
 
     /// Read the cache of the site at `root`; empty when absent or made for another `key`.
@@ -97,6 +105,10 @@ impl PostCache {
 
     /// Remember a freshly parsed post.
     pub fn put(&mut self, stamp: Stamp, post: &Post, warnings: &[Diagnostic]) {
+        // A Hugo `ref` renders another page's URL: its post is read every time.
+        if post.hugo.as_ref().is_some_and(|h| h.refs) {
+            return;
+        }
         let key = path_key(&post.path);
         if self.posts.get(&key).is_some_and(|c| c.stamp == stamp) {
             return;

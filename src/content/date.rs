@@ -298,6 +298,16 @@ mod tests {
         assert_eq!(l("soon"), None);
     }
 
+    /// Hugo sites write dates with a one-digit hour (issue 21).
+    #[test]
+    fn hugo_s_forms() {
+        assert_eq!(utc("2022-05-10 8:30:00+00:00"), "2022-05-10T08:30:00+00:00");
+        assert_eq!(
+            utc("2021-03-04T10:00:00-05:00"),
+            "2021-03-04T10:00:00-05:00"
+        );
+    }
+
     #[test]
     fn file_names() {
         let (d, rest) = split_file_name("2018-01-14-update").unwrap();

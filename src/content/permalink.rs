@@ -26,6 +26,28 @@ const MONTHS: [&str; 12] = [
     "December",
 ];
 
+/// The site-relative path of `post` under the site's `pattern`: its
+/// front-matter `permalink:`, else as Hugo writes the page when the post is
+/// read as Hugo reads it (`ids: hugo`: `url:`, Hugo's placeholders, the
+/// date in its own offset), else the pattern expanded as Jekyll does with
+/// the date in `tz`.
+pub fn post_path(pattern: &str, tz: chrono_tz::Tz, post: &crate::content::Post) -> String {
+    if let (Some(h), None) = (&post.hugo, &post.permalink) {
+        return crate::content::hugo::page_path(pattern, h, post.date);
+    }
+    let vars = PermalinkVars {
+        date: post.date.with_timezone(&tz).naive_local(),
+        slug: &post.slug,
+        categories: &post.categories,
+    };
+    let pattern = post.permalink.as_deref().unwrap_or(pattern);
+    let mut path = expand(pattern, &vars);
+    if !path.starts_with('/') {
+        path.insert(0, '/');
+    }
+    path
+}
+
 /// Expand a pattern. Unknown `:words` are left as written.
 pub fn expand(pattern: &str, v: &PermalinkVars) -> String {
     let d = &v.date;

@@ -46,14 +46,18 @@ impl Default for Options {
 
 impl Options {
     /// Whether a build with these flags publishes `post`: not a draft (or
-    /// `--drafts`), and not dated in the future (or `--future`).
+    /// `--drafts`), not to be published in the future (or `--future`), not
+    /// expired (Hugo's `expiryDate`).
     pub fn publishes(&self, post: &Post) -> bool {
-        (!post.draft || self.drafts) && (self.future || !self.is_future(post))
+        (!post.draft || self.drafts)
+            && (self.future || !self.is_future(post))
+            && !post.expired(self.now)
     }
 
-    /// Whether `post` is dated after "now".
+    /// Whether `post` is to be published after "now" (its date, or Hugo's
+    /// `publishDate`).
     pub fn is_future(&self, post: &Post) -> bool {
-        post.date.with_timezone(&Utc) > self.now
+        post.publish_date().with_timezone(&Utc) > self.now
     }
 }
 

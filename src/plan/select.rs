@@ -4,7 +4,7 @@
 use super::ledger::{self, Ledger, Resolution};
 use super::{ids, Options, Planned};
 use crate::config::{FeedDef, PostSelection, SiteConfig};
-use crate::content::permalink::{self, PermalinkVars};
+use crate::content::permalink;
 use crate::content::{markdown, Post};
 use crate::model::entry::{Entry, Person};
 use crate::model::{Diagnostic, Error};
@@ -46,7 +46,7 @@ pub fn local_entries(
             .cmp(&a.entry.published)
             .then_with(|| a.entry.id.cmp(&b.entry.id))
     });
-    let warnings = unique(&entries, posts)?;
+    let warnings = unique(&mut entries, posts, opts.keep_going)?;
     Ok((entries, warnings))
 }
 
@@ -85,16 +85,23 @@ fn assign_ids(
     }
 }
 
-/// Two posts with one id are an error (readers would see one); two with one
-/// URL a warning.
-fn unique(entries: &[Planned], posts: &[Post]) -> Result<Vec<Diagnostic>, Error> {
+/// Two posts with one id are an error (readers would see one); with
+/// `--keep-going` the first is published and the others are left out with a
+/// warning. Two with one URL are a warning.
+fn unique(
+    entries: &mut Vec<Planned>,
+    posts: &[Post],
+    keep_going: bool,
+) -> Result<Vec<Diagnostic>, Error> {
     let post_of = |p: &Planned| &posts[p.post.unwrap_or_default()];
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
+    let mut dup = vec![false; entries.len()];
     let mut by_id: HashMap<&str, usize> = HashMap::new();
     let mut by_url: HashMap<&str, usize> = HashMap::new();
-    for p in entries {
+    for (k, p) in entries.iter().enumerate() {
         if let Some(other) = by_id.insert(&p.entry.id, p.post.unwrap_or_default()) {
+            dup[k] = true;
             problems.push(Diagnostic::error(
                 &post_of(p).path,
                 None,
@@ -118,11 +125,19 @@ fn unique(entries: &[Planned], posts: &[Post]) -> Result<Vec<Diagnostic>, Error>
             ));
         }
     }
-    if problems.is_empty() {
-        Ok(warnings)
-    } else {
-        Err(Error::Invalid(problems))
+    if !problems.is_empty() && !keep_going {
+        return Err(Error::Invalid(problems));
     }
+    for d in problems {
+        let msg = format!("{}; left out (--keep-going)", d.message);
+        warnings.push(Diagnostic::warning(&d.path, d.line, msg));
+    }
+    let mut k = 0;
+    entries.retain(|_| {
+        k += 1;
+        !dup[k - 1]
+    });
+    Ok(warnings)
 }
 
 /// A post's key in the ledger: its path under the content directory
@@ -137,18 +152,7 @@ pub fn ledger_key(post: &Post, content: &Path) -> String {
 
 /// A post's site-relative permalink path (`/2024/01/02/slug/`).
 pub fn permalink_path(cfg: &SiteConfig, post: &Post) -> String {
-    let local = post.date.with_timezone(&cfg.timezone).naive_local();
-    let vars = PermalinkVars {
-        date: local,
-        slug: &post.slug,
-        categories: &post.categories,
-    };
-    let pattern = post.permalink.as_deref().unwrap_or(&cfg.permalink);
-    let mut path = permalink::expand(pattern, &vars);
-    if !path.starts_with('/') {
-        path.insert(0, '/');
-    }
-    path
+    permalink::post_path(&cfg.permalink, cfg.timezone, post)
 }
 
 /// The metadata half of a post's entry (everything but rendered HTML), and its

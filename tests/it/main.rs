@@ -18,6 +18,7 @@ mod fetch_http;
 mod first_steps;
 mod health;
 mod hostile;
+mod hugo;
 mod index_page;
 mod layers;
 mod migrate;

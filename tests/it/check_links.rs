@@ -32,7 +32,7 @@ fn refused(site: &Site, body: &str, line: usize, message: &str) {
         .find(|l| l.starts_with(&at))
         .unwrap_or_else(|| panic!("no line starting {at:?} in:\n{}", r.stderr));
     assert!(found.contains(message), "{found:?} should say {message:?}");
-    r.stderr_has("1 errors");
+    r.stderr_has("1 error");
     assert!(!site.public().exists(), "check wrote files");
 }
 
@@ -153,5 +153,5 @@ fn images_beside_the_post_and_pages_of_unknown_shape_pass() {
     );
     let r = site.run(&["check"]);
     r.expect_success();
-    r.stderr_has("checked 1 posts").stderr_has("0 errors");
+    r.stderr_has("checked 1 post").stderr_has("0 errors");
 }

@@ -15,7 +15,7 @@ fn build_writes_the_page_serve_serves_at_the_root() {
 
     // A build with nothing to do keeps it, and counts it as no feed's page.
     let r = site.run(&["build"]);
-    r.expect_success().stderr_has("and 1 pages");
+    r.expect_success().stderr_has("and 1 page");
     assert!(site.public().join("index.html").exists());
 
     let d = Daemon::serve(&site);

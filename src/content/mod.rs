@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod date;
+pub mod liquid;
 pub mod markdown;
 pub mod permalink;
 

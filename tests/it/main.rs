@@ -16,6 +16,7 @@ mod errors;
 mod fetch_http;
 mod health;
 mod hostile;
+mod jekyll;
 mod layers;
 mod migrate;
 mod output;

@@ -8,6 +8,7 @@
 
 pub mod daemon;
 pub mod feeds;
+pub mod jekyll;
 pub mod load_check;
 pub mod pg;
 pub mod site;

@@ -42,21 +42,21 @@ fn jekyll_site() -> Site {
     );
     site.write(
         "_posts/2024-03-01-welcome.md",
-        "---\ntitle: Welcome\ndate: 2024-03-01 09:30:00\ntags: [news]\n---\n\
+        "---\ntitle: Welcome\ndate: 2024-03-01 09:30:00 -0800\ntags: [news]\n---\n\
          Welcome to {{ site.title }}: {{ site.description }}\n\n\
          Read [about us]({% link about.md %}), meet [the team]({% link _pages/team.md %}) \
          and see [our project]({% link _projects/tributary.md %}).\n",
     );
     site.write(
         "_posts/2024-03-08-code.md",
-        "---\ntitle: Code\ndate: 2024-03-08 10:00:00\n---\nSome code:\n\n\
+        "---\ntitle: Code\ndate: 2024-03-08 10:00:00 -0800\n---\nSome code:\n\n\
          {% highlight ruby %}\ndef hello\n  puts \"<hi>\"\nend\n{% endhighlight %}\n\n\
          Liquid as text: {% raw %}`{{ page.title }}`{% endraw %}.\n\n\
          See also [the welcome post]({% post_url 2024-03-01-welcome %}).\n",
     );
     site.write(
         "_posts/2024-03-15-lists.md",
-        "---\ntitle: Lists\ndate: 2024-03-15 12:00:00\neditions: [one, two, three]\n---\n\
+        "---\ntitle: Lists\ndate: 2024-03-15 12:00:00 -0700\neditions: [one, two, three]\n---\n\
          {% assign count = page.editions | size %}This post, \"{{ page.title }}\", has {{ count }} editions:\n\n\
          {% for e in page.editions %}* [{{ e }}]({{ '/editions/' | append: e | append: '/' | relative_url }})\n{% endfor %}\n\
          [Home]({{ '/' | absolute_url }})\n",
@@ -86,8 +86,10 @@ fn liquid_posts_get_the_links_and_content_jekyll_feed_gives() {
     let run = site.build();
     run.expect_success();
     let ours = site.read("feed.xml");
+    // The one `{{` left is the text `{% raw %}` keeps.
+    let rest = ours.replacen("{{ page.title }}", "", 1);
     assert!(
-        !ours.contains("{{") && !ours.contains("{%") || ours.contains("`{{ page.title }}`"),
+        !rest.contains("{{") && !rest.contains("{%"),
         "template text published:\n{ours}"
     );
     let entries = atom_entries(&ours);
@@ -153,7 +155,7 @@ fn liquid_posts_get_the_links_and_content_jekyll_feed_gives() {
 }
 
 #[test]
-fn liquid_not_rendered_is_an_error_at_its_line_and_a_warning_with_keep_going() {
+fn liquid_not_rendered_is_an_error_at_its_line_and_skipped_with_keep_going() {
     let site = jekyll_site();
     site.write(
         "_posts/2024-04-01-broken.md",
@@ -176,14 +178,11 @@ fn liquid_not_rendered_is_an_error_at_its_line_and_a_warning_with_keep_going() {
         .stderr_has("_posts/2024-04-03-filter.md:5:");
     assert!(!site.public().join("feed.xml").exists());
 
-    let run = site.build_with(&["--keep-going"]);
-    run.expect_success();
-    let warned = run.warnings().join("\n");
-    assert!(
-        warned.contains("_posts/2024-04-01-broken.md:6:"),
-        "{}",
-        run.stderr
-    );
+    // --keep-going reports the broken posts as every broken post is
+    // reported, and publishes the others.
+    site.run(&["build", "--keep-going"])
+        .expect_success()
+        .stderr_has("_posts/2024-04-01-broken.md:6: Liquid: {% include %} is not rendered");
     let ours = site.read("feed.xml");
     assert_eq!(atom_entries(&ours).len(), 4);
     assert!(!ours.contains("{%"), "{ours}");

@@ -184,7 +184,7 @@ impl JekyllSite {
         };
         // Posts, newest first as in `site.posts`.
         let mut order: Vec<&Post> = posts.iter().collect();
-        order.sort_by(|a, b| b.date.cmp(&a.date));
+        order.sort_by_key(|p| std::cmp::Reverse(p.date));
         let mut listed = Vec::with_capacity(order.len());
         for p in order {
             let url = post_path(cfg, p);

@@ -580,6 +580,18 @@ fn scan(body: &str) -> Result<Scanned, (usize, String)> {
         };
         let end = start + 2 + len + 2;
         let text = &body[start..end];
+        // The parser recurses into `a[b[c]]`: bounded like blocks.
+        let mut depth = 0usize;
+        for b in text.bytes() {
+            match b {
+                b'[' => depth += 1,
+                b']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            if depth > MAX_DEPTH {
+                return Err((line, format!("brackets nested deeper than {MAX_DEPTH}")));
+            }
+        }
         if output {
             out.pieces.push(Piece {
                 start,
@@ -1586,6 +1598,8 @@ mod tests {
             "{% assign s = 'aaaaaaaaaaaaaaaa' %}{% for i in (1..60) %}{% assign s = s | append: s %}{% endfor %}"
         )
         .is_err());
+        let brackets = format!("{{{{ a{}{} }}}}", "[a".repeat(100_000), "]".repeat(100_000));
+        assert!(render(&brackets).is_err());
         let deep = "{% if true %}".repeat(100) + &"{% endif %}".repeat(100);
         assert!(render(&deep).is_err());
         assert!(started.elapsed() < Duration::from_secs(5));

@@ -177,6 +177,9 @@ fn liquid_not_rendered_is_an_error_at_its_line_and_skipped_with_keep_going() {
         .stderr_has("2020-01-01-nothing")
         .stderr_has("_posts/2024-04-03-filter.md:5:");
     assert!(!site.public().join("feed.xml").exists());
+    site.run(&["check"])
+        .expect_code(1)
+        .stderr_has("_posts/2024-04-01-broken.md:6:");
 
     // --keep-going reports the broken posts as every broken post is
     // reported, and publishes the others.
@@ -216,4 +219,20 @@ fn sites_that_are_not_jekyll_keep_braces_as_text() {
         html.contains("{{ .Title }}") && html.contains("{% not liquid %}"),
         "{html}"
     );
+}
+
+#[test]
+fn a_change_of_config_yml_rebuilds_the_posts_that_use_it() {
+    let site = jekyll_site();
+    site.build().expect_success();
+    assert!(site.read("feed.xml").contains("Notes from the river."));
+    site.build().expect_success();
+    site.write(
+        "_config.yml",
+        CONFIG_YML.replace("Notes from the river.", "News from the delta."),
+    );
+    site.build().expect_success();
+    let ours = site.read("feed.xml");
+    assert!(ours.contains("News from the delta."), "{ours}");
+    assert!(!ours.contains("Notes from the river."), "{ours}");
 }

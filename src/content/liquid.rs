@@ -1428,28 +1428,36 @@ fn whole_number(
 impl Renderable for For {
     fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> liquid_core::Result<()> {
         let range = self.range.evaluate(runtime)?;
-        let length = match &range {
-            stdlib::Range::Counted(a, b) => (i128::from(*b) - i128::from(*a) + 1).max(0),
-            stdlib::Range::Array(v) => v
-                .as_array()
-                .map(|a| a.size())
-                .or_else(|| v.as_object().map(|o| o.size()))
-                .unwrap_or(0)
-                .into(),
+        let offset = whole_number(&self.offset, runtime)?.unwrap_or(0);
+        let limit = whole_number(&self.limit, runtime)?;
+        let mut items: Vec<liquid_core::ValueCow<'_>> = match &range {
+            // A range is made only as far as it is read, and refused past the cap.
+            stdlib::Range::Counted(a, b) => {
+                let first = i128::from(*a) + offset as i128;
+                let mut last = i128::from(*b);
+                if let Some(l) = limit {
+                    last = last.min(first + l as i128 - 1);
+                }
+                let length = (last - first + 1).max(0);
+                if length > i128::from(MAX_ITERATIONS) {
+                    return Err(liquid_core::Error::with_msg(format!(
+                        "a loop over {length} numbers (at most {MAX_ITERATIONS} in one post)"
+                    )));
+                }
+                (0..length)
+                    .map(|i| Value::scalar(i64::try_from(first + i).unwrap_or(i64::MAX)).into())
+                    .collect()
+            }
+            // An array exists already: each iteration is charged below.
+            stdlib::Range::Array(_) => {
+                let mut v = range.evaluate()?;
+                v.drain(..offset.min(v.len()));
+                if let Some(l) = limit {
+                    v.truncate(l);
+                }
+                v
+            }
         };
-        if length > i128::from(MAX_ITERATIONS) {
-            return Err(liquid_core::Error::with_msg(format!(
-                "a loop over {length} items (at most {MAX_ITERATIONS} in one post)"
-            )));
-        }
-        let mut items = range.evaluate()?;
-        let offset = whole_number(&self.offset, runtime)?
-            .unwrap_or(0)
-            .min(items.len());
-        items.drain(..offset);
-        if let Some(limit) = whole_number(&self.limit, runtime)? {
-            items.truncate(limit);
-        }
         if self.reversed {
             items.reverse();
         }
@@ -1551,6 +1559,14 @@ mod tests {
             render("{% assign xs = 'a,b' | split: ',' %}{% for x in xs %}{{ x }}{% endfor %}")
                 .unwrap(),
             "ab"
+        );
+        assert_eq!(
+            render("{% for i in (1..100000000) limit: 3 offset: 2 %}{{ i }}{% endfor %}|{% for i in (5..1) %}x{% else %}none{% endfor %}").unwrap(),
+            "345|none"
+        );
+        assert_eq!(
+            render("{% for i in (1..5) reversed limit: 2 %}{{ i }}{% if forloop.last %}.{% endif %}{% endfor %}").unwrap(),
+            "21."
         );
         assert_eq!(
             render("{% highlight Ruby %}\na < b\n\nc\n{% endhighlight %}").unwrap(),

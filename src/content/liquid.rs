@@ -172,6 +172,37 @@ impl JekyllSite {
                 .entry("description")
                 .or_insert_with(|| Json::String(d.clone()));
         }
+        // `site.data`: the files of `_data/` (YAML or JSON) by name.
+        let mut data = Map::new();
+        if let Ok(rd) = std::fs::read_dir(jekyll_root.join("_data")) {
+            for entry in rd.flatten().take(1000) {
+                let path = entry.path();
+                let (Some(stem), Some(ext)) = (
+                    path.file_stem().and_then(|s| s.to_str()),
+                    path.extension().and_then(|e| e.to_str()),
+                ) else {
+                    continue;
+                };
+                if !matches!(ext, "yml" | "yaml" | "json")
+                    || std::fs::metadata(&path).map_or(true, |m| m.len() > super::MAX_POST_BYTES)
+                {
+                    continue;
+                }
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
+                let shown = path.strip_prefix(root).unwrap_or(&path);
+                let value = crate::util::yaml::from_str::<Json>(&text).map_err(|e| {
+                    Diagnostic::error(
+                        shown,
+                        e.line.or(Some(1)),
+                        format!("is not valid YAML: {}", e.message),
+                    )
+                })?;
+                data.insert(stem.to_string(), value);
+            }
+        }
+        config.entry("data").or_insert(Json::Object(data));
         let style = text(&config, "permalink").unwrap_or_else(|| cfg.permalink.clone());
         let style = crate::config::jekyll_permalink_style(&style)
             .map(str::to_string)
@@ -1000,6 +1031,24 @@ fn parser(site: &Arc<JekyllSite>) -> liquid_core::Result<liquid::Parser> {
             site: site.clone(),
             absolute: false,
         }),
+        Box::new(TextFilter("xml_escape", xml_escape)),
+        Box::new(TextFilter("cgi_escape", cgi_escape)),
+        Box::new(TextFilter("uri_escape", uri_escape)),
+        Box::new(TextFilter("slugify", slugify)),
+        Box::new(TextFilter("jsonify", jsonify)),
+        Box::new(TextFilter("normalize_whitespace", normalize_whitespace)),
+        Box::new(TextFilter("number_of_words", number_of_words)),
+        Box::new(TextFilter("strip_index", strip_index)),
+        Box::new(TextFilter("date_to_xmlschema", |d| {
+            date_format(d, "%Y-%m-%dT%H:%M:%S%:z")
+        })),
+        Box::new(TextFilter("date_to_rfc822", |d| {
+            date_format(d, "%a, %d %b %Y %H:%M:%S %z")
+        })),
+        Box::new(TextFilter("date_to_string", |d| date_format(d, "%d %b %Y"))),
+        Box::new(TextFilter("date_to_long_string", |d| {
+            date_format(d, "%d %B %Y")
+        })),
         Box::new(UrlFilter {
             site: site.clone(),
             absolute: true,
@@ -1057,6 +1106,137 @@ impl Filter for CappedFilter {
         spend(runtime, 0, size_of(&v))?;
         Ok(v)
     }
+}
+
+/// Jekyll's filters of one text and no arguments.
+#[derive(Clone, Copy)]
+struct TextFilter(&'static str, fn(&str) -> Result<String, String>);
+
+impl FilterReflection for TextFilter {
+    fn name(&self) -> &str {
+        self.0
+    }
+    fn description(&self) -> &str {
+        "a Jekyll filter"
+    }
+    fn positional_parameters(&self) -> &'static [liquid_core::parser::ParameterReflection] {
+        &[]
+    }
+    fn keyword_parameters(&self) -> &'static [liquid_core::parser::ParameterReflection] {
+        &[]
+    }
+}
+
+impl ParseFilter for TextFilter {
+    fn parse(&self, mut arguments: FilterArguments) -> liquid_core::Result<Box<dyn Filter>> {
+        if arguments.positional.next().is_some() || arguments.keyword.next().is_some() {
+            return Err(liquid_core::Error::with_msg(format!(
+                "{} takes no arguments",
+                self.0
+            )));
+        }
+        Ok(Box::new(TextFilterRun(*self)))
+    }
+    fn reflection(&self) -> &dyn FilterReflection {
+        self
+    }
+}
+
+struct TextFilterRun(TextFilter);
+
+impl std::fmt::Debug for TextFilterRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0 .0)
+    }
+}
+
+impl std::fmt::Display for TextFilterRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0 .0)
+    }
+}
+
+impl Filter for TextFilterRun {
+    fn evaluate(
+        &self,
+        input: &dyn ValueView,
+        _runtime: &dyn Runtime,
+    ) -> liquid_core::Result<Value> {
+        if self.0 .0 == "jsonify" {
+            let json = serde_json::to_string(&input.to_value()).unwrap_or_default();
+            return Ok(Value::scalar(json));
+        }
+        if input.is_nil() {
+            return Ok(Value::Nil);
+        }
+        (self.0 .1)(&input.to_kstr())
+            .map(Value::scalar)
+            .map_err(|e| liquid_core::Error::with_msg(format!("{}: {e}", self.0 .0)))
+    }
+}
+
+/// As Ruby's `CGI.escapeHTML`.
+fn xml_escape(s: &str) -> Result<String, String> {
+    Ok(s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;"))
+}
+
+fn cgi_escape(s: &str) -> Result<String, String> {
+    Ok(url::form_urlencoded::byte_serialize(s.as_bytes()).collect())
+}
+
+fn uri_escape(s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'();/?:@&=+$,#[]%".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Ok(out)
+}
+
+/// Jekyll's `slugify` (its default mode).
+fn slugify(s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    Ok(out.trim_matches('-').to_string())
+}
+
+fn jsonify(s: &str) -> Result<String, String> {
+    serde_json::to_string(s).map_err(|e| e.to_string())
+}
+
+fn normalize_whitespace(s: &str) -> Result<String, String> {
+    Ok(s.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+fn number_of_words(s: &str) -> Result<String, String> {
+    Ok(s.split_whitespace().count().to_string())
+}
+
+fn strip_index(s: &str) -> Result<String, String> {
+    Ok(s.strip_suffix("/index.html")
+        .or_else(|| s.strip_suffix("/index.htm"))
+        .map_or_else(|| s.to_string(), |p| format!("{p}/")))
+}
+
+/// A date as `page.date` writes it (or RFC 3339), formatted.
+fn date_format(s: &str, format: &str) -> Result<String, String> {
+    let d = chrono::DateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S %z")
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(s.trim()))
+        .map_err(|_| format!("{s:?} is not a date"))?;
+    Ok(d.format(format).to_string())
 }
 
 /// Jekyll's `relative_url` and `absolute_url`.
@@ -1546,6 +1726,10 @@ mod tests {
             )
             .unwrap(),
             "[a](/blog/2024/01/02/hello/) [b](/blog/2024/01/02/hello/)"
+        );
+        assert_eq!(
+            render("{{ 'Hello, World & Co' | slugify }} {{ '2024-01-03 10:00:00 +0100' | date_to_xmlschema }} {{ '<a>' | xml_escape }} {{ 'a\"b' | jsonify }} {{ '/x/index.html' | strip_index }}").unwrap(),
+            "hello-world-co 2024-01-03T10:00:00+01:00 &lt;a&gt; \"a\\\"b\" /x/"
         );
         assert_eq!(
             render("{{ '/x/' | relative_url }} {{ 'x' | absolute_url }}").unwrap(),

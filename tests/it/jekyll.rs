@@ -32,6 +32,7 @@ fn jekyll_site() -> Site {
     site.feed("feed", "formats: [atom]\noutput: feed.xml\nlimit: all\n");
     site.write("_config.yml", CONFIG_YML);
     site.write("about.md", "---\ntitle: About\n---\nAbout us.\n");
+    site.write("_data/crew.yml", "- Ana\n- Bo\n");
     site.write(
         "_pages/team.md",
         "---\ntitle: Team\npermalink: /team/\n---\nThe team.\n",
@@ -59,7 +60,8 @@ fn jekyll_site() -> Site {
         "---\ntitle: Lists\ndate: 2024-03-15 12:00:00 -0700\neditions: [one, two, three]\n---\n\
          {% assign count = page.editions | size %}This post, \"{{ page.title }}\", has {{ count }} editions:\n\n\
          {% for e in page.editions %}* [{{ e }}]({{ '/editions/' | append: e | append: '/' | relative_url }})\n{% endfor %}\n\
-         [Home]({{ '/' | absolute_url }})\n",
+         [Home]({{ '/' | absolute_url }})\n\n\
+         Crew: {{ site.data.crew | join: ', ' }}; written {{ page.date | date_to_xmlschema }} as {{ page.title | slugify }}.\n",
     );
     // A malformed date, read as Jekyll reads it: seconds kept, the zone
     // after the year ignored (so the site's time zone).
@@ -107,6 +109,7 @@ fn liquid_posts_get_the_links_and_content_jekyll_feed_gives() {
         "has 3 editions",
         "href=\"https://example.org/editions/two/\"",
         "Late, as /news/2024/03/20/late/ says.",
+        "Crew: Ana, Bo; written 2024-03-15T12:00:00-07:00 as lists.",
     ] {
         assert!(text.contains(want), "{want:?} not in\n{text}");
     }
@@ -135,6 +138,7 @@ fn liquid_posts_get_the_links_and_content_jekyll_feed_gives() {
             "has 3 editions",
             "{{ page.title }}",
             "Late, as",
+            "Crew: Ana, Bo; written 2024-03-15T12:00:00-07:00 as lists.",
         ] {
             assert_eq!(
                 ours.content.contains(text),

@@ -109,6 +109,7 @@ fn main() {
         let post = nested_front_matter(n);
         let opts = LoadOptions {
             timezone: chrono_tz::UTC,
+            jekyll: false,
         };
         let (t, peak) = time(|| {
             let _ = parse_post(&post, Path::new("content/2026-01-01-deep.md"), opts);

@@ -43,6 +43,7 @@ impl Site {
     pub fn load_options(&self) -> LoadOptions {
         LoadOptions {
             timezone: self.config.timezone,
+            jekyll: crate::content::liquid::applies(&self.root, &self.config),
         }
     }
 

@@ -68,9 +68,10 @@ impl PostCache {
     /// The cache key for this program and these load options.
     pub fn key_for(program: u64, opts: LoadOptions) -> String {
         format!(
-            "{}:{program:016x}:{}",
+            "{}:{program:016x}:{}:{}",
             env!("CARGO_PKG_VERSION"),
-            opts.timezone.name()
+            opts.timezone.name(),
+            opts.jekyll
         )
     }
 

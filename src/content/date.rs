@@ -233,6 +233,36 @@ pub fn parse_date_lenient(text: &str, tz: Tz) -> Option<DateTime<FixedOffset>> {
     }
 }
 
+/// Whether YAML (Ruby's Psych, as Jekyll reads front matter) takes `text`
+/// for a timestamp without a zone, `YYYY-MM-DD HH:MM:SS[.frac]`: Jekyll
+/// reads such a date as UTC, whatever the site's `timezone:`.
+pub fn is_yaml_timestamp_without_zone(text: &str) -> bool {
+    let s = text.trim();
+    let Ok((date, rest)) = split_date(s) else {
+        return false;
+    };
+    let d: Vec<&str> = date.split('-').collect();
+    let digits = |t: &str, min: usize, max: usize| {
+        (min..=max).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit())
+    };
+    if d.len() != 3 || !digits(d[0], 4, 4) || !digits(d[1], 1, 2) || !digits(d[2], 1, 2) {
+        return false;
+    }
+    let Some(time) = rest
+        .strip_prefix(['T', 't'])
+        .or_else(|| rest.starts_with([' ', '\t']).then(|| rest.trim_start()))
+    else {
+        return false;
+    };
+    let (time, frac) = time.split_once('.').unwrap_or((time, ""));
+    let t: Vec<&str> = time.split(':').collect();
+    t.len() == 3
+        && digits(t[0], 1, 2)
+        && digits(t[1], 2, 2)
+        && digits(t[2], 2, 2)
+        && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// A wall-clock time in `tz`; in a DST gap the time after the gap is used.
 pub fn localize(naive: NaiveDateTime, tz: Tz) -> DateTime<FixedOffset> {
     let mut n = naive;
@@ -334,6 +364,16 @@ mod tests {
         );
         assert_eq!(l("2024-13-01"), None);
         assert_eq!(l("soon"), None);
+    }
+
+    #[test]
+    fn yaml_timestamps_without_zone() {
+        assert!(is_yaml_timestamp_without_zone("2024-03-15 02:00:00"));
+        assert!(is_yaml_timestamp_without_zone("2024-03-15T02:00:00.5"));
+        assert!(!is_yaml_timestamp_without_zone("2024-03-15 02:00"));
+        assert!(!is_yaml_timestamp_without_zone("2024-03-15 02:00:00 -0800"));
+        assert!(!is_yaml_timestamp_without_zone("2024-03-15"));
+        assert!(!is_yaml_timestamp_without_zone("2024-04-17 14:4g5:00"));
     }
 
     #[test]

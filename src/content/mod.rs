@@ -64,6 +64,9 @@ pub struct Post {
 #[derive(Debug, Clone, Copy)]
 pub struct LoadOptions {
     pub timezone: Tz,
+    /// A Jekyll site (`liquid::applies`): a `date:` YAML reads as a
+    /// timestamp without a zone is UTC, as Jekyll reads it.
+    pub jekyll: bool,
 }
 
 /// A loaded post with the warnings its loading produced.
@@ -245,7 +248,14 @@ pub fn parse_post(bytes: &[u8], shown: &Path, opts: LoadOptions) -> Result<Loade
 
     let date_value = fm.take_text("date");
     let date = match (date_value, file_date) {
-        (Some(raw), fd) => match date::parse_date(&raw, opts.timezone) {
+        (Some(raw), fd) => match date::parse_date(
+            &raw,
+            if opts.jekyll && date::is_yaml_timestamp_without_zone(&raw) {
+                chrono_tz::UTC
+            } else {
+                opts.timezone
+            },
+        ) {
             Ok(d) => d,
             Err(e) => match (date::parse_date_lenient(&raw, opts.timezone), fd) {
                 // Read as Jekyll reads it, so that the permalink is the page Jekyll wrote.

@@ -63,6 +63,12 @@ fn jekyll_site() -> Site {
          [Home]({{ '/' | absolute_url }})\n\n\
          Crew: {{ site.data.crew | join: ', ' }}; written {{ page.date | date_to_xmlschema }} as {{ page.title | slugify }}.\n",
     );
+    // A YAML timestamp without a zone: Jekyll reads it as UTC, so in Los
+    // Angeles this post is of March 11.
+    site.write(
+        "_posts/2024-03-12-early.md",
+        "---\ntitle: Early\ndate: 2024-03-12 02:00:00\n---\nEarly, at {{ page.url }}.\n",
+    );
     // A malformed date, read as Jekyll reads it: seconds kept, the zone
     // after the year ignored (so the site's time zone).
     site.write(
@@ -95,7 +101,7 @@ fn liquid_posts_get_the_links_and_content_jekyll_feed_gives() {
         "template text published:\n{ours}"
     );
     let entries = atom_entries(&ours);
-    assert_eq!(entries.len(), 4, "{ours}");
+    assert_eq!(entries.len(), 5, "{ours}");
     let text: String = entries.iter().map(|e| e.content.clone()).collect();
     for want in [
         "Welcome to River Notes: Notes from the river.",
@@ -110,6 +116,7 @@ fn liquid_posts_get_the_links_and_content_jekyll_feed_gives() {
         "href=\"https://example.org/editions/two/\"",
         "Late, as /news/2024/03/20/late/ says.",
         "Crew: Ana, Bo; written 2024-03-15T12:00:00-07:00 as lists.",
+        "Early, at /news/2024/03/11/early/.",
     ] {
         assert!(text.contains(want), "{want:?} not in\n{text}");
     }
@@ -191,7 +198,7 @@ fn liquid_not_rendered_is_an_error_at_its_line_and_skipped_with_keep_going() {
         .expect_success()
         .stderr_has("_posts/2024-04-01-broken.md:6: Liquid: {% include %} is not rendered");
     let ours = site.read("feed.xml");
-    assert_eq!(atom_entries(&ours).len(), 4);
+    assert_eq!(atom_entries(&ours).len(), 5);
     assert!(!ours.contains("{%"), "{ours}");
 }
 

@@ -22,6 +22,7 @@ fn config() -> ProptestConfig {
 fn opts() -> LoadOptions {
     LoadOptions {
         timezone: chrono_tz::UTC,
+        jekyll: false,
     }
 }
 

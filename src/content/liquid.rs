@@ -6,9 +6,10 @@
 //! beside `tributary.yaml`, or posts in `_posts`. Liquid's own tags (`if`,
 //! `unless`, `case`, `for`, `assign`, `capture`, `raw`, `comment`, `break`,
 //! `continue`) and filters, and Jekyll's `link`, `post_url`, `highlight`,
-//! `relative_url` and `absolute_url`; `site.*` is the site's `_config.yml`
-//! (with `url`, `baseurl`, `title` and `description` from `tributary.yaml`
-//! where it has none, and `site.posts`), `page.*` the post's front matter.
+//! `relative_url`, `absolute_url` and text filters (`slugify`, `jsonify`,
+//! `date_to_xmlschema`…); `site.*` is the site's `_config.yml` (with `url`,
+//! `baseurl`, `title` and `description` from `tributary.yaml` where it has
+//! none, `site.posts` and `site.data`), `page.*` the post's front matter.
 //! Anything else (`include`, an unknown filter, a syntax error, a link to a
 //! file the site does not have) is an error at its `file:line`: a post is
 //! never published with its template text.

@@ -110,6 +110,7 @@ fn main() {
         let opts = LoadOptions {
             timezone: chrono_tz::UTC,
             hugo: None,
+            jekyll: false,
         };
         let (t, peak) = time(|| {
             let _ = parse_post(&post, Path::new("content/2026-01-01-deep.md"), opts);

@@ -51,6 +51,7 @@ impl Site {
                     c.base_url.as_str(),
                 )
             }),
+            jekyll: crate::content::liquid::applies(&self.root, &self.config),
         }
     }
 

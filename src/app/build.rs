@@ -90,6 +90,10 @@ pub fn load_posts_cached(site: &Site, mut cache: Option<&mut PostCache>) -> Resu
             Err(d) => out.broken.push(d),
         }
     }
+    // Jekyll sites: Liquid rendered before Markdown, as Jekyll does (content/liquid.rs).
+    let failed = content::liquid::render_posts(root, &site.config, opts, &mut out.posts)
+        .map_err(Error::invalid)?;
+    out.broken.extend(failed);
     if let Some(c) = cache {
         let present: Vec<&Path> = out.posts.iter().map(|p| p.path.as_path()).collect();
         c.retain(&present);

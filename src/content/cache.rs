@@ -68,9 +68,10 @@ impl PostCache {
     /// The cache key for this program and these load options.
     pub fn key_for(program: u64, opts: LoadOptions) -> String {
         let mut key = format!(
-            "{}:{program:016x}:{}",
+            "{}:{program:016x}:{}:{}",
             env!("CARGO_PKG_VERSION"),
-            opts.timezone.name()
+            opts.timezone.name(),
+            opts.jekyll
         );
         // Posts read as Hugo reads them depend on the pattern and base URL too.
         if let Some(h) = opts.hugo {

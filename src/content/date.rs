@@ -187,10 +187,6 @@ pub fn parse_date_lenient(text: &str, tz: Tz) -> Option<DateTime<FixedOffset>> {
     let rest = rest.trim_start_matches(['T', 't', ' ', '\t']);
     let mut tokens = rest.split_whitespace();
     let time_text = tokens.next().unwrap_or("");
-    let zone_text = tokens.last().or_else(|| {
-        // A zone glued to the time: "10:00:00Z", "10:00+02:00".
-        time_text.find(['Z', '+']).map(|i| &time_text[i..])
-    });
     let digits = |t: &str| -> Option<u32> {
         let n: String = t.chars().take_while(char::is_ascii_digit).collect();
         if n.is_empty() || n.len() > 2 {
@@ -199,10 +195,35 @@ pub fn parse_date_lenient(text: &str, tz: Tz) -> Option<DateTime<FixedOffset>> {
             n.parse().ok()
         }
     };
-    let mut hm = time_text.splitn(3, ':');
-    let time = match (hm.next().and_then(digits), hm.next().and_then(digits)) {
-        (Some(h), Some(mi)) => NaiveTime::from_hms_opt(h, mi, 0)?,
-        _ if time_text.is_empty() => NaiveTime::MIN,
+    // As Ruby's `Date._parse` reads it: `HH:MM[:SS[.frac]]`, seconds only
+    // after whole minutes (`14:4g5:00` is 14:04), and a zone only right
+    // after a time read whole (glued, `10:00Z`, or the next word).
+    let lead = |t: &str| t.bytes().take_while(u8::is_ascii_digit).count();
+    let (time, zone_text) = match time_text.split_once(':') {
+        Some((hs, rest)) if lead(hs) == hs.len() => {
+            let (h, m) = (digits(hs)?, digits(rest)?);
+            let mut used = hs.len() + 1 + lead(rest);
+            let mut s = 0;
+            let after = &time_text[used..];
+            if let Some(st) = after.strip_prefix(':').filter(|st| lead(st) > 0) {
+                s = digits(st).unwrap_or(0);
+                used += 1 + lead(st);
+                let frac = &time_text[used..];
+                if let Some(f) = frac.strip_prefix('.').filter(|f| lead(f) > 0) {
+                    used += 1 + lead(f);
+                }
+            }
+            let tail = &time_text[used..];
+            let zone = if tail.is_empty() {
+                tokens.next()
+            } else if tail.starts_with(['Z', '+', '-']) {
+                Some(tail)
+            } else {
+                None
+            };
+            (NaiveTime::from_hms_opt(h, m, s)?, zone)
+        }
+        _ if time_text.is_empty() => (NaiveTime::MIN, None),
         _ => return None,
     };
     let naive = date.and_time(time);
@@ -210,6 +231,36 @@ pub fn parse_date_lenient(text: &str, tz: Tz) -> Option<DateTime<FixedOffset>> {
         Some(Ok(offset)) => offset.from_local_datetime(&naive).single(),
         _ => Some(localize(naive, tz)),
     }
+}
+
+/// Whether YAML (Ruby's Psych, as Jekyll reads front matter) takes `text`
+/// for a timestamp without a zone, `YYYY-MM-DD HH:MM:SS[.frac]`: Jekyll
+/// reads such a date as UTC, whatever the site's `timezone:`.
+pub fn is_yaml_timestamp_without_zone(text: &str) -> bool {
+    let s = text.trim();
+    let Ok((date, rest)) = split_date(s) else {
+        return false;
+    };
+    let d: Vec<&str> = date.split('-').collect();
+    let digits = |t: &str, min: usize, max: usize| {
+        (min..=max).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit())
+    };
+    if d.len() != 3 || !digits(d[0], 4, 4) || !digits(d[1], 1, 2) || !digits(d[2], 1, 2) {
+        return false;
+    }
+    let Some(time) = rest
+        .strip_prefix(['T', 't'])
+        .or_else(|| rest.starts_with([' ', '\t']).then(|| rest.trim_start()))
+    else {
+        return false;
+    };
+    let (time, frac) = time.split_once('.').unwrap_or((time, ""));
+    let t: Vec<&str> = time.split(':').collect();
+    t.len() == 3
+        && digits(t[0], 1, 2)
+        && digits(t[1], 2, 2)
+        && digits(t[2], 2, 2)
+        && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A wall-clock time in `tz`; in a DST gap the time after the gap is used.
@@ -294,6 +345,23 @@ mod tests {
             l("2024-04-17 14:4g5:00 -0000").as_deref(),
             Some("2024-04-17T14:04:00+00:00")
         );
+        // Seconds kept; a zone read only right after the time (Ruby's `Date._parse`).
+        assert_eq!(
+            l("2023-01-10 18:30:22 2023 -0800").as_deref(),
+            Some("2023-01-10T18:30:22+00:00")
+        );
+        assert_eq!(
+            l("2023-01-10 18:30:22 -0800 2023").as_deref(),
+            Some("2023-01-10T18:30:22-08:00")
+        );
+        assert_eq!(
+            l("2023-01-10 18:30:22.5+02:00 x").as_deref(),
+            Some("2023-01-10T18:30:22+02:00")
+        );
+        assert_eq!(
+            l("2024-04-17 14:4g5:30 -0800").as_deref(),
+            Some("2024-04-17T14:04:00+00:00")
+        );
         assert_eq!(l("2024-13-01"), None);
         assert_eq!(l("soon"), None);
     }
@@ -306,6 +374,16 @@ mod tests {
             utc("2021-03-04T10:00:00-05:00"),
             "2021-03-04T10:00:00-05:00"
         );
+    }
+
+    #[test]
+    fn yaml_timestamps_without_zone() {
+        assert!(is_yaml_timestamp_without_zone("2024-03-15 02:00:00"));
+        assert!(is_yaml_timestamp_without_zone("2024-03-15T02:00:00.5"));
+        assert!(!is_yaml_timestamp_without_zone("2024-03-15 02:00"));
+        assert!(!is_yaml_timestamp_without_zone("2024-03-15 02:00:00 -0800"));
+        assert!(!is_yaml_timestamp_without_zone("2024-03-15"));
+        assert!(!is_yaml_timestamp_without_zone("2024-04-17 14:4g5:00"));
     }
 
     #[test]

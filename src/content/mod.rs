@@ -7,6 +7,7 @@
 pub mod cache;
 pub mod date;
 pub mod hugo;
+pub mod liquid;
 pub mod markdown;
 pub mod permalink;
 pub mod shortcodes;
@@ -90,6 +91,9 @@ pub struct LoadOptions {
     pub timezone: Tz,
     /// Read posts as Hugo reads a section (`ids: hugo`).
     pub hugo: Option<HugoOptions>,
+    /// A Jekyll site (`liquid::applies`): a `date:` YAML reads as a
+    /// timestamp without a zone is UTC, as Jekyll reads it.
+    pub jekyll: bool,
 }
 
 /// A loaded post with the warnings its loading produced.
@@ -259,7 +263,7 @@ fn parse_post_in(
     let title = title_of(&mut fm, raw_title.as_deref())?;
     let hugo_dates = opts.hugo.map(|_| take_hugo_dates(&mut fm, opts.timezone));
     let fallback = hugo_dates.and_then(|(publish, _)| publish);
-    let date = take_date(&mut fm, file_date, fallback, opts.timezone)?;
+    let date = take_date(&mut fm, file_date, fallback, opts)?;
     let updated = take_updated(&mut fm, date, opts.timezone);
     let mut hugo = match (opts.hugo, hugo_dates) {
         (Some(h), Some(dates)) => {
@@ -321,7 +325,7 @@ pub(crate) fn hugo_path_of(
     let mut fm = FrontMatter::new(map, shown, &mut warnings, &line);
     let raw_title = fm.take_text("title").unwrap_or_default();
     let dates = take_hugo_dates(&mut fm, opts.timezone);
-    let date = take_date(&mut fm, file_date, dates.0, opts.timezone)?;
+    let date = take_date(&mut fm, file_date, dates.0, opts)?;
     let page = hugo_page(&mut fm, h, &raw_title, dates, Some(root));
     Ok(hugo::page_path(h.permalink, &page, date))
 }
@@ -463,8 +467,9 @@ fn take_date(
     fm: &mut FrontMatter,
     file_date: Option<NaiveDate>,
     fallback: Option<DateTime<FixedOffset>>,
-    tz: Tz,
+    opts: LoadOptions,
 ) -> Result<DateTime<FixedOffset>, Diagnostic> {
+    let tz = opts.timezone;
     let from_file = |d: NaiveDate| date::localize(d.and_time(NaiveTime::MIN), tz);
     let Some(raw) = fm.take_text("date") else {
         return match (fallback, file_date) {
@@ -477,7 +482,14 @@ fn take_date(
             )),
         };
     };
-    let e = match date::parse_date(&raw, tz) {
+    // Jekyll reads a YAML timestamp without a zone as UTC, whatever
+    // `timezone:` says; its pages are where it put them.
+    let strict_tz = if opts.jekyll && date::is_yaml_timestamp_without_zone(&raw) {
+        chrono_tz::UTC
+    } else {
+        tz
+    };
+    let e = match date::parse_date(&raw, strict_tz) {
         Ok(d) => return Ok(d),
         Err(e) => e,
     };
@@ -885,6 +897,7 @@ mod tests {
     fn hugo_opts() -> LoadOptions {
         LoadOptions {
             timezone: chrono_tz::UTC,
+            jekyll: false,
             hugo: Some(HugoOptions::new(
                 "/blog/:year/:month/:slug/",
                 Path::new("content/blog"),
@@ -944,6 +957,7 @@ mod tests {
         let opts = LoadOptions {
             timezone: chrono_tz::UTC,
             hugo: None,
+            jekyll: false,
         };
         let text = "---\ntitle: A {{< b >}}\ndate: 2024-01-02\nurl: /x/\n---\n{{< youtube x >}}\n";
         let (p, _) = parse_post(

@@ -887,6 +887,7 @@ mod tests {
             opts: LoadOptions {
                 timezone: chrono_tz::UTC,
                 hugo: Some(hugo),
+                jekyll: false,
             },
         }
     }

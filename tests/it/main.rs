@@ -20,6 +20,7 @@ mod health;
 mod hostile;
 mod hugo;
 mod index_page;
+mod jekyll;
 mod layers;
 mod migrate;
 mod output;

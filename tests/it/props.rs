@@ -23,6 +23,7 @@ fn opts() -> LoadOptions {
     LoadOptions {
         timezone: chrono_tz::UTC,
         hugo: None,
+        jekyll: false,
     }
 }
 

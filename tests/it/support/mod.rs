@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod feeds;
 pub mod folder;
 pub mod hugo;
+pub mod jekyll;
 pub mod load_check;
 pub mod pg;
 pub mod site;

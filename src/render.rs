@@ -415,29 +415,15 @@ static BLOCK_ELEMENTS: &[&str] = &[
 ];
 
 /// Text of an HTML fragment: tags dropped (block elements become a space),
-/// entities decoded, whitespace folded.
+/// the content of `<script>` and `<style>` dropped, attributes read as HTML
+/// reads them (a quoted `>` does not end a tag), entities decoded,
+/// whitespace folded.
 pub fn html_to_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(lt) = rest.find('<') {
-        out.push_str(&rest[..lt]);
-        let Some(gt) = rest[lt..].find('>') else {
-            rest = "";
-            break;
-        };
-        let tag = &rest[lt + 1..lt + gt];
-        let name: String = tag
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
-        if BLOCK_ELEMENTS.contains(&name.as_str()) {
+    let out = crate::util::text::markup_text(html, |name, out| {
+        if BLOCK_ELEMENTS.contains(&name) {
             out.push(' ');
         }
-        rest = &rest[lt + gt + 1..];
-    }
-    out.push_str(rest);
+    });
     plain_text(&out)
 }
 

@@ -29,6 +29,7 @@ use chrono::{DateTime, FixedOffset};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 use url::Url;
 
@@ -98,14 +99,73 @@ pub struct UpstreamItem {
     pub link: Option<String>,
     pub published: Option<DateTime<FixedOffset>>,
     pub updated: Option<DateTime<FixedOffset>>,
-    pub summary_html: Option<String>,
-    pub content_html: Option<String>,
+    /// Not yet sanitized: [`UpstreamItem::summary`] and [`UpstreamItem::content`]
+    /// give what may be stored and published.
+    pub summary_html: Option<UpstreamHtml>,
+    pub content_html: Option<UpstreamHtml>,
     pub authors: Vec<Person>,
     pub categories: Vec<String>,
     pub image: Option<String>,
 }
 
+/// Upstream HTML as the document gave it, with the base its relative URLs
+/// resolve against. It is sanitized (ammonia, [`sanitize_html`]) only when
+/// used — an item becoming an [`Entry`], a `parse --jsonl` line — so that
+/// reading a document does not pay for the HTML of items nobody keeps
+/// (the sanitizer costs more than all the rest of parsing together).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UpstreamHtml {
+    raw: String,
+    base: Option<Url>,
+    /// Made here from text (escaped): nothing to sanitize.
+    safe: bool,
+}
+
+impl UpstreamHtml {
+    /// HTML from the document, to be sanitized before use.
+    pub fn untrusted(raw: String, base: Option<Url>) -> Self {
+        UpstreamHtml {
+            raw,
+            base,
+            safe: false,
+        }
+    }
+
+    /// HTML this parser made from text (escaped): already safe.
+    pub fn escaped_text(text: &str) -> Self {
+        UpstreamHtml {
+            raw: html_escape::encode_text(text).into_owned(),
+            base: None,
+            safe: true,
+        }
+    }
+
+    /// The HTML sanitized, relative URLs resolved: what may be stored and
+    /// published. `None` when nothing is left.
+    pub fn sanitized(&self) -> Option<String> {
+        if self.safe {
+            return nonempty(xml_clean(&self.raw).into_owned());
+        }
+        nonempty(sanitize_html(&self.raw, self.base.as_ref()))
+    }
+
+    /// The HTML as the document gave it (never publish it as it is).
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+}
+
 impl UpstreamItem {
+    /// The summary, sanitized.
+    pub fn summary(&self) -> Option<String> {
+        self.summary_html.as_ref().and_then(UpstreamHtml::sanitized)
+    }
+
+    /// The content, sanitized.
+    pub fn content(&self) -> Option<String> {
+        self.content_html.as_ref().and_then(UpstreamHtml::sanitized)
+    }
+
     /// Into the one model; `seen` is the fallback date (first seen) when the item has none.
     pub fn into_entry(self, source: Source, seen: DateTime<FixedOffset>) -> Entry {
         let title = self.title.unwrap_or_default();
@@ -132,8 +192,8 @@ impl UpstreamItem {
             id,
             url,
             title: crate::render::shorten(&title, crate::entry::MAX_TITLE_CHARS),
-            summary_html: self.summary_html,
-            content_html: self.content_html,
+            summary_html: self.summary_html.as_ref().and_then(UpstreamHtml::sanitized),
+            content_html: self.content_html.as_ref().and_then(UpstreamHtml::sanitized),
             published: self.published.or(self.updated).unwrap_or(seen),
             updated: self.updated.or(self.published).unwrap_or(seen),
             authors: self.authors,
@@ -230,7 +290,8 @@ struct Frame {
     /// The qualified name as written, for matching end tags.
     qname: String,
     role: Role,
-    base: Option<String>,
+    /// Shared with the children that do not change it: not copied per element.
+    base: Option<Rc<str>>,
     ns: Vec<(String, String)>,
 }
 
@@ -673,16 +734,18 @@ impl<'u> Xml<'u> {
         }
     }
 
-    fn base_of(&self, attrs: &[(String, String)]) -> Option<String> {
+    fn base_of(&self, attrs: &[(String, String)]) -> Option<Rc<str>> {
         let parent = match self.stack.last() {
             Some(f) => f.base.clone(),
-            None => self.doc_url.map(|u| u.to_string()),
+            None => self.doc_url.map(|u| Rc::from(u.as_str())),
         };
         match attr(attrs, "xml:base") {
             // A base must be http(s): under `xml:base="javascript://x/%0A…"`
             // every relative link would become script.
             Some(b) => match join(parent.as_deref(), b) {
-                joined if !is_absolute(&joined) || urlpolicy::is_web(&joined) => Some(joined),
+                joined if !is_absolute(&joined) || urlpolicy::is_web(&joined) => {
+                    Some(Rc::from(joined))
+                }
                 _ => parent,
             },
             None => parent,
@@ -709,7 +772,11 @@ impl<'u> Xml<'u> {
             .collect();
         let base = self.base_of(&attrs);
         let role = if let Some(cap) = self.capture.as_mut() {
-            cap.children = true;
+            if !cap.children {
+                // Markup is kept from the first child element on.
+                cap.markup = html_escape::encode_text(&cap.text).into_owned();
+                cap.children = true;
+            }
             cap.markup.push('<');
             cap.markup.push_str(&qname);
             for (k, v) in &attrs {
@@ -1028,7 +1095,9 @@ impl<'u> Xml<'u> {
     fn text(&mut self, s: &str) {
         if let Some(cap) = self.capture.as_mut() {
             cap.text.push_str(s);
-            cap.markup.push_str(&html_escape::encode_text(s));
+            if cap.children {
+                cap.markup.push_str(&html_escape::encode_text(s));
+            }
         }
     }
 
@@ -1102,8 +1171,10 @@ impl<'u> Xml<'u> {
         // The HTML of the element: markup of child elements (XHTML, or HTML
         // written inline unescaped), else the text (which is HTML for html types).
         let html = |cap: &Capture| -> String {
-            if cap.children || kind == TextKind::Xhtml {
+            if cap.children {
                 strip_div(&cap.markup)
+            } else if kind == TextKind::Xhtml {
+                strip_div(&html_escape::encode_text(&cap.text))
             } else if kind == TextKind::Text {
                 html_escape::encode_text(&cap.text).into_owned()
             } else {
@@ -1111,8 +1182,10 @@ impl<'u> Xml<'u> {
             }
         };
         let as_text = |cap: &Capture| -> String {
-            if cap.children || kind == TextKind::Xhtml {
+            if cap.children {
                 html_to_text(&cap.markup)
+            } else if kind == TextKind::Xhtml {
+                html_to_text(&html_escape::encode_text(&cap.text))
             } else if kind == TextKind::Html && looks_like_html(&cap.text) {
                 html_to_text(&cap.text)
             } else {
@@ -1120,7 +1193,7 @@ impl<'u> Xml<'u> {
             }
         };
         let raw = cap.text.trim().to_string();
-        let base_url = base.and_then(|b| Url::parse(b).ok());
+        let base_url = || base.and_then(|b| Url::parse(b).ok());
         let Some(container) = container else {
             return;
         };
@@ -1178,10 +1251,12 @@ impl<'u> Xml<'u> {
                     Field::Updated => it.updated = parse_date(&raw),
                     Field::Published => it.published = parse_date(&raw),
                     Field::Summary => set_once(&mut it.summary_html, || {
-                        nonempty(sanitize_html(&html(&cap), base_url.as_ref()))
+                        let h = html(&cap);
+                        (!h.trim().is_empty()).then(|| UpstreamHtml::untrusted(h, base_url()))
                     }),
                     Field::Content => set_once(&mut it.content_html, || {
-                        nonempty(sanitize_html(&html(&cap), base_url.as_ref()))
+                        let h = html(&cap);
+                        (!h.trim().is_empty()).then(|| UpstreamHtml::untrusted(h, base_url()))
                     }),
                     Field::Author => {
                         let t = fold(&cap.text);
@@ -1356,13 +1431,11 @@ fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
                         link,
                         published: s(it, "date_published").and_then(|d| parse_date(&d)),
                         updated: s(it, "date_modified").and_then(|d| parse_date(&d)),
-                        summary_html: s(it, "summary")
-                            .map(|t| html_escape::encode_text(&t).into_owned()),
+                        summary_html: s(it, "summary").map(|t| UpstreamHtml::escaped_text(&t)),
                         content_html: s(it, "content_html")
-                            .map(|h| sanitize_html(&h, item_base.as_ref()))
+                            .map(|h| UpstreamHtml::untrusted(h, item_base.clone()))
                             .or_else(|| {
-                                s(it, "content_text")
-                                    .map(|t| html_escape::encode_text(&t).into_owned())
+                                s(it, "content_text").map(|t| UpstreamHtml::escaped_text(&t))
                             }),
                         authors,
                         categories: it
@@ -1443,7 +1516,7 @@ mod tests {
         assert_eq!(f.title.as_deref(), Some("A B — C"));
         let it = &f.items[0];
         assert_eq!(it.title.as_deref(), Some("Fish & Chips"));
-        assert_eq!(it.summary_html.as_deref(), Some("<p>hi</p>"));
+        assert_eq!(it.summary().as_deref(), Some("<p>hi</p>"));
         assert_eq!(utc(it.published), "2002-09-07 05:00:01");
         assert!(it.id_generated);
         assert_eq!(it.id.as_deref(), Some("http://ex.org/1"));
@@ -1468,7 +1541,7 @@ mod tests {
         assert_eq!(e.title.as_deref(), Some("E"));
         assert_eq!(e.link.as_deref(), Some("http://ex.org/b/e1"));
         assert_eq!(utc(e.published), "2003-12-13 23:30:02");
-        let c = e.content_html.as_deref().unwrap();
+        let c = e.content().unwrap_or_default();
         assert!(c.contains(r#"href="http://ex.org/b/x""#), "{c}");
         assert_eq!(f.items[1].link.as_deref(), Some("http://ex.org/a/e2"));
         assert!(!f.items[1].id_generated);
@@ -1525,10 +1598,7 @@ mod tests {
             <content type="application/octet-stream">RXhhbXBsZSA8Yj5BdG9tPC9iPg==</content></entry></feed>"#,
         );
         assert_eq!(f.title.as_deref(), Some("Example Atom"));
-        assert_eq!(
-            f.items[0].content_html.as_deref(),
-            Some("Example <b>Atom</b>")
-        );
+        assert_eq!(f.items[0].content().as_deref(), Some("Example <b>Atom</b>"));
         let f = p(
             r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="application/octet-stream">
             PHA+SGlzdG9yeSBvZiB0aGUgJmx0O2JsaW5rJmd0OyB0YWc8L3A+</title></feed>"#,
@@ -1642,7 +1712,7 @@ mod tests {
         assert_eq!(it.title.as_deref(), Some("Example item"));
         assert_eq!(it.link.as_deref(), Some("http://www.example.org/1"));
         assert_eq!(utc(it.updated), "2004-04-07 04:05:43");
-        assert_eq!(it.summary_html.as_deref(), Some("d"));
+        assert_eq!(it.summary().as_deref(), Some("d"));
     }
 
     #[test]
@@ -1665,7 +1735,7 @@ mod tests {
         );
         assert_eq!(f.title.as_deref(), Some("A — B"));
         assert_eq!(f.items[0].title.as_deref(), Some("x — y & AT&T"));
-        assert_eq!(f.items[0].summary_html.as_deref(), Some("<p>a — b</p>"));
+        assert_eq!(f.items[0].summary().as_deref(), Some("<p>a — b</p>"));
     }
 
     #[test]
@@ -1681,7 +1751,7 @@ mod tests {
         assert_eq!(it.title.as_deref(), Some("Title"));
         assert_eq!(it.link.as_deref(), Some("https://e.example/a"));
         assert_eq!(it.categories, vec!["t".to_string()]);
-        assert!(!it.content_html.as_deref().unwrap_or("").contains('\0'));
+        assert!(!it.content().as_deref().unwrap_or("").contains('\0'));
     }
 
     #[test]
@@ -1694,7 +1764,7 @@ mod tests {
         assert_eq!((f.kind, f.detail.as_str()), (FeedKind::Json, "json10"));
         let it = &f.items[0];
         assert_eq!(it.id.as_deref(), Some("1"));
-        assert_eq!(it.content_html.as_deref(), Some("<p>x</p>"));
+        assert_eq!(it.content().as_deref(), Some("<p>x</p>"));
         assert_eq!(it.authors[0].name, "Ann");
         assert_eq!(utc(it.published), "2020-01-02 02:04:05");
         let f = p(

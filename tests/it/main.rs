@@ -19,6 +19,7 @@ mod hostile;
 mod layers;
 mod migrate;
 mod output;
+mod parser_suite;
 mod props;
 mod regressions;
 mod replicas;

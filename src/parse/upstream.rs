@@ -153,6 +153,11 @@ impl UpstreamHtml {
     pub fn raw(&self) -> &str {
         &self.raw
     }
+
+    /// The base its relative URLs resolve against, when it has one.
+    pub fn base(&self) -> Option<&Url> {
+        self.base.as_ref()
+    }
 }
 
 impl UpstreamItem {

@@ -111,7 +111,7 @@ fn main() {
         println!("parse bench: skipped: no upstream corpus at ../shared/corpus/upstream (set TRIBUTARY_UPSTREAM_CORPUS)");
         return;
     };
-    let inputs = tributary::parse::jsonl::inputs(&[dir.clone()]);
+    let inputs = tributary::parse::jsonl::inputs(std::slice::from_ref(&dir));
     let docs: Vec<Vec<u8>> = inputs
         .iter()
         .filter_map(|i| std::fs::read(&i.path).ok())

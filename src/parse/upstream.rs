@@ -607,12 +607,10 @@ impl<'u> Xml<'u> {
                     let s = t.decode().unwrap_or_default();
                     self.text(&s);
                 }
-                Event::DocType(d) => {
-                    if self.stack.is_empty() {
-                        let d = String::from_utf8_lossy(&d);
-                        self.entities = dtd_entities(&d);
-                        self.netscape = d.to_ascii_lowercase().contains("netscape");
-                    }
+                Event::DocType(d) if self.stack.is_empty() => {
+                    let d = String::from_utf8_lossy(&d);
+                    self.entities = dtd_entities(&d);
+                    self.netscape = d.to_ascii_lowercase().contains("netscape");
                 }
                 Event::GeneralRef(r) => {
                     let declared = if r.is_char_ref() {

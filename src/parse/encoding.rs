@@ -5,27 +5,31 @@
 //! resolves it the same way.
 
 use encoding_rs::Encoding;
+use std::borrow::Cow;
 
-/// The document as text (invalid sequences replaced, never refused).
-pub fn decode(bytes: &[u8]) -> String {
+/// The document as text (invalid sequences replaced, never refused);
+/// valid UTF-8 is borrowed, not copied.
+pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
     if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-        return String::from_utf8_lossy(rest).into_owned();
+        return String::from_utf8_lossy(rest);
     }
     match bytes {
-        [0x00, 0x00, 0xFE, 0xFF, ..] => return utf32(&bytes[4..], true),
-        [0xFF, 0xFE, 0x00, 0x00, ..] => return utf32(&bytes[4..], false),
-        [0xFE, 0xFF, ..] => return utf16(&bytes[2..], true),
-        [0xFF, 0xFE, ..] => return utf16(&bytes[2..], false),
-        [0x00, 0x00, 0x00, b'<', ..] => return utf32(bytes, true),
-        [b'<', 0x00, 0x00, 0x00, ..] => return utf32(bytes, false),
+        [0x00, 0x00, 0xFE, 0xFF, ..] => return utf32(&bytes[4..], true).into(),
+        [0xFF, 0xFE, 0x00, 0x00, ..] => return utf32(&bytes[4..], false).into(),
+        [0xFE, 0xFF, ..] => return utf16(&bytes[2..], true).into(),
+        [0xFF, 0xFE, ..] => return utf16(&bytes[2..], false).into(),
+        [0x00, 0x00, 0x00, b'<', ..] => return utf32(bytes, true).into(),
+        [b'<', 0x00, 0x00, 0x00, ..] => return utf32(bytes, false).into(),
         [0x00, b'<', ..] | [0x00, b' ' | b'\n' | b'\r' | b'\t', 0x00, ..] => {
-            return utf16(bytes, true)
+            return utf16(bytes, true).into()
         }
-        [b'<', 0x00, ..] | [b' ' | b'\n' | b'\r' | b'\t', 0x00, ..] => return utf16(bytes, false),
+        [b'<', 0x00, ..] | [b' ' | b'\n' | b'\r' | b'\t', 0x00, ..] => {
+            return utf16(bytes, false).into()
+        }
         _ => {}
     }
     if let Ok(s) = std::str::from_utf8(bytes) {
-        return s.to_string();
+        return Cow::Borrowed(s);
     }
     let enc = declared(bytes)
         .and_then(|label| Encoding::for_label(label.as_bytes()))
@@ -34,7 +38,7 @@ pub fn decode(bytes: &[u8]) -> String {
         .filter(|e| e.is_ascii_compatible())
         .unwrap_or(encoding_rs::WINDOWS_1252);
     let (text, _) = enc.decode_without_bom_handling(bytes);
-    text.into_owned()
+    Cow::Owned(text.into_owned())
 }
 
 /// `encoding="..."` of the XML declaration, if any.

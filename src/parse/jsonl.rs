@@ -38,6 +38,105 @@ struct EntryLine<'a> {
     link: Option<&'a str>,
     published: Option<String>,
     updated: Option<String>,
+    /// What the store keeps besides, in feedparser's names and shapes: the
+    /// summary and content as sanitized HTML (what is stored and published).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    content: Vec<ContentLine>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    author: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    author_detail: Option<PersonLine<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    authors: Vec<PersonLine<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<TagLine<'a>>,
+    /// The entry's representative image (`media:thumbnail`, an image
+    /// enclosure, `itunes:image`, JSON Feed `image`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<ImageLine<'a>>,
+}
+
+#[derive(Serialize)]
+struct ContentLine {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    language: Option<String>,
+    base: Option<String>,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct PersonLine<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    href: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct TagLine<'a> {
+    term: &'a str,
+    scheme: Option<&'a str>,
+    label: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ImageLine<'a> {
+    href: &'a str,
+}
+
+fn person(p: &crate::model::entry::Person) -> PersonLine<'_> {
+    PersonLine {
+        name: &p.name,
+        email: p.email.as_deref(),
+        href: p.uri.as_deref(),
+    }
+}
+
+fn entry_line(it: &super::upstream::UpstreamItem) -> EntryLine<'_> {
+    let content = it
+        .content_html
+        .as_ref()
+        .and_then(|h| {
+            Some(ContentLine {
+                kind: "text/html",
+                language: None,
+                base: h.base().map(|b| b.to_string()),
+                value: h.sanitized()?,
+            })
+        })
+        .into_iter()
+        .collect();
+    EntryLine {
+        id: if it.id_generated {
+            None
+        } else {
+            it.id.as_deref()
+        },
+        id_generated: it.id_generated,
+        title: it.title.as_deref(),
+        link: it.link.as_deref(),
+        published: utc(&it.published),
+        updated: utc(&it.updated),
+        summary: it.summary(),
+        content,
+        author: it.authors.first().map(|p| p.name.as_str()),
+        author_detail: it.authors.first().map(person),
+        authors: it.authors.iter().map(person).collect(),
+        tags: it
+            .categories
+            .iter()
+            .map(|t| TagLine {
+                term: t,
+                scheme: None,
+                label: None,
+            })
+            .collect(),
+        image: it.image.as_deref().map(|href| ImageLine { href }),
+    }
 }
 
 #[derive(Serialize)]
@@ -70,22 +169,7 @@ pub fn feed_line(file: &str, feed: &UpstreamFeed) -> String {
             updated: utc(&feed.updated),
             published: utc(&feed.published),
         },
-        entries: feed
-            .items
-            .iter()
-            .map(|it| EntryLine {
-                id: if it.id_generated {
-                    None
-                } else {
-                    it.id.as_deref()
-                },
-                id_generated: it.id_generated,
-                title: it.title.as_deref(),
-                link: it.link.as_deref(),
-                published: utc(&it.published),
-                updated: utc(&it.updated),
-            })
-            .collect(),
+        entries: feed.items.iter().map(entry_line).collect(),
     };
     serde_json::to_string(&line).unwrap_or_default()
 }
@@ -235,5 +319,31 @@ pub fn run(files: &[PathBuf], jsonl: bool) -> std::process::ExitCode {
             eprintln!("parse: cannot write output: {e}");
             std::process::ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_carries_every_stored_field() {
+        let f = parse_upstream(
+            br#"<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><item>
+            <title>t</title><link>https://e.org/1</link><description>&lt;p&gt;s&lt;script&gt;x&lt;/script&gt;&lt;/p&gt;</description>
+            <content:encoded>&lt;p&gt;c&lt;/p&gt;</content:encoded><author>Ann &lt;ann@e.org&gt;</author>
+            <category>x</category><enclosure url="https://e.org/i.png" type="image/png"/></item></channel></rss>"#,
+            None,
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&feed_line("f", &f)).unwrap();
+        let e = &v["entries"][0];
+        assert_eq!(e["summary"], "<p>s</p>");
+        assert_eq!(e["content"][0]["type"], "text/html");
+        assert_eq!(e["content"][0]["value"], "<p>c</p>");
+        assert_eq!(e["tags"][0]["term"], "x");
+        assert_eq!(e["author_detail"]["email"], "ann@e.org");
+        assert_eq!(e["authors"].as_array().map(Vec::len), Some(1));
+        assert_eq!(e["image"]["href"], "https://e.org/i.png");
     }
 }

@@ -11,7 +11,9 @@ pub mod jsonl;
 pub mod sanitize;
 pub mod upstream;
 
-pub use upstream::{parse_upstream, parse_whole, FeedKind, UpstreamFeed, UpstreamItem};
+pub use upstream::{
+    parse_upstream, parse_whole, FeedKind, UpstreamFeed, UpstreamHtml, UpstreamItem,
+};
 
 use crate::config::Format;
 use crate::model::entry::{Entry, Person};

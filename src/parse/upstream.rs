@@ -23,10 +23,12 @@ use super::sanitize::sanitize_html;
 use super::{derived_id, ParseError};
 use crate::model::entry::{Entry, Person, Source};
 use crate::model::urlpolicy;
-use crate::util::text::{html_to_text, xml_clean};
+use crate::util::text::{base64_decode, html_to_text, repair_multi_escaped, xml_clean};
 use chrono::{DateTime, FixedOffset};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 use url::Url;
 
@@ -96,14 +98,78 @@ pub struct UpstreamItem {
     pub link: Option<String>,
     pub published: Option<DateTime<FixedOffset>>,
     pub updated: Option<DateTime<FixedOffset>>,
-    pub summary_html: Option<String>,
-    pub content_html: Option<String>,
+    /// Not yet sanitized: [`UpstreamItem::summary`] and [`UpstreamItem::content`]
+    /// give what may be stored and published.
+    pub summary_html: Option<UpstreamHtml>,
+    pub content_html: Option<UpstreamHtml>,
     pub authors: Vec<Person>,
     pub categories: Vec<String>,
     pub image: Option<String>,
 }
 
+/// Upstream HTML as the document gave it, with the base its relative URLs
+/// resolve against. It is sanitized (ammonia, [`sanitize_html`]) only when
+/// used — an item becoming an [`Entry`], a `parse --jsonl` line — so that
+/// reading a document does not pay for the HTML of items nobody keeps
+/// (the sanitizer costs more than all the rest of parsing together).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UpstreamHtml {
+    raw: String,
+    base: Option<Url>,
+    /// Made here from text (escaped): nothing to sanitize.
+    safe: bool,
+}
+
+impl UpstreamHtml {
+    /// HTML from the document, to be sanitized before use.
+    pub fn untrusted(raw: String, base: Option<Url>) -> Self {
+        UpstreamHtml {
+            raw,
+            base,
+            safe: false,
+        }
+    }
+
+    /// HTML this parser made from text (escaped): already safe.
+    pub fn escaped_text(text: &str) -> Self {
+        UpstreamHtml {
+            raw: html_escape::encode_text(text).into_owned(),
+            base: None,
+            safe: true,
+        }
+    }
+
+    /// The HTML sanitized, relative URLs resolved: what may be stored and
+    /// published. `None` when nothing is left.
+    pub fn sanitized(&self) -> Option<String> {
+        if self.safe {
+            return nonempty(xml_clean(&self.raw).into_owned());
+        }
+        nonempty(sanitize_html(&self.raw, self.base.as_ref()))
+    }
+
+    /// The HTML as the document gave it (never publish it as it is).
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+
+    /// The base its relative URLs resolve against, when it has one.
+    pub fn base(&self) -> Option<&Url> {
+        self.base.as_ref()
+    }
+}
+
 impl UpstreamItem {
+    /// The summary, sanitized.
+    pub fn summary(&self) -> Option<String> {
+        self.summary_html.as_ref().and_then(UpstreamHtml::sanitized)
+    }
+
+    /// The content, sanitized.
+    pub fn content(&self) -> Option<String> {
+        self.content_html.as_ref().and_then(UpstreamHtml::sanitized)
+    }
+
     /// Into the one model; `seen` is the fallback date (first seen) when the item has none.
     pub fn into_entry(self, source: Source, seen: DateTime<FixedOffset>) -> Entry {
         let title = self.title.unwrap_or_default();
@@ -130,8 +196,8 @@ impl UpstreamItem {
             id,
             url,
             title: crate::util::text::shorten(&title, crate::model::entry::MAX_TITLE_CHARS),
-            summary_html: self.summary_html,
-            content_html: self.content_html,
+            summary_html: self.summary_html.as_ref().and_then(UpstreamHtml::sanitized),
+            content_html: self.content_html.as_ref().and_then(UpstreamHtml::sanitized),
             published: self.published.or(self.updated).unwrap_or(seen),
             updated: self.updated.or(self.published).unwrap_or(seen),
             authors: self.authors,
@@ -205,6 +271,8 @@ enum Field {
     PersonName,
     PersonEmail,
     PersonUri,
+    /// `media:title`: the title of an item that has no other.
+    MediaTitle,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,7 +294,8 @@ struct Frame {
     /// The qualified name as written, for matching end tags.
     qname: String,
     role: Role,
-    base: Option<String>,
+    /// Shared with the children that do not change it: not copied per element.
+    base: Option<Rc<str>>,
     ns: Vec<(String, String)>,
 }
 
@@ -236,6 +305,9 @@ struct Capture {
     markup: String,
     children: bool,
     kind: Option<TextKind>,
+    /// The text is base64 (Atom `mode="base64"`, or an Atom 1.0 `type` that
+    /// is neither text nor XML, such as `application/octet-stream`).
+    base64: bool,
 }
 
 #[derive(Default)]
@@ -252,6 +324,12 @@ struct Head {
 struct ItemState {
     item: UpstreamItem,
     person: Option<Person>,
+    /// RSS 1.0 `rdf:about`: the id of an item that has no other.
+    about: Option<String>,
+    /// An RSS `guid` that is a permalink (`isPermaLink` not `false`) and a
+    /// web URL: the link of an item that has no other.
+    guid_link: Option<String>,
+    media_title: Option<String>,
 }
 
 struct Xml<'u> {
@@ -267,6 +345,58 @@ struct Xml<'u> {
     /// When the document has cost too much to read: see [`PARSE_BUDGET`].
     deadline: Instant,
     budget: Duration,
+    /// Entities declared in the document's internal DTD subset: see [`dtd_entities`].
+    entities: HashMap<String, String>,
+    /// Bytes still allowed to come from expanding declared entities.
+    entity_budget: usize,
+    /// The DOCTYPE names Netscape's RSS 0.91 DTD (feedparser's `rss091n`).
+    netscape: bool,
+}
+
+/// Most entities one DTD may declare, longest replacement text kept, and the
+/// most text all expansions of one document may produce together, beyond the
+/// document's own size: the billion-laughs kind of document gets nowhere.
+const MAX_ENTITIES: usize = 1000;
+const MAX_ENTITY_VALUE: usize = 4096;
+const ENTITY_EXPANSION_BUDGET: usize = 1 << 20;
+
+/// The general entities of an internal DTD subset (`<!ENTITY name "value">`)
+/// whose replacement text is plain text: no markup and no references, so
+/// that expanding one never expands another. Parameter entities (`%`),
+/// external entities (`SYSTEM`/`PUBLIC`) and anything else are ignored, and
+/// a reference to them stays as written.
+fn dtd_entities(doctype: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let mut rest = doctype;
+    while let Some(p) = rest.find("<!ENTITY") {
+        rest = &rest[p + "<!ENTITY".len()..];
+        let t = rest.trim_start();
+        if t.starts_with('%') {
+            continue;
+        }
+        let name_len = t
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+            .unwrap_or(t.len());
+        let (name, after) = t.split_at(name_len);
+        let after = after.trim_start();
+        let Some(q) = after.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            continue;
+        };
+        let Some(close) = after[1..].find(q) else {
+            break;
+        };
+        let value = &after[1..1 + close];
+        if name.is_empty()
+            || value.len() > MAX_ENTITY_VALUE
+            || value.contains(['&', '%', '<'])
+            || out.len() >= MAX_ENTITIES
+        {
+            continue;
+        }
+        out.entry(name.to_string())
+            .or_insert_with(|| value.to_string());
+    }
+    out
 }
 
 /// Canonical prefix for a namespace URI: `""` for the feed vocabularies
@@ -414,6 +544,9 @@ impl<'u> Xml<'u> {
             items: Vec::new(),
             deadline: Instant::now() + PARSE_BUDGET,
             budget: PARSE_BUDGET,
+            entities: HashMap::new(),
+            entity_budget: ENTITY_EXPANSION_BUDGET,
+            netscape: false,
         }
     }
 
@@ -473,7 +606,26 @@ impl<'u> Xml<'u> {
                     let s = t.decode().unwrap_or_default();
                     self.text(&s);
                 }
+                Event::DocType(d) if self.stack.is_empty() => {
+                    let d = String::from_utf8_lossy(&d);
+                    self.entities = dtd_entities(&d);
+                    self.netscape = d.to_ascii_lowercase().contains("netscape");
+                }
                 Event::GeneralRef(r) => {
+                    let declared = if r.is_char_ref() {
+                        None
+                    } else {
+                        let name = r.decode().unwrap_or_default();
+                        self.entities
+                            .get(name.as_ref())
+                            .filter(|v| v.len() <= self.entity_budget)
+                            .cloned()
+                    };
+                    if let Some(v) = declared {
+                        self.entity_budget -= v.len();
+                        self.text(&v);
+                        continue;
+                    }
                     let resolved = if r.is_char_ref() {
                         r.resolve_char_ref().ok().flatten().map(String::from)
                     } else {
@@ -486,7 +638,8 @@ impl<'u> Xml<'u> {
                             "apos" => Some("'".to_string()),
                             n => {
                                 // HTML entities are used in feeds as if declared;
-                                // DTD-declared entities are never expanded.
+                                // DTD-declared ones with markup or references
+                                // in them are never expanded.
                                 let ent = format!("&{n};");
                                 let d = html_escape::decode_html_entities(&ent);
                                 (d != ent).then(|| d.into_owned())
@@ -523,7 +676,17 @@ impl<'u> Xml<'u> {
         if self.detail == "rdf" {
             self.detail = "rss10".into();
         }
-        let mut items: Vec<UpstreamItem> = self.items.into_iter().map(|s| s.item).collect();
+        let mut items: Vec<UpstreamItem> = self
+            .items
+            .into_iter()
+            .map(|s| {
+                let mut it = s.item;
+                set_once(&mut it.id, || s.about);
+                set_once(&mut it.link, || s.guid_link);
+                set_once(&mut it.title, || s.media_title);
+                it
+            })
+            .collect();
         assign_ids(&mut items);
         Ok(UpstreamFeed {
             kind,
@@ -573,16 +736,18 @@ impl<'u> Xml<'u> {
         }
     }
 
-    fn base_of(&self, attrs: &[(String, String)]) -> Option<String> {
+    fn base_of(&self, attrs: &[(String, String)]) -> Option<Rc<str>> {
         let parent = match self.stack.last() {
             Some(f) => f.base.clone(),
-            None => self.doc_url.map(|u| u.to_string()),
+            None => self.doc_url.map(|u| Rc::from(u.as_str())),
         };
         match attr(attrs, "xml:base") {
             // A base must be http(s): under `xml:base="javascript://x/%0A…"`
             // every relative link would become script.
             Some(b) => match join(parent.as_deref(), b) {
-                joined if !is_absolute(&joined) || urlpolicy::is_web(&joined) => Some(joined),
+                joined if !is_absolute(&joined) || urlpolicy::is_web(&joined) => {
+                    Some(Rc::from(joined))
+                }
                 _ => parent,
             },
             None => parent,
@@ -609,7 +774,11 @@ impl<'u> Xml<'u> {
             .collect();
         let base = self.base_of(&attrs);
         let role = if let Some(cap) = self.capture.as_mut() {
-            cap.children = true;
+            if !cap.children {
+                // Markup is kept from the first child element on.
+                cap.markup = html_escape::encode_text(&cap.text).into_owned();
+                cap.children = true;
+            }
             cap.markup.push('<');
             cap.markup.push_str(&qname);
             for (k, v) in &attrs {
@@ -660,7 +829,14 @@ impl<'u> Xml<'u> {
             // Anywhere but in a person: ill-formed feeds leave elements such
             // as `<itunes:category>` unclosed before their items.
             if !matches!(parent, Some(Role::Person(_))) {
-                self.items.push(ItemState::default());
+                let mut state = ItemState {
+                    about: attr(attrs, "rdf:about").and_then(|a| nonempty(a.to_string())),
+                    ..ItemState::default()
+                };
+                if self.detail == "cdf" {
+                    cdf_attrs(&mut state.item.link, &mut state.item.updated, attrs, base);
+                }
+                self.items.push(state);
                 return Role::Item(self.items.len() - 1);
             }
             return Role::Other;
@@ -695,6 +871,10 @@ impl<'u> Xml<'u> {
                 if let Some(href) = attr(attrs, "href") {
                     self.link_attr(container, href, attrs, base);
                     (Role::Other, None)
+                } else if attr(attrs, "rel").is_some_and(|r| r.trim() != "alternate") {
+                    // Atom 0.3 writes links as text too: only the alternate
+                    // one is the link (not an enclosure, whatever its order).
+                    (Role::Other, None)
                 } else {
                     cap(Field::Link, TextKind::Text)
                 }
@@ -702,14 +882,24 @@ impl<'u> Xml<'u> {
             (_, "", "id") if atom || matches!(container, Role::Item(_)) => {
                 cap(Field::Id, TextKind::Text)
             }
-            (Role::Item(_), "", "guid") => cap(Field::Guid, TextKind::Text),
+            (Role::Item(_), "", "guid") => {
+                let permalink = attr(attrs, "ispermalink")
+                    .is_none_or(|p| !p.trim().eq_ignore_ascii_case("false"));
+                let mut c = cap(Field::Guid, TextKind::Text);
+                if !permalink {
+                    // Marks a guid that is no link (see `finish`).
+                    c.0 = Role::Capture(Field::Id);
+                }
+                c
+            }
+            (Role::Item(_), "media", "title") => cap(Field::MediaTitle, TextKind::Text),
             (_, "", "updated" | "modified" | "lastbuilddate")
             | (_, "dc", "date")
             | (_, "dcterms", "modified") => cap(Field::Updated, TextKind::Text),
             (_, "", "published" | "issued" | "pubdate") | (_, "dcterms", "issued") => {
                 cap(Field::Published, TextKind::Text)
             }
-            (Role::Item(_), "", "summary" | "description")
+            (Role::Item(_), "", "summary" | "description" | "abstract")
             | (Role::Item(_), "dc", "description") => cap(
                 Field::Summary,
                 if atom { TextKind::Text } else { TextKind::Html },
@@ -761,8 +951,19 @@ impl<'u> Xml<'u> {
             self.item_mut_or_feed(container, Some(Person::default()));
         }
         if let Role::Capture(_) = role {
+            let base64 = atom && is_base64(attrs);
+            let textual =
+                attr(attrs, "type").is_some_and(|t| matches!(t.trim(), "text" | "text/plain"));
+            // Decoded base64 of a non-text type is read as HTML, so that its
+            // markup (a script too) never reaches a title as text.
+            let kind = if base64 && !textual && kind == Some(TextKind::Text) {
+                Some(TextKind::Html)
+            } else {
+                kind
+            };
             self.capture = Some(Capture {
                 kind,
+                base64,
                 ..Capture::default()
             });
         }
@@ -781,6 +982,7 @@ impl<'u> Xml<'u> {
             ("", "rss") => {
                 let (kind, detail) = match version {
                     "0.90" => (FeedKind::Rss0, "rss090"),
+                    "0.91" if self.netscape => (FeedKind::Rss0, "rss091n"),
                     "0.91" => (FeedKind::Rss0, "rss091u"),
                     "0.92" => (FeedKind::Rss0, "rss092"),
                     "0.93" => (FeedKind::Rss0, "rss093"),
@@ -793,10 +995,34 @@ impl<'u> Xml<'u> {
                 Role::Root
             }
             ("rdf", "rdf") => {
-                self.kind = Some(FeedKind::Rss1);
-                // Refined by the channel's namespace.
-                self.detail = "rdf".into();
+                let declares = |ns: &str| {
+                    attrs
+                        .iter()
+                        .any(|(k, v)| k.starts_with("xmlns") && v.trim() == ns)
+                };
+                if declares("http://my.netscape.com/rdf/simple/0.9/")
+                    && !declares("http://purl.org/rss/1.0/")
+                {
+                    self.kind = Some(FeedKind::Rss0);
+                    self.detail = "rss090".into();
+                } else {
+                    self.kind = Some(FeedKind::Rss1);
+                    // Refined by the channel's namespace.
+                    self.detail = "rdf".into();
+                }
                 Role::Root
+            }
+            // Microsoft's Channel Definition Format (1997): the root is the
+            // channel, `HREF` and `LASTMOD` attributes are its link and date.
+            ("", "channel") if uri.is_none() => {
+                self.kind = Some(FeedKind::Rss0);
+                self.detail = "cdf".into();
+                let base = attr(attrs, "xml:base").map(str::to_string);
+                let (mut link, mut updated) = (None, None);
+                cdf_attrs(&mut link, &mut updated, attrs, base.as_deref());
+                self.head.link = link;
+                self.head.updated = updated;
+                Role::Channel
             }
             ("", "feed" | "entry") => {
                 self.kind = Some(FeedKind::Atom);
@@ -871,7 +1097,9 @@ impl<'u> Xml<'u> {
     fn text(&mut self, s: &str) {
         if let Some(cap) = self.capture.as_mut() {
             cap.text.push_str(s);
-            cap.markup.push_str(&html_escape::encode_text(s));
+            if cap.children {
+                cap.markup.push_str(&html_escape::encode_text(s));
+            }
         }
     }
 
@@ -919,13 +1147,36 @@ impl<'u> Xml<'u> {
         }
     }
 
-    fn finish(&mut self, field: Field, cap: Capture, container: Option<Role>, base: Option<&str>) {
-        let kind = cap.kind.unwrap_or(TextKind::Text);
+    fn finish(
+        &mut self,
+        field: Field,
+        mut cap: Capture,
+        container: Option<Role>,
+        base: Option<&str>,
+    ) {
+        let mut kind = cap.kind.unwrap_or(TextKind::Text);
+        if cap.base64 && !cap.children {
+            if let Some(bytes) = base64_decode(&cap.text) {
+                cap.text = String::from_utf8_lossy(&bytes).into_owned();
+                if kind == TextKind::Xhtml {
+                    kind = TextKind::Html;
+                }
+            }
+        }
+        if kind == TextKind::Html && !cap.children {
+            // Escaped more than once upstream (`&amp;amp;mdash;`): see
+            // `repair_multi_escaped`.
+            if let std::borrow::Cow::Owned(fixed) = repair_multi_escaped(&cap.text) {
+                cap.text = fixed;
+            }
+        }
         // The HTML of the element: markup of child elements (XHTML, or HTML
         // written inline unescaped), else the text (which is HTML for html types).
         let html = |cap: &Capture| -> String {
-            if cap.children || kind == TextKind::Xhtml {
+            if cap.children {
                 strip_div(&cap.markup)
+            } else if kind == TextKind::Xhtml {
+                strip_div(&html_escape::encode_text(&cap.text))
             } else if kind == TextKind::Text {
                 html_escape::encode_text(&cap.text).into_owned()
             } else {
@@ -933,8 +1184,10 @@ impl<'u> Xml<'u> {
             }
         };
         let as_text = |cap: &Capture| -> String {
-            if cap.children || kind == TextKind::Xhtml {
+            if cap.children {
                 html_to_text(&cap.markup)
+            } else if kind == TextKind::Xhtml {
+                html_to_text(&html_escape::encode_text(&cap.text))
             } else if kind == TextKind::Html && looks_like_html(&cap.text) {
                 html_to_text(&cap.text)
             } else {
@@ -942,7 +1195,7 @@ impl<'u> Xml<'u> {
             }
         };
         let raw = cap.text.trim().to_string();
-        let base_url = base.and_then(|b| Url::parse(b).ok());
+        let base_url = || base.and_then(|b| Url::parse(b).ok());
         let Some(container) = container else {
             return;
         };
@@ -972,8 +1225,9 @@ impl<'u> Xml<'u> {
                     (!raw.is_empty()).then(|| join(base, &raw))
                 }),
                 Field::Id => set_once(&mut self.head.id, || nonempty(raw)),
-                Field::Updated => set_once(&mut self.head.updated, || parse_date(&raw)),
-                Field::Published => set_once(&mut self.head.published, || parse_date(&raw)),
+                // A repeated date element: the last one wins, as in feedparser.
+                Field::Updated => self.head.updated = parse_date(&raw),
+                Field::Published => self.head.published = parse_date(&raw),
                 Field::Ttl => self.head.ttl = raw.parse().ok(),
                 _ => {}
             },
@@ -987,14 +1241,24 @@ impl<'u> Xml<'u> {
                     Field::Link => {
                         set_once(&mut it.link, || (!raw.is_empty()).then(|| join(base, &raw)))
                     }
-                    Field::Id | Field::Guid => set_once(&mut it.id, || nonempty(raw)),
-                    Field::Updated => set_once(&mut it.updated, || parse_date(&raw)),
-                    Field::Published => set_once(&mut it.published, || parse_date(&raw)),
+                    Field::Id => set_once(&mut it.id, || nonempty(raw)),
+                    Field::Guid => {
+                        if is_absolute(&raw) && urlpolicy::is_web(&raw) {
+                            set_once(&mut s.guid_link, || Some(raw.clone()));
+                        }
+                        let it = &mut s.item;
+                        set_once(&mut it.id, || nonempty(raw));
+                    }
+                    Field::MediaTitle => set_once(&mut s.media_title, || nonempty(fold(&cap.text))),
+                    Field::Updated => it.updated = parse_date(&raw),
+                    Field::Published => it.published = parse_date(&raw),
                     Field::Summary => set_once(&mut it.summary_html, || {
-                        nonempty(sanitize_html(&html(&cap), base_url.as_ref()))
+                        let h = html(&cap);
+                        (!h.trim().is_empty()).then(|| UpstreamHtml::untrusted(h, base_url()))
                     }),
                     Field::Content => set_once(&mut it.content_html, || {
-                        nonempty(sanitize_html(&html(&cap), base_url.as_ref()))
+                        let h = html(&cap);
+                        (!h.trim().is_empty()).then(|| UpstreamHtml::untrusted(h, base_url()))
                     }),
                     Field::Author => {
                         let t = fold(&cap.text);
@@ -1013,6 +1277,39 @@ impl<'u> Xml<'u> {
             }
             _ => {}
         }
+    }
+}
+
+/// Whether an Atom text construct's content is base64: `mode="base64"`, or a
+/// `type` that is a MIME type neither textual nor XML (feedparser's rule).
+fn is_base64(attrs: &[(String, String)]) -> bool {
+    if attr(attrs, "mode").is_some_and(|m| m.trim().eq_ignore_ascii_case("base64")) {
+        return true;
+    }
+    match attr(attrs, "type").map(|t| t.trim().to_ascii_lowercase()) {
+        None => false,
+        Some(t) => {
+            !matches!(t.as_str(), "" | "text" | "html" | "xhtml")
+                && t.contains('/')
+                && !t.starts_with("text/")
+                && !t.ends_with("+xml")
+                && !t.ends_with("/xml")
+        }
+    }
+}
+
+/// CDF's `HREF` and `LASTMOD` attributes of a channel or an item.
+fn cdf_attrs(
+    link: &mut Option<String>,
+    updated: &mut Option<DateTime<FixedOffset>>,
+    attrs: &[(String, String)],
+    base: Option<&str>,
+) {
+    if let Some(h) = attr(attrs, "href").filter(|h| !h.trim().is_empty()) {
+        *link = Some(join(base, h));
+    }
+    if let Some(d) = attr(attrs, "lastmod") {
+        *updated = parse_date(d);
     }
 }
 
@@ -1136,13 +1433,11 @@ fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
                         link,
                         published: s(it, "date_published").and_then(|d| parse_date(&d)),
                         updated: s(it, "date_modified").and_then(|d| parse_date(&d)),
-                        summary_html: s(it, "summary")
-                            .map(|t| html_escape::encode_text(&t).into_owned()),
+                        summary_html: s(it, "summary").map(|t| UpstreamHtml::escaped_text(&t)),
                         content_html: s(it, "content_html")
-                            .map(|h| sanitize_html(&h, item_base.as_ref()))
+                            .map(|h| UpstreamHtml::untrusted(h, item_base.clone()))
                             .or_else(|| {
-                                s(it, "content_text")
-                                    .map(|t| html_escape::encode_text(&t).into_owned())
+                                s(it, "content_text").map(|t| UpstreamHtml::escaped_text(&t))
                             }),
                         authors,
                         categories: it
@@ -1223,7 +1518,7 @@ mod tests {
         assert_eq!(f.title.as_deref(), Some("A B — C"));
         let it = &f.items[0];
         assert_eq!(it.title.as_deref(), Some("Fish & Chips"));
-        assert_eq!(it.summary_html.as_deref(), Some("<p>hi</p>"));
+        assert_eq!(it.summary().as_deref(), Some("<p>hi</p>"));
         assert_eq!(utc(it.published), "2002-09-07 05:00:01");
         assert!(it.id_generated);
         assert_eq!(it.id.as_deref(), Some("http://ex.org/1"));
@@ -1248,7 +1543,7 @@ mod tests {
         assert_eq!(e.title.as_deref(), Some("E"));
         assert_eq!(e.link.as_deref(), Some("http://ex.org/b/e1"));
         assert_eq!(utc(e.published), "2003-12-13 23:30:02");
-        let c = e.content_html.as_deref().unwrap();
+        let c = e.content().unwrap_or_default();
         assert!(c.contains(r#"href="http://ex.org/b/x""#), "{c}");
         assert_eq!(f.items[1].link.as_deref(), Some("http://ex.org/a/e2"));
         assert!(!f.items[1].id_generated);
@@ -1288,6 +1583,164 @@ mod tests {
     }
 
     #[test]
+    fn script_and_style_never_reach_a_title() {
+        let f = p(
+            r#"<rss version="2.0"><channel><title>safe&lt;script type="text/javascript"&gt;location.href='http:/'+'/example.com/';&lt;/script&gt; description</title>
+            <item><title><![CDATA[a<style>p{}</style> <img alt="cat<br />dog" src="x"> b]]></title></item></channel></rss>"#,
+        );
+        assert_eq!(f.title.as_deref(), Some("safe description"));
+        assert_eq!(f.items[0].title.as_deref(), Some("a b"));
+    }
+
+    #[test]
+    fn base64_text_constructs_are_decoded() {
+        let f = p(
+            r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><title mode="base64">
+            RXhhbXBsZSA8Yj5BdG9tPC9iPg==</title><entry><id>x</id>
+            <content type="application/octet-stream">RXhhbXBsZSA8Yj5BdG9tPC9iPg==</content></entry></feed>"#,
+        );
+        assert_eq!(f.title.as_deref(), Some("Example Atom"));
+        assert_eq!(f.items[0].content().as_deref(), Some("Example <b>Atom</b>"));
+        let f = p(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="application/octet-stream">
+            PHA+SGlzdG9yeSBvZiB0aGUgJmx0O2JsaW5rJmd0OyB0YWc8L3A+</title></feed>"#,
+        );
+        assert_eq!(f.title.as_deref(), Some("History of the <blink> tag"));
+        // Not base64 after all: kept as written.
+        let f = p(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="image/png">a*b</title></feed>"#,
+        );
+        assert_eq!(f.title.as_deref(), Some("a*b"));
+    }
+
+    #[test]
+    fn atom03_text_links_only_the_alternate_is_the_link() {
+        let f = p(r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#">
+            <entry><link rel="enclosure" type="text/html">http://www.example.com/enclosure</link>
+              <link rel="alternate" type="text/html">http://www.example.com/alternate</link></entry>
+            <entry><link rel="enclosure" type="text/html">http://www.example.com/enclosure</link>
+              <link rel="alternate" type="text/html" href="http://www.example.com/alternate"/></entry></feed>"#);
+        for it in &f.items {
+            assert_eq!(it.link.as_deref(), Some("http://www.example.com/alternate"));
+        }
+    }
+
+    #[test]
+    fn rdf_about_is_the_id_of_an_rss10_item() {
+        let f = p(
+            r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+            <item rdf:about="http://example.org/1"><title>t</title><link>http://example.org/one</link></item></rdf:RDF>"#,
+        );
+        assert_eq!(f.items[0].id.as_deref(), Some("http://example.org/1"));
+        assert!(!f.items[0].id_generated);
+    }
+
+    #[test]
+    fn internal_dtd_entities_are_expanded_when_plain_text() {
+        let f = p(r#"<!DOCTYPE rss [
+              <!ENTITY id "tag:example.com,">
+              <!ENTITY % param "x">
+              <!ENTITY nested "&id;">
+            ]>
+            <rss version="2.0"><channel><title>&nested;</title>
+            <item><guid isPermaLink='false'>&id;2006-05-04:/blog/</guid></item></channel></rss>"#);
+        assert_eq!(
+            f.items[0].id.as_deref(),
+            Some("tag:example.com,2006-05-04:/blog/")
+        );
+        assert_eq!(
+            f.items[0].link, None,
+            "a guid that is no permalink is no link"
+        );
+        assert_eq!(f.title.as_deref(), Some("&nested;"));
+        // Expansion is bounded: a document of many references to a large
+        // entity gets at most ENTITY_EXPANSION_BUDGET bytes of it.
+        let big = "x".repeat(MAX_ENTITY_VALUE);
+        let refs = "&e;".repeat(2 * ENTITY_EXPANSION_BUDGET / MAX_ENTITY_VALUE);
+        let doc = format!(
+            r#"<!DOCTYPE rss [<!ENTITY e "{big}">]><rss><channel><item><title>{refs}</title></item></channel></rss>"#
+        );
+        let t = p(&doc).items[0].title.clone().unwrap_or_default();
+        assert!(
+            t.len() <= ENTITY_EXPANSION_BUDGET + refs.len(),
+            "{}",
+            t.len()
+        );
+    }
+
+    #[test]
+    fn media_title_is_a_fallback_title() {
+        let f = p(
+            r#"<rss xmlns:media="http://search.yahoo.com/mrss/"><channel>
+            <item><media:title>bar</media:title></item>
+            <item><media:title>bar</media:title><title>own</title></item></channel></rss>"#,
+        );
+        assert_eq!(f.items[0].title.as_deref(), Some("bar"));
+        assert_eq!(f.items[1].title.as_deref(), Some("own"));
+    }
+
+    #[test]
+    fn the_last_of_repeated_dates_wins() {
+        let f = p(
+            r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><entry>
+            <issued>Thu, 01 Jan 2004 19:48:21 GMT</issued><published>Sat, 01 Jan 2010 19:48:21 GMT</published>
+            <modified>2010-12-01T10:14:55Z</modified><updated>2003-12-31T10:14:55Z</updated></entry></feed>"#,
+        );
+        assert_eq!(utc(f.items[0].published), "2010-01-01 19:48:21");
+        assert_eq!(utc(f.items[0].updated), "2003-12-31 10:14:55");
+    }
+
+    #[test]
+    fn rss_090_091_netscape_and_cdf_versions() {
+        let f = p(
+            r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/"></rdf:RDF>"#,
+        );
+        assert_eq!((f.kind, f.detail.as_str()), (FeedKind::Rss0, "rss090"));
+        let f = p(
+            r#"<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "http://my.netscape.com/publish/formats/rss-0.91.dtd">
+            <rss version="0.91"></rss>"#,
+        );
+        assert_eq!(f.detail, "rss091n");
+        assert_eq!(p(r#"<rss version="0.91"></rss>"#).detail, "rss091u");
+        let f = p(
+            r#"<CHANNEL HREF="http://www.example.org/" LASTMOD="2004-04-06T23:05:43-05:00"><TITLE>Example feed</TITLE>
+            <ITEM HREF="http://www.example.org/1" LASTMOD="2004-04-06T23:05:43-05:00"><TITLE>Example item</TITLE><ABSTRACT>d</ABSTRACT></ITEM></CHANNEL>"#,
+        );
+        assert_eq!(f.detail, "cdf");
+        assert_eq!(f.title.as_deref(), Some("Example feed"));
+        assert_eq!(f.link.as_deref(), Some("http://www.example.org/"));
+        assert_eq!(utc(f.updated), "2004-04-07 04:05:43");
+        let it = &f.items[0];
+        assert_eq!(it.title.as_deref(), Some("Example item"));
+        assert_eq!(it.link.as_deref(), Some("http://www.example.org/1"));
+        assert_eq!(utc(it.updated), "2004-04-07 04:05:43");
+        assert_eq!(it.summary().as_deref(), Some("d"));
+    }
+
+    #[test]
+    fn a_permalink_guid_is_the_link_of_an_item_without_one() {
+        let f = p(r#"<rss version="2.0"><channel>
+            <item><guid>http://guid.example.com/</guid></item>
+            <item><guid isPermaLink="true">http://guid.example.com/</guid><link>http://link.example.com/</link></item>
+            <item><guid>not-a-url</guid></item></channel></rss>"#);
+        assert_eq!(f.items[0].link.as_deref(), Some("http://guid.example.com/"));
+        assert_eq!(f.items[1].link.as_deref(), Some("http://link.example.com/"));
+        assert_eq!(f.items[2].link, None);
+    }
+
+    #[test]
+    fn text_escaped_more_than_once_is_repaired() {
+        let f = p(
+            r#"<rss version="2.0"><channel><title>A &amp;amp;mdash; B</title>
+            <item><title>x &amp;amp;amp;#8212; y &amp;amp; AT&amp;amp;T</title>
+            <description>&lt;p&gt;a &amp;amp;mdash; b&lt;/p&gt;</description></item></channel></rss>"#,
+        );
+        assert_eq!(f.title.as_deref(), Some("A — B"));
+        assert_eq!(f.items[0].title.as_deref(), Some("x — y & AT&T"));
+        assert_eq!(f.items[0].summary().as_deref(), Some("<p>a — b</p>"));
+    }
+
+    #[test]
     fn json_control_characters_are_dropped_from_every_field() {
         let f = p(
             r#"{"version":"https://jsonfeed.org/version/1.1","title":"T\u0000x",
@@ -1300,7 +1753,7 @@ mod tests {
         assert_eq!(it.title.as_deref(), Some("Title"));
         assert_eq!(it.link.as_deref(), Some("https://e.example/a"));
         assert_eq!(it.categories, vec!["t".to_string()]);
-        assert!(!it.content_html.as_deref().unwrap_or("").contains('\0'));
+        assert!(!it.content().as_deref().unwrap_or("").contains('\0'));
     }
 
     #[test]
@@ -1313,7 +1766,7 @@ mod tests {
         assert_eq!((f.kind, f.detail.as_str()), (FeedKind::Json, "json10"));
         let it = &f.items[0];
         assert_eq!(it.id.as_deref(), Some("1"));
-        assert_eq!(it.content_html.as_deref(), Some("<p>x</p>"));
+        assert_eq!(it.content().as_deref(), Some("<p>x</p>"));
         assert_eq!(it.authors[0].name, "Ann");
         assert_eq!(utc(it.published), "2020-01-02 02:04:05");
         let f = p(

@@ -65,29 +65,15 @@ pub fn shorten(text: &str, max: usize) -> String {
 }
 
 /// Text of an HTML fragment: tags dropped (block elements become a space),
-/// entities decoded, whitespace folded.
+/// the content of `<script>` and `<style>` dropped, attributes read as HTML
+/// reads them (a quoted `>` does not end a tag), entities decoded,
+/// whitespace folded.
 pub fn html_to_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(lt) = rest.find('<') {
-        out.push_str(&rest[..lt]);
-        let Some(gt) = rest[lt..].find('>') else {
-            rest = "";
-            break;
-        };
-        let tag = &rest[lt + 1..lt + gt];
-        let name: String = tag
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
-        if BLOCK_ELEMENTS.contains(&name.as_str()) {
+    let out = markup_text(html, |name, out| {
+        if BLOCK_ELEMENTS.contains(&name) {
             out.push(' ');
         }
-        rest = &rest[lt + gt + 1..];
-    }
-    out.push_str(rest);
+    });
     plain_text(&out)
 }
 
@@ -132,9 +118,315 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// The text of an HTML fragment, not yet decoded or folded: tags, comments,
+/// declarations and processing instructions dropped, and the content of
+/// `<script>` and `<style>` dropped with them. Attribute values are read as
+/// HTML reads them, so a `>` inside a quoted value does not end its tag. A
+/// `<` that cannot start markup (`a < b`) is text. `on_tag` is called with
+/// the lower-case name of every start and end tag and may append to the text
+/// (a space for a block element). One pass: linear in the input.
+pub fn markup_text(html: &str, mut on_tag: impl FnMut(&str, &mut String)) -> String {
+    let b = html.as_bytes();
+    let mut out = String::with_capacity(html.len());
+    let mut i = 0;
+    while let Some(off) = html.get(i..).and_then(|r| r.find('<')) {
+        let lt = i + off;
+        out.push_str(&html[i..lt]);
+        let next = b.get(lt + 1).copied();
+        match next {
+            Some(b'!') if html[lt..].starts_with("<!--") => {
+                // A comment ends at `-->`; one that never does, at the next `>`
+                // (as feedparser's sanitizer reads `<!-- -- x >`).
+                let from = lt + 4;
+                i = match find_from(html, from, "-->") {
+                    Some(e) => e + 3,
+                    None => match find_from(html, from, ">") {
+                        Some(e) => e + 1,
+                        None => return out,
+                    },
+                };
+            }
+            Some(b'!') | Some(b'?') => match find_from(html, lt + 2, ">") {
+                Some(e) => i = e + 1,
+                None => {
+                    // Never closed: not markup after all (`<!DOCTYPE ~`).
+                    out.push_str(&html[lt..]);
+                    return out;
+                }
+            },
+            Some(b'/') if b.get(lt + 2).is_some_and(u8::is_ascii_alphabetic) => {
+                let name = tag_name(&html[lt + 2..]);
+                let Some(e) = find_from(html, lt + 2, ">") else {
+                    return out;
+                };
+                on_tag(&name, &mut out);
+                i = e + 1;
+            }
+            Some(c) if c.is_ascii_alphabetic() => {
+                let name = tag_name(&html[lt + 1..]);
+                let Some(end) = start_tag_end(b, lt + 1 + name.len()) else {
+                    return out;
+                };
+                on_tag(&name, &mut out);
+                let self_closing = end > 0 && b[end - 1] == b'/';
+                i = end + 1;
+                if name == "script" || name == "style" {
+                    // Raw text up to the matching end tag, dropped (HTML ignores
+                    // `/>` here); with no end tag, everything after a start tag
+                    // that is not self-closing is script.
+                    match find_end_tag(b, i, name.as_bytes()) {
+                        Some(e) => i = e,
+                        None if self_closing => {}
+                        None => return out,
+                    }
+                }
+            }
+            _ => {
+                out.push('<');
+                i = lt + 1;
+            }
+        }
+    }
+    out.push_str(&html[i..]);
+    out
+}
+
+fn find_from(s: &str, from: usize, pat: &str) -> Option<usize> {
+    s.get(from..)?.find(pat).map(|p| p + from)
+}
+
+/// The lower-case tag name at the start of `s`.
+fn tag_name(s: &str) -> String {
+    s.bytes()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b':' | b'_' | b'.'))
+        .map(|c| c.to_ascii_lowercase() as char)
+        .collect()
+}
+
+/// The index of the `>` that ends a start tag whose attributes begin at
+/// `from`: quoted attribute values are skipped whole. `None` when the tag
+/// never ends.
+fn start_tag_end(b: &[u8], mut j: usize) -> Option<usize> {
+    while j < b.len() {
+        match b[j] {
+            b'>' => return Some(j),
+            b'=' => {
+                j += 1;
+                while j < b.len() && b[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                if let Some(&q @ (b'"' | b'\'')) = b.get(j) {
+                    let close = b.get(j + 1..)?.iter().position(|&c| c == q)?;
+                    j += close + 2;
+                }
+            }
+            _ => j += 1,
+        }
+    }
+    None
+}
+
+/// Just past the end tag `</name ...>` (ASCII case-insensitive) at or after
+/// `from`, or `None` when there is none.
+fn find_end_tag(b: &[u8], from: usize, name: &[u8]) -> Option<usize> {
+    let mut k = from;
+    while k + 1 < b.len() {
+        let rel = b.get(k..)?.windows(2).position(|w| w == b"</")?;
+        let at = k + rel + 2;
+        let matches = b
+            .get(at..at + name.len())
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            && !b
+                .get(at + name.len())
+                .is_some_and(|c| c.is_ascii_alphanumeric());
+        if matches {
+            let gt = b.get(at..)?.iter().position(|&c| c == b'>')?;
+            return Some(at + gt + 1);
+        }
+        k = at;
+    }
+    None
+}
+
+/// Undo escaping applied more than once where that is unambiguous: an
+/// `&amp;` (repeated any number of times, `&amp;amp;…`) directly followed by
+/// a known HTML entity name or a character reference and `;` becomes `&`, so
+/// `&amp;amp;mdash;` reads `&mdash;`. Anything else (`&amp;` before text,
+/// an unknown name) is kept as written. For HTML (and titles read as HTML):
+/// once decoded, it shows what the author meant, not a literal `&mdash;`.
+pub fn repair_multi_escaped(s: &str) -> Cow<'_, str> {
+    if !s.contains("&amp;") {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(p) = rest.find("&amp;") {
+        out.push_str(&rest[..p]);
+        let mut after = &rest[p + 5..];
+        while let Some(r) = after.strip_prefix("amp;") {
+            after = r;
+        }
+        if is_reference_body(after) {
+            out.push('&');
+            rest = after;
+        } else {
+            // Keep one level of escaping as written: `&amp;` + whatever followed.
+            let consumed = rest.len() - after.len();
+            out.push_str(&rest[p..consumed]);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// Whether `s` starts with `name;`, `#123;` or `#x1F;` naming a character.
+fn is_reference_body(s: &str) -> bool {
+    let end = s
+        .bytes()
+        .take(33)
+        .position(|c| c == b';')
+        .filter(|&e| e > 0);
+    let Some(end) = end else {
+        return false;
+    };
+    let body = &s[..end];
+    if let Some(num) = body.strip_prefix('#') {
+        let (digits, radix) = match num.strip_prefix(['x', 'X']) {
+            Some(h) => (h, 16),
+            None => (num, 10),
+        };
+        return !digits.is_empty()
+            && u32::from_str_radix(digits, radix)
+                .ok()
+                .and_then(char::from_u32)
+                .is_some();
+    }
+    if !body.bytes().all(|c| c.is_ascii_alphanumeric()) {
+        return false;
+    }
+    let ent = format!("&{}", &s[..=end]);
+    html_escape::decode_html_entities(&ent) != ent
+}
+
+/// Decode standard base64 (RFC 4648, `+/`, padding optional, whitespace
+/// ignored). `None` for anything else.
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    fn val(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    let mut padding = false;
+    for c in s.bytes() {
+        if c.is_ascii_whitespace() {
+            continue;
+        }
+        if c == b'=' {
+            padding = true;
+            continue;
+        }
+        if padding {
+            return None;
+        }
+        acc = (acc << 6) | val(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn text(html: &str) -> String {
+        markup_text(html, |_, _| {})
+    }
+
+    #[test]
+    fn script_and_style_content_is_dropped() {
+        assert_eq!(
+            text("safe<script type=\"text/javascript\">location.href='http:/'+'/example.com/';</script> description"),
+            "safe description"
+        );
+        assert_eq!(text("a<STYLE>p{}</style >b<script>x</SCRIPT>c"), "abc");
+        assert_eq!(text("a<script>never closed"), "a");
+        assert_eq!(text("a<script src=x />b"), "ab");
+        assert_eq!(text("a<scripts>b</scripts>c"), "abc");
+        assert_eq!(text("x<script>a</scriptx>b</script>y"), "xy");
+        assert_eq!(text("x<script/>a</script>y"), "xy");
+    }
+
+    #[test]
+    fn quoted_attributes_and_stray_brackets() {
+        assert_eq!(
+            text(r#"<img src="http://example.com/cat-dog.jpg" alt="cat<br />dog">"#),
+            ""
+        );
+        assert_eq!(text("<a title='1 > 0' href=x>link</a>"), "link");
+        assert_eq!(text("a < b and c<3"), "a < b and c<3");
+        assert_eq!(text("<!DOCTYPE ~"), "<!DOCTYPE ~");
+        assert_eq!(text("sa<!-- -- nonwhitespace >fe"), "safe");
+        assert_eq!(text("a<!-- <b> -->c<?pi x?>d"), "acd");
+        assert_eq!(text("a<b"), "a");
+    }
+
+    #[test]
+    fn multi_escaped_entities_are_repaired() {
+        assert_eq!(repair_multi_escaped("a &amp;amp;mdash; b"), "a &mdash; b");
+        assert_eq!(repair_multi_escaped("&amp;amp;amp;#8212;"), "&#8212;");
+        assert_eq!(repair_multi_escaped("&amp;mdash;"), "&mdash;");
+        assert_eq!(repair_multi_escaped("&amp;#x2014;"), "&#x2014;");
+        // Ambiguous or not an entity: as written.
+        assert_eq!(repair_multi_escaped("AT&amp;T"), "AT&amp;T");
+        assert_eq!(repair_multi_escaped("&amp;nosuch;"), "&amp;nosuch;");
+        assert_eq!(repair_multi_escaped("&amp;amp; x"), "&amp;amp; x");
+        assert_eq!(repair_multi_escaped("&amp;#xD800;"), "&amp;#xD800;");
+        assert_eq!(repair_multi_escaped("plain"), "plain");
+    }
+
+    #[test]
+    fn base64() {
+        assert_eq!(
+            base64_decode(" RXhhbXBsZSA8Yj5BdG9tPC9iPg==\n").as_deref(),
+            Some(&b"Example <b>Atom</b>"[..])
+        );
+        assert_eq!(base64_decode("YQ").as_deref(), Some(&b"a"[..]));
+        assert_eq!(base64_decode("a*b"), None);
+        assert_eq!(base64_decode("YQ==YQ"), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever surrounds it, the content of a script or style element is not text.
+        #[test]
+        fn script_text_never_survives(
+            pre in proptest::sample::select(vec![
+                "", "a < b ", "<p>", "</p> ", "<a href='x>y'>", "<a title=\"</script>\">",
+                "<!-- c -->", "<!-- <script> -->", "<?pi?>", "<br/>", "&lt;", "<![CDATA[x]]>",
+            ]),
+            words in "[a-z &;<>\"'/=-]{0,12}",
+            post in "[a-z <>\"'=/!-]{0,20}",
+            tag in "script|style|SCRIPT|Style",
+            attrs in "( [a-z]+=(\"[^\"]*\"|'[^']*'|[a-z]+))*",
+        ) {
+            let words = words.replace('<', "&lt;").replace('>', "&gt;");
+            let html = format!("{pre}{words}<{tag}{attrs}>SECRET</{tag}>{post}");
+            let t = text(&html);
+            proptest::prop_assert!(!t.contains("SECRET"), "{html:?} -> {t:?}");
+        }
+    }
 
     proptest::proptest! {
         /// The byte-scan fast path never lets through what the char filter removes.

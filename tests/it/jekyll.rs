@@ -196,7 +196,9 @@ fn liquid_not_rendered_is_an_error_at_its_line_and_skipped_with_keep_going() {
     // reported, and publishes the others.
     site.run(&["build", "--keep-going"])
         .expect_success()
-        .stderr_has("_posts/2024-04-01-broken.md:6: warning: Liquid: {% include %} is not rendered");
+        .stderr_has(
+            "_posts/2024-04-01-broken.md:6: warning: Liquid: {% include %} is not rendered",
+        );
     let ours = site.read("feed.xml");
     assert_eq!(atom_entries(&ours).len(), 5);
     assert!(!ours.contains("{%"), "{ours}");

@@ -24,6 +24,7 @@ mod jekyll;
 mod layers;
 mod migrate;
 mod output;
+mod parser_suite;
 mod props;
 mod regressions;
 mod replicas;

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod feedparser_suite;
 pub mod feeds;
 pub mod folder;
 pub mod hugo;

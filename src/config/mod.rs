@@ -7,6 +7,7 @@ mod feed;
 mod fetch;
 mod rules;
 mod site;
+mod websub;
 
 pub use feed::{
     parse_schedule, Archive, FeedDef, Format, Formats, Limit, OutputPaths, PostFilter,
@@ -14,6 +15,7 @@ pub use feed::{
 };
 pub use fetch::{AllowEntry, BadAllowEntry, Cidr, FetchSettings};
 pub use rules::{MatchRule, Matcher, REGEX_SIZE_LIMIT};
+pub use websub::{WebSubSettings, HUB_PATH};
 pub use site::{jekyll_permalink_style, key_line, IdScheme, ServeSettings, SiteConfig};
 
 use crate::model::diag::Diagnostic;

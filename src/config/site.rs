@@ -60,6 +60,8 @@ struct RawSite {
     #[serde(default)]
     hub: Option<String>,
     #[serde(default)]
+    websub: super::WebSubSettings,
+    #[serde(default)]
     xslt: bool,
 }
 
@@ -139,6 +141,10 @@ pub struct SiteConfig {
     pub serve: ServeSettings,
     /// WebSub hub: feeds link to it and `serve` pings it when a feed changes.
     pub hub: Option<Url>,
+    /// `hub: self`: `serve` is the hub (`hub` is then `BASE_URL/websub`).
+    pub hub_self: bool,
+    /// `websub:`: limits of the hub `hub: self` runs.
+    pub websub: super::WebSubSettings,
     /// Atom and RSS documents point to a shipped XSL stylesheet.
     pub xslt: bool,
     /// The raw file, fingerprinted so that a config change rebuilds every feed.
@@ -285,6 +291,7 @@ impl SiteConfig {
         let serve = parse_serve(&raw.serve, shown, line_of("serve"))?;
         let hub = match raw.hub.as_deref() {
             None => None,
+            Some(h) if h.trim() == "self" => base.join(super::websub::HUB_PATH).ok(),
             Some(h) => match Url::parse(h.trim()) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
                 _ => {
@@ -316,7 +323,9 @@ impl SiteConfig {
             listen,
             cache_max_age: raw.cache_max_age.unwrap_or(300),
             serve,
+            hub_self: raw.hub.as_deref().map(str::trim) == Some("self"),
             hub,
+            websub: raw.websub,
             xslt: raw.xslt,
             source_text: text.to_string(),
         })

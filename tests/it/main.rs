@@ -26,3 +26,4 @@ mod serve;
 mod store_suite;
 mod switch;
 mod upstream_corpus;
+mod websub;

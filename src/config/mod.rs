@@ -15,8 +15,8 @@ pub use feed::{
 };
 pub use fetch::{AllowEntry, BadAllowEntry, Cidr, FetchSettings};
 pub use rules::{MatchRule, Matcher, REGEX_SIZE_LIMIT};
-pub use websub::{WebSubSettings, HUB_PATH};
 pub use site::{jekyll_permalink_style, key_line, IdScheme, ServeSettings, SiteConfig};
+pub use websub::{WebSubSettings, HUB_PATH};
 
 use crate::model::diag::Diagnostic;
 use crate::model::entry::Person;

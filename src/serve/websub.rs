@@ -66,10 +66,10 @@ use super::App;
 use crate::config::WebSubSettings;
 use crate::fetch::guard::{GuardedResolver, Policy};
 use crate::site::Site;
-use crate::store::websub::{HubStore, HubSubscription};
+use crate::store::websub::HubSubscription;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures_util::StreamExt;
@@ -210,9 +210,7 @@ fn topics(app: &App, site: &Site) -> HashMap<String, String> {
 }
 
 fn is_feed(path: &str) -> bool {
-    [".atom", ".rss", ".json"]
-        .iter()
-        .any(|e| path.ends_with(e))
+    [".atom", ".rss", ".json"].iter().any(|e| path.ends_with(e))
 }
 
 fn text(status: StatusCode, body: String) -> Response {
@@ -257,7 +255,10 @@ impl Drop for Verifying {
 pub async fn subscription_request(State(app): State<Arc<App>>, request: Request) -> Response {
     let site = app.site();
     if !site.config.hub_self {
-        return text(StatusCode::NOT_FOUND, "no hub here (hub: self is not set)\n".into());
+        return text(
+            StatusCode::NOT_FOUND,
+            "no hub here (hub: self is not set)\n".into(),
+        );
     }
     let form = request
         .headers()
@@ -370,13 +371,19 @@ async fn check_limits(
 }
 
 /// A client for callbacks: the address guard, no redirects, the timeout.
-fn client(site: &Site, policy: Policy, settings: &WebSubSettings) -> reqwest::Result<reqwest::Client> {
+fn client(
+    site: &Site,
+    policy: Policy,
+    settings: &WebSubSettings,
+) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(settings.timeout)
         .connect_timeout(settings.timeout)
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(GuardedResolver::new(Arc::new(policy))))
-        .user_agent(crate::fetch::user_agent(Some(site.config.base_url.as_str())))
+        .user_agent(crate::fetch::user_agent(Some(
+            site.config.base_url.as_str(),
+        )))
         .build()
 }
 
@@ -404,7 +411,11 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 
 /// Verification of intent (5.3), then the store updated on an echo.
 async fn verify(app: &Arc<App>, req: SubRequest, policy: Policy, settings: WebSubSettings) {
-    let mode = if req.subscribe { "subscribe" } else { "unsubscribe" };
+    let mode = if req.subscribe {
+        "subscribe"
+    } else {
+        "unsubscribe"
+    };
     let site = app.site();
     let outcome = async {
         let challenge = challenge().ok_or("no random challenge")?;
@@ -451,14 +462,7 @@ async fn verify(app: &Arc<App>, req: SubRequest, policy: Policy, settings: WebSu
         let site = a.site();
         let mut store = crate::app::aggregate::open_store(&site)?;
         if subscribe {
-            store.hub_subscribe(
-                &topic,
-                &cb,
-                secret.as_deref(),
-                lease,
-                current,
-                Utc::now(),
-            )?;
+            store.hub_subscribe(&topic, &cb, secret.as_deref(), lease, current, Utc::now())?;
         } else {
             store.hub_unsubscribe(&topic, &cb)?;
         }
@@ -581,7 +585,12 @@ pub async fn run(app: Arc<App>) {
             }
         };
         let served = topics(&app, &site);
-        let hub = site.config.hub.as_ref().map(Url::to_string).unwrap_or_default();
+        let hub = site
+            .config
+            .hub
+            .as_ref()
+            .map(Url::to_string)
+            .unwrap_or_default();
         futures_util::stream::iter(claimed)
             .for_each_concurrent(IN_FLIGHT, |sub| {
                 let (app, client, served, hub, settings) =
@@ -734,35 +743,56 @@ mod tests {
         .unwrap();
         assert_eq!(long.lease_seconds, 30 * 86_400);
         let cb = "hub.callback=https://s.example/";
-        assert_eq!(parse(&format!("{TOPIC}&{cb}")), Err(Refusal::Missing("hub.mode")));
-        assert_eq!(parse(&format!("hub.mode=publish&{TOPIC}&{cb}")), Err(Refusal::Mode));
+        assert_eq!(
+            parse(&format!("{TOPIC}&{cb}")),
+            Err(Refusal::Missing("hub.mode"))
+        );
+        assert_eq!(
+            parse(&format!("hub.mode=publish&{TOPIC}&{cb}")),
+            Err(Refusal::Mode)
+        );
         assert!(matches!(
-            parse(&format!("hub.mode=subscribe&hub.topic=https://other.example/x.atom&{cb}")),
+            parse(&format!(
+                "hub.mode=subscribe&hub.topic=https://other.example/x.atom&{cb}"
+            )),
             Err(Refusal::Topic(_))
         ));
         assert_eq!(
-            parse(&format!("hub.mode=subscribe&{TOPIC}&hub.callback=ftp://s.example/")),
+            parse(&format!(
+                "hub.mode=subscribe&{TOPIC}&hub.callback=ftp://s.example/"
+            )),
             Err(Refusal::Callback)
         );
         assert_eq!(
-            parse(&format!("hub.mode=subscribe&{TOPIC}&hub.callback=/relative")),
+            parse(&format!(
+                "hub.mode=subscribe&{TOPIC}&hub.callback=/relative"
+            )),
             Err(Refusal::Callback)
         );
         let long_cb = format!("https://s.example/{}", "a".repeat(2000));
         assert_eq!(
-            parse(&format!("hub.mode=subscribe&{TOPIC}&hub.callback={long_cb}")),
+            parse(&format!(
+                "hub.mode=subscribe&{TOPIC}&hub.callback={long_cb}"
+            )),
             Err(Refusal::Callback)
         );
         assert_eq!(
-            parse(&format!("hub.mode=subscribe&{TOPIC}&{cb}&hub.secret={}", "x".repeat(200))),
+            parse(&format!(
+                "hub.mode=subscribe&{TOPIC}&{cb}&hub.secret={}",
+                "x".repeat(200)
+            )),
             Err(Refusal::Secret)
         );
         assert_eq!(
-            parse(&format!("hub.mode=subscribe&{TOPIC}&{cb}&hub.lease_seconds=-1")),
+            parse(&format!(
+                "hub.mode=subscribe&{TOPIC}&{cb}&hub.lease_seconds=-1"
+            )),
             Err(Refusal::Lease)
         );
         assert_eq!(
-            parse(&format!("hub.mode=subscribe&hub.mode=unsubscribe&{TOPIC}&{cb}")),
+            parse(&format!(
+                "hub.mode=subscribe&hub.mode=unsubscribe&{TOPIC}&{cb}"
+            )),
             Err(Refusal::Twice("hub.mode"))
         );
         // An unsubscription carries no secret.

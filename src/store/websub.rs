@@ -129,7 +129,9 @@ pub(super) const COLUMNS: &str = "topic, callback, secret, lease_seconds, expire
      pending_hash, delivered_hash, failures, next_attempt, last_error";
 
 /// A subscription from a row selected as [`COLUMNS`].
-pub(super) fn subscription(row: &impl super::codec::Columns) -> Result<HubSubscription, StoreError> {
+pub(super) fn subscription(
+    row: &impl super::codec::Columns,
+) -> Result<HubSubscription, StoreError> {
     let instant = |i: usize| Ok::<_, StoreError>(DateTime::from_timestamp_nanos(row.int(i)?));
     Ok(HubSubscription {
         topic: row.text(0)?,

@@ -73,10 +73,7 @@ impl HubStore for PgStore {
 
     fn hub_expire(&mut self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let now = nanos(&self.store, "now", now)?;
-        self.hub_exec(
-            "DELETE FROM hub_subscriptions WHERE expires <= $1",
-            &[&now],
-        )
+        self.hub_exec("DELETE FROM hub_subscriptions WHERE expires <= $1", &[&now])
     }
 
     fn hub_changed(

@@ -9,7 +9,6 @@ use crate::support::site::{count, post_text, Site, BASIC_CONFIG};
 use crate::support::websub::{form, post_form, Callback, CallbackRequest};
 use chrono::{Duration as Span, Utc};
 use std::time::Duration;
-use tributary::store::websub::HubStore;
 use tributary::store::{open, Location};
 
 const TOPIC: &str = "https://example.org/main.atom";
@@ -28,7 +27,10 @@ fn hub_site() -> Site {
     site.feed("main", "title: Main\n");
     site.post(
         "2026-01-02-hello.md",
-        post_text("title: Hello\ndate: 2026-01-02 10:00:00 +0000\n", "First body.\n"),
+        post_text(
+            "title: Hello\ndate: 2026-01-02 10:00:00 +0000\n",
+            "First body.\n",
+        ),
     );
     site
 }
@@ -62,7 +64,9 @@ fn request(d: &Daemon, mode: &str, callback: &str, extra: &[(&str, &str)]) -> Re
 
 /// Wait until the daemon's log holds `needle` `n` times.
 fn wait_log(d: &Daemon, needle: &str, n: usize) {
-    wait_for(WAIT, needle, || (count(&d.log(), needle) >= n).then_some(()));
+    wait_for(WAIT, needle, || {
+        (count(&d.log(), needle) >= n).then_some(())
+    });
 }
 
 /// Subscribe `cb`'s `/cb` and wait until the subscription is stored.
@@ -102,7 +106,11 @@ fn a_verified_subscriber_gets_a_signed_push_of_every_change() {
     assert!(feed.text().contains(HUB), "the feed links the hub");
 
     let cb = Callback::start();
-    let v = subscribe(&d, &cb, &[("hub.secret", "s3cret"), ("hub.lease_seconds", "600")]);
+    let v = subscribe(
+        &d,
+        &cb,
+        &[("hub.secret", "s3cret"), ("hub.lease_seconds", "600")],
+    );
     assert_eq!(v.query("hub.mode").as_deref(), Some("subscribe"));
     assert_eq!(v.query("hub.topic").as_deref(), Some(TOPIC));
     assert_eq!(v.query("hub.lease_seconds").as_deref(), Some("600"));
@@ -116,11 +124,24 @@ fn a_verified_subscriber_gets_a_signed_push_of_every_change() {
             pushes_with(&cb, &format!("<title>News {n}</title>")).pop()
         });
         assert_eq!(push.target, "/cb");
-        assert_eq!(push.header("Content-Type"), Some("application/atom+xml; charset=utf-8"));
+        assert_eq!(
+            push.header("Content-Type"),
+            Some("application/atom+xml; charset=utf-8")
+        );
         let links = push.all("Link");
-        assert!(links.contains(&format!("<{HUB}>; rel=\"hub\"").as_str()), "{links:?}");
-        assert!(links.contains(&format!("<{TOPIC}>; rel=\"self\"").as_str()), "{links:?}");
-        assert_eq!(push.body, d.get("/main.atom").body, "the whole document, as served");
+        assert!(
+            links.contains(&format!("<{HUB}>; rel=\"hub\"").as_str()),
+            "{links:?}"
+        );
+        assert!(
+            links.contains(&format!("<{TOPIC}>; rel=\"self\"").as_str()),
+            "{links:?}"
+        );
+        assert_eq!(
+            push.body,
+            d.get("/main.atom").body,
+            "the whole document, as served"
+        );
         let expected = format!("sha256={}", hmac_hex("s3cret", &push.body));
         assert_eq!(push.header("X-Hub-Signature"), Some(expected.as_str()));
     }
@@ -136,11 +157,21 @@ fn bad_requests_are_refused_and_no_echo_means_no_subscription() {
     let cb = Callback::start();
     let url = cb.url("/cb");
     for (extra, topic, callback, why) in [
-        (vec![], "https://elsewhere.example/feed.atom", url.as_str(), "not a feed this hub serves"),
+        (
+            vec![],
+            "https://elsewhere.example/feed.atom",
+            url.as_str(),
+            "not a feed this hub serves",
+        ),
         (vec![], TOPIC, "http://10.0.0.1/cb", "private network"),
         (vec![], TOPIC, "http://169.254.169.254/latest", "metadata"),
         (vec![], TOPIC, "ftp://127.0.0.1/cb", "absolute http(s) URL"),
-        (vec![("hub.secret", "x".repeat(200))], TOPIC, url.as_str(), "hub.secret"),
+        (
+            vec![("hub.secret", "x".repeat(200))],
+            TOPIC,
+            url.as_str(),
+            "hub.secret",
+        ),
     ] {
         let mut pairs = vec![
             ("hub.mode", "subscribe".to_string()),
@@ -154,7 +185,10 @@ fn bad_requests_are_refused_and_no_echo_means_no_subscription() {
         assert!(r.text().contains(why), "{}", r.text());
     }
     assert_eq!(d.get("/websub").status, 405);
-    assert!(cb.requests().is_empty(), "no refused request reached the callback");
+    assert!(
+        cb.requests().is_empty(),
+        "no refused request reached the callback"
+    );
 
     cb.set_echo(false);
     let r = request(&d, "subscribe", &url, &[]);
@@ -162,7 +196,10 @@ fn bad_requests_are_refused_and_no_echo_means_no_subscription() {
     wait_log(&d, "websub: subscribe not verified", 1);
     edit(&site, &d, 1);
     std::thread::sleep(QUIET);
-    assert!(cb.pushes().is_empty(), "an unverified callback gets nothing");
+    assert!(
+        cb.pushes().is_empty(),
+        "an unverified callback gets nothing"
+    );
 }
 
 #[test]
@@ -172,9 +209,7 @@ fn unsubscribing_stops_pushes() {
     let cb = Callback::start();
     subscribe(&d, &cb, &[]);
     edit(&site, &d, 1);
-    wait_for(WAIT, "the first push", || {
-        pushes_with(&cb, "News 1").pop()
-    });
+    wait_for(WAIT, "the first push", || pushes_with(&cb, "News 1").pop());
     let r = request(&d, "unsubscribe", &cb.url("/cb"), &[]);
     assert_eq!(r.status, 202);
     wait_log(&d, "websub: unsubscribe verified", 1);
@@ -208,13 +243,22 @@ fn a_failing_callback_is_retried_with_backoff_then_dropped() {
     let started = std::time::Instant::now();
     edit(&site, &d, 1);
     // The first push and `retries: 2` more, 1 s then 2 s apart.
-    wait_for(WAIT, "three pushes", || (cb.pushes().len() >= 3).then_some(()));
-    assert!(started.elapsed() >= Duration::from_secs(3), "retries back off");
+    wait_for(WAIT, "three pushes", || {
+        (cb.pushes().len() >= 3).then_some(())
+    });
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "retries back off"
+    );
     wait_log(&d, "subscription dropped after 3 failed pushes", 1);
     cb.set_push_status(200);
     edit(&site, &d, 2);
     std::thread::sleep(QUIET);
-    assert_eq!(cb.pushes().len(), 3, "a dropped subscription gets nothing more");
+    assert_eq!(
+        cb.pushes().len(),
+        3,
+        "a dropped subscription gets nothing more"
+    );
 }
 
 #[test]
@@ -242,38 +286,64 @@ fn hub_store_semantics(location: &Location) {
     let mut s = open(location).unwrap_or_else(|e| panic!("open {location}: {e}"));
     let t0 = Utc::now();
     let (topic, cb) = ("https://example.org/main.atom", "http://127.0.0.1:1/cb");
-    s.hub_subscribe(topic, cb, Some("k"), 60, Some(1), t0).unwrap();
-    s.hub_subscribe(topic, "http://127.0.0.1:1/other", None, 3, None, t0).unwrap();
+    s.hub_subscribe(topic, cb, Some("k"), 60, Some(1), t0)
+        .unwrap();
+    s.hub_subscribe(topic, "http://127.0.0.1:1/other", None, 3, None, t0)
+        .unwrap();
     assert_eq!(s.hub_subscriptions().unwrap().len(), 2);
-    // Bytes it already has are not pushed; new ones are, to both.
+    // Bytes a subscription already has are not marked; newer ones are.
     assert_eq!(s.hub_changed(topic, 1, t0).unwrap(), 1);
-    assert_eq!(s.hub_changed(topic, 2, t0).unwrap(), 1, "only the one with 1 left");
+    assert_eq!(
+        s.hub_changed(topic, 2, t0).unwrap(),
+        2,
+        "newer bytes: the one that had 1, and the one waiting for 1"
+    );
     assert_eq!(s.hub_changed(topic, 2, t0).unwrap(), 0, "already pending");
     let until = t0 + Span::seconds(30);
     let got = s.hub_claim("a", t0, until, 10).unwrap();
     assert_eq!(got.len(), 2);
-    assert!(s.hub_claim("b", t0, until, 10).unwrap().is_empty(), "claimed once");
+    assert!(
+        s.hub_claim("b", t0, until, 10).unwrap().is_empty(),
+        "claimed once"
+    );
     let mine = got.iter().find(|g| g.callback == cb).unwrap();
     assert_eq!(mine.secret.as_deref(), Some("k"));
     assert_eq!(mine.pending, Some(2));
     assert_eq!(mine.delivered, Some(1));
     s.hub_delivered(topic, cb, "a", 2, 2).unwrap();
-    s.hub_retry(topic, "http://127.0.0.1:1/other", "a", 1, t0 + Span::seconds(2), Some("HTTP 500"))
-        .unwrap();
-    assert!(s.hub_claim("b", t0, until, 10).unwrap().is_empty(), "not due yet");
+    s.hub_retry(
+        topic,
+        "http://127.0.0.1:1/other",
+        "a",
+        1,
+        t0 + Span::seconds(2),
+        Some("HTTP 500"),
+    )
+    .unwrap();
+    assert!(
+        s.hub_claim("b", t0, until, 10).unwrap().is_empty(),
+        "not due yet"
+    );
     let later = s.hub_claim("b", t0 + Span::seconds(2), until, 10).unwrap();
     assert_eq!(later.len(), 1);
     assert_eq!(later[0].failures, 1);
     assert_eq!(later[0].last_error.as_deref(), Some("HTTP 500"));
     let all = s.hub_subscriptions().unwrap();
     let done = all.iter().find(|x| x.callback == cb).unwrap();
-    assert_eq!((done.pending, done.delivered, done.failures), (None, Some(2), 0));
+    assert_eq!(
+        (done.pending, done.delivered, done.failures),
+        (None, Some(2), 0)
+    );
     // Renewal keeps the delivery state; leases end.
     s.hub_subscribe(topic, cb, None, 60, Some(9), t0).unwrap();
     let renewed = s.hub_subscriptions().unwrap();
     let r = renewed.iter().find(|x| x.callback == cb).unwrap();
     assert_eq!((r.secret.clone(), r.delivered), (None, Some(2)));
-    assert_eq!(s.hub_expire(t0 + Span::seconds(4)).unwrap(), 1, "the 3 s lease");
+    assert_eq!(
+        s.hub_expire(t0 + Span::seconds(4)).unwrap(),
+        1,
+        "the 3 s lease"
+    );
     assert!(s.hub_unsubscribe(topic, cb).unwrap());
     assert!(!s.hub_unsubscribe(topic, cb).unwrap());
     assert!(s.hub_subscriptions().unwrap().is_empty());

@@ -127,7 +127,12 @@ impl Drop for Callback {
     }
 }
 
-fn answer(mut c: TcpStream, got: &Mutex<Vec<CallbackRequest>>, echo: &AtomicBool, status: &AtomicU16) {
+fn answer(
+    mut c: TcpStream,
+    got: &Mutex<Vec<CallbackRequest>>,
+    echo: &AtomicBool,
+    status: &AtomicU16,
+) {
     let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
     let Some(req) = read_request(&mut c) else {
         return;

@@ -534,6 +534,11 @@ pub fn changed(app: &App, paths: &[String]) {
 /// The push loop: claim due pushes, send them, record the outcome; expire
 /// leases. Runs until the daemon stops.
 pub async fn run(app: Arc<App>) {
+    // One store handle for the loop (SQLite: not a new connection and
+    // checkpoint thread every second), opened again after an error.
+    let mut held: Option<Box<dyn crate::store::Store + Send>> = None;
+    // A store that is down is logged once, not every second.
+    let mut last_error = String::new();
     loop {
         tokio::select! {
             _ = app.websub.wake.notified() => {}
@@ -547,9 +552,13 @@ pub async fn run(app: Arc<App>) {
             continue;
         }
         let a = app.clone();
+        let handle = held.take();
         let claimed = tokio::task::spawn_blocking(move || {
             let site = a.site();
-            let mut store = crate::app::aggregate::open_store(&site)?;
+            let mut store = match handle {
+                Some(s) => s,
+                None => crate::app::aggregate::open_store(&site)?,
+            };
             let now = Utc::now();
             let expired = store.hub_expire(now)?;
             if expired > 0 {
@@ -559,16 +568,22 @@ pub async fn run(app: Arc<App>) {
                 + chrono::Duration::from_std(site.config.websub.timeout * 3)
                     .unwrap_or(chrono::Duration::seconds(60));
             let shared = site.store_location().is_shared();
-            Ok::<_, crate::model::Error>((
-                store.hub_claim(crate::app::lease::holder(), now, until, CLAIM)?,
-                shared,
-            ))
+            let claimed = store.hub_claim(crate::app::lease::holder(), now, until, CLAIM)?;
+            Ok::<_, crate::model::Error>((store, claimed, shared))
         })
         .await;
         let (claimed, shared) = match claimed {
-            Ok(Ok(c)) => c,
+            Ok(Ok((store, claimed, shared))) => {
+                held = Some(store);
+                last_error.clear();
+                (claimed, shared)
+            }
             Ok(Err(e)) => {
-                tracing::warn!("websub: cannot read due pushes: {e}");
+                let text = e.to_string();
+                if text != last_error {
+                    tracing::warn!("websub: cannot read due pushes: {text}");
+                    last_error = text;
+                }
                 continue;
             }
             Err(_) => continue,

@@ -415,15 +415,13 @@ fn flask_websub_subscribes_and_gets_a_signed_push() {
             let _ = tx.send(line);
         }
     });
-    let next = |want: &str| loop {
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) if line.starts_with(want) => return,
-            Ok(line) => panic!(
-                "flask-websub said {line:?}, not {want}; hub log:\n{}",
-                d.log()
-            ),
-            Err(e) => panic!("no {want} from flask-websub ({e}); hub log:\n{}", d.log()),
-        }
+    let next = |want: &str| match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(line) if line.starts_with(want) => {}
+        Ok(line) => panic!(
+            "flask-websub said {line:?}, not {want}; hub log:\n{}",
+            d.log()
+        ),
+        Err(e) => panic!("no {want} from flask-websub ({e}); hub log:\n{}", d.log()),
     };
     next("VERIFIED subscribe");
     wait_log(&d, "websub: subscribe verified", 1);

@@ -58,6 +58,10 @@ pub trait HubStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// Write `sub` exactly as given (delivery state included, no claim),
+    /// replacing one with the same topic and callback: `store migrate`.
+    fn hub_restore(&mut self, sub: &HubSubscription) -> Result<(), StoreError>;
+
     /// Delete it; `false` when there was none.
     fn hub_unsubscribe(&mut self, topic: &str, callback: &str) -> Result<bool, StoreError>;
 

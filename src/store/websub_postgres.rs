@@ -57,6 +57,39 @@ impl HubStore for PgStore {
         Ok(())
     }
 
+    fn hub_restore(&mut self, sub: &HubSubscription) -> Result<(), StoreError> {
+        let expires = nanos(&self.store, "expires", sub.expires)?;
+        let verified = nanos(&self.store, "verified", sub.verified)?;
+        let next = crate::store::codec::opt_nanos(&self.store, "next_attempt", sub.next_attempt)?;
+        let (pending, delivered) = (sub.pending.map(hash_col), sub.delivered.map(hash_col));
+        let failures = i64::from(sub.failures);
+        self.hub_exec(
+            "INSERT INTO hub_subscriptions (topic, callback, secret, lease_seconds, expires,
+                 verified, pending_hash, delivered_hash, failures, next_attempt, last_error)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (topic, callback) DO UPDATE SET secret = excluded.secret,
+                 lease_seconds = excluded.lease_seconds, expires = excluded.expires,
+                 verified = excluded.verified, pending_hash = excluded.pending_hash,
+                 delivered_hash = excluded.delivered_hash, failures = excluded.failures,
+                 next_attempt = excluded.next_attempt, last_error = excluded.last_error,
+                 lease_holder = NULL, lease_until = NULL",
+            &[
+                &sub.topic,
+                &sub.callback,
+                &sub.secret,
+                &sub.lease_seconds,
+                &expires,
+                &verified,
+                &pending,
+                &delivered,
+                &failures,
+                &next,
+                &sub.last_error,
+            ],
+        )?;
+        Ok(())
+    }
+
     fn hub_unsubscribe(&mut self, topic: &str, callback: &str) -> Result<bool, StoreError> {
         Ok(self.hub_exec(
             "DELETE FROM hub_subscriptions WHERE topic = $1 AND callback = $2",

@@ -60,6 +60,37 @@ impl HubStore for SqliteStore {
         Ok(())
     }
 
+    fn hub_restore(&mut self, sub: &HubSubscription) -> Result<(), StoreError> {
+        let expires = self.nanos("expires", sub.expires)?;
+        let verified = self.nanos("verified", sub.verified)?;
+        let next = self.opt_nanos("next_attempt", sub.next_attempt)?;
+        self.hub_exec(
+            "INSERT INTO hub_subscriptions (topic, callback, secret, lease_seconds, expires,
+                 verified, pending_hash, delivered_hash, failures, next_attempt, last_error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (topic, callback) DO UPDATE SET secret = excluded.secret,
+                 lease_seconds = excluded.lease_seconds, expires = excluded.expires,
+                 verified = excluded.verified, pending_hash = excluded.pending_hash,
+                 delivered_hash = excluded.delivered_hash, failures = excluded.failures,
+                 next_attempt = excluded.next_attempt, last_error = excluded.last_error,
+                 lease_holder = NULL, lease_until = NULL",
+            params![
+                sub.topic,
+                sub.callback,
+                sub.secret,
+                sub.lease_seconds,
+                expires,
+                verified,
+                sub.pending.map(hash_col),
+                sub.delivered.map(hash_col),
+                sub.failures,
+                next,
+                sub.last_error
+            ],
+        )?;
+        Ok(())
+    }
+
     fn hub_unsubscribe(&mut self, topic: &str, callback: &str) -> Result<bool, StoreError> {
         Ok(self.hub_exec(
             "DELETE FROM hub_subscriptions WHERE topic = ?1 AND callback = ?2",

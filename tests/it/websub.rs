@@ -429,3 +429,50 @@ fn flask_websub_subscribes_and_gets_a_signed_push() {
     next("PUSHED");
     drop(child);
 }
+
+/// `store migrate` copies subscriptions with their delivery state.
+fn hub_subscriptions_are_copied(to: &Location) {
+    let dir = tempfile::tempdir().unwrap();
+    let from_at = Location::Sqlite(dir.path().join("from.db"));
+    let mut from = open(&from_at).unwrap();
+    let t0 = Utc::now();
+    from.hub_subscribe(TOPIC, "http://127.0.0.1:1/a", Some("k"), 600, Some(7), t0)
+        .unwrap();
+    from.hub_subscribe(TOPIC, "http://127.0.0.1:1/b", None, 600, None, t0)
+        .unwrap();
+    from.hub_changed(TOPIC, 8, t0).unwrap();
+    let claimed = from.hub_claim("x", t0, t0 + Span::seconds(9), 1).unwrap();
+    from.hub_retry(
+        TOPIC,
+        &claimed[0].callback,
+        "x",
+        2,
+        t0 + Span::seconds(30),
+        Some("HTTP 503"),
+    )
+    .unwrap();
+    let mut dest = open(to).unwrap();
+    let report = tributary::store::copy(&*from, &mut *dest).unwrap();
+    assert_eq!(report.subscriptions, 2);
+    let (a, b) = (
+        from.hub_subscriptions().unwrap(),
+        dest.hub_subscriptions().unwrap(),
+    );
+    // Instants are kept to the nanosecond on both backends.
+    assert_eq!(a, b);
+    assert!(b.iter().any(|s| s.failures == 2 && s.pending == Some(8)));
+}
+
+#[test]
+fn hub_subscriptions_are_copied_to_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    hub_subscriptions_are_copied(&Location::Sqlite(dir.path().join("to.db")));
+}
+
+#[test]
+fn hub_subscriptions_are_copied_to_postgres() {
+    match pg::database() {
+        Some(url) => hub_subscriptions_are_copied(&Location::Postgres(url)),
+        None => eprintln!("skipped: no PostgreSQL for the hub copy test"),
+    }
+}

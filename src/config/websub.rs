@@ -133,6 +133,27 @@ mod tests {
     }
 
     #[test]
+    fn hub_self_is_the_sites_own_hub() {
+        let parse = |extra: &str| {
+            crate::config::SiteConfig::parse(
+                &format!("title: T\nbase_url: https://example.org/blog\n{extra}"),
+                std::path::Path::new("tributary.yaml"),
+            )
+        };
+        let own = parse("hub: self\nwebsub: { retries: 1 }\n").unwrap();
+        assert!(own.hub_self);
+        assert_eq!(
+            own.hub.map(|u| u.to_string()).as_deref(),
+            Some("https://example.org/blog/websub")
+        );
+        assert_eq!(own.websub.retries, 1);
+        let other = parse("hub: https://hub.example/\n").unwrap();
+        assert!(!other.hub_self);
+        assert_eq!(other.websub, WebSubSettings::default());
+        assert!(parse("websub: { lease_min: soon }\n").is_err());
+    }
+
+    #[test]
     fn defaults_and_bounds() {
         assert_eq!(parse("{}").unwrap(), WebSubSettings::default());
         let s = parse("{ lease_min: 1s, lease_max: 2h, retries: 2, retry_after: 1s }").unwrap();

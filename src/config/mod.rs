@@ -8,6 +8,7 @@ mod fetch;
 pub mod front_matter;
 mod rules;
 mod site;
+mod websub;
 
 pub use feed::{
     parse_schedule, Archive, FeedDef, Format, Formats, Limit, OutputPaths, PostFilter,
@@ -18,6 +19,7 @@ pub use rules::{MatchRule, Matcher, REGEX_SIZE_LIMIT};
 pub use site::{
     jekyll_permalink_style, key_line, parse_listen, IdScheme, ServeSettings, SiteConfig,
 };
+pub use websub::{WebSubSettings, HUB_PATH};
 
 use crate::model::diag::Diagnostic;
 use crate::model::entry::Person;

@@ -60,6 +60,8 @@ struct RawSite {
     #[serde(default)]
     hub: Option<String>,
     #[serde(default)]
+    websub: super::WebSubSettings,
+    #[serde(default)]
     xslt: bool,
 }
 
@@ -139,6 +141,10 @@ pub struct SiteConfig {
     pub serve: ServeSettings,
     /// WebSub hub: feeds link to it and `serve` pings it when a feed changes.
     pub hub: Option<Url>,
+    /// `hub: self`: `serve` is the hub (`hub` is then `BASE_URL/websub`).
+    pub hub_self: bool,
+    /// `websub:`: limits of the hub `hub: self` runs.
+    pub websub: super::WebSubSettings,
     /// Atom and RSS documents point to a shipped XSL stylesheet.
     pub xslt: bool,
     /// The raw file, fingerprinted so that a config change rebuilds every feed.
@@ -204,7 +210,7 @@ impl SiteConfig {
             ));
         }
         let serve = parse_serve(&raw.serve, shown, key_line(text, "serve"))?;
-        let hub = hub(raw.hub.as_deref(), &at)?;
+        let hub = hub(raw.hub.as_deref(), &base_url, &at)?;
         Ok(SiteConfig {
             title: raw.title,
             description: raw.description,
@@ -225,7 +231,9 @@ impl SiteConfig {
             listen,
             cache_max_age: raw.cache_max_age.unwrap_or(300),
             serve,
+            hub_self: raw.hub.as_deref().map(str::trim) == Some("self"),
             hub,
+            websub: raw.websub,
             xslt: raw.xslt,
             source_text: text.to_string(),
         })
@@ -372,13 +380,18 @@ fn schedule(text: Option<&str>, at: &At) -> Result<Option<cron::Schedule>, Diagn
 }
 
 /// `hub`: the http(s) URL of a WebSub hub.
-fn hub(text: Option<&str>, at: &At) -> Result<Option<Url>, Diagnostic> {
+/// `hub:`: `self` (this site's `serve` is the hub, at `BASE_URL/websub`)
+/// or the URL of another WebSub hub.
+fn hub(text: Option<&str>, base: &Url, at: &At) -> Result<Option<Url>, Diagnostic> {
     let Some(h) = text else { return Ok(None) };
+    if h.trim() == "self" {
+        return Ok(base.join(super::websub::HUB_PATH).ok());
+    }
     match Url::parse(h.trim()) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(u)),
         _ => Err(at.error(
             "hub",
-            format!("hub {h:?} must be an http or https URL of a WebSub hub"),
+            format!("hub {h:?} must be `self` or an http or https URL of a WebSub hub"),
         )),
     }
 }

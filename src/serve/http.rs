@@ -24,6 +24,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route(
+            &format!("/{}", crate::config::HUB_PATH),
+            axum::routing::post(super::websub::subscription_request),
+        )
         .fallback(document)
         .with_state(app)
 }

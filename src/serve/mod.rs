@@ -17,6 +17,7 @@ pub mod http;
 pub mod snapshot;
 mod transitions;
 mod watch;
+pub mod websub;
 
 use crate::app::aggregate::{self, FetchOptions};
 use crate::app::build::{self, Options};
@@ -106,6 +107,8 @@ pub struct App {
     pub connections: Arc<conn::Tracker>,
     /// Which sources are failing: logged when that changes, not every fetch.
     source_health: transitions::Transitions,
+    /// The WebSub hub of `hub: self` (`websub.rs`).
+    websub: websub::HubState,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -253,6 +256,7 @@ pub fn run(root: &Path, opts: ServeOptions) -> Result<(), Error> {
         doc_generation: AtomicU64::new(0),
         reload: Notify::new(),
         connections,
+        websub: websub::HubState::default(),
     });
     let result = rt.block_on(serve(app, listen, stop));
     // A fetch still running after the grace period is abandoned: dropping
@@ -359,6 +363,7 @@ async fn serve(app: Arc<App>, listen: SocketAddr, stop: Stop) -> Result<(), Erro
     let scheduler = tokio::spawn(schedule(app.clone(), fetches.clone()));
     let rebuilder = tokio::spawn(rebuild_loop(app.clone(), next_future));
     let follower = tokio::spawn(follow_shared(app.clone()));
+    let pusher = tokio::spawn(websub::run(app.clone()));
 
     let router = http::router(app.clone());
     let timeouts: conn::Timeouts = {
@@ -381,6 +386,7 @@ async fn serve(app: Arc<App>, listen: SocketAddr, stop: Stop) -> Result<(), Erro
     scheduler.abort();
     rebuilder.abort();
     follower.abort();
+    pusher.abort();
     drop(watcher);
     // In-flight fetches finish or are abandoned; every store write is a
     // transaction, so an abandoned one leaves the store as it was.
@@ -537,6 +543,9 @@ fn changed_docs(old: &Snapshot, new: &Snapshot) -> Vec<String> {
 /// WebSub: tell the hub which feeds changed (`hub.mode=publish`). Best
 /// effort: a hub that is down costs a warning, never a build.
 fn notify_hub(app: &App, changed: &[String]) {
+    if app.site().config.hub_self {
+        return websub::changed(app, changed);
+    }
     let Some(hub) = app.hub() else {
         return;
     };

@@ -1,6 +1,7 @@
 //! `tributary store migrate`: copy one store into another (SQLite to
 //! PostgreSQL and back) with nothing lost: every source with its validators,
-//! health and schedule, every item with its first and last sighting.
+//! health and schedule, every item with its first and last sighting, every
+//! subscription to the WebSub hub of `hub: self` with its delivery state.
 
 use super::{Store, StoreError};
 
@@ -9,9 +10,10 @@ use super::{Store, StoreError};
 pub struct CopyReport {
     pub sources: usize,
     pub items: usize,
+    pub subscriptions: usize,
 }
 
-/// Copy every source and item of `from` into `to`. Items already in `to`
+/// Copy every source and item, and every hub subscription, of `from` into `to`. Items already in `to`
 /// with the same id are replaced; nothing of `to` is deleted. Fetch leases
 /// are not copied: they belong to the processes of the old store.
 pub fn copy(from: &dyn Store, to: &mut dyn Store) -> Result<CopyReport, StoreError> {
@@ -25,6 +27,10 @@ pub fn copy(from: &dyn Store, to: &mut dyn Store) -> Result<CopyReport, StoreErr
         }
         report.sources += 1;
         report.items += items.len();
+    }
+    for sub in from.hub_subscriptions()? {
+        to.hub_restore(&sub)?;
+        report.subscriptions += 1;
     }
     Ok(report)
 }

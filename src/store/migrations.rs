@@ -72,6 +72,26 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // work: a due source is fetched by the one holding its lease.
     "ALTER TABLE sources ADD COLUMN lease_holder TEXT;
     ALTER TABLE sources ADD COLUMN lease_until INTEGER;",
+    // 5: subscriptions to the WebSub hub of `hub: self` (store/websub.rs):
+    // verified ones only, with their delivery state and its claim.
+    "CREATE TABLE hub_subscriptions (
+        topic TEXT NOT NULL,
+        callback TEXT NOT NULL,
+        secret TEXT,
+        lease_seconds INTEGER NOT NULL,
+        expires INTEGER NOT NULL,
+        verified INTEGER NOT NULL,
+        pending_hash INTEGER,
+        delivered_hash INTEGER,
+        failures INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER,
+        last_error TEXT,
+        lease_holder TEXT,
+        lease_until INTEGER,
+        PRIMARY KEY (topic, callback)
+    );
+    CREATE INDEX hub_subscriptions_due ON hub_subscriptions (next_attempt)
+        WHERE pending_hash IS NOT NULL;",
 ];
 
 /// The schema version this build writes.

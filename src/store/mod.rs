@@ -15,6 +15,7 @@ mod location;
 mod migrations;
 mod postgres;
 mod sqlite;
+pub mod websub;
 
 use chrono::{DateTime, Utc};
 
@@ -116,8 +117,9 @@ pub struct SharedDoc {
     pub modified: Option<DateTime<Utc>>,
 }
 
-/// The store as the rest of tributary sees it.
-pub trait Store {
+/// The store as the rest of tributary sees it (WebSub hub subscriptions:
+/// [`websub::HubStore`]).
+pub trait Store: websub::HubStore {
     /// The source `key`, created (with `url = key`) if missing; its name is updated.
     fn ensure_source(&mut self, key: &str, name: &str) -> Result<SourceState, StoreError>;
 

@@ -121,6 +121,26 @@ pub(super) const PG_MIGRATIONS: &[&str] = &[
         one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
         text TEXT NOT NULL
     );"#,
+    // 2: subscriptions to the WebSub hub of `hub: self` (store/websub.rs):
+    // verified ones only, with their delivery state and its claim.
+    r#"CREATE TABLE hub_subscriptions (
+        topic TEXT COLLATE "C" NOT NULL,
+        callback TEXT COLLATE "C" NOT NULL,
+        secret TEXT,
+        lease_seconds BIGINT NOT NULL,
+        expires BIGINT NOT NULL,
+        verified BIGINT NOT NULL,
+        pending_hash BIGINT,
+        delivered_hash BIGINT,
+        failures BIGINT NOT NULL DEFAULT 0,
+        next_attempt BIGINT,
+        last_error TEXT,
+        lease_holder TEXT,
+        lease_until BIGINT,
+        PRIMARY KEY (topic, callback)
+    );
+    CREATE INDEX hub_subscriptions_due ON hub_subscriptions (next_attempt)
+        WHERE pending_hash IS NOT NULL;"#,
 ];
 
 /// Tables of ours: a database that has one of them without
@@ -1577,3 +1597,7 @@ impl SharedStore for PgStore {
         })
     }
 }
+
+// WebSub hub subscriptions (`HubStore`), in a file of their own.
+#[path = "websub_postgres.rs"]
+mod websub;

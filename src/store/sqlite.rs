@@ -1094,3 +1094,7 @@ mod tests {
         );
     }
 }
+
+// WebSub hub subscriptions (`HubStore`), in a file of their own.
+#[path = "websub_sqlite.rs"]
+mod websub;

@@ -32,3 +32,4 @@ mod serve;
 mod store_suite;
 mod switch;
 mod upstream_corpus;
+mod websub;

@@ -16,3 +16,4 @@ pub mod load_check;
 pub mod pg;
 pub mod site;
 pub mod upstream_server;
+pub mod websub;

@@ -1,0 +1,222 @@
+//! A WebSub subscriber's callback on 127.0.0.1 for tests of the hub:
+//! it answers verifications of intent (echoing the challenge, or not, as
+//! told), answers pushes with the status it is told, and keeps every
+//! request (head and body). Plus [`post_form`], a form POST to the daemon.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::support::daemon::{parse_response, Resp};
+
+/// One request the callback received.
+#[derive(Debug, Clone)]
+pub struct CallbackRequest {
+    pub method: String,
+    /// Path and query as sent.
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl CallbackRequest {
+    /// Every value of the header `name`.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.all(name).first().copied()
+    }
+
+    /// A query parameter of the target, decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        let (_, q) = self.target.split_once('?')?;
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+/// The callback server; stops when dropped.
+pub struct Callback {
+    addr: SocketAddr,
+    got: Arc<Mutex<Vec<CallbackRequest>>>,
+    echo: Arc<AtomicBool>,
+    push_status: Arc<AtomicU16>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Callback {
+    /// Echoes challenges and answers pushes with 200.
+    pub fn start() -> Callback {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let cb = Callback {
+            addr,
+            got: Arc::new(Mutex::new(Vec::new())),
+            echo: Arc::new(AtomicBool::new(true)),
+            push_status: Arc::new(AtomicU16::new(200)),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        let (got, echo, status, stop) = (
+            cb.got.clone(),
+            cb.echo.clone(),
+            cb.push_status.clone(),
+            cb.stop.clone(),
+        );
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(c) = conn else { continue };
+                let (got, echo, status) = (got.clone(), echo.clone(), status.clone());
+                std::thread::spawn(move || answer(c, &got, &echo, &status));
+            }
+        });
+        cb
+    }
+
+    /// Whether verifications get their challenge back.
+    pub fn set_echo(&self, echo: bool) {
+        self.echo.store(echo, Ordering::SeqCst);
+    }
+
+    /// The status pushes are answered with.
+    pub fn set_push_status(&self, status: u16) {
+        self.push_status.store(status, Ordering::SeqCst);
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<CallbackRequest> {
+        self.got.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The verifications of intent (GETs) so far.
+    pub fn verifications(&self) -> Vec<CallbackRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "GET")
+            .collect()
+    }
+
+    /// The pushes (POSTs) so far.
+    pub fn pushes(&self) -> Vec<CallbackRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .collect()
+    }
+}
+
+impl Drop for Callback {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+    }
+}
+
+fn answer(
+    mut c: TcpStream,
+    got: &Mutex<Vec<CallbackRequest>>,
+    echo: &AtomicBool,
+    status: &AtomicU16,
+) {
+    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+    let Some(req) = read_request(&mut c) else {
+        return;
+    };
+    let (code, body) = if req.method == "GET" {
+        match req.query("hub.challenge") {
+            Some(ch) if echo.load(Ordering::SeqCst) => (200, ch),
+            _ => (200, "no".to_string()),
+        }
+    } else {
+        (status.load(Ordering::SeqCst), String::new())
+    };
+    got.lock().unwrap_or_else(|e| e.into_inner()).push(req);
+    let _ = c.write_all(
+        format!(
+            "HTTP/1.1 {code} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+}
+
+fn read_request(c: &mut TcpStream) -> Option<CallbackRequest> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let n = c.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next()?.split(' ');
+    let (method, target) = (first.next()?.to_string(), first.next()?.to_string());
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[end + 4..].to_vec();
+    while body.len() < len {
+        let n = c.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Some(CallbackRequest {
+        method,
+        target,
+        headers,
+        body,
+    })
+}
+
+/// POST `form` (already encoded) to `path` on `addr` as
+/// `application/x-www-form-urlencoded`.
+pub fn post_form(addr: SocketAddr, path: &str, form: &str) -> Resp {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    );
+    s.write_all(req.as_bytes()).expect("send request");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read response");
+    parse_response(&raw).expect("an HTTP response")
+}
+
+/// A form, each value encoded.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}

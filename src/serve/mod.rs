@@ -327,17 +327,9 @@ async fn serve(app: Arc<App>, listen: SocketAddr, stop: Stop) -> Result<(), Erro
         tracing::info!("stopped while waiting for the store");
         return Ok(());
     }
-    // The first build must succeed: there is nothing to serve otherwise.
-    // A signal during it ends the daemon without waiting for it (it
-    // replaces files atomically, so nothing is left half written).
-    let first = app.clone();
-    let build = tokio::task::spawn_blocking(move || rebuild(&first));
-    let next_future = tokio::select! {
-        built = build => built.map_err(|e| Error::io("build task", std::io::Error::other(e)))??,
-        _ = stop.stopped() => {
-            tracing::info!("stopped during the first build");
-            return Ok(());
-        }
+    let Some(next_future) = first_build(&app, &stop).await? else {
+        tracing::info!("stopped during the first build");
+        return Ok(());
     };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -383,16 +375,35 @@ async fn serve(app: Arc<App>, listen: SocketAddr, stop: Stop) -> Result<(), Erro
     })
     .await;
     app.stopping.store(true, Ordering::SeqCst);
-    scheduler.abort();
-    rebuilder.abort();
-    follower.abort();
-    pusher.abort();
+    for task in [scheduler, rebuilder, follower, pusher] {
+        task.abort();
+    }
     drop(watcher);
-    // In-flight fetches finish or are abandoned; every store write is a
-    // transaction, so an abandoned one leaves the store as it was.
+    finish_fetches(&fetches, &stop).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The first build must succeed: there is nothing to serve otherwise. A
+/// signal during it ends the daemon without waiting for it (it replaces
+/// files atomically, so nothing is left half written): `None`.
+async fn first_build(app: &Arc<App>, stop: &Stop) -> Result<Option<Option<DateTime<Utc>>>, Error> {
+    let first = app.clone();
+    let build = tokio::task::spawn_blocking(move || rebuild(&first));
+    tokio::select! {
+        built = build => {
+            built.map_err(|e| Error::io("build task", std::io::Error::other(e)))?.map(Some)
+        }
+        _ = stop.stopped() => Ok(None),
+    }
+}
+
+/// In-flight fetches finish or are abandoned; every store write is a
+/// transaction, so an abandoned one leaves the store as it was. The grace
+/// counts from the signal, not from when the HTTP side closed.
+async fn finish_fetches(fetches: &Mutex<Vec<tokio::task::JoinHandle<()>>>, stop: &Stop) {
     let pending: Vec<tokio::task::JoinHandle<()>> =
         std::mem::take(&mut *fetches.lock().unwrap_or_else(|e| e.into_inner()));
-    // The grace counts from the signal, not from when the HTTP side closed.
     let signalled = *stop.0.borrow();
     let deadline = signalled.unwrap_or_else(std::time::Instant::now) + SHUTDOWN_GRACE;
     let _ = tokio::time::timeout_at(deadline.into(), async {
@@ -401,8 +412,6 @@ async fn serve(app: Arc<App>, listen: SocketAddr, stop: Stop) -> Result<(), Erro
         }
     })
     .await;
-    tracing::info!("stopped");
-    Ok(())
 }
 
 /// A replica may start before its PostgreSQL (a cluster coming up): wait
@@ -447,41 +456,7 @@ async fn wait_for_store(app: &Arc<App>, stop: &Stop) -> Result<bool, Error> {
 /// and says exactly why (`file:line: ...`).
 fn rebuild(app: &App) -> Result<Option<DateTime<Utc>>, Error> {
     let started = std::time::Instant::now();
-    let result = (|| {
-        let site = Site::load(&app.root)?;
-        let opts = app.build_options();
-        let output = site.output_dir(&opts);
-        let previous = app.snapshot();
-        // On a shared store, builds take turns (the build lock) and the
-        // result is published for every replica to serve.
-        let mut shared = if site.store_location().is_shared() {
-            Some(aggregate::open_store(&site)?)
-        } else {
-            None
-        };
-        // Held until the published documents are read back below.
-        let _lock = match shared.as_mut().and_then(|s| s.shared()) {
-            Some(s) => Some(s.build_lock()?),
-            None => None,
-        };
-        let report = build::build(&app.root, &opts)?;
-        let mut snap =
-            Snapshot::load(&output, &report.files, &previous).map_err(|e| Error::io(&output, e))?;
-        snap.index = Some(Arc::new(index_page(&site, &snap.files())));
-        if let Some(store) = shared.as_mut().and_then(|s| s.shared()) {
-            // The `/` page too, so that every replica answers it alike.
-            store.publish(&snap.shared_docs())?;
-            // The store keeps a document's `Last-Modified` while its bytes
-            // stay the same: serve what it holds, as every replica does.
-            let (generation, docs) = store.documents()?;
-            snap = Snapshot::from_shared(docs, &previous);
-            app.doc_generation.store(generation, Ordering::SeqCst);
-        }
-        if let Some(local) = &app.opts.public_url {
-            snap.rebase_pages(site.config.base_url.as_str(), local);
-        }
-        Ok::<_, Error>((site, report, snap))
-    })();
+    let result = build_snapshot(app);
     let ms = started.elapsed().as_millis() as u64;
     match result {
         Ok((site, report, snap)) => {
@@ -496,15 +471,7 @@ fn rebuild(app: &App) -> Result<Option<DateTime<Utc>>, Error> {
                 s.last_build_error = None;
                 s.health = health;
             });
-            {
-                let mut warned = app.warned.lock().unwrap_or_else(|e| e.into_inner());
-                for w in report.warnings.iter().chain(&report.skipped) {
-                    let line = w.to_string();
-                    if warned.insert(line.clone()) {
-                        tracing::warn!("{line}");
-                    }
-                }
-            }
+            warn_once(app, &report);
             tracing::info!(
                 written = report.written,
                 unchanged = report.unchanged,
@@ -524,6 +491,55 @@ fn rebuild(app: &App) -> Result<Option<DateTime<Utc>>, Error> {
             }
             tracing::error!("the build failed: still serving the last good feeds");
             Err(e)
+        }
+    }
+}
+
+/// One build and the snapshot to serve from it. On a shared store, builds
+/// take turns (the build lock) and the result is published for every
+/// replica to serve.
+fn build_snapshot(app: &App) -> Result<(Site, build::Report, Snapshot), Error> {
+    let site = Site::load(&app.root)?;
+    let opts = app.build_options();
+    let output = site.output_dir(&opts);
+    let previous = app.snapshot();
+    let mut shared = if site.store_location().is_shared() {
+        Some(aggregate::open_store(&site)?)
+    } else {
+        None
+    };
+    // Held until the published documents are read back below.
+    let _lock = match shared.as_mut().and_then(|s| s.shared()) {
+        Some(s) => Some(s.build_lock()?),
+        None => None,
+    };
+    let report = build::build(&app.root, &opts)?;
+    let mut snap =
+        Snapshot::load(&output, &report.files, &previous).map_err(|e| Error::io(&output, e))?;
+    snap.index = Some(Arc::new(index_page(&site, &snap.files())));
+    if let Some(store) = shared.as_mut().and_then(|s| s.shared()) {
+        // The `/` page too, so that every replica answers it alike.
+        store.publish(&snap.shared_docs())?;
+        // The store keeps a document's `Last-Modified` while its bytes
+        // stay the same: serve what it holds, as every replica does.
+        let (generation, docs) = store.documents()?;
+        snap = Snapshot::from_shared(docs, &previous);
+        app.doc_generation.store(generation, Ordering::SeqCst);
+    }
+    if let Some(local) = &app.opts.public_url {
+        snap.rebase_pages(site.config.base_url.as_str(), local);
+    }
+    Ok((site, report, snap))
+}
+
+/// A build's warnings, each logged once for the daemon's life: a rebuild
+/// every few seconds must not repeat the same lines.
+fn warn_once(app: &App, report: &build::Report) {
+    let mut warned = app.warned.lock().unwrap_or_else(|e| e.into_inner());
+    for w in report.warnings.iter().chain(&report.skipped) {
+        let line = w.to_string();
+        if warned.insert(line.clone()) {
+            tracing::warn!("{line}");
         }
     }
 }

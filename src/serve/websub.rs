@@ -553,25 +553,7 @@ pub async fn run(app: Arc<App>) {
         }
         let a = app.clone();
         let handle = held.take();
-        let claimed = tokio::task::spawn_blocking(move || {
-            let site = a.site();
-            let mut store = match handle {
-                Some(s) => s,
-                None => crate::app::aggregate::open_store(&site)?,
-            };
-            let now = Utc::now();
-            let expired = store.hub_expire(now)?;
-            if expired > 0 {
-                tracing::info!("websub: {expired} subscriptions expired");
-            }
-            let until = now
-                + chrono::Duration::from_std(site.config.websub.timeout * 3)
-                    .unwrap_or(chrono::Duration::seconds(60));
-            let shared = site.store_location().is_shared();
-            let claimed = store.hub_claim(crate::app::lease::holder(), now, until, CLAIM)?;
-            Ok::<_, crate::model::Error>((store, claimed, shared))
-        })
-        .await;
+        let claimed = tokio::task::spawn_blocking(move || claim_due(&a.site(), handle)).await;
         let (claimed, shared) = match claimed {
             Ok(Ok((store, claimed, shared))) => {
                 held = Some(store);
@@ -591,31 +573,71 @@ pub async fn run(app: Arc<App>) {
         if claimed.is_empty() {
             continue;
         }
-        let settings = site.config.websub.clone();
-        let client = match client(&site, Policy::new(&site.config.fetch), &settings) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!("websub: no HTTP client: {e}");
-                continue;
-            }
-        };
-        let served = topics(&app, &site);
-        let hub = site
-            .config
-            .hub
-            .as_ref()
-            .map(Url::to_string)
-            .unwrap_or_default();
-        futures_util::stream::iter(claimed)
-            .for_each_concurrent(IN_FLIGHT, |sub| {
-                let (app, client, served, hub, settings) =
-                    (app.clone(), &client, &served, &hub, &settings);
-                async move {
-                    push(&app, client, served, hub, settings, shared, sub).await;
-                }
-            })
-            .await;
+        push_all(&app, &site, claimed, shared).await;
     }
+}
+
+/// Leases past their end expired, then up to `CLAIM` due pushes claimed
+/// for this process; with the store handle to keep, and whether the store
+/// is shared.
+type Claimed = (
+    Box<dyn crate::store::Store + Send>,
+    Vec<HubSubscription>,
+    bool,
+);
+
+fn claim_due(
+    site: &crate::site::Site,
+    handle: Option<Box<dyn crate::store::Store + Send>>,
+) -> Result<Claimed, crate::model::Error> {
+    let mut store = match handle {
+        Some(s) => s,
+        None => crate::app::aggregate::open_store(site)?,
+    };
+    let now = Utc::now();
+    let expired = store.hub_expire(now)?;
+    if expired > 0 {
+        tracing::info!("websub: {expired} subscriptions expired");
+    }
+    let until = now
+        + chrono::Duration::from_std(site.config.websub.timeout * 3)
+            .unwrap_or(chrono::Duration::seconds(60));
+    let shared = site.store_location().is_shared();
+    let claimed = store.hub_claim(crate::app::lease::holder(), now, until, CLAIM)?;
+    Ok((store, claimed, shared))
+}
+
+/// Send the claimed pushes, `IN_FLIGHT` at a time.
+async fn push_all(
+    app: &Arc<App>,
+    site: &crate::site::Site,
+    claimed: Vec<HubSubscription>,
+    shared: bool,
+) {
+    let settings = site.config.websub.clone();
+    let client = match client(site, Policy::new(&site.config.fetch), &settings) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("websub: no HTTP client: {e}");
+            return;
+        }
+    };
+    let served = topics(app, site);
+    let hub = site
+        .config
+        .hub
+        .as_ref()
+        .map(Url::to_string)
+        .unwrap_or_default();
+    futures_util::stream::iter(claimed)
+        .for_each_concurrent(IN_FLIGHT, |sub| {
+            let (app, client, served, hub, settings) =
+                (app.clone(), &client, &served, &hub, &settings);
+            async move {
+                push(&app, client, served, hub, settings, shared, sub).await;
+            }
+        })
+        .await;
 }
 
 /// What became of one claimed push.
@@ -645,70 +667,12 @@ async fn push(
         None => Pushed::Drop("the topic is no longer served".to_string()),
         // Another replica has the bytes marked: it sends them.
         Some(doc) if shared && doc.hash != pending => Pushed::Later,
-        Some(doc) => {
-            let mut req = client
-                .post(&sub.callback)
-                .header(header::CONTENT_TYPE, doc.content_type)
-                .header(header::LINK, format!("<{hub}>; rel=\"hub\""))
-                .header(header::LINK, format!("<{}>; rel=\"self\"", sub.topic));
-            if let Some(secret) = &sub.secret {
-                req = req.header("X-Hub-Signature", signature(secret, &doc.body));
-            }
-            match req.body(doc.body.clone()).send().await {
-                Ok(r) if r.status().is_success() => Pushed::Delivered(doc.hash),
-                Ok(r) if r.status() == StatusCode::GONE => {
-                    Pushed::Drop("the callback answered 410 Gone".to_string())
-                }
-                Ok(r) => Pushed::Failed(format!("HTTP {}", r.status().as_u16())),
-                Err(e) => Pushed::Failed(describe(&e)),
-            }
-        }
+        Some(doc) => send(client, hub, &sub, doc).await,
     };
-    let retries = settings.retries;
-    let first = settings.retry_after;
-    let a = app.clone();
-    let (topic, callback) = (sub.topic.clone(), sub.callback.clone());
+    let (a, settings) = (app.clone(), settings.clone());
     let recorded = tokio::task::spawn_blocking(move || {
-        let site = a.site();
-        let mut store = crate::app::aggregate::open_store(&site)?;
-        let holder = crate::app::lease::holder();
-        let now = Utc::now();
-        match outcome {
-            Pushed::Delivered(sent) => {
-                store.hub_delivered(&topic, &callback, holder, pending, sent)?;
-                tracing::info!(%callback, %topic, "websub: pushed");
-            }
-            Pushed::Later => {
-                store.hub_retry(
-                    &topic,
-                    &callback,
-                    holder,
-                    sub.failures,
-                    now + chrono::Duration::seconds(1),
-                    sub.last_error.as_deref(),
-                )?;
-            }
-            Pushed::Drop(why) => {
-                store.hub_unsubscribe(&topic, &callback)?;
-                tracing::info!(%callback, %topic, "websub: subscription dropped: {why}");
-            }
-            Pushed::Failed(why) => {
-                let failures = sub.failures.saturating_add(1);
-                if failures > retries {
-                    store.hub_unsubscribe(&topic, &callback)?;
-                    tracing::warn!(%callback, %topic, "websub: subscription dropped after {failures} failed pushes: {why}");
-                } else {
-                    let wait = first
-                        .saturating_mul(1 << (failures - 1).min(20))
-                        .min(MAX_BACKOFF);
-                    let next = now
-                        + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
-                    store.hub_retry(&topic, &callback, holder, failures, next, Some(&why))?;
-                    tracing::info!(%callback, %topic, "websub: push failed ({why}); retry {failures} of {retries} in {} s", wait.as_secs());
-                }
-            }
-        }
-        Ok::<_, crate::model::Error>(())
+        let mut store = crate::app::aggregate::open_store(&a.site())?;
+        record(&mut *store, outcome, &sub, pending, &settings)
     })
     .await;
     match recorded {
@@ -716,6 +680,83 @@ async fn push(
         Ok(Err(e)) => tracing::warn!("websub: push outcome not stored: {e}"),
         Err(e) => tracing::warn!("websub: push outcome not stored: {e}"),
     }
+}
+
+/// POST the document to the callback, signed when the subscriber gave a
+/// secret.
+async fn send(
+    client: &reqwest::Client,
+    hub: &str,
+    sub: &HubSubscription,
+    doc: &crate::serve::snapshot::Doc,
+) -> Pushed {
+    let mut req = client
+        .post(&sub.callback)
+        .header(header::CONTENT_TYPE, doc.content_type)
+        .header(header::LINK, format!("<{hub}>; rel=\"hub\""))
+        .header(header::LINK, format!("<{}>; rel=\"self\"", sub.topic));
+    if let Some(secret) = &sub.secret {
+        req = req.header("X-Hub-Signature", signature(secret, &doc.body));
+    }
+    match req.body(doc.body.clone()).send().await {
+        Ok(r) if r.status().is_success() => Pushed::Delivered(doc.hash),
+        Ok(r) if r.status() == StatusCode::GONE => {
+            Pushed::Drop("the callback answered 410 Gone".to_string())
+        }
+        Ok(r) => Pushed::Failed(format!("HTTP {}", r.status().as_u16())),
+        Err(e) => Pushed::Failed(describe(&e)),
+    }
+}
+
+/// What became of a push, in the store: delivered, tried again later
+/// (with exponential backoff after a failure), or the subscription dropped.
+fn record(
+    store: &mut dyn crate::store::Store,
+    outcome: Pushed,
+    sub: &HubSubscription,
+    pending: u64,
+    settings: &WebSubSettings,
+) -> Result<(), crate::model::Error> {
+    let (retries, first) = (settings.retries, settings.retry_after);
+    let (topic, callback) = (&sub.topic, &sub.callback);
+    let holder = crate::app::lease::holder();
+    let now = Utc::now();
+    match outcome {
+        Pushed::Delivered(sent) => {
+            store.hub_delivered(topic, callback, holder, pending, sent)?;
+            tracing::info!(%callback, %topic, "websub: pushed");
+        }
+        Pushed::Later => {
+            store.hub_retry(
+                topic,
+                callback,
+                holder,
+                sub.failures,
+                now + chrono::Duration::seconds(1),
+                sub.last_error.as_deref(),
+            )?;
+        }
+        Pushed::Drop(why) => {
+            store.hub_unsubscribe(topic, callback)?;
+            tracing::info!(%callback, %topic, "websub: subscription dropped: {why}");
+        }
+        Pushed::Failed(why) => {
+            let failures = sub.failures.saturating_add(1);
+            if failures > retries {
+                store.hub_unsubscribe(topic, callback)?;
+                tracing::warn!(%callback, %topic, "websub: subscription dropped after {failures} failed pushes: {why}");
+            } else {
+                let wait = first
+                    .saturating_mul(1 << (failures - 1).min(20))
+                    .min(MAX_BACKOFF);
+                let next =
+                    now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+                store.hub_retry(topic, callback, holder, failures, next, Some(&why))?;
+                tracing::info!(%callback, %topic, "websub: push failed ({why}); retry {failures} of {retries} in {} s", wait.as_secs());
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

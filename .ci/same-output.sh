@@ -3,8 +3,12 @@
 # its local upstreams, then build) and the LWKD corpus (main feed with
 # archives, per-tag feeds, everything in one feed) with two binaries and
 # compares the sha256 of every file each wrote.
-#   .ci/same-output.sh OLD_BIN NEW_BIN      exit 0 when every output is the same
+#   .ci/same-output.sh [--allow-new] OLD_BIN NEW_BIN
+# exits 0 when every output is the same; with --allow-new, files only the
+# new binary writes are listed but allowed (a new page, say).
 set -euo pipefail
+allow_new=0
+if [ "${1:-}" = --allow-new ]; then allow_new=1; shift; fi
 old=$(realpath "$1"); new=$(realpath "$2")
 repo=$(cd "$(dirname "$0")/.." && pwd)
 shared="$repo/../shared"
@@ -37,10 +41,15 @@ for site in example lwkd; do
   run "$old" "$work/$site-old" >"$work/$site-old.sha"
   run "$new" "$work/$site-new" >"$work/$site-new.sha"
   n=$(wc -l <"$work/$site-old.sha")
+  added=$(comm -13 <(awk '{print $2}' "$work/$site-old.sha") <(awk '{print $2}' "$work/$site-new.sha") | tr '\n' ' ')
+  if [ "$allow_new" = 1 ] && [ -n "$added" ]; then
+    awk -v added=" $added" 'index(added, " " $2 " ") == 0' "$work/$site-new.sha" >"$work/$site-new.kept"
+    mv "$work/$site-new.kept" "$work/$site-new.sha"
+  fi
   if cmp -s "$work/$site-old.sha" "$work/$site-new.sha"; then
-    echo "$site: $n files, every sha256 the same"
+    echo "$site: $n files, every sha256 the same${added:+; new: $added}"
   else
-    echo "$site: outputs differ:"; diff "$work/$site-old.sha" "$work/$site-new.sha" | head -20; status=1
+    echo "$site: outputs differ:"; { diff "$work/$site-old.sha" "$work/$site-new.sha" || true; } | head -20; status=1
   fi
 done
 exit $status

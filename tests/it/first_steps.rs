@@ -3,6 +3,7 @@
 
 use crate::support::feeds;
 use crate::support::folder::{installed, run_in, write};
+use crate::support::reader::{newsboat_reload, serve_file};
 use crate::support::site::*;
 use std::fs;
 
@@ -255,9 +256,35 @@ fn a_jekyll_site_switches_in_three_commands() {
     );
     let feed = fs::read_to_string(dir.path().join("feeds/main.yaml")).unwrap();
     assert!(feed.contains("\nlimit: 10\n"), "{feed}");
+    // A reader subscribed to jekyll-feed's feed.xml before the switch.
+    let newsboat = installed("newsboat", "--version") && installed("sqlite3", "--version");
+    let reader = tempfile::tempdir().unwrap();
+    let serving = std::sync::Arc::new(std::sync::Mutex::new(dir.path().join("_site/feed.xml")));
+    let url = serve_file(serving.clone());
+    let before = newsboat.then(|| newsboat_reload(reader.path(), &url));
+
     run_in(dir.path(), &["build"]).expect_success();
     let diff = run_in(dir.path(), &["diff", "--against", "_site"]);
     diff.expect_success();
+
+    // The same URL now serves tributary's feed: nothing is new to the reader.
+    let ours = fs::read_dir(dir.path().join("public"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| p.file_name().is_some_and(|n| n == "feed.xml"))
+        .expect("the switched site publishes feed.xml, jekyll-feed's path");
+    *serving.lock().unwrap() = ours;
+    match before {
+        Some(before) => {
+            assert_eq!(before, 10, "jekyll-feed publishes the newest 10");
+            assert_eq!(
+                newsboat_reload(reader.path(), &url),
+                before,
+                "newsboat saw new articles after the switch"
+            );
+        }
+        None => eprintln!("newsboat part skipped: newsboat and sqlite3 are needed"),
+    }
 }
 
 // ---- mistakes, said in words ----

@@ -14,6 +14,7 @@ pub mod hugo;
 pub mod jekyll;
 pub mod load_check;
 pub mod pg;
+pub mod reader;
 pub mod site;
 pub mod upstream_server;
 pub mod websub;

@@ -123,147 +123,86 @@ impl JekyllSite {
     /// Read `_config.yml` (beside `tributary.yaml`, else beside the posts'
     /// folder) and the files of the site.
     pub fn load(root: &Path, cfg: &SiteConfig, posts: &[Post]) -> Result<JekyllSite, Diagnostic> {
-        let content = root.join(&cfg.content);
-        let jekyll_root = [Some(root), content.parent()]
-            .into_iter()
-            .flatten()
-            .find(|d| d.join("_config.yml").is_file())
-            .unwrap_or(root)
-            .to_path_buf();
-        let mut config = Map::new();
-        let config_path = jekyll_root.join("_config.yml");
-        if let Ok(text) = std::fs::read_to_string(&config_path) {
-            let shown = config_path.strip_prefix(root).unwrap_or(&config_path);
-            match crate::util::yaml::from_str::<Json>(&text) {
-                Ok(Json::Object(m)) => config = m,
-                Ok(Json::Null) => {}
-                Ok(_) => {
-                    return Err(Diagnostic::error(
-                        shown,
-                        Some(1),
-                        "must be a map of `key: value` lines",
-                    ))
-                }
-                Err(e) => {
-                    return Err(Diagnostic::error(
-                        shown,
-                        e.line.or(Some(1)),
-                        format!("is not valid YAML: {}", e.message),
-                    ))
-                }
-            }
-        }
-        let text =
-            |m: &Map<String, Json>, k: &str| m.get(k).and_then(Json::as_str).map(str::to_string);
-        let base = &cfg.base_url;
-        let origin = base.origin().ascii_serialization();
-        let url = text(&config, "url").unwrap_or(origin);
-        let url = url.trim_end_matches('/').to_string();
-        let baseurl = text(&config, "baseurl")
-            .unwrap_or_else(|| base.path().to_string())
-            .trim_end_matches('/')
-            .to_string();
-        config.insert("url".into(), Json::String(url.clone()));
-        config.insert("baseurl".into(), Json::String(baseurl.clone()));
-        config
-            .entry("title")
-            .or_insert_with(|| Json::String(cfg.title.clone()));
-        if let Some(d) = &cfg.description {
-            config
-                .entry("description")
-                .or_insert_with(|| Json::String(d.clone()));
-        }
-        // `site.data`: the files of `_data/` (YAML or JSON) by name.
-        let mut data = Map::new();
-        if let Ok(rd) = std::fs::read_dir(jekyll_root.join("_data")) {
-            for entry in rd.flatten().take(1000) {
-                let path = entry.path();
-                let (Some(stem), Some(ext)) = (
-                    path.file_stem().and_then(|s| s.to_str()),
-                    path.extension().and_then(|e| e.to_str()),
-                ) else {
-                    continue;
-                };
-                if !matches!(ext, "yml" | "yaml" | "json")
-                    || std::fs::metadata(&path).map_or(true, |m| m.len() > super::MAX_POST_BYTES)
-                {
-                    continue;
-                }
-                let Ok(text) = std::fs::read_to_string(&path) else {
-                    continue;
-                };
-                let shown = path.strip_prefix(root).unwrap_or(&path);
-                let value = crate::util::yaml::from_str::<Json>(&text).map_err(|e| {
-                    Diagnostic::error(
-                        shown,
-                        e.line.or(Some(1)),
-                        format!("is not valid YAML: {}", e.message),
-                    )
-                })?;
-                data.insert(stem.to_string(), value);
-            }
-        }
+        let jekyll_root = find_jekyll_root(root, cfg);
+        let mut config = read_config(root, &jekyll_root)?;
+        let (url, baseurl) = add_config_defaults(&mut config, cfg);
+        let data = read_data(root, &jekyll_root)?;
         config.entry("data").or_insert(Json::Object(data));
-        let style = text(&config, "permalink").unwrap_or_else(|| cfg.permalink.clone());
-        let style = crate::config::jekyll_permalink_style(&style)
-            .map(str::to_string)
-            .unwrap_or(style);
+        let style = permalink_style(&config, cfg);
 
         let mut site = JekyllSite {
             url,
             baseurl,
             ..JekyllSite::default()
         };
-        // Posts, newest first as in `site.posts`.
+        let listed = site.add_posts(root, cfg, posts, &jekyll_root);
+        config.insert("posts".into(), Json::Array(listed));
+        let mut budget = MAX_SITE_FILES;
+        site.add_collections(&config, &jekyll_root, &style, &mut budget);
+        site.add_included(&config, &jekyll_root, &style, &mut budget);
+        site.add_plain_files(root, cfg, &jekyll_root, &style, &mut budget);
+        site.site = Json::Object(config);
+        Ok(site)
+    }
+
+    /// Posts, newest first as in `site.posts`: record each one's URL and
+    /// `page.*`, and return the list `site.posts` holds.
+    fn add_posts(
+        &mut self,
+        root: &Path,
+        cfg: &SiteConfig,
+        posts: &[Post],
+        jekyll_root: &Path,
+    ) -> Vec<Json> {
         let mut order: Vec<&Post> = posts.iter().collect();
         order.sort_by_key(|p| std::cmp::Reverse(p.date));
         let mut listed = Vec::with_capacity(order.len());
         for p in order {
             let url = post_path(cfg, p);
-            let page = page_of(p, &url, &jekyll_root, root);
-            let rel = rel_path(&root.join(&p.path), &jekyll_root);
-            site.files.insert(rel, url.clone());
-            site.posts.insert(p.file_stem.clone(), url.clone());
+            let page = page_of(p, &url, jekyll_root, root);
+            let rel = rel_path(&root.join(&p.path), jekyll_root);
+            self.files.insert(rel, url.clone());
+            self.posts.insert(p.file_stem.clone(), url.clone());
             listed.push(page.clone());
-            site.pages.insert(p.path.clone(), page);
+            self.pages.insert(p.path.clone(), page);
         }
-        config.insert("posts".into(), Json::Array(listed));
-        // Collections (`collections:` in `_config.yml`), then plain pages and static files.
-        let collections: Vec<(String, Option<String>)> = match config.get("collections") {
-            Some(Json::Object(m)) => m
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.get("permalink")
-                            .and_then(Json::as_str)
-                            .map(str::to_string),
-                    )
-                })
-                .collect(),
-            Some(Json::Array(a)) => a
-                .iter()
-                .filter_map(|v| v.as_str().map(|s| (s.to_string(), None)))
-                .collect(),
-            _ => Vec::new(),
-        };
-        let mut budget = MAX_SITE_FILES;
-        for (name, pattern) in &collections {
+        listed
+    }
+
+    /// Collections (`collections:` in `_config.yml`) other than posts: each
+    /// document's URL, from the collection's `permalink` or the default.
+    fn add_collections(
+        &mut self,
+        config: &Map<String, Json>,
+        jekyll_root: &Path,
+        style: &str,
+        budget: &mut usize,
+    ) {
+        for (name, pattern) in &collections_of(config) {
             if name == "posts" {
                 continue;
             }
             let dir = jekyll_root.join(format!("_{name}"));
             let pattern = pattern
                 .clone()
-                .unwrap_or_else(|| add_suffix("/:collection/:path", &style));
-            for file in walk(&dir, &mut budget, false) {
-                let rel = rel_path(&file, &jekyll_root);
+                .unwrap_or_else(|| add_suffix("/:collection/:path", style));
+            for file in walk(&dir, budget, false) {
+                let rel = rel_path(&file, jekyll_root);
                 let within = rel_path(&file, &dir);
                 let url = document_url(&file, &within, name, &pattern);
-                site.files.insert(rel, url);
+                self.files.insert(rel, url);
             }
         }
-        // Folders `include:` brings in (`_pages`): plain pages and files.
+    }
+
+    /// Folders `include:` brings in (`_pages`): plain pages and files.
+    fn add_included(
+        &mut self,
+        config: &Map<String, Json>,
+        jekyll_root: &Path,
+        style: &str,
+        budget: &mut usize,
+    ) {
         let included: Vec<PathBuf> = match config.get("include") {
             Some(Json::Array(a)) => a
                 .iter()
@@ -275,23 +214,33 @@ impl JekyllSite {
             _ => Vec::new(),
         };
         for dir in &included {
-            for file in walk(dir, &mut budget, false) {
-                let rel = rel_path(&file, &jekyll_root);
-                let url = page_url(&file, &rel, &style).unwrap_or_else(|| format!("/{rel}"));
-                site.files.insert(rel, url);
+            for file in walk(dir, budget, false) {
+                let rel = rel_path(&file, jekyll_root);
+                let url = page_url(&file, &rel, style).unwrap_or_else(|| format!("/{rel}"));
+                self.files.insert(rel, url);
             }
         }
+    }
+
+    /// Plain pages and static files of the site's root, leaving out
+    /// tributary's own output and feeds.
+    fn add_plain_files(
+        &mut self,
+        root: &Path,
+        cfg: &SiteConfig,
+        jekyll_root: &Path,
+        style: &str,
+        budget: &mut usize,
+    ) {
         let output = root.join(&cfg.output);
-        for file in walk(&jekyll_root, &mut budget, true) {
+        for file in walk(jekyll_root, budget, true) {
             if file.starts_with(&output) || file.starts_with(root.join("feeds")) {
                 continue;
             }
-            let rel = rel_path(&file, &jekyll_root);
-            let url = page_url(&file, &rel, &style).unwrap_or_else(|| format!("/{rel}"));
-            site.files.insert(rel, url);
+            let rel = rel_path(&file, jekyll_root);
+            let url = page_url(&file, &rel, style).unwrap_or_else(|| format!("/{rel}"));
+            self.files.insert(rel, url);
         }
-        site.site = Json::Object(config);
-        Ok(site)
     }
 
     /// `relative_url`: the base URL's path before a site-relative URL.
@@ -318,6 +267,140 @@ impl JekyllSite {
             return input.to_string();
         }
         format!("{}{}", self.url, self.relative_url(input))
+    }
+}
+
+/// The Jekyll site's root: where `_config.yml` is, beside `tributary.yaml`
+/// or else beside the posts' folder (the root itself if neither has one).
+fn find_jekyll_root(root: &Path, cfg: &SiteConfig) -> PathBuf {
+    let content = root.join(&cfg.content);
+    let found = [Some(root), content.parent()]
+        .into_iter()
+        .flatten()
+        .find(|d| d.join("_config.yml").is_file())
+        .unwrap_or(root)
+        .to_path_buf();
+    found
+}
+
+/// `_config.yml` as a map (empty if missing or empty); anything but a map
+/// is an error, pointed at the file.
+fn read_config(root: &Path, jekyll_root: &Path) -> Result<Map<String, Json>, Diagnostic> {
+    let config_path = jekyll_root.join("_config.yml");
+    let Ok(text) = std::fs::read_to_string(&config_path) else {
+        return Ok(Map::new());
+    };
+    let shown = config_path.strip_prefix(root).unwrap_or(&config_path);
+    match crate::util::yaml::from_str::<Json>(&text) {
+        Ok(Json::Object(m)) => Ok(m),
+        Ok(Json::Null) => Ok(Map::new()),
+        Ok(_) => Err(Diagnostic::error(
+            shown,
+            Some(1),
+            "must be a map of `key: value` lines",
+        )),
+        Err(e) => Err(Diagnostic::error(
+            shown,
+            e.line.or(Some(1)),
+            format!("is not valid YAML: {}", e.message),
+        )),
+    }
+}
+
+/// A string setting of `_config.yml`.
+fn config_text(m: &Map<String, Json>, k: &str) -> Option<String> {
+    m.get(k).and_then(Json::as_str).map(str::to_string)
+}
+
+/// Settle `site.url` and `site.baseurl` (from `_config.yml`, else from
+/// `base_url`), fill `title` and `description` from tributary's config when
+/// `_config.yml` lacks them, and return the URL and base URL.
+fn add_config_defaults(config: &mut Map<String, Json>, cfg: &SiteConfig) -> (String, String) {
+    let base = &cfg.base_url;
+    let origin = base.origin().ascii_serialization();
+    let url = config_text(config, "url").unwrap_or(origin);
+    let url = url.trim_end_matches('/').to_string();
+    let baseurl = config_text(config, "baseurl")
+        .unwrap_or_else(|| base.path().to_string())
+        .trim_end_matches('/')
+        .to_string();
+    config.insert("url".into(), Json::String(url.clone()));
+    config.insert("baseurl".into(), Json::String(baseurl.clone()));
+    config
+        .entry("title")
+        .or_insert_with(|| Json::String(cfg.title.clone()));
+    if let Some(d) = &cfg.description {
+        config
+            .entry("description")
+            .or_insert_with(|| Json::String(d.clone()));
+    }
+    (url, baseurl)
+}
+
+/// `site.data`: the files of `_data/` (YAML or JSON) by name.
+fn read_data(root: &Path, jekyll_root: &Path) -> Result<Map<String, Json>, Diagnostic> {
+    let mut data = Map::new();
+    let Ok(rd) = std::fs::read_dir(jekyll_root.join("_data")) else {
+        return Ok(data);
+    };
+    for entry in rd.flatten().take(1000) {
+        let path = entry.path();
+        let (Some(stem), Some(ext)) = (
+            path.file_stem().and_then(|s| s.to_str()),
+            path.extension().and_then(|e| e.to_str()),
+        ) else {
+            continue;
+        };
+        if !matches!(ext, "yml" | "yaml" | "json")
+            || std::fs::metadata(&path).map_or(true, |m| m.len() > super::MAX_POST_BYTES)
+        {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let shown = path.strip_prefix(root).unwrap_or(&path);
+        let value = crate::util::yaml::from_str::<Json>(&text).map_err(|e| {
+            Diagnostic::error(
+                shown,
+                e.line.or(Some(1)),
+                format!("is not valid YAML: {}", e.message),
+            )
+        })?;
+        data.insert(stem.to_string(), value);
+    }
+    Ok(data)
+}
+
+/// The permalink style: `_config.yml`'s, else tributary's, with Jekyll's
+/// named styles (`date`, `pretty`, ...) spelled out.
+fn permalink_style(config: &Map<String, Json>, cfg: &SiteConfig) -> String {
+    let style = config_text(config, "permalink").unwrap_or_else(|| cfg.permalink.clone());
+    crate::config::jekyll_permalink_style(&style)
+        .map(str::to_string)
+        .unwrap_or(style)
+}
+
+/// The collections `_config.yml` declares (a map or a list of names), each
+/// with its own `permalink` if it has one.
+fn collections_of(config: &Map<String, Json>) -> Vec<(String, Option<String>)> {
+    match config.get("collections") {
+        Some(Json::Object(m)) => m
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.get("permalink")
+                        .and_then(Json::as_str)
+                        .map(str::to_string),
+                )
+            })
+            .collect(),
+        Some(Json::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(|s| (s.to_string(), None)))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -659,6 +659,8 @@ fn find_end(body: &str, from: usize, name: &str) -> Option<(usize, usize)> {
     None
 }
 
+/// Rewrite a post's body for the parser (see [`Scanned`]), or say at which
+/// line, and why, it cannot be rendered.
 fn scan(body: &str) -> Result<Scanned, (usize, String)> {
     let mut out = Scanned {
         source: String::with_capacity(body.len() + 64),
@@ -670,44 +672,13 @@ fn scan(body: &str) -> Result<Scanned, (usize, String)> {
     let highlight_syntax =
         regex::Regex::new(r#"^([a-zA-Z0-9.+#_-]+)((\s+\w+(=(\w+|"([0-9]+\s)*[0-9]+"))?)*)$"#)
             .map_err(|e| (1, e.to_string()))?;
-    loop {
-        let next = [body[pos..].find("{{"), body[pos..].find("{%")]
-            .into_iter()
-            .flatten()
-            .min();
-        let Some(i) = next else {
-            out.source.push_str(&body[pos..]);
-            break;
-        };
-        let start = pos + i;
+    while let Some(start) = next_markup(body, pos) {
         out.source.push_str(&body[pos..start]);
         let line = line_at(body, start);
-        let output = body[start..].starts_with("{{");
-        let close = if output { "}}" } else { "%}" };
-        let Some(len) = body[start + 2..].find(close) else {
-            return Err((
-                line,
-                format!(
-                    "`{}` is not closed by `{close}`: write {{% raw %}}…{{% endraw %}} around text that is not Liquid",
-                    &body[start..start + 2]
-                ),
-            ));
-        };
-        let end = start + 2 + len + 2;
+        let end = markup_end(body, start, line)?;
         let text = &body[start..end];
-        // The parser recurses into `a[b[c]]`: bounded like blocks.
-        let mut depth = 0usize;
-        for b in text.bytes() {
-            match b {
-                b'[' => depth += 1,
-                b']' => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-            if depth > MAX_DEPTH {
-                return Err((line, format!("brackets nested deeper than {MAX_DEPTH}")));
-            }
-        }
-        if output {
+        check_brackets(text, line)?;
+        if text.starts_with("{{") {
             out.pieces.push(Piece {
                 start,
                 end,
@@ -718,89 +689,181 @@ fn scan(body: &str) -> Result<Scanned, (usize, String)> {
             pos = end;
             continue;
         }
-        let inner = tag_inner(text);
-        let (name, args) = inner
-            .split_once(char::is_whitespace)
-            .map_or((inner, ""), |(n, a)| (n, a.trim()));
-        let name = name.to_string();
-        out.pieces.push(Piece {
-            start,
-            end,
+        pos = scan_tag(
+            &mut out,
+            &mut stack,
+            &highlight_syntax,
+            body,
+            start..end,
             line,
-            name: name.clone(),
-        });
-        pos = end;
-        match name.as_str() {
-            "raw" | "comment" => {
-                let Some((s, e)) = find_end(body, end, &name) else {
-                    return Err((line, format!("{{% {name} %}} has no {{% end{name} %}}")));
-                };
-                if name == "raw" {
-                    let open = if text.starts_with("{%-") { "{{-" } else { "{{" };
-                    let shut = if body[s..e].ends_with("-%}") {
-                        "-}}"
-                    } else {
-                        "}}"
-                    };
-                    out.source
-                        .push_str(&format!("{open} __raw[{}] {shut}", out.raws.len()));
-                    out.raws.push(body[end..s].to_string());
-                }
-                pos = e;
-                continue;
-            }
-            "link" | "post_url" => {
-                let quoted = if !args.contains('"') {
-                    format!("\"{args}\"")
-                } else if !args.contains('\'') {
-                    format!("'{args}'")
-                } else {
-                    return Err((line, format!("{{% {name} %}}: a path with both quotes")));
-                };
-                out.source
-                    .push_str(&format!("{{% {name} {quoted} {line} %}}"));
-                continue;
-            }
-            "highlight" => {
-                let Some(c) = highlight_syntax.captures(args) else {
-                    return Err((
-                        line,
-                        format!("{{% highlight {args} %}}: expected {{% highlight LANGUAGE [linenos] %}}"),
-                    ));
-                };
-                let lang = c.get(1).map_or("", |m| m.as_str()).to_lowercase();
-                out.source
-                    .push_str(&format!("{{% highlight \"{lang}\" %}}"));
-                stack.push((name, line));
-            }
-            n if BLOCKS.contains(&n) => {
-                out.source.push_str(text);
-                stack.push((name, line));
-            }
-            n if n.starts_with("end") && BLOCKS.contains(&&n[3..]) => {
-                out.source.push_str(text);
-                match stack.pop() {
-                    Some((open, _)) if open == n[3..] => {}
-                    Some((open, at)) => {
-                        return Err((
-                            line,
-                            format!("{{% {n} %}} closes {{% {open} %}} of line {at}: expected {{% end{open} %}}"),
-                        ))
-                    }
-                    None => return Err((line, format!("{{% {n} %}} closes no block"))),
-                }
-            }
-            n if TAGS.contains(&n) => out.source.push_str(text),
-            n => return Err((line, refused(n))),
-        }
-        if stack.len() > MAX_DEPTH {
-            return Err((line, format!("blocks nested deeper than {MAX_DEPTH}")));
-        }
+        )?;
     }
+    out.source.push_str(&body[pos..]);
     if let Some((open, at)) = stack.pop() {
         return Err((at, format!("{{% {open} %}} has no {{% end{open} %}}")));
     }
     Ok(out)
+}
+
+/// Where the next `{{` or `{%` at or after `pos` starts.
+fn next_markup(body: &str, pos: usize) -> Option<usize> {
+    [body[pos..].find("{{"), body[pos..].find("{%")]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|i| pos + i)
+}
+
+/// The end of the `{{ }}` or `{% %}` starting at `start`, which must be closed.
+fn markup_end(body: &str, start: usize, line: usize) -> Result<usize, (usize, String)> {
+    let close = if body[start..].starts_with("{{") {
+        "}}"
+    } else {
+        "%}"
+    };
+    let Some(len) = body[start + 2..].find(close) else {
+        return Err((
+            line,
+            format!(
+                "`{}` is not closed by `{close}`: write {{% raw %}}…{{% endraw %}} around text that is not Liquid",
+                &body[start..start + 2]
+            ),
+        ));
+    };
+    Ok(start + 2 + len + 2)
+}
+
+/// The parser recurses into `a[b[c]]`: bounded like blocks.
+fn check_brackets(text: &str, line: usize) -> Result<(), (usize, String)> {
+    let mut depth = 0usize;
+    for b in text.bytes() {
+        match b {
+            b'[' => depth += 1,
+            b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_DEPTH {
+            return Err((line, format!("brackets nested deeper than {MAX_DEPTH}")));
+        }
+    }
+    Ok(())
+}
+
+/// One `{% tag %}` at `range`: note it, write it (or its rewrite) into the
+/// source and keep the stack of open blocks; returns where scanning goes on.
+fn scan_tag(
+    out: &mut Scanned,
+    stack: &mut Vec<(String, usize)>,
+    highlight_syntax: &regex::Regex,
+    body: &str,
+    range: std::ops::Range<usize>,
+    line: usize,
+) -> Result<usize, (usize, String)> {
+    let (start, end) = (range.start, range.end);
+    let text = &body[start..end];
+    let inner = tag_inner(text);
+    let (name, args) = inner
+        .split_once(char::is_whitespace)
+        .map_or((inner, ""), |(n, a)| (n, a.trim()));
+    let name = name.to_string();
+    out.pieces.push(Piece {
+        start,
+        end,
+        line,
+        name: name.clone(),
+    });
+    match name.as_str() {
+        "raw" | "comment" => return take_verbatim(out, body, text, end, &name, line),
+        "link" | "post_url" => {
+            out.source.push_str(&quote_path(&name, args, line)?);
+            return Ok(end);
+        }
+        "highlight" => {
+            let Some(c) = highlight_syntax.captures(args) else {
+                return Err((
+                    line,
+                    format!(
+                        "{{% highlight {args} %}}: expected {{% highlight LANGUAGE [linenos] %}}"
+                    ),
+                ));
+            };
+            let lang = c.get(1).map_or("", |m| m.as_str()).to_lowercase();
+            out.source
+                .push_str(&format!("{{% highlight \"{lang}\" %}}"));
+            stack.push((name, line));
+        }
+        n if BLOCKS.contains(&n) => {
+            out.source.push_str(text);
+            stack.push((name, line));
+        }
+        n if n.starts_with("end") && BLOCKS.contains(&&n[3..]) => {
+            out.source.push_str(text);
+            close_block(stack, n, line)?;
+        }
+        n if TAGS.contains(&n) => out.source.push_str(text),
+        n => return Err((line, refused(n))),
+    }
+    if stack.len() > MAX_DEPTH {
+        return Err((line, format!("blocks nested deeper than {MAX_DEPTH}")));
+    }
+    Ok(end)
+}
+
+/// `link` and `post_url` with their path quoted and their line added, for
+/// the tags to name the line in their errors.
+fn quote_path(name: &str, args: &str, line: usize) -> Result<String, (usize, String)> {
+    let quoted = if !args.contains('"') {
+        format!("\"{args}\"")
+    } else if !args.contains('\'') {
+        format!("'{args}'")
+    } else {
+        return Err((line, format!("{{% {name} %}}: a path with both quotes")));
+    };
+    Ok(format!("{{% {name} {quoted} {line} %}}"))
+}
+
+/// `{% endNAME %}` (`n`) must close the innermost open block.
+fn close_block(
+    stack: &mut Vec<(String, usize)>,
+    n: &str,
+    line: usize,
+) -> Result<(), (usize, String)> {
+    match stack.pop() {
+        Some((open, _)) if open == n[3..] => Ok(()),
+        Some((open, at)) => Err((
+            line,
+            format!("{{% {n} %}} closes {{% {open} %}} of line {at}: expected {{% end{open} %}}"),
+        )),
+        None => Err((line, format!("{{% {n} %}} closes no block"))),
+    }
+}
+
+/// `raw` and `comment` (the tag `text`, ending at `end`): skip to their end
+/// tag. A raw block's text goes into `raws`, read back as `{{ __raw[N] }}`
+/// with the tags' whitespace control; a comment is dropped.
+fn take_verbatim(
+    out: &mut Scanned,
+    body: &str,
+    text: &str,
+    end: usize,
+    name: &str,
+    line: usize,
+) -> Result<usize, (usize, String)> {
+    let Some((s, e)) = find_end(body, end, name) else {
+        return Err((line, format!("{{% {name} %}} has no {{% end{name} %}}")));
+    };
+    if name == "raw" {
+        let open = if text.starts_with("{%-") { "{{-" } else { "{{" };
+        let shut = if body[s..e].ends_with("-%}") {
+            "-}}"
+        } else {
+            "}}"
+        };
+        out.source
+            .push_str(&format!("{open} __raw[{}] {shut}", out.raws.len()));
+        out.raws.push(body[end..s].to_string());
+    }
+    Ok(e)
 }
 
 // ---------------------------------------------------------------------------

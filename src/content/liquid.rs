@@ -1125,7 +1125,34 @@ fn size_of(v: &dyn ValueView) -> u64 {
 
 /// The parser: Liquid's tags and filters that posts use, Jekyll's, and caps.
 fn parser(site: &Arc<JekyllSite>) -> liquid_core::Result<liquid::Parser> {
-    let filters: Vec<Box<dyn ParseFilter>> = vec![
+    let filters = liquid_filters().into_iter().chain(jekyll_filters(site));
+    let mut b = liquid::ParserBuilder::new()
+        .tag(stdlib::AssignTag)
+        .tag(stdlib::BreakTag)
+        .tag(stdlib::ContinueTag)
+        .tag(LinkTag {
+            site: site.clone(),
+            post_url: false,
+        })
+        .tag(LinkTag {
+            site: site.clone(),
+            post_url: true,
+        })
+        .block(stdlib::IfBlock)
+        .block(stdlib::UnlessBlock)
+        .block(stdlib::CaseBlock)
+        .block(stdlib::CaptureBlock)
+        .block(ForBlock)
+        .block(HighlightBlock);
+    for f in filters {
+        b = b.filter(CappedParse(f));
+    }
+    b.build()
+}
+
+/// The filters of Liquid's standard library that posts use.
+fn liquid_filters() -> Vec<Box<dyn ParseFilter>> {
+    vec![
         Box::new(stdlib::Abs),
         Box::new(stdlib::Append),
         Box::new(stdlib::AtLeast),
@@ -1174,6 +1201,12 @@ fn parser(site: &Arc<JekyllSite>) -> liquid_core::Result<liquid::Parser> {
         Box::new(stdlib::UrlDecode),
         Box::new(stdlib::UrlEncode),
         Box::new(stdlib::Where),
+    ]
+}
+
+/// Jekyll's filters: URLs by the site's, escapes, words and dates.
+fn jekyll_filters(site: &Arc<JekyllSite>) -> Vec<Box<dyn ParseFilter>> {
+    vec![
         Box::new(UrlFilter {
             site: site.clone(),
             absolute: false,
@@ -1200,29 +1233,7 @@ fn parser(site: &Arc<JekyllSite>) -> liquid_core::Result<liquid::Parser> {
             site: site.clone(),
             absolute: true,
         }),
-    ];
-    let mut b = liquid::ParserBuilder::new()
-        .tag(stdlib::AssignTag)
-        .tag(stdlib::BreakTag)
-        .tag(stdlib::ContinueTag)
-        .tag(LinkTag {
-            site: site.clone(),
-            post_url: false,
-        })
-        .tag(LinkTag {
-            site: site.clone(),
-            post_url: true,
-        })
-        .block(stdlib::IfBlock)
-        .block(stdlib::UnlessBlock)
-        .block(stdlib::CaseBlock)
-        .block(stdlib::CaptureBlock)
-        .block(ForBlock)
-        .block(HighlightBlock);
-    for f in filters {
-        b = b.filter(CappedParse(f));
-    }
-    b.build()
+    ]
 }
 
 /// A filter whose result is charged to the post's budget.

@@ -123,147 +123,86 @@ impl JekyllSite {
     /// Read `_config.yml` (beside `tributary.yaml`, else beside the posts'
     /// folder) and the files of the site.
     pub fn load(root: &Path, cfg: &SiteConfig, posts: &[Post]) -> Result<JekyllSite, Diagnostic> {
-        let content = root.join(&cfg.content);
-        let jekyll_root = [Some(root), content.parent()]
-            .into_iter()
-            .flatten()
-            .find(|d| d.join("_config.yml").is_file())
-            .unwrap_or(root)
-            .to_path_buf();
-        let mut config = Map::new();
-        let config_path = jekyll_root.join("_config.yml");
-        if let Ok(text) = std::fs::read_to_string(&config_path) {
-            let shown = config_path.strip_prefix(root).unwrap_or(&config_path);
-            match crate::util::yaml::from_str::<Json>(&text) {
-                Ok(Json::Object(m)) => config = m,
-                Ok(Json::Null) => {}
-                Ok(_) => {
-                    return Err(Diagnostic::error(
-                        shown,
-                        Some(1),
-                        "must be a map of `key: value` lines",
-                    ))
-                }
-                Err(e) => {
-                    return Err(Diagnostic::error(
-                        shown,
-                        e.line.or(Some(1)),
-                        format!("is not valid YAML: {}", e.message),
-                    ))
-                }
-            }
-        }
-        let text =
-            |m: &Map<String, Json>, k: &str| m.get(k).and_then(Json::as_str).map(str::to_string);
-        let base = &cfg.base_url;
-        let origin = base.origin().ascii_serialization();
-        let url = text(&config, "url").unwrap_or(origin);
-        let url = url.trim_end_matches('/').to_string();
-        let baseurl = text(&config, "baseurl")
-            .unwrap_or_else(|| base.path().to_string())
-            .trim_end_matches('/')
-            .to_string();
-        config.insert("url".into(), Json::String(url.clone()));
-        config.insert("baseurl".into(), Json::String(baseurl.clone()));
-        config
-            .entry("title")
-            .or_insert_with(|| Json::String(cfg.title.clone()));
-        if let Some(d) = &cfg.description {
-            config
-                .entry("description")
-                .or_insert_with(|| Json::String(d.clone()));
-        }
-        // `site.data`: the files of `_data/` (YAML or JSON) by name.
-        let mut data = Map::new();
-        if let Ok(rd) = std::fs::read_dir(jekyll_root.join("_data")) {
-            for entry in rd.flatten().take(1000) {
-                let path = entry.path();
-                let (Some(stem), Some(ext)) = (
-                    path.file_stem().and_then(|s| s.to_str()),
-                    path.extension().and_then(|e| e.to_str()),
-                ) else {
-                    continue;
-                };
-                if !matches!(ext, "yml" | "yaml" | "json")
-                    || std::fs::metadata(&path).map_or(true, |m| m.len() > super::MAX_POST_BYTES)
-                {
-                    continue;
-                }
-                let Ok(text) = std::fs::read_to_string(&path) else {
-                    continue;
-                };
-                let shown = path.strip_prefix(root).unwrap_or(&path);
-                let value = crate::util::yaml::from_str::<Json>(&text).map_err(|e| {
-                    Diagnostic::error(
-                        shown,
-                        e.line.or(Some(1)),
-                        format!("is not valid YAML: {}", e.message),
-                    )
-                })?;
-                data.insert(stem.to_string(), value);
-            }
-        }
+        let jekyll_root = find_jekyll_root(root, cfg);
+        let mut config = read_config(root, &jekyll_root)?;
+        let (url, baseurl) = add_config_defaults(&mut config, cfg);
+        let data = read_data(root, &jekyll_root)?;
         config.entry("data").or_insert(Json::Object(data));
-        let style = text(&config, "permalink").unwrap_or_else(|| cfg.permalink.clone());
-        let style = crate::config::jekyll_permalink_style(&style)
-            .map(str::to_string)
-            .unwrap_or(style);
+        let style = permalink_style(&config, cfg);
 
         let mut site = JekyllSite {
             url,
             baseurl,
             ..JekyllSite::default()
         };
-        // Posts, newest first as in `site.posts`.
+        let listed = site.add_posts(root, cfg, posts, &jekyll_root);
+        config.insert("posts".into(), Json::Array(listed));
+        let mut budget = MAX_SITE_FILES;
+        site.add_collections(&config, &jekyll_root, &style, &mut budget);
+        site.add_included(&config, &jekyll_root, &style, &mut budget);
+        site.add_plain_files(root, cfg, &jekyll_root, &style, &mut budget);
+        site.site = Json::Object(config);
+        Ok(site)
+    }
+
+    /// Posts, newest first as in `site.posts`: record each one's URL and
+    /// `page.*`, and return the list `site.posts` holds.
+    fn add_posts(
+        &mut self,
+        root: &Path,
+        cfg: &SiteConfig,
+        posts: &[Post],
+        jekyll_root: &Path,
+    ) -> Vec<Json> {
         let mut order: Vec<&Post> = posts.iter().collect();
         order.sort_by_key(|p| std::cmp::Reverse(p.date));
         let mut listed = Vec::with_capacity(order.len());
         for p in order {
             let url = post_path(cfg, p);
-            let page = page_of(p, &url, &jekyll_root, root);
-            let rel = rel_path(&root.join(&p.path), &jekyll_root);
-            site.files.insert(rel, url.clone());
-            site.posts.insert(p.file_stem.clone(), url.clone());
+            let page = page_of(p, &url, jekyll_root, root);
+            let rel = rel_path(&root.join(&p.path), jekyll_root);
+            self.files.insert(rel, url.clone());
+            self.posts.insert(p.file_stem.clone(), url.clone());
             listed.push(page.clone());
-            site.pages.insert(p.path.clone(), page);
+            self.pages.insert(p.path.clone(), page);
         }
-        config.insert("posts".into(), Json::Array(listed));
-        // Collections (`collections:` in `_config.yml`), then plain pages and static files.
-        let collections: Vec<(String, Option<String>)> = match config.get("collections") {
-            Some(Json::Object(m)) => m
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.get("permalink")
-                            .and_then(Json::as_str)
-                            .map(str::to_string),
-                    )
-                })
-                .collect(),
-            Some(Json::Array(a)) => a
-                .iter()
-                .filter_map(|v| v.as_str().map(|s| (s.to_string(), None)))
-                .collect(),
-            _ => Vec::new(),
-        };
-        let mut budget = MAX_SITE_FILES;
-        for (name, pattern) in &collections {
+        listed
+    }
+
+    /// Collections (`collections:` in `_config.yml`) other than posts: each
+    /// document's URL, from the collection's `permalink` or the default.
+    fn add_collections(
+        &mut self,
+        config: &Map<String, Json>,
+        jekyll_root: &Path,
+        style: &str,
+        budget: &mut usize,
+    ) {
+        for (name, pattern) in &collections_of(config) {
             if name == "posts" {
                 continue;
             }
             let dir = jekyll_root.join(format!("_{name}"));
             let pattern = pattern
                 .clone()
-                .unwrap_or_else(|| add_suffix("/:collection/:path", &style));
-            for file in walk(&dir, &mut budget, false) {
-                let rel = rel_path(&file, &jekyll_root);
+                .unwrap_or_else(|| add_suffix("/:collection/:path", style));
+            for file in walk(&dir, budget, false) {
+                let rel = rel_path(&file, jekyll_root);
                 let within = rel_path(&file, &dir);
                 let url = document_url(&file, &within, name, &pattern);
-                site.files.insert(rel, url);
+                self.files.insert(rel, url);
             }
         }
-        // Folders `include:` brings in (`_pages`): plain pages and files.
+    }
+
+    /// Folders `include:` brings in (`_pages`): plain pages and files.
+    fn add_included(
+        &mut self,
+        config: &Map<String, Json>,
+        jekyll_root: &Path,
+        style: &str,
+        budget: &mut usize,
+    ) {
         let included: Vec<PathBuf> = match config.get("include") {
             Some(Json::Array(a)) => a
                 .iter()
@@ -275,23 +214,33 @@ impl JekyllSite {
             _ => Vec::new(),
         };
         for dir in &included {
-            for file in walk(dir, &mut budget, false) {
-                let rel = rel_path(&file, &jekyll_root);
-                let url = page_url(&file, &rel, &style).unwrap_or_else(|| format!("/{rel}"));
-                site.files.insert(rel, url);
+            for file in walk(dir, budget, false) {
+                let rel = rel_path(&file, jekyll_root);
+                let url = page_url(&file, &rel, style).unwrap_or_else(|| format!("/{rel}"));
+                self.files.insert(rel, url);
             }
         }
+    }
+
+    /// Plain pages and static files of the site's root, leaving out
+    /// tributary's own output and feeds.
+    fn add_plain_files(
+        &mut self,
+        root: &Path,
+        cfg: &SiteConfig,
+        jekyll_root: &Path,
+        style: &str,
+        budget: &mut usize,
+    ) {
         let output = root.join(&cfg.output);
-        for file in walk(&jekyll_root, &mut budget, true) {
+        for file in walk(jekyll_root, budget, true) {
             if file.starts_with(&output) || file.starts_with(root.join("feeds")) {
                 continue;
             }
-            let rel = rel_path(&file, &jekyll_root);
-            let url = page_url(&file, &rel, &style).unwrap_or_else(|| format!("/{rel}"));
-            site.files.insert(rel, url);
+            let rel = rel_path(&file, jekyll_root);
+            let url = page_url(&file, &rel, style).unwrap_or_else(|| format!("/{rel}"));
+            self.files.insert(rel, url);
         }
-        site.site = Json::Object(config);
-        Ok(site)
     }
 
     /// `relative_url`: the base URL's path before a site-relative URL.
@@ -318,6 +267,140 @@ impl JekyllSite {
             return input.to_string();
         }
         format!("{}{}", self.url, self.relative_url(input))
+    }
+}
+
+/// The Jekyll site's root: where `_config.yml` is, beside `tributary.yaml`
+/// or else beside the posts' folder (the root itself if neither has one).
+fn find_jekyll_root(root: &Path, cfg: &SiteConfig) -> PathBuf {
+    let content = root.join(&cfg.content);
+    let found = [Some(root), content.parent()]
+        .into_iter()
+        .flatten()
+        .find(|d| d.join("_config.yml").is_file())
+        .unwrap_or(root)
+        .to_path_buf();
+    found
+}
+
+/// `_config.yml` as a map (empty if missing or empty); anything but a map
+/// is an error, pointed at the file.
+fn read_config(root: &Path, jekyll_root: &Path) -> Result<Map<String, Json>, Diagnostic> {
+    let config_path = jekyll_root.join("_config.yml");
+    let Ok(text) = std::fs::read_to_string(&config_path) else {
+        return Ok(Map::new());
+    };
+    let shown = config_path.strip_prefix(root).unwrap_or(&config_path);
+    match crate::util::yaml::from_str::<Json>(&text) {
+        Ok(Json::Object(m)) => Ok(m),
+        Ok(Json::Null) => Ok(Map::new()),
+        Ok(_) => Err(Diagnostic::error(
+            shown,
+            Some(1),
+            "must be a map of `key: value` lines",
+        )),
+        Err(e) => Err(Diagnostic::error(
+            shown,
+            e.line.or(Some(1)),
+            format!("is not valid YAML: {}", e.message),
+        )),
+    }
+}
+
+/// A string setting of `_config.yml`.
+fn config_text(m: &Map<String, Json>, k: &str) -> Option<String> {
+    m.get(k).and_then(Json::as_str).map(str::to_string)
+}
+
+/// Settle `site.url` and `site.baseurl` (from `_config.yml`, else from
+/// `base_url`), fill `title` and `description` from tributary's config when
+/// `_config.yml` lacks them, and return the URL and base URL.
+fn add_config_defaults(config: &mut Map<String, Json>, cfg: &SiteConfig) -> (String, String) {
+    let base = &cfg.base_url;
+    let origin = base.origin().ascii_serialization();
+    let url = config_text(config, "url").unwrap_or(origin);
+    let url = url.trim_end_matches('/').to_string();
+    let baseurl = config_text(config, "baseurl")
+        .unwrap_or_else(|| base.path().to_string())
+        .trim_end_matches('/')
+        .to_string();
+    config.insert("url".into(), Json::String(url.clone()));
+    config.insert("baseurl".into(), Json::String(baseurl.clone()));
+    config
+        .entry("title")
+        .or_insert_with(|| Json::String(cfg.title.clone()));
+    if let Some(d) = &cfg.description {
+        config
+            .entry("description")
+            .or_insert_with(|| Json::String(d.clone()));
+    }
+    (url, baseurl)
+}
+
+/// `site.data`: the files of `_data/` (YAML or JSON) by name.
+fn read_data(root: &Path, jekyll_root: &Path) -> Result<Map<String, Json>, Diagnostic> {
+    let mut data = Map::new();
+    let Ok(rd) = std::fs::read_dir(jekyll_root.join("_data")) else {
+        return Ok(data);
+    };
+    for entry in rd.flatten().take(1000) {
+        let path = entry.path();
+        let (Some(stem), Some(ext)) = (
+            path.file_stem().and_then(|s| s.to_str()),
+            path.extension().and_then(|e| e.to_str()),
+        ) else {
+            continue;
+        };
+        if !matches!(ext, "yml" | "yaml" | "json")
+            || std::fs::metadata(&path).map_or(true, |m| m.len() > super::MAX_POST_BYTES)
+        {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let shown = path.strip_prefix(root).unwrap_or(&path);
+        let value = crate::util::yaml::from_str::<Json>(&text).map_err(|e| {
+            Diagnostic::error(
+                shown,
+                e.line.or(Some(1)),
+                format!("is not valid YAML: {}", e.message),
+            )
+        })?;
+        data.insert(stem.to_string(), value);
+    }
+    Ok(data)
+}
+
+/// The permalink style: `_config.yml`'s, else tributary's, with Jekyll's
+/// named styles (`date`, `pretty`, ...) spelled out.
+fn permalink_style(config: &Map<String, Json>, cfg: &SiteConfig) -> String {
+    let style = config_text(config, "permalink").unwrap_or_else(|| cfg.permalink.clone());
+    crate::config::jekyll_permalink_style(&style)
+        .map(str::to_string)
+        .unwrap_or(style)
+}
+
+/// The collections `_config.yml` declares (a map or a list of names), each
+/// with its own `permalink` if it has one.
+fn collections_of(config: &Map<String, Json>) -> Vec<(String, Option<String>)> {
+    match config.get("collections") {
+        Some(Json::Object(m)) => m
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.get("permalink")
+                        .and_then(Json::as_str)
+                        .map(str::to_string),
+                )
+            })
+            .collect(),
+        Some(Json::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(|s| (s.to_string(), None)))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -576,6 +659,8 @@ fn find_end(body: &str, from: usize, name: &str) -> Option<(usize, usize)> {
     None
 }
 
+/// Rewrite a post's body for the parser (see [`Scanned`]), or say at which
+/// line, and why, it cannot be rendered.
 fn scan(body: &str) -> Result<Scanned, (usize, String)> {
     let mut out = Scanned {
         source: String::with_capacity(body.len() + 64),
@@ -587,44 +672,13 @@ fn scan(body: &str) -> Result<Scanned, (usize, String)> {
     let highlight_syntax =
         regex::Regex::new(r#"^([a-zA-Z0-9.+#_-]+)((\s+\w+(=(\w+|"([0-9]+\s)*[0-9]+"))?)*)$"#)
             .map_err(|e| (1, e.to_string()))?;
-    loop {
-        let next = [body[pos..].find("{{"), body[pos..].find("{%")]
-            .into_iter()
-            .flatten()
-            .min();
-        let Some(i) = next else {
-            out.source.push_str(&body[pos..]);
-            break;
-        };
-        let start = pos + i;
+    while let Some(start) = next_markup(body, pos) {
         out.source.push_str(&body[pos..start]);
         let line = line_at(body, start);
-        let output = body[start..].starts_with("{{");
-        let close = if output { "}}" } else { "%}" };
-        let Some(len) = body[start + 2..].find(close) else {
-            return Err((
-                line,
-                format!(
-                    "`{}` is not closed by `{close}`: write {{% raw %}}…{{% endraw %}} around text that is not Liquid",
-                    &body[start..start + 2]
-                ),
-            ));
-        };
-        let end = start + 2 + len + 2;
+        let end = markup_end(body, start, line)?;
         let text = &body[start..end];
-        // The parser recurses into `a[b[c]]`: bounded like blocks.
-        let mut depth = 0usize;
-        for b in text.bytes() {
-            match b {
-                b'[' => depth += 1,
-                b']' => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-            if depth > MAX_DEPTH {
-                return Err((line, format!("brackets nested deeper than {MAX_DEPTH}")));
-            }
-        }
-        if output {
+        check_brackets(text, line)?;
+        if text.starts_with("{{") {
             out.pieces.push(Piece {
                 start,
                 end,
@@ -635,89 +689,181 @@ fn scan(body: &str) -> Result<Scanned, (usize, String)> {
             pos = end;
             continue;
         }
-        let inner = tag_inner(text);
-        let (name, args) = inner
-            .split_once(char::is_whitespace)
-            .map_or((inner, ""), |(n, a)| (n, a.trim()));
-        let name = name.to_string();
-        out.pieces.push(Piece {
-            start,
-            end,
+        pos = scan_tag(
+            &mut out,
+            &mut stack,
+            &highlight_syntax,
+            body,
+            start..end,
             line,
-            name: name.clone(),
-        });
-        pos = end;
-        match name.as_str() {
-            "raw" | "comment" => {
-                let Some((s, e)) = find_end(body, end, &name) else {
-                    return Err((line, format!("{{% {name} %}} has no {{% end{name} %}}")));
-                };
-                if name == "raw" {
-                    let open = if text.starts_with("{%-") { "{{-" } else { "{{" };
-                    let shut = if body[s..e].ends_with("-%}") {
-                        "-}}"
-                    } else {
-                        "}}"
-                    };
-                    out.source
-                        .push_str(&format!("{open} __raw[{}] {shut}", out.raws.len()));
-                    out.raws.push(body[end..s].to_string());
-                }
-                pos = e;
-                continue;
-            }
-            "link" | "post_url" => {
-                let quoted = if !args.contains('"') {
-                    format!("\"{args}\"")
-                } else if !args.contains('\'') {
-                    format!("'{args}'")
-                } else {
-                    return Err((line, format!("{{% {name} %}}: a path with both quotes")));
-                };
-                out.source
-                    .push_str(&format!("{{% {name} {quoted} {line} %}}"));
-                continue;
-            }
-            "highlight" => {
-                let Some(c) = highlight_syntax.captures(args) else {
-                    return Err((
-                        line,
-                        format!("{{% highlight {args} %}}: expected {{% highlight LANGUAGE [linenos] %}}"),
-                    ));
-                };
-                let lang = c.get(1).map_or("", |m| m.as_str()).to_lowercase();
-                out.source
-                    .push_str(&format!("{{% highlight \"{lang}\" %}}"));
-                stack.push((name, line));
-            }
-            n if BLOCKS.contains(&n) => {
-                out.source.push_str(text);
-                stack.push((name, line));
-            }
-            n if n.starts_with("end") && BLOCKS.contains(&&n[3..]) => {
-                out.source.push_str(text);
-                match stack.pop() {
-                    Some((open, _)) if open == n[3..] => {}
-                    Some((open, at)) => {
-                        return Err((
-                            line,
-                            format!("{{% {n} %}} closes {{% {open} %}} of line {at}: expected {{% end{open} %}}"),
-                        ))
-                    }
-                    None => return Err((line, format!("{{% {n} %}} closes no block"))),
-                }
-            }
-            n if TAGS.contains(&n) => out.source.push_str(text),
-            n => return Err((line, refused(n))),
-        }
-        if stack.len() > MAX_DEPTH {
-            return Err((line, format!("blocks nested deeper than {MAX_DEPTH}")));
-        }
+        )?;
     }
+    out.source.push_str(&body[pos..]);
     if let Some((open, at)) = stack.pop() {
         return Err((at, format!("{{% {open} %}} has no {{% end{open} %}}")));
     }
     Ok(out)
+}
+
+/// Where the next `{{` or `{%` at or after `pos` starts.
+fn next_markup(body: &str, pos: usize) -> Option<usize> {
+    [body[pos..].find("{{"), body[pos..].find("{%")]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|i| pos + i)
+}
+
+/// The end of the `{{ }}` or `{% %}` starting at `start`, which must be closed.
+fn markup_end(body: &str, start: usize, line: usize) -> Result<usize, (usize, String)> {
+    let close = if body[start..].starts_with("{{") {
+        "}}"
+    } else {
+        "%}"
+    };
+    let Some(len) = body[start + 2..].find(close) else {
+        return Err((
+            line,
+            format!(
+                "`{}` is not closed by `{close}`: write {{% raw %}}…{{% endraw %}} around text that is not Liquid",
+                &body[start..start + 2]
+            ),
+        ));
+    };
+    Ok(start + 2 + len + 2)
+}
+
+/// The parser recurses into `a[b[c]]`: bounded like blocks.
+fn check_brackets(text: &str, line: usize) -> Result<(), (usize, String)> {
+    let mut depth = 0usize;
+    for b in text.bytes() {
+        match b {
+            b'[' => depth += 1,
+            b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_DEPTH {
+            return Err((line, format!("brackets nested deeper than {MAX_DEPTH}")));
+        }
+    }
+    Ok(())
+}
+
+/// One `{% tag %}` at `range`: note it, write it (or its rewrite) into the
+/// source and keep the stack of open blocks; returns where scanning goes on.
+fn scan_tag(
+    out: &mut Scanned,
+    stack: &mut Vec<(String, usize)>,
+    highlight_syntax: &regex::Regex,
+    body: &str,
+    range: std::ops::Range<usize>,
+    line: usize,
+) -> Result<usize, (usize, String)> {
+    let (start, end) = (range.start, range.end);
+    let text = &body[start..end];
+    let inner = tag_inner(text);
+    let (name, args) = inner
+        .split_once(char::is_whitespace)
+        .map_or((inner, ""), |(n, a)| (n, a.trim()));
+    let name = name.to_string();
+    out.pieces.push(Piece {
+        start,
+        end,
+        line,
+        name: name.clone(),
+    });
+    match name.as_str() {
+        "raw" | "comment" => return take_verbatim(out, body, text, end, &name, line),
+        "link" | "post_url" => {
+            out.source.push_str(&quote_path(&name, args, line)?);
+            return Ok(end);
+        }
+        "highlight" => {
+            let Some(c) = highlight_syntax.captures(args) else {
+                return Err((
+                    line,
+                    format!(
+                        "{{% highlight {args} %}}: expected {{% highlight LANGUAGE [linenos] %}}"
+                    ),
+                ));
+            };
+            let lang = c.get(1).map_or("", |m| m.as_str()).to_lowercase();
+            out.source
+                .push_str(&format!("{{% highlight \"{lang}\" %}}"));
+            stack.push((name, line));
+        }
+        n if BLOCKS.contains(&n) => {
+            out.source.push_str(text);
+            stack.push((name, line));
+        }
+        n if n.starts_with("end") && BLOCKS.contains(&&n[3..]) => {
+            out.source.push_str(text);
+            close_block(stack, n, line)?;
+        }
+        n if TAGS.contains(&n) => out.source.push_str(text),
+        n => return Err((line, refused(n))),
+    }
+    if stack.len() > MAX_DEPTH {
+        return Err((line, format!("blocks nested deeper than {MAX_DEPTH}")));
+    }
+    Ok(end)
+}
+
+/// `link` and `post_url` with their path quoted and their line added, for
+/// the tags to name the line in their errors.
+fn quote_path(name: &str, args: &str, line: usize) -> Result<String, (usize, String)> {
+    let quoted = if !args.contains('"') {
+        format!("\"{args}\"")
+    } else if !args.contains('\'') {
+        format!("'{args}'")
+    } else {
+        return Err((line, format!("{{% {name} %}}: a path with both quotes")));
+    };
+    Ok(format!("{{% {name} {quoted} {line} %}}"))
+}
+
+/// `{% endNAME %}` (`n`) must close the innermost open block.
+fn close_block(
+    stack: &mut Vec<(String, usize)>,
+    n: &str,
+    line: usize,
+) -> Result<(), (usize, String)> {
+    match stack.pop() {
+        Some((open, _)) if open == n[3..] => Ok(()),
+        Some((open, at)) => Err((
+            line,
+            format!("{{% {n} %}} closes {{% {open} %}} of line {at}: expected {{% end{open} %}}"),
+        )),
+        None => Err((line, format!("{{% {n} %}} closes no block"))),
+    }
+}
+
+/// `raw` and `comment` (the tag `text`, ending at `end`): skip to their end
+/// tag. A raw block's text goes into `raws`, read back as `{{ __raw[N] }}`
+/// with the tags' whitespace control; a comment is dropped.
+fn take_verbatim(
+    out: &mut Scanned,
+    body: &str,
+    text: &str,
+    end: usize,
+    name: &str,
+    line: usize,
+) -> Result<usize, (usize, String)> {
+    let Some((s, e)) = find_end(body, end, name) else {
+        return Err((line, format!("{{% {name} %}} has no {{% end{name} %}}")));
+    };
+    if name == "raw" {
+        let open = if text.starts_with("{%-") { "{{-" } else { "{{" };
+        let shut = if body[s..e].ends_with("-%}") {
+            "-}}"
+        } else {
+            "}}"
+        };
+        out.source
+            .push_str(&format!("{open} __raw[{}] {shut}", out.raws.len()));
+        out.raws.push(body[end..s].to_string());
+    }
+    Ok(e)
 }
 
 // ---------------------------------------------------------------------------
@@ -979,7 +1125,34 @@ fn size_of(v: &dyn ValueView) -> u64 {
 
 /// The parser: Liquid's tags and filters that posts use, Jekyll's, and caps.
 fn parser(site: &Arc<JekyllSite>) -> liquid_core::Result<liquid::Parser> {
-    let filters: Vec<Box<dyn ParseFilter>> = vec![
+    let filters = liquid_filters().into_iter().chain(jekyll_filters(site));
+    let mut b = liquid::ParserBuilder::new()
+        .tag(stdlib::AssignTag)
+        .tag(stdlib::BreakTag)
+        .tag(stdlib::ContinueTag)
+        .tag(LinkTag {
+            site: site.clone(),
+            post_url: false,
+        })
+        .tag(LinkTag {
+            site: site.clone(),
+            post_url: true,
+        })
+        .block(stdlib::IfBlock)
+        .block(stdlib::UnlessBlock)
+        .block(stdlib::CaseBlock)
+        .block(stdlib::CaptureBlock)
+        .block(ForBlock)
+        .block(HighlightBlock);
+    for f in filters {
+        b = b.filter(CappedParse(f));
+    }
+    b.build()
+}
+
+/// The filters of Liquid's standard library that posts use.
+fn liquid_filters() -> Vec<Box<dyn ParseFilter>> {
+    vec![
         Box::new(stdlib::Abs),
         Box::new(stdlib::Append),
         Box::new(stdlib::AtLeast),
@@ -1028,6 +1201,12 @@ fn parser(site: &Arc<JekyllSite>) -> liquid_core::Result<liquid::Parser> {
         Box::new(stdlib::UrlDecode),
         Box::new(stdlib::UrlEncode),
         Box::new(stdlib::Where),
+    ]
+}
+
+/// Jekyll's filters: URLs by the site's, escapes, words and dates.
+fn jekyll_filters(site: &Arc<JekyllSite>) -> Vec<Box<dyn ParseFilter>> {
+    vec![
         Box::new(UrlFilter {
             site: site.clone(),
             absolute: false,
@@ -1054,29 +1233,7 @@ fn parser(site: &Arc<JekyllSite>) -> liquid_core::Result<liquid::Parser> {
             site: site.clone(),
             absolute: true,
         }),
-    ];
-    let mut b = liquid::ParserBuilder::new()
-        .tag(stdlib::AssignTag)
-        .tag(stdlib::BreakTag)
-        .tag(stdlib::ContinueTag)
-        .tag(LinkTag {
-            site: site.clone(),
-            post_url: false,
-        })
-        .tag(LinkTag {
-            site: site.clone(),
-            post_url: true,
-        })
-        .block(stdlib::IfBlock)
-        .block(stdlib::UnlessBlock)
-        .block(stdlib::CaseBlock)
-        .block(stdlib::CaptureBlock)
-        .block(ForBlock)
-        .block(HighlightBlock);
-    for f in filters {
-        b = b.filter(CappedParse(f));
-    }
-    b.build()
+    ]
 }
 
 /// A filter whose result is charged to the post's budget.

@@ -810,6 +810,9 @@ impl<'u> Xml<'u> {
         Ok(())
     }
 
+    /// The role of an element opening inside the document: what its content
+    /// feeds (an item, the channel, a field, a person). Steps: the root, an
+    /// item, the channel, else a child of the innermost container.
     fn role_for(
         &mut self,
         canon: &str,
@@ -826,132 +829,143 @@ impl<'u> Xml<'u> {
         }
         let parent = self.parent_role();
         if canon.is_empty() && (local == "item" || local == "entry") {
-            // Anywhere but in a person: ill-formed feeds leave elements such
-            // as `<itunes:category>` unclosed before their items.
-            if !matches!(parent, Some(Role::Person(_))) {
-                let mut state = ItemState {
-                    about: attr(attrs, "rdf:about").and_then(|a| nonempty(a.to_string())),
-                    ..ItemState::default()
-                };
-                if self.detail == "cdf" {
-                    cdf_attrs(&mut state.item.link, &mut state.item.updated, attrs, base);
-                }
-                self.items.push(state);
-                return Role::Item(self.items.len() - 1);
-            }
-            return Role::Other;
+            return self.open_item(parent, attrs, base);
         }
         if parent == Some(Role::Root) && canon.is_empty() && local == "channel" {
-            if self.detail == "rdf" {
-                self.detail = match uri {
-                    Some("http://my.netscape.com/rdf/simple/0.9/") => {
-                        self.kind = Some(FeedKind::Rss0);
-                        "rss090".into()
-                    }
-                    _ => "rss10".into(),
-                };
-            }
-            return Role::Channel;
+            return self.open_channel(uri);
         }
         let Some(container) = self.container() else {
             return Role::Other;
         };
-        let atom = self.atom;
-        let cap = |f: Field, kind: TextKind| (Role::Capture(f), Some(text_kind(attrs, kind)));
-        let (role, kind) = match (container, canon, local) {
-            (Role::Person(_), "", "name") => cap(Field::PersonName, TextKind::Text),
-            (Role::Person(_), "", "email") => cap(Field::PersonEmail, TextKind::Text),
-            (Role::Person(_), "", "uri" | "url") => cap(Field::PersonUri, TextKind::Text),
-            (Role::Person(_), _, _) => (Role::Other, None),
-            (_, "", "title") | (_, "dc", "title") => cap(
-                Field::Title,
-                if atom { TextKind::Text } else { TextKind::Html },
-            ),
-            (_, "", "link") => {
-                if let Some(href) = attr(attrs, "href") {
-                    self.link_attr(container, href, attrs, base);
-                    (Role::Other, None)
-                } else if attr(attrs, "rel").is_some_and(|r| r.trim() != "alternate") {
-                    // Atom 0.3 writes links as text too: only the alternate
-                    // one is the link (not an enclosure, whatever its order).
-                    (Role::Other, None)
-                } else {
-                    cap(Field::Link, TextKind::Text)
+        let (role, kind) = self.child_role(container, canon, local, attrs, base);
+        self.enter(container, role, kind, attrs);
+        role
+    }
+
+    /// Starts an item anywhere but in a person: ill-formed feeds leave
+    /// elements such as `<itunes:category>` unclosed before their items.
+    fn open_item(
+        &mut self,
+        parent: Option<Role>,
+        attrs: &[(String, String)],
+        base: Option<&str>,
+    ) -> Role {
+        if matches!(parent, Some(Role::Person(_))) {
+            return Role::Other;
+        }
+        let mut state = ItemState {
+            about: attr(attrs, "rdf:about").and_then(|a| nonempty(a.to_string())),
+            ..ItemState::default()
+        };
+        if self.detail == "cdf" {
+            cdf_attrs(&mut state.item.link, &mut state.item.updated, attrs, base);
+        }
+        self.items.push(state);
+        Role::Item(self.items.len() - 1)
+    }
+
+    /// The channel of an RDF feed tells RSS 0.90 from RSS 1.0 by its namespace.
+    fn open_channel(&mut self, uri: Option<&str>) -> Role {
+        if self.detail == "rdf" {
+            self.detail = match uri {
+                Some("http://my.netscape.com/rdf/simple/0.9/") => {
+                    self.kind = Some(FeedKind::Rss0);
+                    "rss090".into()
                 }
-            }
-            (_, "", "id") if atom || matches!(container, Role::Item(_)) => {
-                cap(Field::Id, TextKind::Text)
-            }
-            (Role::Item(_), "", "guid") => {
-                let permalink = attr(attrs, "ispermalink")
-                    .is_none_or(|p| !p.trim().eq_ignore_ascii_case("false"));
-                let mut c = cap(Field::Guid, TextKind::Text);
-                if !permalink {
-                    // Marks a guid that is no link (see `finish`).
-                    c.0 = Role::Capture(Field::Id);
-                }
-                c
-            }
-            (Role::Item(_), "media", "title") => cap(Field::MediaTitle, TextKind::Text),
-            (_, "", "updated" | "modified" | "lastbuilddate")
-            | (_, "dc", "date")
-            | (_, "dcterms", "modified") => cap(Field::Updated, TextKind::Text),
-            (_, "", "published" | "issued" | "pubdate") | (_, "dcterms", "issued") => {
-                cap(Field::Published, TextKind::Text)
-            }
-            (Role::Item(_), "", "summary" | "description" | "abstract")
-            | (Role::Item(_), "dc", "description") => cap(
-                Field::Summary,
-                if atom { TextKind::Text } else { TextKind::Html },
-            ),
-            // `<content src>`: out-of-line content, nothing to show inline.
-            (Role::Item(_), "", "content") if attr(attrs, "src").is_some() => (Role::Other, None),
-            (Role::Item(_), "", "content") => cap(Field::Content, TextKind::Text),
-            (Role::Item(_), "content", "encoded") | (Role::Item(_), "xhtml", "body") => {
-                cap(Field::Content, TextKind::Html)
-            }
-            (_, "", "author" | "contributor") if atom => (Role::Person(local == "author"), None),
-            (_, "", "author") | (_, "dc", "creator") | (_, "itunes", "author") => {
-                cap(Field::Author, TextKind::Text)
-            }
+                _ => "rss10".into(),
+            };
+        }
+        Role::Channel
+    }
+
+    /// The role of a child of `container`. Elements whose value is in their
+    /// attributes (links, guids, terms, images) are read here; the others
+    /// capture their text (see `text_field`).
+    fn child_role(
+        &mut self,
+        container: Role,
+        canon: &str,
+        local: &str,
+        attrs: &[(String, String)],
+        base: Option<&str>,
+    ) -> (Role, Option<TextKind>) {
+        if let Role::Person(_) = container {
+            return person_field(canon, local, attrs);
+        }
+        match (container, canon, local) {
+            (_, "", "link") => self.link_role(container, attrs, base),
+            (Role::Item(_), "", "guid") => guid_role(attrs),
             (Role::Item(_), "", "category") | (Role::Item(_), "dc", "subject") => {
                 if let Some(term) = attr(attrs, "term").map(str::trim).filter(|t| !t.is_empty()) {
                     self.item_mut(container, |s| s.item.categories.push(term.to_string()));
                     (Role::Other, None)
                 } else {
-                    cap(Field::Category, TextKind::Text)
+                    cap(attrs, Field::Category, TextKind::Text)
                 }
             }
-            (Role::Channel, "", "ttl") => cap(Field::Ttl, TextKind::Text),
             (Role::Item(_), "", "enclosure") | (Role::Item(_), "media", "content") => {
                 let is_image = attr(attrs, "type").is_some_and(|t| t.starts_with("image/"))
                     || attr(attrs, "medium") == Some("image");
-                if is_image {
-                    if let Some(u) = attr(attrs, "url") {
-                        self.set_image(container, join(base, u));
-                    }
-                }
-                (Role::Other, None)
+                let url = attr(attrs, "url").filter(|_| is_image);
+                self.image_at(container, url, base)
             }
             (Role::Item(_), "media", "thumbnail") => {
-                if let Some(u) = attr(attrs, "url") {
-                    self.set_image(container, join(base, u));
-                }
-                (Role::Other, None)
+                self.image_at(container, attr(attrs, "url"), base)
             }
             (Role::Item(_), "itunes", "image") => {
-                if let Some(u) = attr(attrs, "href") {
-                    self.set_image(container, join(base, u));
-                }
-                (Role::Other, None)
+                self.image_at(container, attr(attrs, "href"), base)
             }
-            _ => (Role::Other, None),
-        };
+            _ => text_field(container, canon, local, attrs, self.atom),
+        }
+    }
+
+    /// A `<link>`: its `href` is read at once; as text (Atom 0.3 writes
+    /// links as text too), only the alternate one is the link (not an
+    /// enclosure, whatever its order).
+    fn link_role(
+        &mut self,
+        container: Role,
+        attrs: &[(String, String)],
+        base: Option<&str>,
+    ) -> (Role, Option<TextKind>) {
+        if let Some(href) = attr(attrs, "href") {
+            self.link_attr(container, href, attrs, base);
+            (Role::Other, None)
+        } else if attr(attrs, "rel").is_some_and(|r| r.trim() != "alternate") {
+            (Role::Other, None)
+        } else {
+            cap(attrs, Field::Link, TextKind::Text)
+        }
+    }
+
+    /// Sets the item's image from an element's URL attribute, if any; the
+    /// element itself captures nothing.
+    fn image_at(
+        &mut self,
+        container: Role,
+        url: Option<&str>,
+        base: Option<&str>,
+    ) -> (Role, Option<TextKind>) {
+        if let Some(u) = url {
+            self.set_image(container, join(base, u));
+        }
+        (Role::Other, None)
+    }
+
+    /// Enters an element of `role`: a person gets its record, a capture
+    /// starts collecting text.
+    fn enter(
+        &mut self,
+        container: Role,
+        role: Role,
+        kind: Option<TextKind>,
+        attrs: &[(String, String)],
+    ) {
         if let Role::Person(_) = role {
             self.item_mut_or_feed(container, Some(Person::default()));
         }
         if let Role::Capture(_) = role {
-            let base64 = atom && is_base64(attrs);
+            let base64 = self.atom && is_base64(attrs);
             let textual =
                 attr(attrs, "type").is_some_and(|t| matches!(t.trim(), "text" | "text/plain"));
             // Decoded base64 of a non-text type is read as HTML, so that its
@@ -967,7 +981,6 @@ impl<'u> Xml<'u> {
                 ..Capture::default()
             });
         }
-        role
     }
 
     fn root(
@@ -1277,6 +1290,71 @@ impl<'u> Xml<'u> {
             }
             _ => {}
         }
+    }
+}
+
+/// A role capturing `field` as text of `kind` (or as the `type` attribute says).
+fn cap(attrs: &[(String, String)], field: Field, kind: TextKind) -> (Role, Option<TextKind>) {
+    (Role::Capture(field), Some(text_kind(attrs, kind)))
+}
+
+/// The fields of a person (Atom `<author>`, `<contributor>`).
+fn person_field(canon: &str, local: &str, attrs: &[(String, String)]) -> (Role, Option<TextKind>) {
+    match (canon, local) {
+        ("", "name") => cap(attrs, Field::PersonName, TextKind::Text),
+        ("", "email") => cap(attrs, Field::PersonEmail, TextKind::Text),
+        ("", "uri" | "url") => cap(attrs, Field::PersonUri, TextKind::Text),
+        _ => (Role::Other, None),
+    }
+}
+
+/// A `<guid>`: one with `isPermaLink="false"` is captured as a plain id
+/// (a guid that is no link, see `finish`).
+fn guid_role(attrs: &[(String, String)]) -> (Role, Option<TextKind>) {
+    let permalink =
+        attr(attrs, "ispermalink").is_none_or(|p| !p.trim().eq_ignore_ascii_case("false"));
+    let mut c = cap(attrs, Field::Guid, TextKind::Text);
+    if !permalink {
+        c.0 = Role::Capture(Field::Id);
+    }
+    c
+}
+
+/// The elements of a channel or item whose text is a field.
+fn text_field(
+    container: Role,
+    canon: &str,
+    local: &str,
+    attrs: &[(String, String)],
+    atom: bool,
+) -> (Role, Option<TextKind>) {
+    let html_unless_atom = if atom { TextKind::Text } else { TextKind::Html };
+    match (container, canon, local) {
+        (_, "", "title") | (_, "dc", "title") => cap(attrs, Field::Title, html_unless_atom),
+        (_, "", "id") if atom || matches!(container, Role::Item(_)) => {
+            cap(attrs, Field::Id, TextKind::Text)
+        }
+        (Role::Item(_), "media", "title") => cap(attrs, Field::MediaTitle, TextKind::Text),
+        (_, "", "updated" | "modified" | "lastbuilddate")
+        | (_, "dc", "date")
+        | (_, "dcterms", "modified") => cap(attrs, Field::Updated, TextKind::Text),
+        (_, "", "published" | "issued" | "pubdate") | (_, "dcterms", "issued") => {
+            cap(attrs, Field::Published, TextKind::Text)
+        }
+        (Role::Item(_), "", "summary" | "description" | "abstract")
+        | (Role::Item(_), "dc", "description") => cap(attrs, Field::Summary, html_unless_atom),
+        // `<content src>`: out-of-line content, nothing to show inline.
+        (Role::Item(_), "", "content") if attr(attrs, "src").is_some() => (Role::Other, None),
+        (Role::Item(_), "", "content") => cap(attrs, Field::Content, TextKind::Text),
+        (Role::Item(_), "content", "encoded") | (Role::Item(_), "xhtml", "body") => {
+            cap(attrs, Field::Content, TextKind::Html)
+        }
+        (_, "", "author" | "contributor") if atom => (Role::Person(local == "author"), None),
+        (_, "", "author") | (_, "dc", "creator") | (_, "itunes", "author") => {
+            cap(attrs, Field::Author, TextKind::Text)
+        }
+        (Role::Channel, "", "ttl") => cap(attrs, Field::Ttl, TextKind::Text),
+        _ => (Role::Other, None),
     }
 }
 

@@ -25,7 +25,7 @@ use crate::model::entry::{Entry, Person, Source};
 use crate::model::urlpolicy;
 use crate::util::text::{base64_decode, html_to_text, repair_multi_escaped, xml_clean};
 use chrono::{DateTime, FixedOffset};
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -550,17 +550,10 @@ impl<'u> Xml<'u> {
         }
     }
 
+    /// Reads the document event by event within the time budget, recovering
+    /// from what quick-xml cannot read, then assembles the feed.
     fn run(mut self, text: &str) -> Result<UpstreamFeed, ParseError> {
-        let mut reader = Reader::from_str(text);
-        {
-            let c = reader.config_mut();
-            c.check_end_names = false;
-            c.allow_unmatched_ends = true;
-            c.allow_dangling_amp = true;
-            c.check_comments = false;
-            c.expand_empty_elements = false;
-            c.trim_text(false);
-        }
+        let mut reader = lenient_reader(text);
         let mut errors = 0;
         let mut events = 0u32;
         loop {
@@ -587,76 +580,10 @@ impl<'u> Xml<'u> {
                     continue;
                 }
             };
-            match ev {
-                Event::Start(e) => {
-                    self.start(&e, false)?;
-                }
-                Event::Empty(e) => {
-                    self.start(&e, true)?;
-                }
-                Event::End(e) => {
-                    let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
-                    self.end(&name);
-                }
-                Event::Text(t) => {
-                    let s = t.decode().unwrap_or_default();
-                    self.text(&s);
-                }
-                Event::CData(t) => {
-                    let s = t.decode().unwrap_or_default();
-                    self.text(&s);
-                }
-                Event::DocType(d) if self.stack.is_empty() => {
-                    let d = String::from_utf8_lossy(&d);
-                    self.entities = dtd_entities(&d);
-                    self.netscape = d.to_ascii_lowercase().contains("netscape");
-                }
-                Event::GeneralRef(r) => {
-                    let declared = if r.is_char_ref() {
-                        None
-                    } else {
-                        let name = r.decode().unwrap_or_default();
-                        self.entities
-                            .get(name.as_ref())
-                            .filter(|v| v.len() <= self.entity_budget)
-                            .cloned()
-                    };
-                    if let Some(v) = declared {
-                        self.entity_budget -= v.len();
-                        self.text(&v);
-                        continue;
-                    }
-                    let resolved = if r.is_char_ref() {
-                        r.resolve_char_ref().ok().flatten().map(String::from)
-                    } else {
-                        let name = r.decode().unwrap_or_default();
-                        match name.as_ref() {
-                            "amp" => Some("&".to_string()),
-                            "lt" => Some("<".to_string()),
-                            "gt" => Some(">".to_string()),
-                            "quot" => Some("\"".to_string()),
-                            "apos" => Some("'".to_string()),
-                            n => {
-                                // HTML entities are used in feeds as if declared;
-                                // DTD-declared ones with markup or references
-                                // in them are never expanded.
-                                let ent = format!("&{n};");
-                                let d = html_escape::decode_html_entities(&ent);
-                                (d != ent).then(|| d.into_owned())
-                            }
-                        }
-                    };
-                    match resolved {
-                        Some(s) => self.text(&s),
-                        None => {
-                            let raw = format!("&{};", r.decode().unwrap_or_default());
-                            self.text(&raw);
-                        }
-                    }
-                }
-                Event::Eof => break,
-                _ => {}
+            if let Event::Eof = ev {
+                break;
             }
+            self.event(ev)?;
             if self.kind.is_none() && !self.stack.is_empty() {
                 // The root element was not a feed.
                 return Err(ParseError(format!(
@@ -665,6 +592,71 @@ impl<'u> Xml<'u> {
                 )));
             }
         }
+        self.into_feed()
+    }
+
+    /// Hands one event to the element, text, doctype or reference step.
+    fn event(&mut self, ev: Event<'_>) -> Result<(), ParseError> {
+        match ev {
+            Event::Start(e) => {
+                self.start(&e, false)?;
+            }
+            Event::Empty(e) => {
+                self.start(&e, true)?;
+            }
+            Event::End(e) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                self.end(&name);
+            }
+            Event::Text(t) => {
+                let s = t.decode().unwrap_or_default();
+                self.text(&s);
+            }
+            Event::CData(t) => {
+                let s = t.decode().unwrap_or_default();
+                self.text(&s);
+            }
+            Event::DocType(d) if self.stack.is_empty() => {
+                let d = String::from_utf8_lossy(&d);
+                self.entities = dtd_entities(&d);
+                self.netscape = d.to_ascii_lowercase().contains("netscape");
+            }
+            Event::GeneralRef(r) => self.general_ref(&r),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// An entity or character reference in text: a DTD-declared entity
+    /// within the expansion budget, else a predefined, numeric or HTML one,
+    /// else the reference kept as written.
+    fn general_ref(&mut self, r: &BytesRef<'_>) {
+        let declared = if r.is_char_ref() {
+            None
+        } else {
+            let name = r.decode().unwrap_or_default();
+            self.entities
+                .get(name.as_ref())
+                .filter(|v| v.len() <= self.entity_budget)
+                .cloned()
+        };
+        if let Some(v) = declared {
+            self.entity_budget -= v.len();
+            self.text(&v);
+            return;
+        }
+        match resolve_ref(r) {
+            Some(s) => self.text(&s),
+            None => {
+                let raw = format!("&{};", r.decode().unwrap_or_default());
+                self.text(&raw);
+            }
+        }
+    }
+
+    /// The feed read: what the document left open closed (so its text is
+    /// kept), item fallbacks applied and ids assigned.
+    fn into_feed(mut self) -> Result<UpstreamFeed, ParseError> {
         let Some(kind) = self.kind else {
             return Err(ParseError("not a feed: no root element".into()));
         };
@@ -1355,6 +1347,43 @@ fn text_field(
         }
         (Role::Channel, "", "ttl") => cap(attrs, Field::Ttl, TextKind::Text),
         _ => (Role::Other, None),
+    }
+}
+
+/// A reader that tolerates what real feeds get wrong: mismatched or
+/// unmatched end tags, dangling `&`, bad comments; text is kept untrimmed.
+fn lenient_reader(text: &str) -> Reader<&[u8]> {
+    let mut reader = Reader::from_str(text);
+    let c = reader.config_mut();
+    c.check_end_names = false;
+    c.allow_unmatched_ends = true;
+    c.allow_dangling_amp = true;
+    c.check_comments = false;
+    c.expand_empty_elements = false;
+    c.trim_text(false);
+    reader
+}
+
+/// A predefined, numeric or HTML entity reference, resolved.
+fn resolve_ref(r: &BytesRef<'_>) -> Option<String> {
+    if r.is_char_ref() {
+        return r.resolve_char_ref().ok().flatten().map(String::from);
+    }
+    let name = r.decode().unwrap_or_default();
+    match name.as_ref() {
+        "amp" => Some("&".to_string()),
+        "lt" => Some("<".to_string()),
+        "gt" => Some(">".to_string()),
+        "quot" => Some("\"".to_string()),
+        "apos" => Some("'".to_string()),
+        n => {
+            // HTML entities are used in feeds as if declared;
+            // DTD-declared ones with markup or references
+            // in them are never expanded.
+            let ent = format!("&{n};");
+            let d = html_escape::decode_html_entities(&ent);
+            (d != ent).then(|| d.into_owned())
+        }
     }
 }
 

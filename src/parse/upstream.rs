@@ -1152,6 +1152,8 @@ impl<'u> Xml<'u> {
         }
     }
 
+    /// Stores a finished capture: its text decoded, then kept in the field
+    /// of the person, channel or item it belongs to.
     fn finish(
         &mut self,
         field: Field,
@@ -1159,125 +1161,104 @@ impl<'u> Xml<'u> {
         container: Option<Role>,
         base: Option<&str>,
     ) {
-        let mut kind = cap.kind.unwrap_or(TextKind::Text);
-        if cap.base64 && !cap.children {
-            if let Some(bytes) = base64_decode(&cap.text) {
-                cap.text = String::from_utf8_lossy(&bytes).into_owned();
-                if kind == TextKind::Xhtml {
-                    kind = TextKind::Html;
-                }
-            }
-        }
-        if kind == TextKind::Html && !cap.children {
-            // Escaped more than once upstream (`&amp;amp;mdash;`): see
-            // `repair_multi_escaped`.
-            if let std::borrow::Cow::Owned(fixed) = repair_multi_escaped(&cap.text) {
-                cap.text = fixed;
-            }
-        }
-        // The HTML of the element: markup of child elements (XHTML, or HTML
-        // written inline unescaped), else the text (which is HTML for html types).
-        let html = |cap: &Capture| -> String {
-            if cap.children {
-                strip_div(&cap.markup)
-            } else if kind == TextKind::Xhtml {
-                strip_div(&html_escape::encode_text(&cap.text))
-            } else if kind == TextKind::Text {
-                html_escape::encode_text(&cap.text).into_owned()
-            } else {
-                cap.text.clone()
-            }
-        };
-        let as_text = |cap: &Capture| -> String {
-            if cap.children {
-                html_to_text(&cap.markup)
-            } else if kind == TextKind::Xhtml {
-                html_to_text(&html_escape::encode_text(&cap.text))
-            } else if kind == TextKind::Html && looks_like_html(&cap.text) {
-                html_to_text(&cap.text)
-            } else {
-                fold(&cap.text)
-            }
-        };
-        let raw = cap.text.trim().to_string();
-        let base_url = || base.and_then(|b| Url::parse(b).ok());
+        let kind = decode_capture(&mut cap);
         let Some(container) = container else {
             return;
         };
-        match (container, field) {
-            (Role::Person(_), f) => {
-                let value = fold(&cap.text);
-                let person = match self.stack.iter().rev().find_map(|fr| match fr.role {
-                    Role::Item(i) => Some(i),
-                    Role::Channel => None,
-                    _ => None,
-                }) {
-                    Some(i) => self.items.get_mut(i).and_then(|s| s.person.as_mut()),
-                    None => self.feed_person.as_mut(),
-                };
-                if let Some(p) = person {
-                    match f {
-                        Field::PersonName => p.name = value,
-                        Field::PersonEmail => p.email = nonempty(value),
-                        Field::PersonUri => p.uri = nonempty(join(base, &value)),
-                        _ => {}
-                    }
+        match container {
+            Role::Person(_) => self.finish_person(field, &cap, base),
+            Role::Channel => self.finish_channel(field, &cap, kind, base),
+            Role::Item(i) => self.finish_item(i, field, &cap, kind, base),
+            _ => {}
+        }
+    }
+
+    /// A field of the person open in the innermost item, else the feed's.
+    fn finish_person(&mut self, field: Field, cap: &Capture, base: Option<&str>) {
+        let value = fold(&cap.text);
+        let person = match self.stack.iter().rev().find_map(|fr| match fr.role {
+            Role::Item(i) => Some(i),
+            Role::Channel => None,
+            _ => None,
+        }) {
+            Some(i) => self.items.get_mut(i).and_then(|s| s.person.as_mut()),
+            None => self.feed_person.as_mut(),
+        };
+        if let Some(p) = person {
+            match field {
+                Field::PersonName => p.name = value,
+                Field::PersonEmail => p.email = nonempty(value),
+                Field::PersonUri => p.uri = nonempty(join(base, &value)),
+                _ => {}
+            }
+        }
+    }
+
+    /// A field of the feed's head.
+    fn finish_channel(&mut self, field: Field, cap: &Capture, kind: TextKind, base: Option<&str>) {
+        let raw = cap.text.trim().to_string();
+        match field {
+            Field::Title => set_once(&mut self.head.title, || nonempty(capture_text(cap, kind))),
+            Field::Link => set_once(&mut self.head.link, || {
+                (!raw.is_empty()).then(|| join(base, &raw))
+            }),
+            Field::Id => set_once(&mut self.head.id, || nonempty(raw)),
+            // A repeated date element: the last one wins, as in feedparser.
+            Field::Updated => self.head.updated = parse_date(&raw),
+            Field::Published => self.head.published = parse_date(&raw),
+            Field::Ttl => self.head.ttl = raw.parse().ok(),
+            _ => {}
+        }
+    }
+
+    /// A field of item `i`: the first of a repeated text field wins, the last
+    /// of a repeated date; authors and categories add up.
+    fn finish_item(
+        &mut self,
+        i: usize,
+        field: Field,
+        cap: &Capture,
+        kind: TextKind,
+        base: Option<&str>,
+    ) {
+        let raw = cap.text.trim().to_string();
+        let base_url = || base.and_then(|b| Url::parse(b).ok());
+        let Some(s) = self.items.get_mut(i) else {
+            return;
+        };
+        let it = &mut s.item;
+        match field {
+            Field::Title => set_once(&mut it.title, || nonempty(capture_text(cap, kind))),
+            Field::Link => set_once(&mut it.link, || (!raw.is_empty()).then(|| join(base, &raw))),
+            Field::Id => set_once(&mut it.id, || nonempty(raw)),
+            Field::Guid => {
+                if is_absolute(&raw) && urlpolicy::is_web(&raw) {
+                    set_once(&mut s.guid_link, || Some(raw.clone()));
+                }
+                let it = &mut s.item;
+                set_once(&mut it.id, || nonempty(raw));
+            }
+            Field::MediaTitle => set_once(&mut s.media_title, || nonempty(fold(&cap.text))),
+            Field::Updated => it.updated = parse_date(&raw),
+            Field::Published => it.published = parse_date(&raw),
+            Field::Summary => set_once(&mut it.summary_html, || {
+                let h = capture_html(cap, kind);
+                (!h.trim().is_empty()).then(|| UpstreamHtml::untrusted(h, base_url()))
+            }),
+            Field::Content => set_once(&mut it.content_html, || {
+                let h = capture_html(cap, kind);
+                (!h.trim().is_empty()).then(|| UpstreamHtml::untrusted(h, base_url()))
+            }),
+            Field::Author => {
+                let t = fold(&cap.text);
+                if !t.is_empty() {
+                    it.authors.push(Person::parse(&t));
                 }
             }
-            (Role::Channel, f) => match f {
-                Field::Title => set_once(&mut self.head.title, || nonempty(as_text(&cap))),
-                Field::Link => set_once(&mut self.head.link, || {
-                    (!raw.is_empty()).then(|| join(base, &raw))
-                }),
-                Field::Id => set_once(&mut self.head.id, || nonempty(raw)),
-                // A repeated date element: the last one wins, as in feedparser.
-                Field::Updated => self.head.updated = parse_date(&raw),
-                Field::Published => self.head.published = parse_date(&raw),
-                Field::Ttl => self.head.ttl = raw.parse().ok(),
-                _ => {}
-            },
-            (Role::Item(i), f) => {
-                let Some(s) = self.items.get_mut(i) else {
-                    return;
-                };
-                let it = &mut s.item;
-                match f {
-                    Field::Title => set_once(&mut it.title, || nonempty(as_text(&cap))),
-                    Field::Link => {
-                        set_once(&mut it.link, || (!raw.is_empty()).then(|| join(base, &raw)))
-                    }
-                    Field::Id => set_once(&mut it.id, || nonempty(raw)),
-                    Field::Guid => {
-                        if is_absolute(&raw) && urlpolicy::is_web(&raw) {
-                            set_once(&mut s.guid_link, || Some(raw.clone()));
-                        }
-                        let it = &mut s.item;
-                        set_once(&mut it.id, || nonempty(raw));
-                    }
-                    Field::MediaTitle => set_once(&mut s.media_title, || nonempty(fold(&cap.text))),
-                    Field::Updated => it.updated = parse_date(&raw),
-                    Field::Published => it.published = parse_date(&raw),
-                    Field::Summary => set_once(&mut it.summary_html, || {
-                        let h = html(&cap);
-                        (!h.trim().is_empty()).then(|| UpstreamHtml::untrusted(h, base_url()))
-                    }),
-                    Field::Content => set_once(&mut it.content_html, || {
-                        let h = html(&cap);
-                        (!h.trim().is_empty()).then(|| UpstreamHtml::untrusted(h, base_url()))
-                    }),
-                    Field::Author => {
-                        let t = fold(&cap.text);
-                        if !t.is_empty() {
-                            it.authors.push(Person::parse(&t));
-                        }
-                    }
-                    Field::Category => {
-                        let t = fold(&cap.text);
-                        if !t.is_empty() {
-                            it.categories.push(t);
-                        }
-                    }
-                    _ => {}
+            Field::Category => {
+                let t = fold(&cap.text);
+                if !t.is_empty() {
+                    it.categories.push(t);
                 }
             }
             _ => {}
@@ -1384,6 +1365,55 @@ fn resolve_ref(r: &BytesRef<'_>) -> Option<String> {
             let d = html_escape::decode_html_entities(&ent);
             (d != ent).then(|| d.into_owned())
         }
+    }
+}
+
+/// Decodes a capture's text in place (base64, text escaped more than once)
+/// and returns the kind it is then to be read as.
+fn decode_capture(cap: &mut Capture) -> TextKind {
+    let mut kind = cap.kind.unwrap_or(TextKind::Text);
+    if cap.base64 && !cap.children {
+        if let Some(bytes) = base64_decode(&cap.text) {
+            cap.text = String::from_utf8_lossy(&bytes).into_owned();
+            if kind == TextKind::Xhtml {
+                kind = TextKind::Html;
+            }
+        }
+    }
+    if kind == TextKind::Html && !cap.children {
+        // Escaped more than once upstream (`&amp;amp;mdash;`): see
+        // `repair_multi_escaped`.
+        if let std::borrow::Cow::Owned(fixed) = repair_multi_escaped(&cap.text) {
+            cap.text = fixed;
+        }
+    }
+    kind
+}
+
+/// The HTML of a captured element: markup of child elements (XHTML, or HTML
+/// written inline unescaped), else the text (which is HTML for html types).
+fn capture_html(cap: &Capture, kind: TextKind) -> String {
+    if cap.children {
+        strip_div(&cap.markup)
+    } else if kind == TextKind::Xhtml {
+        strip_div(&html_escape::encode_text(&cap.text))
+    } else if kind == TextKind::Text {
+        html_escape::encode_text(&cap.text).into_owned()
+    } else {
+        cap.text.clone()
+    }
+}
+
+/// The plain text of a captured element, whitespace folded.
+fn capture_text(cap: &Capture, kind: TextKind) -> String {
+    if cap.children {
+        html_to_text(&cap.markup)
+    } else if kind == TextKind::Xhtml {
+        html_to_text(&html_escape::encode_text(&cap.text))
+    } else if kind == TextKind::Html && looks_like_html(&cap.text) {
+        html_to_text(&cap.text)
+    } else {
+        fold(&cap.text)
     }
 }
 

@@ -1508,39 +1508,16 @@ fn scrub(v: &mut serde_json::Value) {
     }
 }
 
+/// Reads a JSON Feed: the document parsed and scrubbed, its version checked,
+/// then its items and head.
 fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
     use serde_json::Value;
     let mut doc: Value =
         serde_json::from_str(text).map_err(|e| ParseError(format!("JSON Feed: {e}")))?;
     // serde_json refuses nesting past 128 levels, so this recursion is bounded.
     scrub(&mut doc);
-    let s = |v: &Value, k: &str| {
-        v.get(k)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|x| !x.is_empty())
-            .map(str::to_string)
-    };
-    let version = s(&doc, "version").unwrap_or_default();
-    let detail = match version.strip_prefix("https://jsonfeed.org/version/") {
-        Some("1") => "json10",
-        Some("1.1") => "json11",
-        Some(_) => "json",
-        None => {
-            return Err(ParseError(
-                "not a feed: JSON without a jsonfeed.org version".into(),
-            ))
-        }
-    };
+    let detail = json_detail(&doc)?;
     let base = doc_url.map(|u| u.to_string());
-    let url = |v: &Value, k: &str| s(v, k).map(|u| join(base.as_deref(), &u));
-    let person = |p: &Value| -> Option<Person> {
-        Some(Person {
-            name: fold(&s(p, "name")?),
-            email: None,
-            uri: s(p, "url"),
-        })
-    };
     let mut items: Vec<UpstreamItem> = doc
         .get("items")
         .and_then(Value::as_array)
@@ -1548,48 +1525,7 @@ fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
             items
                 .iter()
                 .take(100_000)
-                .map(|it| {
-                    let link = url(it, "url").or_else(|| url(it, "external_url"));
-                    let item_base = link.as_deref().and_then(|l| Url::parse(l).ok());
-                    let mut authors: Vec<Person> = it
-                        .get("authors")
-                        .and_then(Value::as_array)
-                        .map(|a| a.iter().filter_map(person).collect())
-                        .unwrap_or_default();
-                    if authors.is_empty() {
-                        authors.extend(it.get("author").and_then(person));
-                    }
-                    UpstreamItem {
-                        id: match it.get("id") {
-                            Some(Value::String(id)) => nonempty(id.clone()),
-                            Some(Value::Number(n)) => Some(n.to_string()),
-                            _ => None,
-                        },
-                        id_generated: false,
-                        title: s(it, "title").map(|t| fold(&t)).filter(|t| !t.is_empty()),
-                        link,
-                        published: s(it, "date_published").and_then(|d| parse_date(&d)),
-                        updated: s(it, "date_modified").and_then(|d| parse_date(&d)),
-                        summary_html: s(it, "summary").map(|t| UpstreamHtml::escaped_text(&t)),
-                        content_html: s(it, "content_html")
-                            .map(|h| UpstreamHtml::untrusted(h, item_base.clone()))
-                            .or_else(|| {
-                                s(it, "content_text").map(|t| UpstreamHtml::escaped_text(&t))
-                            }),
-                        authors,
-                        categories: it
-                            .get("tags")
-                            .and_then(Value::as_array)
-                            .map(|t| {
-                                t.iter()
-                                    .filter_map(|x| x.as_str().map(fold))
-                                    .filter(|x| !x.is_empty())
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                        image: url(it, "image").or_else(|| url(it, "banner_image")),
-                    }
-                })
+                .map(|it| json_item(it, base.as_deref()))
                 .collect()
         })
         .unwrap_or_default();
@@ -1597,8 +1533,8 @@ fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
     Ok(UpstreamFeed {
         kind: FeedKind::Json,
         detail: detail.into(),
-        title: s(&doc, "title").map(|t| fold(&t)),
-        link: url(&doc, "home_page_url"),
+        title: json_str(&doc, "title").map(|t| fold(&t)),
+        link: json_url(&doc, "home_page_url", base.as_deref()),
         id: None,
         updated: None,
         published: None,
@@ -1607,6 +1543,87 @@ fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
         // A JSON document cut off does not parse at all.
         truncated: None,
     })
+}
+
+/// A non-blank string member, trimmed.
+fn json_str(v: &serde_json::Value, k: &str) -> Option<String> {
+    v.get(k)
+        .and_then(serde_json::Value::as_str)
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+}
+
+/// A URL member, resolved against the document's URL.
+fn json_url(v: &serde_json::Value, k: &str, base: Option<&str>) -> Option<String> {
+    json_str(v, k).map(|u| join(base, &u))
+}
+
+/// An author object; one without a name is no person.
+fn json_person(p: &serde_json::Value) -> Option<Person> {
+    Some(Person {
+        name: fold(&json_str(p, "name")?),
+        email: None,
+        uri: json_str(p, "url"),
+    })
+}
+
+/// The detail for the `version` URL; without one the document is no feed.
+fn json_detail(doc: &serde_json::Value) -> Result<&'static str, ParseError> {
+    let version = json_str(doc, "version").unwrap_or_default();
+    match version.strip_prefix("https://jsonfeed.org/version/") {
+        Some("1") => Ok("json10"),
+        Some("1.1") => Ok("json11"),
+        Some(_) => Ok("json"),
+        None => Err(ParseError(
+            "not a feed: JSON without a jsonfeed.org version".into(),
+        )),
+    }
+}
+
+/// One JSON Feed item; its content HTML is relative to its own link.
+fn json_item(it: &serde_json::Value, base: Option<&str>) -> UpstreamItem {
+    use serde_json::Value;
+    let s = json_str;
+    let url = |v: &Value, k: &str| json_url(v, k, base);
+    let link = url(it, "url").or_else(|| url(it, "external_url"));
+    let item_base = link.as_deref().and_then(|l| Url::parse(l).ok());
+    let mut authors: Vec<Person> = it
+        .get("authors")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(json_person).collect())
+        .unwrap_or_default();
+    if authors.is_empty() {
+        authors.extend(it.get("author").and_then(json_person));
+    }
+    UpstreamItem {
+        id: match it.get("id") {
+            Some(Value::String(id)) => nonempty(id.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        },
+        id_generated: false,
+        title: s(it, "title").map(|t| fold(&t)).filter(|t| !t.is_empty()),
+        link,
+        published: s(it, "date_published").and_then(|d| parse_date(&d)),
+        updated: s(it, "date_modified").and_then(|d| parse_date(&d)),
+        summary_html: s(it, "summary").map(|t| UpstreamHtml::escaped_text(&t)),
+        content_html: s(it, "content_html")
+            .map(|h| UpstreamHtml::untrusted(h, item_base.clone()))
+            .or_else(|| s(it, "content_text").map(|t| UpstreamHtml::escaped_text(&t))),
+        authors,
+        categories: it
+            .get("tags")
+            .and_then(Value::as_array)
+            .map(|t| {
+                t.iter()
+                    .filter_map(|x| x.as_str().map(fold))
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        image: url(it, "image").or_else(|| url(it, "banner_image")),
+    }
 }
 
 #[cfg(test)]

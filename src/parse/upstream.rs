@@ -25,7 +25,7 @@ use crate::model::entry::{Entry, Person, Source};
 use crate::model::urlpolicy;
 use crate::util::text::{base64_decode, html_to_text, repair_multi_escaped, xml_clean};
 use chrono::{DateTime, FixedOffset};
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -550,17 +550,10 @@ impl<'u> Xml<'u> {
         }
     }
 
+    /// Reads the document event by event within the time budget, recovering
+    /// from what quick-xml cannot read, then assembles the feed.
     fn run(mut self, text: &str) -> Result<UpstreamFeed, ParseError> {
-        let mut reader = Reader::from_str(text);
-        {
-            let c = reader.config_mut();
-            c.check_end_names = false;
-            c.allow_unmatched_ends = true;
-            c.allow_dangling_amp = true;
-            c.check_comments = false;
-            c.expand_empty_elements = false;
-            c.trim_text(false);
-        }
+        let mut reader = lenient_reader(text);
         let mut errors = 0;
         let mut events = 0u32;
         loop {
@@ -587,76 +580,10 @@ impl<'u> Xml<'u> {
                     continue;
                 }
             };
-            match ev {
-                Event::Start(e) => {
-                    self.start(&e, false)?;
-                }
-                Event::Empty(e) => {
-                    self.start(&e, true)?;
-                }
-                Event::End(e) => {
-                    let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
-                    self.end(&name);
-                }
-                Event::Text(t) => {
-                    let s = t.decode().unwrap_or_default();
-                    self.text(&s);
-                }
-                Event::CData(t) => {
-                    let s = t.decode().unwrap_or_default();
-                    self.text(&s);
-                }
-                Event::DocType(d) if self.stack.is_empty() => {
-                    let d = String::from_utf8_lossy(&d);
-                    self.entities = dtd_entities(&d);
-                    self.netscape = d.to_ascii_lowercase().contains("netscape");
-                }
-                Event::GeneralRef(r) => {
-                    let declared = if r.is_char_ref() {
-                        None
-                    } else {
-                        let name = r.decode().unwrap_or_default();
-                        self.entities
-                            .get(name.as_ref())
-                            .filter(|v| v.len() <= self.entity_budget)
-                            .cloned()
-                    };
-                    if let Some(v) = declared {
-                        self.entity_budget -= v.len();
-                        self.text(&v);
-                        continue;
-                    }
-                    let resolved = if r.is_char_ref() {
-                        r.resolve_char_ref().ok().flatten().map(String::from)
-                    } else {
-                        let name = r.decode().unwrap_or_default();
-                        match name.as_ref() {
-                            "amp" => Some("&".to_string()),
-                            "lt" => Some("<".to_string()),
-                            "gt" => Some(">".to_string()),
-                            "quot" => Some("\"".to_string()),
-                            "apos" => Some("'".to_string()),
-                            n => {
-                                // HTML entities are used in feeds as if declared;
-                                // DTD-declared ones with markup or references
-                                // in them are never expanded.
-                                let ent = format!("&{n};");
-                                let d = html_escape::decode_html_entities(&ent);
-                                (d != ent).then(|| d.into_owned())
-                            }
-                        }
-                    };
-                    match resolved {
-                        Some(s) => self.text(&s),
-                        None => {
-                            let raw = format!("&{};", r.decode().unwrap_or_default());
-                            self.text(&raw);
-                        }
-                    }
-                }
-                Event::Eof => break,
-                _ => {}
+            if let Event::Eof = ev {
+                break;
             }
+            self.event(ev)?;
             if self.kind.is_none() && !self.stack.is_empty() {
                 // The root element was not a feed.
                 return Err(ParseError(format!(
@@ -665,6 +592,71 @@ impl<'u> Xml<'u> {
                 )));
             }
         }
+        self.into_feed()
+    }
+
+    /// Hands one event to the element, text, doctype or reference step.
+    fn event(&mut self, ev: Event<'_>) -> Result<(), ParseError> {
+        match ev {
+            Event::Start(e) => {
+                self.start(&e, false)?;
+            }
+            Event::Empty(e) => {
+                self.start(&e, true)?;
+            }
+            Event::End(e) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                self.end(&name);
+            }
+            Event::Text(t) => {
+                let s = t.decode().unwrap_or_default();
+                self.text(&s);
+            }
+            Event::CData(t) => {
+                let s = t.decode().unwrap_or_default();
+                self.text(&s);
+            }
+            Event::DocType(d) if self.stack.is_empty() => {
+                let d = String::from_utf8_lossy(&d);
+                self.entities = dtd_entities(&d);
+                self.netscape = d.to_ascii_lowercase().contains("netscape");
+            }
+            Event::GeneralRef(r) => self.general_ref(&r),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// An entity or character reference in text: a DTD-declared entity
+    /// within the expansion budget, else a predefined, numeric or HTML one,
+    /// else the reference kept as written.
+    fn general_ref(&mut self, r: &BytesRef<'_>) {
+        let declared = if r.is_char_ref() {
+            None
+        } else {
+            let name = r.decode().unwrap_or_default();
+            self.entities
+                .get(name.as_ref())
+                .filter(|v| v.len() <= self.entity_budget)
+                .cloned()
+        };
+        if let Some(v) = declared {
+            self.entity_budget -= v.len();
+            self.text(&v);
+            return;
+        }
+        match resolve_ref(r) {
+            Some(s) => self.text(&s),
+            None => {
+                let raw = format!("&{};", r.decode().unwrap_or_default());
+                self.text(&raw);
+            }
+        }
+    }
+
+    /// The feed read: what the document left open closed (so its text is
+    /// kept), item fallbacks applied and ids assigned.
+    fn into_feed(mut self) -> Result<UpstreamFeed, ParseError> {
         let Some(kind) = self.kind else {
             return Err(ParseError("not a feed: no root element".into()));
         };
@@ -810,6 +802,9 @@ impl<'u> Xml<'u> {
         Ok(())
     }
 
+    /// The role of an element opening inside the document: what its content
+    /// feeds (an item, the channel, a field, a person). Steps: the root, an
+    /// item, the channel, else a child of the innermost container.
     fn role_for(
         &mut self,
         canon: &str,
@@ -826,132 +821,143 @@ impl<'u> Xml<'u> {
         }
         let parent = self.parent_role();
         if canon.is_empty() && (local == "item" || local == "entry") {
-            // Anywhere but in a person: ill-formed feeds leave elements such
-            // as `<itunes:category>` unclosed before their items.
-            if !matches!(parent, Some(Role::Person(_))) {
-                let mut state = ItemState {
-                    about: attr(attrs, "rdf:about").and_then(|a| nonempty(a.to_string())),
-                    ..ItemState::default()
-                };
-                if self.detail == "cdf" {
-                    cdf_attrs(&mut state.item.link, &mut state.item.updated, attrs, base);
-                }
-                self.items.push(state);
-                return Role::Item(self.items.len() - 1);
-            }
-            return Role::Other;
+            return self.open_item(parent, attrs, base);
         }
         if parent == Some(Role::Root) && canon.is_empty() && local == "channel" {
-            if self.detail == "rdf" {
-                self.detail = match uri {
-                    Some("http://my.netscape.com/rdf/simple/0.9/") => {
-                        self.kind = Some(FeedKind::Rss0);
-                        "rss090".into()
-                    }
-                    _ => "rss10".into(),
-                };
-            }
-            return Role::Channel;
+            return self.open_channel(uri);
         }
         let Some(container) = self.container() else {
             return Role::Other;
         };
-        let atom = self.atom;
-        let cap = |f: Field, kind: TextKind| (Role::Capture(f), Some(text_kind(attrs, kind)));
-        let (role, kind) = match (container, canon, local) {
-            (Role::Person(_), "", "name") => cap(Field::PersonName, TextKind::Text),
-            (Role::Person(_), "", "email") => cap(Field::PersonEmail, TextKind::Text),
-            (Role::Person(_), "", "uri" | "url") => cap(Field::PersonUri, TextKind::Text),
-            (Role::Person(_), _, _) => (Role::Other, None),
-            (_, "", "title") | (_, "dc", "title") => cap(
-                Field::Title,
-                if atom { TextKind::Text } else { TextKind::Html },
-            ),
-            (_, "", "link") => {
-                if let Some(href) = attr(attrs, "href") {
-                    self.link_attr(container, href, attrs, base);
-                    (Role::Other, None)
-                } else if attr(attrs, "rel").is_some_and(|r| r.trim() != "alternate") {
-                    // Atom 0.3 writes links as text too: only the alternate
-                    // one is the link (not an enclosure, whatever its order).
-                    (Role::Other, None)
-                } else {
-                    cap(Field::Link, TextKind::Text)
+        let (role, kind) = self.child_role(container, canon, local, attrs, base);
+        self.enter(container, role, kind, attrs);
+        role
+    }
+
+    /// Starts an item anywhere but in a person: ill-formed feeds leave
+    /// elements such as `<itunes:category>` unclosed before their items.
+    fn open_item(
+        &mut self,
+        parent: Option<Role>,
+        attrs: &[(String, String)],
+        base: Option<&str>,
+    ) -> Role {
+        if matches!(parent, Some(Role::Person(_))) {
+            return Role::Other;
+        }
+        let mut state = ItemState {
+            about: attr(attrs, "rdf:about").and_then(|a| nonempty(a.to_string())),
+            ..ItemState::default()
+        };
+        if self.detail == "cdf" {
+            cdf_attrs(&mut state.item.link, &mut state.item.updated, attrs, base);
+        }
+        self.items.push(state);
+        Role::Item(self.items.len() - 1)
+    }
+
+    /// The channel of an RDF feed tells RSS 0.90 from RSS 1.0 by its namespace.
+    fn open_channel(&mut self, uri: Option<&str>) -> Role {
+        if self.detail == "rdf" {
+            self.detail = match uri {
+                Some("http://my.netscape.com/rdf/simple/0.9/") => {
+                    self.kind = Some(FeedKind::Rss0);
+                    "rss090".into()
                 }
-            }
-            (_, "", "id") if atom || matches!(container, Role::Item(_)) => {
-                cap(Field::Id, TextKind::Text)
-            }
-            (Role::Item(_), "", "guid") => {
-                let permalink = attr(attrs, "ispermalink")
-                    .is_none_or(|p| !p.trim().eq_ignore_ascii_case("false"));
-                let mut c = cap(Field::Guid, TextKind::Text);
-                if !permalink {
-                    // Marks a guid that is no link (see `finish`).
-                    c.0 = Role::Capture(Field::Id);
-                }
-                c
-            }
-            (Role::Item(_), "media", "title") => cap(Field::MediaTitle, TextKind::Text),
-            (_, "", "updated" | "modified" | "lastbuilddate")
-            | (_, "dc", "date")
-            | (_, "dcterms", "modified") => cap(Field::Updated, TextKind::Text),
-            (_, "", "published" | "issued" | "pubdate") | (_, "dcterms", "issued") => {
-                cap(Field::Published, TextKind::Text)
-            }
-            (Role::Item(_), "", "summary" | "description" | "abstract")
-            | (Role::Item(_), "dc", "description") => cap(
-                Field::Summary,
-                if atom { TextKind::Text } else { TextKind::Html },
-            ),
-            // `<content src>`: out-of-line content, nothing to show inline.
-            (Role::Item(_), "", "content") if attr(attrs, "src").is_some() => (Role::Other, None),
-            (Role::Item(_), "", "content") => cap(Field::Content, TextKind::Text),
-            (Role::Item(_), "content", "encoded") | (Role::Item(_), "xhtml", "body") => {
-                cap(Field::Content, TextKind::Html)
-            }
-            (_, "", "author" | "contributor") if atom => (Role::Person(local == "author"), None),
-            (_, "", "author") | (_, "dc", "creator") | (_, "itunes", "author") => {
-                cap(Field::Author, TextKind::Text)
-            }
+                _ => "rss10".into(),
+            };
+        }
+        Role::Channel
+    }
+
+    /// The role of a child of `container`. Elements whose value is in their
+    /// attributes (links, guids, terms, images) are read here; the others
+    /// capture their text (see `text_field`).
+    fn child_role(
+        &mut self,
+        container: Role,
+        canon: &str,
+        local: &str,
+        attrs: &[(String, String)],
+        base: Option<&str>,
+    ) -> (Role, Option<TextKind>) {
+        if let Role::Person(_) = container {
+            return person_field(canon, local, attrs);
+        }
+        match (container, canon, local) {
+            (_, "", "link") => self.link_role(container, attrs, base),
+            (Role::Item(_), "", "guid") => guid_role(attrs),
             (Role::Item(_), "", "category") | (Role::Item(_), "dc", "subject") => {
                 if let Some(term) = attr(attrs, "term").map(str::trim).filter(|t| !t.is_empty()) {
                     self.item_mut(container, |s| s.item.categories.push(term.to_string()));
                     (Role::Other, None)
                 } else {
-                    cap(Field::Category, TextKind::Text)
+                    cap(attrs, Field::Category, TextKind::Text)
                 }
             }
-            (Role::Channel, "", "ttl") => cap(Field::Ttl, TextKind::Text),
             (Role::Item(_), "", "enclosure") | (Role::Item(_), "media", "content") => {
                 let is_image = attr(attrs, "type").is_some_and(|t| t.starts_with("image/"))
                     || attr(attrs, "medium") == Some("image");
-                if is_image {
-                    if let Some(u) = attr(attrs, "url") {
-                        self.set_image(container, join(base, u));
-                    }
-                }
-                (Role::Other, None)
+                let url = attr(attrs, "url").filter(|_| is_image);
+                self.image_at(container, url, base)
             }
             (Role::Item(_), "media", "thumbnail") => {
-                if let Some(u) = attr(attrs, "url") {
-                    self.set_image(container, join(base, u));
-                }
-                (Role::Other, None)
+                self.image_at(container, attr(attrs, "url"), base)
             }
             (Role::Item(_), "itunes", "image") => {
-                if let Some(u) = attr(attrs, "href") {
-                    self.set_image(container, join(base, u));
-                }
-                (Role::Other, None)
+                self.image_at(container, attr(attrs, "href"), base)
             }
-            _ => (Role::Other, None),
-        };
+            _ => text_field(container, canon, local, attrs, self.atom),
+        }
+    }
+
+    /// A `<link>`: its `href` is read at once; as text (Atom 0.3 writes
+    /// links as text too), only the alternate one is the link (not an
+    /// enclosure, whatever its order).
+    fn link_role(
+        &mut self,
+        container: Role,
+        attrs: &[(String, String)],
+        base: Option<&str>,
+    ) -> (Role, Option<TextKind>) {
+        if let Some(href) = attr(attrs, "href") {
+            self.link_attr(container, href, attrs, base);
+            (Role::Other, None)
+        } else if attr(attrs, "rel").is_some_and(|r| r.trim() != "alternate") {
+            (Role::Other, None)
+        } else {
+            cap(attrs, Field::Link, TextKind::Text)
+        }
+    }
+
+    /// Sets the item's image from an element's URL attribute, if any; the
+    /// element itself captures nothing.
+    fn image_at(
+        &mut self,
+        container: Role,
+        url: Option<&str>,
+        base: Option<&str>,
+    ) -> (Role, Option<TextKind>) {
+        if let Some(u) = url {
+            self.set_image(container, join(base, u));
+        }
+        (Role::Other, None)
+    }
+
+    /// Enters an element of `role`: a person gets its record, a capture
+    /// starts collecting text.
+    fn enter(
+        &mut self,
+        container: Role,
+        role: Role,
+        kind: Option<TextKind>,
+        attrs: &[(String, String)],
+    ) {
         if let Role::Person(_) = role {
             self.item_mut_or_feed(container, Some(Person::default()));
         }
         if let Role::Capture(_) = role {
-            let base64 = atom && is_base64(attrs);
+            let base64 = self.atom && is_base64(attrs);
             let textual =
                 attr(attrs, "type").is_some_and(|t| matches!(t.trim(), "text" | "text/plain"));
             // Decoded base64 of a non-text type is read as HTML, so that its
@@ -967,7 +973,6 @@ impl<'u> Xml<'u> {
                 ..Capture::default()
             });
         }
-        role
     }
 
     fn root(
@@ -1147,6 +1152,8 @@ impl<'u> Xml<'u> {
         }
     }
 
+    /// Stores a finished capture: its text decoded, then kept in the field
+    /// of the person, channel or item it belongs to.
     fn finish(
         &mut self,
         field: Field,
@@ -1154,129 +1161,259 @@ impl<'u> Xml<'u> {
         container: Option<Role>,
         base: Option<&str>,
     ) {
-        let mut kind = cap.kind.unwrap_or(TextKind::Text);
-        if cap.base64 && !cap.children {
-            if let Some(bytes) = base64_decode(&cap.text) {
-                cap.text = String::from_utf8_lossy(&bytes).into_owned();
-                if kind == TextKind::Xhtml {
-                    kind = TextKind::Html;
-                }
-            }
-        }
-        if kind == TextKind::Html && !cap.children {
-            // Escaped more than once upstream (`&amp;amp;mdash;`): see
-            // `repair_multi_escaped`.
-            if let std::borrow::Cow::Owned(fixed) = repair_multi_escaped(&cap.text) {
-                cap.text = fixed;
-            }
-        }
-        // The HTML of the element: markup of child elements (XHTML, or HTML
-        // written inline unescaped), else the text (which is HTML for html types).
-        let html = |cap: &Capture| -> String {
-            if cap.children {
-                strip_div(&cap.markup)
-            } else if kind == TextKind::Xhtml {
-                strip_div(&html_escape::encode_text(&cap.text))
-            } else if kind == TextKind::Text {
-                html_escape::encode_text(&cap.text).into_owned()
-            } else {
-                cap.text.clone()
-            }
-        };
-        let as_text = |cap: &Capture| -> String {
-            if cap.children {
-                html_to_text(&cap.markup)
-            } else if kind == TextKind::Xhtml {
-                html_to_text(&html_escape::encode_text(&cap.text))
-            } else if kind == TextKind::Html && looks_like_html(&cap.text) {
-                html_to_text(&cap.text)
-            } else {
-                fold(&cap.text)
-            }
-        };
-        let raw = cap.text.trim().to_string();
-        let base_url = || base.and_then(|b| Url::parse(b).ok());
+        let kind = decode_capture(&mut cap);
         let Some(container) = container else {
             return;
         };
-        match (container, field) {
-            (Role::Person(_), f) => {
-                let value = fold(&cap.text);
-                let person = match self.stack.iter().rev().find_map(|fr| match fr.role {
-                    Role::Item(i) => Some(i),
-                    Role::Channel => None,
-                    _ => None,
-                }) {
-                    Some(i) => self.items.get_mut(i).and_then(|s| s.person.as_mut()),
-                    None => self.feed_person.as_mut(),
-                };
-                if let Some(p) = person {
-                    match f {
-                        Field::PersonName => p.name = value,
-                        Field::PersonEmail => p.email = nonempty(value),
-                        Field::PersonUri => p.uri = nonempty(join(base, &value)),
-                        _ => {}
-                    }
+        match container {
+            Role::Person(_) => self.finish_person(field, &cap, base),
+            Role::Channel => self.finish_channel(field, &cap, kind, base),
+            Role::Item(i) => self.finish_item(i, field, &cap, kind, base),
+            _ => {}
+        }
+    }
+
+    /// A field of the person open in the innermost item, else the feed's.
+    fn finish_person(&mut self, field: Field, cap: &Capture, base: Option<&str>) {
+        let value = fold(&cap.text);
+        let person = match self.stack.iter().rev().find_map(|fr| match fr.role {
+            Role::Item(i) => Some(i),
+            Role::Channel => None,
+            _ => None,
+        }) {
+            Some(i) => self.items.get_mut(i).and_then(|s| s.person.as_mut()),
+            None => self.feed_person.as_mut(),
+        };
+        if let Some(p) = person {
+            match field {
+                Field::PersonName => p.name = value,
+                Field::PersonEmail => p.email = nonempty(value),
+                Field::PersonUri => p.uri = nonempty(join(base, &value)),
+                _ => {}
+            }
+        }
+    }
+
+    /// A field of the feed's head.
+    fn finish_channel(&mut self, field: Field, cap: &Capture, kind: TextKind, base: Option<&str>) {
+        let raw = cap.text.trim().to_string();
+        match field {
+            Field::Title => set_once(&mut self.head.title, || nonempty(capture_text(cap, kind))),
+            Field::Link => set_once(&mut self.head.link, || {
+                (!raw.is_empty()).then(|| join(base, &raw))
+            }),
+            Field::Id => set_once(&mut self.head.id, || nonempty(raw)),
+            // A repeated date element: the last one wins, as in feedparser.
+            Field::Updated => self.head.updated = parse_date(&raw),
+            Field::Published => self.head.published = parse_date(&raw),
+            Field::Ttl => self.head.ttl = raw.parse().ok(),
+            _ => {}
+        }
+    }
+
+    /// A field of item `i`: the first of a repeated text field wins, the last
+    /// of a repeated date; authors and categories add up.
+    fn finish_item(
+        &mut self,
+        i: usize,
+        field: Field,
+        cap: &Capture,
+        kind: TextKind,
+        base: Option<&str>,
+    ) {
+        let raw = cap.text.trim().to_string();
+        let base_url = || base.and_then(|b| Url::parse(b).ok());
+        let Some(s) = self.items.get_mut(i) else {
+            return;
+        };
+        let it = &mut s.item;
+        match field {
+            Field::Title => set_once(&mut it.title, || nonempty(capture_text(cap, kind))),
+            Field::Link => set_once(&mut it.link, || (!raw.is_empty()).then(|| join(base, &raw))),
+            Field::Id => set_once(&mut it.id, || nonempty(raw)),
+            Field::Guid => {
+                if is_absolute(&raw) && urlpolicy::is_web(&raw) {
+                    set_once(&mut s.guid_link, || Some(raw.clone()));
+                }
+                let it = &mut s.item;
+                set_once(&mut it.id, || nonempty(raw));
+            }
+            Field::MediaTitle => set_once(&mut s.media_title, || nonempty(fold(&cap.text))),
+            Field::Updated => it.updated = parse_date(&raw),
+            Field::Published => it.published = parse_date(&raw),
+            Field::Summary => set_once(&mut it.summary_html, || {
+                let h = capture_html(cap, kind);
+                (!h.trim().is_empty()).then(|| UpstreamHtml::untrusted(h, base_url()))
+            }),
+            Field::Content => set_once(&mut it.content_html, || {
+                let h = capture_html(cap, kind);
+                (!h.trim().is_empty()).then(|| UpstreamHtml::untrusted(h, base_url()))
+            }),
+            Field::Author => {
+                let t = fold(&cap.text);
+                if !t.is_empty() {
+                    it.authors.push(Person::parse(&t));
                 }
             }
-            (Role::Channel, f) => match f {
-                Field::Title => set_once(&mut self.head.title, || nonempty(as_text(&cap))),
-                Field::Link => set_once(&mut self.head.link, || {
-                    (!raw.is_empty()).then(|| join(base, &raw))
-                }),
-                Field::Id => set_once(&mut self.head.id, || nonempty(raw)),
-                // A repeated date element: the last one wins, as in feedparser.
-                Field::Updated => self.head.updated = parse_date(&raw),
-                Field::Published => self.head.published = parse_date(&raw),
-                Field::Ttl => self.head.ttl = raw.parse().ok(),
-                _ => {}
-            },
-            (Role::Item(i), f) => {
-                let Some(s) = self.items.get_mut(i) else {
-                    return;
-                };
-                let it = &mut s.item;
-                match f {
-                    Field::Title => set_once(&mut it.title, || nonempty(as_text(&cap))),
-                    Field::Link => {
-                        set_once(&mut it.link, || (!raw.is_empty()).then(|| join(base, &raw)))
-                    }
-                    Field::Id => set_once(&mut it.id, || nonempty(raw)),
-                    Field::Guid => {
-                        if is_absolute(&raw) && urlpolicy::is_web(&raw) {
-                            set_once(&mut s.guid_link, || Some(raw.clone()));
-                        }
-                        let it = &mut s.item;
-                        set_once(&mut it.id, || nonempty(raw));
-                    }
-                    Field::MediaTitle => set_once(&mut s.media_title, || nonempty(fold(&cap.text))),
-                    Field::Updated => it.updated = parse_date(&raw),
-                    Field::Published => it.published = parse_date(&raw),
-                    Field::Summary => set_once(&mut it.summary_html, || {
-                        let h = html(&cap);
-                        (!h.trim().is_empty()).then(|| UpstreamHtml::untrusted(h, base_url()))
-                    }),
-                    Field::Content => set_once(&mut it.content_html, || {
-                        let h = html(&cap);
-                        (!h.trim().is_empty()).then(|| UpstreamHtml::untrusted(h, base_url()))
-                    }),
-                    Field::Author => {
-                        let t = fold(&cap.text);
-                        if !t.is_empty() {
-                            it.authors.push(Person::parse(&t));
-                        }
-                    }
-                    Field::Category => {
-                        let t = fold(&cap.text);
-                        if !t.is_empty() {
-                            it.categories.push(t);
-                        }
-                    }
-                    _ => {}
+            Field::Category => {
+                let t = fold(&cap.text);
+                if !t.is_empty() {
+                    it.categories.push(t);
                 }
             }
             _ => {}
         }
+    }
+}
+
+/// A role capturing `field` as text of `kind` (or as the `type` attribute says).
+fn cap(attrs: &[(String, String)], field: Field, kind: TextKind) -> (Role, Option<TextKind>) {
+    (Role::Capture(field), Some(text_kind(attrs, kind)))
+}
+
+/// The fields of a person (Atom `<author>`, `<contributor>`).
+fn person_field(canon: &str, local: &str, attrs: &[(String, String)]) -> (Role, Option<TextKind>) {
+    match (canon, local) {
+        ("", "name") => cap(attrs, Field::PersonName, TextKind::Text),
+        ("", "email") => cap(attrs, Field::PersonEmail, TextKind::Text),
+        ("", "uri" | "url") => cap(attrs, Field::PersonUri, TextKind::Text),
+        _ => (Role::Other, None),
+    }
+}
+
+/// A `<guid>`: one with `isPermaLink="false"` is captured as a plain id
+/// (a guid that is no link, see `finish`).
+fn guid_role(attrs: &[(String, String)]) -> (Role, Option<TextKind>) {
+    let permalink =
+        attr(attrs, "ispermalink").is_none_or(|p| !p.trim().eq_ignore_ascii_case("false"));
+    let mut c = cap(attrs, Field::Guid, TextKind::Text);
+    if !permalink {
+        c.0 = Role::Capture(Field::Id);
+    }
+    c
+}
+
+/// The elements of a channel or item whose text is a field.
+fn text_field(
+    container: Role,
+    canon: &str,
+    local: &str,
+    attrs: &[(String, String)],
+    atom: bool,
+) -> (Role, Option<TextKind>) {
+    let html_unless_atom = if atom { TextKind::Text } else { TextKind::Html };
+    match (container, canon, local) {
+        (_, "", "title") | (_, "dc", "title") => cap(attrs, Field::Title, html_unless_atom),
+        (_, "", "id") if atom || matches!(container, Role::Item(_)) => {
+            cap(attrs, Field::Id, TextKind::Text)
+        }
+        (Role::Item(_), "media", "title") => cap(attrs, Field::MediaTitle, TextKind::Text),
+        (_, "", "updated" | "modified" | "lastbuilddate")
+        | (_, "dc", "date")
+        | (_, "dcterms", "modified") => cap(attrs, Field::Updated, TextKind::Text),
+        (_, "", "published" | "issued" | "pubdate") | (_, "dcterms", "issued") => {
+            cap(attrs, Field::Published, TextKind::Text)
+        }
+        (Role::Item(_), "", "summary" | "description" | "abstract")
+        | (Role::Item(_), "dc", "description") => cap(attrs, Field::Summary, html_unless_atom),
+        // `<content src>`: out-of-line content, nothing to show inline.
+        (Role::Item(_), "", "content") if attr(attrs, "src").is_some() => (Role::Other, None),
+        (Role::Item(_), "", "content") => cap(attrs, Field::Content, TextKind::Text),
+        (Role::Item(_), "content", "encoded") | (Role::Item(_), "xhtml", "body") => {
+            cap(attrs, Field::Content, TextKind::Html)
+        }
+        (_, "", "author" | "contributor") if atom => (Role::Person(local == "author"), None),
+        (_, "", "author") | (_, "dc", "creator") | (_, "itunes", "author") => {
+            cap(attrs, Field::Author, TextKind::Text)
+        }
+        (Role::Channel, "", "ttl") => cap(attrs, Field::Ttl, TextKind::Text),
+        _ => (Role::Other, None),
+    }
+}
+
+/// A reader that tolerates what real feeds get wrong: mismatched or
+/// unmatched end tags, dangling `&`, bad comments; text is kept untrimmed.
+fn lenient_reader(text: &str) -> Reader<&[u8]> {
+    let mut reader = Reader::from_str(text);
+    let c = reader.config_mut();
+    c.check_end_names = false;
+    c.allow_unmatched_ends = true;
+    c.allow_dangling_amp = true;
+    c.check_comments = false;
+    c.expand_empty_elements = false;
+    c.trim_text(false);
+    reader
+}
+
+/// A predefined, numeric or HTML entity reference, resolved.
+fn resolve_ref(r: &BytesRef<'_>) -> Option<String> {
+    if r.is_char_ref() {
+        return r.resolve_char_ref().ok().flatten().map(String::from);
+    }
+    let name = r.decode().unwrap_or_default();
+    match name.as_ref() {
+        "amp" => Some("&".to_string()),
+        "lt" => Some("<".to_string()),
+        "gt" => Some(">".to_string()),
+        "quot" => Some("\"".to_string()),
+        "apos" => Some("'".to_string()),
+        n => {
+            // HTML entities are used in feeds as if declared;
+            // DTD-declared ones with markup or references
+            // in them are never expanded.
+            let ent = format!("&{n};");
+            let d = html_escape::decode_html_entities(&ent);
+            (d != ent).then(|| d.into_owned())
+        }
+    }
+}
+
+/// Decodes a capture's text in place (base64, text escaped more than once)
+/// and returns the kind it is then to be read as.
+fn decode_capture(cap: &mut Capture) -> TextKind {
+    let mut kind = cap.kind.unwrap_or(TextKind::Text);
+    if cap.base64 && !cap.children {
+        if let Some(bytes) = base64_decode(&cap.text) {
+            cap.text = String::from_utf8_lossy(&bytes).into_owned();
+            if kind == TextKind::Xhtml {
+                kind = TextKind::Html;
+            }
+        }
+    }
+    if kind == TextKind::Html && !cap.children {
+        // Escaped more than once upstream (`&amp;amp;mdash;`): see
+        // `repair_multi_escaped`.
+        if let std::borrow::Cow::Owned(fixed) = repair_multi_escaped(&cap.text) {
+            cap.text = fixed;
+        }
+    }
+    kind
+}
+
+/// The HTML of a captured element: markup of child elements (XHTML, or HTML
+/// written inline unescaped), else the text (which is HTML for html types).
+fn capture_html(cap: &Capture, kind: TextKind) -> String {
+    if cap.children {
+        strip_div(&cap.markup)
+    } else if kind == TextKind::Xhtml {
+        strip_div(&html_escape::encode_text(&cap.text))
+    } else if kind == TextKind::Text {
+        html_escape::encode_text(&cap.text).into_owned()
+    } else {
+        cap.text.clone()
+    }
+}
+
+/// The plain text of a captured element, whitespace folded.
+fn capture_text(cap: &Capture, kind: TextKind) -> String {
+    if cap.children {
+        html_to_text(&cap.markup)
+    } else if kind == TextKind::Xhtml {
+        html_to_text(&html_escape::encode_text(&cap.text))
+    } else if kind == TextKind::Html && looks_like_html(&cap.text) {
+        html_to_text(&cap.text)
+    } else {
+        fold(&cap.text)
     }
 }
 
@@ -1371,39 +1508,16 @@ fn scrub(v: &mut serde_json::Value) {
     }
 }
 
+/// Reads a JSON Feed: the document parsed and scrubbed, its version checked,
+/// then its items and head.
 fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
     use serde_json::Value;
     let mut doc: Value =
         serde_json::from_str(text).map_err(|e| ParseError(format!("JSON Feed: {e}")))?;
     // serde_json refuses nesting past 128 levels, so this recursion is bounded.
     scrub(&mut doc);
-    let s = |v: &Value, k: &str| {
-        v.get(k)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|x| !x.is_empty())
-            .map(str::to_string)
-    };
-    let version = s(&doc, "version").unwrap_or_default();
-    let detail = match version.strip_prefix("https://jsonfeed.org/version/") {
-        Some("1") => "json10",
-        Some("1.1") => "json11",
-        Some(_) => "json",
-        None => {
-            return Err(ParseError(
-                "not a feed: JSON without a jsonfeed.org version".into(),
-            ))
-        }
-    };
+    let detail = json_detail(&doc)?;
     let base = doc_url.map(|u| u.to_string());
-    let url = |v: &Value, k: &str| s(v, k).map(|u| join(base.as_deref(), &u));
-    let person = |p: &Value| -> Option<Person> {
-        Some(Person {
-            name: fold(&s(p, "name")?),
-            email: None,
-            uri: s(p, "url"),
-        })
-    };
     let mut items: Vec<UpstreamItem> = doc
         .get("items")
         .and_then(Value::as_array)
@@ -1411,48 +1525,7 @@ fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
             items
                 .iter()
                 .take(100_000)
-                .map(|it| {
-                    let link = url(it, "url").or_else(|| url(it, "external_url"));
-                    let item_base = link.as_deref().and_then(|l| Url::parse(l).ok());
-                    let mut authors: Vec<Person> = it
-                        .get("authors")
-                        .and_then(Value::as_array)
-                        .map(|a| a.iter().filter_map(person).collect())
-                        .unwrap_or_default();
-                    if authors.is_empty() {
-                        authors.extend(it.get("author").and_then(person));
-                    }
-                    UpstreamItem {
-                        id: match it.get("id") {
-                            Some(Value::String(id)) => nonempty(id.clone()),
-                            Some(Value::Number(n)) => Some(n.to_string()),
-                            _ => None,
-                        },
-                        id_generated: false,
-                        title: s(it, "title").map(|t| fold(&t)).filter(|t| !t.is_empty()),
-                        link,
-                        published: s(it, "date_published").and_then(|d| parse_date(&d)),
-                        updated: s(it, "date_modified").and_then(|d| parse_date(&d)),
-                        summary_html: s(it, "summary").map(|t| UpstreamHtml::escaped_text(&t)),
-                        content_html: s(it, "content_html")
-                            .map(|h| UpstreamHtml::untrusted(h, item_base.clone()))
-                            .or_else(|| {
-                                s(it, "content_text").map(|t| UpstreamHtml::escaped_text(&t))
-                            }),
-                        authors,
-                        categories: it
-                            .get("tags")
-                            .and_then(Value::as_array)
-                            .map(|t| {
-                                t.iter()
-                                    .filter_map(|x| x.as_str().map(fold))
-                                    .filter(|x| !x.is_empty())
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                        image: url(it, "image").or_else(|| url(it, "banner_image")),
-                    }
-                })
+                .map(|it| json_item(it, base.as_deref()))
                 .collect()
         })
         .unwrap_or_default();
@@ -1460,8 +1533,8 @@ fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
     Ok(UpstreamFeed {
         kind: FeedKind::Json,
         detail: detail.into(),
-        title: s(&doc, "title").map(|t| fold(&t)),
-        link: url(&doc, "home_page_url"),
+        title: json_str(&doc, "title").map(|t| fold(&t)),
+        link: json_url(&doc, "home_page_url", base.as_deref()),
         id: None,
         updated: None,
         published: None,
@@ -1470,6 +1543,87 @@ fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
         // A JSON document cut off does not parse at all.
         truncated: None,
     })
+}
+
+/// A non-blank string member, trimmed.
+fn json_str(v: &serde_json::Value, k: &str) -> Option<String> {
+    v.get(k)
+        .and_then(serde_json::Value::as_str)
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+}
+
+/// A URL member, resolved against the document's URL.
+fn json_url(v: &serde_json::Value, k: &str, base: Option<&str>) -> Option<String> {
+    json_str(v, k).map(|u| join(base, &u))
+}
+
+/// An author object; one without a name is no person.
+fn json_person(p: &serde_json::Value) -> Option<Person> {
+    Some(Person {
+        name: fold(&json_str(p, "name")?),
+        email: None,
+        uri: json_str(p, "url"),
+    })
+}
+
+/// The detail for the `version` URL; without one the document is no feed.
+fn json_detail(doc: &serde_json::Value) -> Result<&'static str, ParseError> {
+    let version = json_str(doc, "version").unwrap_or_default();
+    match version.strip_prefix("https://jsonfeed.org/version/") {
+        Some("1") => Ok("json10"),
+        Some("1.1") => Ok("json11"),
+        Some(_) => Ok("json"),
+        None => Err(ParseError(
+            "not a feed: JSON without a jsonfeed.org version".into(),
+        )),
+    }
+}
+
+/// One JSON Feed item; its content HTML is relative to its own link.
+fn json_item(it: &serde_json::Value, base: Option<&str>) -> UpstreamItem {
+    use serde_json::Value;
+    let s = json_str;
+    let url = |v: &Value, k: &str| json_url(v, k, base);
+    let link = url(it, "url").or_else(|| url(it, "external_url"));
+    let item_base = link.as_deref().and_then(|l| Url::parse(l).ok());
+    let mut authors: Vec<Person> = it
+        .get("authors")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(json_person).collect())
+        .unwrap_or_default();
+    if authors.is_empty() {
+        authors.extend(it.get("author").and_then(json_person));
+    }
+    UpstreamItem {
+        id: match it.get("id") {
+            Some(Value::String(id)) => nonempty(id.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        },
+        id_generated: false,
+        title: s(it, "title").map(|t| fold(&t)).filter(|t| !t.is_empty()),
+        link,
+        published: s(it, "date_published").and_then(|d| parse_date(&d)),
+        updated: s(it, "date_modified").and_then(|d| parse_date(&d)),
+        summary_html: s(it, "summary").map(|t| UpstreamHtml::escaped_text(&t)),
+        content_html: s(it, "content_html")
+            .map(|h| UpstreamHtml::untrusted(h, item_base.clone()))
+            .or_else(|| s(it, "content_text").map(|t| UpstreamHtml::escaped_text(&t))),
+        authors,
+        categories: it
+            .get("tags")
+            .and_then(Value::as_array)
+            .map(|t| {
+                t.iter()
+                    .filter_map(|x| x.as_str().map(fold))
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        image: url(it, "image").or_else(|| url(it, "banner_image")),
+    }
 }
 
 #[cfg(test)]

@@ -224,20 +224,6 @@ fn url_path(url: &str) -> String {
     }
 }
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
 const WEEKDAYS: [&str; 7] = [
     "Sunday",
     "Monday",
@@ -279,7 +265,7 @@ fn placeholder(word: &str, page: &HugoPage, d: DateTime<FixedOffset>) -> Option<
     Some(match word {
         "year" => d.year().to_string(),
         "month" => format!("{:02}", d.month()),
-        "monthname" => MONTHS[d.month0() as usize].to_string(),
+        "monthname" => super::permalink::MONTHS[d.month0() as usize].to_string(),
         "day" => format!("{:02}", d.day()),
         "weekday" => d.weekday().num_days_from_sunday().to_string(),
         "weekdayname" => WEEKDAYS[d.weekday().num_days_from_sunday() as usize].to_string(),

@@ -11,7 +11,8 @@ pub struct PermalinkVars<'a> {
     pub categories: &'a [String],
 }
 
-const MONTHS: [&str; 12] = [
+/// English month names, as Jekyll and Hugo write them in permalinks.
+pub(crate) const MONTHS: [&str; 12] = [
     "January",
     "February",
     "March",

@@ -139,7 +139,8 @@ pub async fn get(
     Ok(body)
 }
 
-fn describe(e: &reqwest::Error) -> String {
+/// A request error in a few words, then its chain of causes.
+pub fn describe(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

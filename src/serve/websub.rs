@@ -430,12 +430,16 @@ async fn verify(app: &Arc<App>, req: SubRequest, policy: Policy, settings: WebSu
                 q.append_pair("hub.lease_seconds", &req.lease_seconds.to_string());
             }
         }
-        let mut resp = client.get(url).send().await.map_err(|e| describe(&e))?;
+        let mut resp = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| crate::fetch::describe(&e))?;
         if !resp.status().is_success() {
             return Err(format!("HTTP {}", resp.status().as_u16()));
         }
         let mut echo = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| crate::fetch::describe(&e))? {
             if echo.len() + chunk.len() > MAX_ECHO {
                 return Err("the answer is not the challenge (too long)".to_string());
             }
@@ -476,24 +480,6 @@ async fn verify(app: &Arc<App>, req: SubRequest, policy: Policy, settings: WebSu
         Ok(Err(e)) => tracing::warn!(%callback, "websub: {mode} verified but not stored: {e}"),
         Err(e) => tracing::warn!(%callback, "websub: {mode} verified but not stored: {e}"),
     }
-}
-
-/// A request error in a few words.
-fn describe(e: &reqwest::Error) -> String {
-    let mut msg = if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
-        "cannot connect".to_string()
-    } else {
-        "request failed".to_string()
-    };
-    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
 }
 
 /// After a rebuild that changed `paths` (called on the build's thread):
@@ -704,7 +690,7 @@ async fn send(
             Pushed::Drop("the callback answered 410 Gone".to_string())
         }
         Ok(r) => Pushed::Failed(format!("HTTP {}", r.status().as_u16())),
-        Err(e) => Pushed::Failed(describe(&e)),
+        Err(e) => Pushed::Failed(crate::fetch::describe(&e)),
     }
 }
 

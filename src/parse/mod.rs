@@ -35,10 +35,40 @@ pub struct ParsedFeed {
     pub entries: Vec<Entry>,
 }
 
-/// Why a document could not be read.
+/// Why a document could not be read. The words are what `sources list`
+/// shortens (`not a feed`, `truncated`): keep them when adding a kind.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct ParseError(pub String);
+pub enum ParseError {
+    /// Our own output read strictly, and it is none of the three formats.
+    #[error("not an Atom, RSS or JSON Feed document")]
+    NotOurs,
+    /// A document of a known format that its parser refuses.
+    #[error("{format}: {message}")]
+    Syntax {
+        format: &'static str,
+        message: String,
+    },
+    /// Not a feed at all: XML of another kind, or JSON without a version.
+    #[error("not a feed: {0}")]
+    NotAFeed(String),
+    /// The document ends before its root element closes.
+    #[error("truncated: the document ends before <{root}> closes (cut off in transfer?)")]
+    Truncated { root: String },
+    /// Reading it took longer than the parse budget.
+    #[error("gave up after {:.1} s: the document costs too much to read", .budget.as_secs_f64())]
+    TooCostly { budget: std::time::Duration },
+    /// Elements nested deeper than the parser follows.
+    #[error("elements nested deeper than {max} levels")]
+    TooDeep { max: usize },
+}
+
+/// A known format's parser refused the document.
+pub(crate) fn syntax(format: &'static str, e: impl std::fmt::Display) -> ParseError {
+    ParseError::Syntax {
+        format,
+        message: e.to_string(),
+    }
+}
 
 fn epoch() -> DateTime<FixedOffset> {
     Utc.timestamp_opt(0, 0)
@@ -62,7 +92,7 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
     } else if head.contains("<rss") || head.contains("<rdf:RDF") {
         rss(bytes)
     } else {
-        Err(ParseError("not an Atom, RSS or JSON Feed document".into()))
+        Err(ParseError::NotOurs)
     }
 }
 
@@ -89,8 +119,7 @@ fn text_to_html(text: &str) -> String {
 
 fn atom(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
     use atom_syndication::TextType;
-    let feed =
-        atom_syndication::Feed::read_from(bytes).map_err(|e| ParseError(format!("Atom: {e}")))?;
+    let feed = atom_syndication::Feed::read_from(bytes).map_err(|e| syntax("Atom", e))?;
     let link = |links: &[atom_syndication::Link], rel: &str| {
         links.iter().find(|l| l.rel == rel).map(|l| l.href.clone())
     };
@@ -152,7 +181,7 @@ fn atom(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
 }
 
 fn rss(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
-    let ch = rss::Channel::read_from(bytes).map_err(|e| ParseError(format!("RSS: {e}")))?;
+    let ch = rss::Channel::read_from(bytes).map_err(|e| syntax("RSS", e))?;
     let updated = ch
         .last_build_date
         .as_deref()
@@ -219,11 +248,10 @@ fn rss(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
 
 fn json(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
     use serde_json::Value;
-    let doc: Value =
-        serde_json::from_slice(bytes).map_err(|e| ParseError(format!("JSON Feed: {e}")))?;
+    let doc: Value = serde_json::from_slice(bytes).map_err(|e| syntax("JSON Feed", e))?;
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     if !s(&doc, "version").is_some_and(|v| v.starts_with("https://jsonfeed.org/version/")) {
-        return Err(ParseError("JSON Feed: no jsonfeed.org version".into()));
+        return Err(syntax("JSON Feed", "no jsonfeed.org version"));
     }
     let date = |v: &Value, k: &str| s(v, k).and_then(|d| DateTime::parse_from_rfc3339(&d).ok());
     let entries = doc

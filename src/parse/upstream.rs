@@ -218,9 +218,7 @@ impl UpstreamItem {
 pub fn parse_whole(bytes: &[u8], doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
     let feed = parse_upstream(bytes, doc_url)?;
     match &feed.truncated {
-        Some(root) => Err(ParseError(format!(
-            "truncated: the document ends before <{root}> closes (cut off in transfer?)"
-        ))),
+        Some(root) => Err(ParseError::Truncated { root: root.clone() }),
         None => Ok(feed),
     }
 }
@@ -559,10 +557,9 @@ impl<'u> Xml<'u> {
         loop {
             events = events.wrapping_add(1);
             if events % 1024 == 0 && Instant::now() > self.deadline {
-                return Err(ParseError(format!(
-                    "gave up after {:.1} s: the document costs too much to read",
-                    self.budget.as_secs_f64()
-                )));
+                return Err(ParseError::TooCostly {
+                    budget: self.budget,
+                });
             }
             let before = reader.buffer_position();
             let ev = match reader.read_event() {
@@ -572,7 +569,7 @@ impl<'u> Xml<'u> {
                     // Recover by skipping what quick-xml could not read, as long
                     // as it moves forward; stop otherwise.
                     if self.kind.is_none() && self.stack.is_empty() && errors > 3 {
-                        return Err(ParseError(format!("not a feed: XML error: {e}")));
+                        return Err(ParseError::NotAFeed(format!("XML error: {e}")));
                     }
                     if errors > MAX_ERRORS || reader.buffer_position() <= before {
                         break;
@@ -586,8 +583,8 @@ impl<'u> Xml<'u> {
             self.event(ev)?;
             if self.kind.is_none() && !self.stack.is_empty() {
                 // The root element was not a feed.
-                return Err(ParseError(format!(
-                    "not a feed: root element <{}>",
+                return Err(ParseError::NotAFeed(format!(
+                    "root element <{}>",
                     self.stack.first().map(|f| f.qname.as_str()).unwrap_or("")
                 )));
             }
@@ -658,7 +655,7 @@ impl<'u> Xml<'u> {
     /// kept), item fallbacks applied and ids assigned.
     fn into_feed(mut self) -> Result<UpstreamFeed, ParseError> {
         let Some(kind) = self.kind else {
-            return Err(ParseError("not a feed: no root element".into()));
+            return Err(ParseError::NotAFeed("no root element".into()));
         };
         let truncated = self.stack.first().map(|f| f.qname.clone());
         // Close whatever the document left open, so its text is kept.
@@ -748,9 +745,7 @@ impl<'u> Xml<'u> {
 
     fn start(&mut self, e: &BytesStart<'_>, empty: bool) -> Result<(), ParseError> {
         if self.stack.len() >= MAX_DEPTH {
-            return Err(ParseError(format!(
-                "elements nested deeper than {MAX_DEPTH} levels"
-            )));
+            return Err(ParseError::TooDeep { max: MAX_DEPTH });
         }
         let qname = String::from_utf8_lossy(e.name().as_ref()).into_owned();
         let attrs = attrs(e);
@@ -1512,8 +1507,7 @@ fn scrub(v: &mut serde_json::Value) {
 /// then its items and head.
 fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
     use serde_json::Value;
-    let mut doc: Value =
-        serde_json::from_str(text).map_err(|e| ParseError(format!("JSON Feed: {e}")))?;
+    let mut doc: Value = serde_json::from_str(text).map_err(|e| super::syntax("JSON Feed", e))?;
     // serde_json refuses nesting past 128 levels, so this recursion is bounded.
     scrub(&mut doc);
     let detail = json_detail(&doc)?;
@@ -1575,8 +1569,8 @@ fn json_detail(doc: &serde_json::Value) -> Result<&'static str, ParseError> {
         Some("1") => Ok("json10"),
         Some("1.1") => Ok("json11"),
         Some(_) => Ok("json"),
-        None => Err(ParseError(
-            "not a feed: JSON without a jsonfeed.org version".into(),
+        None => Err(ParseError::NotAFeed(
+            "JSON without a jsonfeed.org version".into(),
         )),
     }
 }
@@ -1648,7 +1642,7 @@ mod tests {
             let doc = &whole[..cut];
             assert_eq!(p(doc).truncated.as_deref(), Some("rss"), "{doc}");
             let e = parse_whole(doc.as_bytes(), None).unwrap_err();
-            assert!(e.0.starts_with("truncated: "), "{e}");
+            assert!(e.to_string().starts_with("truncated: "), "{e}");
         }
         // Ill-formed inside, but the root closes: recovered, not truncated.
         let sloppy = "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>T</title>\
@@ -1985,7 +1979,7 @@ mod tests {
         }
         doc.push_str("</channel></rss>");
         let err = parse_upstream_within(doc.as_bytes(), None, Duration::ZERO).unwrap_err();
-        assert!(err.0.contains("gave up after"), "{}", err.0);
+        assert!(err.to_string().contains("gave up after"), "{err}");
         assert_eq!(
             parse_upstream(doc.as_bytes(), None).unwrap().items.len(),
             3000

@@ -142,9 +142,8 @@ fn xml_wellformed(text: &str, v: &mut Findings) -> bool {
     let mut depth = 0usize;
     loop {
         match r.read_resolved_event() {
-            Ok((res, Event::Start(e))) => {
-                depth += 1;
-                if let ResolveResult::Unknown(p) = res {
+            Ok((res, ev @ (Event::Start(_) | Event::Empty(_)))) => {
+                if let (ResolveResult::Unknown(p), Event::Start(e) | Event::Empty(e)) = (res, &ev) {
                     v.error(format!(
                         "element <{}> uses the undeclared prefix {:?}",
                         String::from_utf8_lossy(e.name().as_ref()),
@@ -152,15 +151,8 @@ fn xml_wellformed(text: &str, v: &mut Findings) -> bool {
                     ));
                     return false;
                 }
-            }
-            Ok((res, Event::Empty(e))) => {
-                if let ResolveResult::Unknown(p) = res {
-                    v.error(format!(
-                        "element <{}> uses the undeclared prefix {:?}",
-                        String::from_utf8_lossy(e.name().as_ref()),
-                        String::from_utf8_lossy(&p)
-                    ));
-                    return false;
+                if matches!(ev, Event::Start(_)) {
+                    depth += 1;
                 }
             }
             Ok((_, Event::End(_))) => depth = depth.saturating_sub(1),
@@ -380,6 +372,29 @@ fn json(bytes: &[u8], v: &mut Findings) {
         }
         if let Some(h) = s(it, "content_html") {
             v.html(&format!("{what} content_html"), &h);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn an_undeclared_prefix_is_an_error_on_start_and_empty_elements() {
+        for body in ["<x:a>t</x:a>", "<x:a/>"] {
+            let doc = format!(
+                "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title>\
+                 <link>https://e.org/</link><description>D</description>{body}</channel></rss>"
+            );
+            let found = check(Format::Rss, doc.as_bytes(), Path::new("f.rss"));
+            assert!(
+                found
+                    .iter()
+                    .any(|d| d.message.contains("undeclared prefix \"x\"")),
+                "{body}: {found:?}"
+            );
         }
     }
 }

@@ -261,7 +261,7 @@ fn from_std(d: std::time::Duration) -> Duration {
 /// When a source that was just fetched is due again: its schedule's next
 /// time (else the default interval), but never before its minimum interval
 /// (RSS `ttl`, `Cache-Control: max-age`).
-fn next_due(
+pub(super) fn next_due(
     src: &ConfiguredSource,
     now: DateTime<Utc>,
     min_interval: Option<Duration>,
@@ -322,7 +322,7 @@ fn published_feed_url(src: &ConfiguredSource, fetched: &str, feed: &parse::Upstr
 /// dates are the time it was seen, which a later fetch must not move),
 /// `published_given` when it gave a publication date of its own (not only
 /// `updated`, which moves when the item is edited).
-struct Fresh {
+pub(super) struct Fresh {
     item: StoredItem,
     undated: bool,
     published_given: bool,
@@ -750,10 +750,19 @@ const PARSE_BATCH: usize = 8;
 /// Outcomes waiting to be parsed before the fetcher pauses (backpressure).
 const PIPELINE: usize = 32;
 
-type Parsed = Option<Result<(Vec<Fresh>, Option<u32>), ParseError>>;
+/// A fetched document read: its items for the store, its `ttl`, and the
+/// WebSub hub and topic it names.
+pub(super) struct Doc {
+    pub(super) fresh: Vec<Fresh>,
+    ttl: Option<u32>,
+    pub(super) hub: Option<String>,
+    pub(super) self_url: Option<String>,
+}
+
+pub(super) type Parsed = Option<Result<Doc, ParseError>>;
 
 /// Parse a fetched body into items for the store; `None` for no body.
-fn parse_outcome(
+pub(super) fn parse_outcome(
     src: &ConfiguredSource,
     state: Option<&SourceState>,
     outcome: &Outcome,
@@ -778,10 +787,14 @@ fn parse_outcome(
             }
         }
     }
-    Some(parsed.map(|feed| {
-        let ttl = feed.ttl_minutes;
+    Some(parsed.map(|mut feed| {
         let feed_url = published_feed_url(src, fetched_url, &feed);
-        (stored_items(src, &feed_url, feed, now), ttl)
+        Doc {
+            ttl: feed.ttl_minutes,
+            hub: feed.hub.take(),
+            self_url: feed.self_url.take(),
+            fresh: stored_items(src, &feed_url, feed, now),
+        }
     }))
 }
 
@@ -860,25 +873,27 @@ fn apply(
             validators,
             permanent_url,
             min_interval,
+            final_url,
+            websub,
             ..
         } => match parsed {
-            Some(Ok((items, ttl))) => {
+            Some(Ok(doc)) => {
                 moved(src, state, permanent_url);
-                let ttl = ttl.map(|m| Duration::minutes(i64::from(m)).min(Duration::days(1)));
+                if matches!(src.location, UpstreamLocation::Http(_)) {
+                    super::push::discovered(store, &state.key, &websub, &doc, &final_url)?;
+                }
+                let ttl = doc
+                    .ttl
+                    .map(|m| Duration::minutes(i64::from(m)).min(Duration::days(1)));
                 let min = match (min_interval.map(from_std), ttl) {
                     (Some(a), Some(b)) => Some(a.max(b)),
                     (a, b) => a.or(b),
                 };
-                let items = settle_dates(store, &state.key, items)?;
-                let new = store.put_items(&state.key, &items, now)?;
+                let (items, new) = put_fresh(site, store, src, doc.fresh, now)?;
                 state.etag = validators.etag;
                 state.last_modified = validators.last_modified;
                 succeeded(src, state, min, now);
-                trim(site, store, src, &state.key, now)?;
-                SourceResult::Fetched {
-                    items: items.len(),
-                    new,
-                }
+                SourceResult::Fetched { items, new }
             }
             // A broken document keeps the stored items and the old validators,
             // so that the next fetch reads the document again.
@@ -905,6 +920,22 @@ fn apply(
             failed(state, error.to_string(), retry_after.map(from_std), now)
         }
     })
+}
+
+/// Store a document's items as one fetch: dates settled against what is
+/// stored, then what retention and `keep:` no longer want dropped. How
+/// many items, and how many of them new.
+pub(super) fn put_fresh(
+    site: &Site,
+    store: &mut dyn Store,
+    src: &ConfiguredSource,
+    fresh: Vec<Fresh>,
+    now: DateTime<Utc>,
+) -> Result<(usize, usize), Error> {
+    let items = settle_dates(store, &src.key, fresh)?;
+    let new = store.put_items(&src.key, &items, now)?;
+    trim(site, store, src, &src.key, now)?;
+    Ok((items.len(), new))
 }
 
 /// A source that answered: no longer failing (nor gone), due again after

@@ -12,4 +12,5 @@ pub mod index;
 pub mod init;
 pub mod lease;
 pub mod links;
+pub mod push;
 pub mod sources;

@@ -326,15 +326,16 @@ pub fn discover(html: &str, page: &Url) -> Vec<Subscription> {
 /// Configured sources with what the store knows of them.
 pub fn health(site: &Site) -> Result<Vec<Health>, Error> {
     let sources = configured_sources(site);
-    let states = match crate::app::aggregate::open_existing_store(site)? {
-        Some(s) => s.sources()?,
-        None => Vec::new(),
+    let (states, pushes) = match crate::app::aggregate::open_existing_store(site)? {
+        Some(s) => (s.sources()?, s.push_subscriptions()?),
+        None => (Vec::new(), Vec::new()),
     };
     Ok(sources
         .iter()
         .map(|s| {
             let state = states.iter().find(|st| st.key == s.key).cloned();
             Health {
+                push: pushes.iter().find(|p| p.source == s.key).cloned(),
                 name: s.name.clone(),
                 url: state
                     .as_ref()
@@ -350,7 +351,25 @@ pub fn health(site: &Site) -> Result<Vec<Health>, Error> {
 /// people read.
 pub const TABLE_COLUMNS: usize = 120;
 
-/// The health table as text: NAME, URL, LAST FETCH, STATUS, ITEMS, NEXT DUE,
+/// Whether a source is pushed, in a word: `pushed` (a live WebSub
+/// subscription), `subscribing`, `hub` (advertised, not subscribed:
+/// `serve` subscribes where hubs can reach it), `denied`, `ending`; `-`
+/// for none.
+pub fn push_word(push: Option<&crate::store::push::PushSubscription>) -> &'static str {
+    use crate::store::push::PushState;
+    match push {
+        None => "-",
+        Some(p) if p.is_live(chrono::Utc::now()) => "pushed",
+        Some(p) => match p.state {
+            PushState::Discovered => "hub",
+            PushState::Requested | PushState::Active => "subscribing",
+            PushState::Denied => "denied",
+            PushState::Unsubscribing => "ending",
+        },
+    }
+}
+
+/// The health table as text: NAME, URL, LAST FETCH, STATUS, ITEMS, PUSH, NEXT DUE,
 /// at most [`TABLE_COLUMNS`] wide: a failure is its short reason (the whole
 /// chain is in `sources show`), and long URLs and names are cut in the middle.
 pub fn health_table(rows: &[Health]) -> String {
@@ -360,12 +379,13 @@ pub fn health_table(rows: &[Health]) -> String {
             |d| d.format("%Y-%m-%d %H:%M").to_string(),
         )
     };
-    let mut table: Vec<[String; 6]> = vec![[
+    let mut table: Vec<[String; 7]> = vec![[
         "NAME".into(),
         "URL".into(),
         "LAST FETCH".into(),
         "STATUS".into(),
         "ITEMS".into(),
+        "PUSH".into(),
         "NEXT DUE".into(),
     ]];
     for r in rows {
@@ -381,9 +401,18 @@ pub fn health_table(rows: &[Health]) -> String {
                 (when(st.last_fetch), st.item_count.to_string(), next)
             }
         };
-        table.push([r.name.clone(), r.url.clone(), last, status, items, next]);
+        let push = push_word(r.push.as_ref()).to_string();
+        table.push([
+            r.name.clone(),
+            r.url.clone(),
+            last,
+            status,
+            items,
+            push,
+            next,
+        ]);
     }
-    let mut widths = [0usize; 6];
+    let mut widths = [0usize; 7];
     for row in &table {
         for (w, c) in widths.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count());
@@ -391,7 +420,7 @@ pub fn health_table(rows: &[Health]) -> String {
     }
     // Too wide: the URL gives way first (its host and file name stay), then
     // the name; the status is what the table is for.
-    const SEPARATORS: usize = 2 * 5;
+    const SEPARATORS: usize = 2 * 6;
     for (col, min) in [(1, 20), (0, 16)] {
         let total: usize = widths.iter().sum::<usize>() + SEPARATORS;
         if total > TABLE_COLUMNS {
@@ -541,6 +570,23 @@ pub fn show(site: &Site, name: &str) -> Result<String, Error> {
     ]);
     if let Some(secs) = st.min_interval_secs {
         lines.push(("min interval", format!("{secs} s (ttl or max-age)")));
+    }
+    let push = match crate::app::aggregate::open_existing_store(site)? {
+        Some(s) => s.push_of(&src.key)?,
+        None => None,
+    };
+    if let Some(p) = push {
+        lines.push(("push", push_word(Some(&p)).to_string()));
+        lines.push(("hub", p.hub.clone()));
+        lines.push(("topic", p.topic.clone()));
+        if p.is_live(chrono::Utc::now()) {
+            lines.push(("lease until", when(p.expires, "-")));
+        }
+        lines.push(("pushes", p.pushes.to_string()));
+        lines.push(("last push", when(p.last_push, "never")));
+        if let Some(e) = &p.last_error {
+            lines.push(("push error", e.clone()));
+        }
     }
     Ok(lines
         .into_iter()

@@ -19,7 +19,7 @@ pub use rules::{MatchRule, Matcher, REGEX_SIZE_LIMIT};
 pub use site::{
     jekyll_permalink_style, key_line, parse_listen, IdScheme, ServeSettings, SiteConfig,
 };
-pub use websub::{WebSubSettings, HUB_PATH};
+pub use websub::{WebSubSettings, CALLBACK_PATH, HUB_PATH};
 
 use crate::model::diag::Diagnostic;
 use crate::model::entry::Person;

@@ -252,6 +252,26 @@ impl SiteConfig {
             Err(_) => format!("{}{}", self.base_url, rel),
         }
     }
+
+    /// The URL under which `serve` takes WebSub callbacks, when it
+    /// subscribes to upstream hubs (`websub: subscribe`, by default only
+    /// with `hub: self`): `websub: public_url`, else `base_url`.
+    pub fn websub_callbacks(&self) -> Option<Url> {
+        if !self.websub.subscribe.unwrap_or(self.hub_self) {
+            return None;
+        }
+        let mut base = self
+            .websub
+            .public_url
+            .clone()
+            .unwrap_or_else(|| self.base_url.clone());
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        base.join(&format!("{}/", super::websub::CALLBACK_PATH))
+            .ok()
+    }
 }
 
 /// Where `tributary.yaml` is, for errors at the line of a key.

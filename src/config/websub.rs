@@ -1,11 +1,16 @@
 //! The `websub:` section of `tributary.yaml`: the limits of the WebSub hub
 //! that `serve` runs for its own feeds with `hub: self` (see
-//! `serve/websub.rs` for what the hub does with them).
+//! `serve/websub.rs` for what the hub does with them), and whether `serve`
+//! subscribes to its upstreams' hubs (`serve/subscriber.rs`).
 
 use std::time::Duration;
 
 /// The path, under `base_url`, of the hub `hub: self` runs (`POST` only).
 pub const HUB_PATH: &str = "websub";
+
+/// The path, under the public URL, of the subscriber's callbacks: one per
+/// subscription, `websub/callback/TOKEN`.
+pub const CALLBACK_PATH: &str = "websub/callback";
 
 /// `websub:`, checked. Every key has a default, so `hub: self` alone works.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -27,8 +32,16 @@ pub struct WebSubSettings {
     pub retries: u32,
     /// Wait before the first retry; doubled for each next one (at most an hour).
     pub retry_after: Duration,
-    /// Whole request to a callback (verification or delivery).
+    /// Whole request to a callback (verification or delivery), or to an
+    /// upstream hub.
     pub timeout: Duration,
+    /// Subscribe to the hubs upstreams advertise. `None`: as `hub: self`
+    /// says (a site that is its own hub is served by `serve` at `base_url`,
+    /// so hubs can reach its callbacks there).
+    pub subscribe: Option<bool>,
+    /// Where hubs reach this `serve` (callbacks go under it), when not at
+    /// `base_url`.
+    pub public_url: Option<url::Url>,
 }
 
 impl Default for WebSubSettings {
@@ -43,6 +56,8 @@ impl Default for WebSubSettings {
             retries: 6,
             retry_after: Duration::from_secs(60),
             timeout: Duration::from_secs(10),
+            subscribe: None,
+            public_url: None,
         }
     }
 }
@@ -60,6 +75,8 @@ struct RawWebSub {
     retries: Option<u32>,
     retry_after: Option<String>,
     timeout: Option<String>,
+    subscribe: Option<bool>,
+    public_url: Option<String>,
 }
 
 impl TryFrom<RawWebSub> for WebSubSettings {
@@ -114,6 +131,16 @@ impl TryFrom<RawWebSub> for WebSubSettings {
         if let Some(n) = raw.max_pending {
             out.max_pending = positive("max_pending", n)?;
         }
+        out.subscribe = raw.subscribe;
+        if let Some(text) = &raw.public_url {
+            let u = url::Url::parse(text)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .ok_or_else(|| {
+                    format!("websub: public_url {text:?} is not an absolute http(s) URL, such as https://feeds.example.org/")
+                })?;
+            out.public_url = Some(u);
+        }
         if let Some(n) = raw.retries {
             if n > 30 {
                 return Err("websub: retries must be at most 30".to_string());
@@ -164,5 +191,9 @@ mod tests {
         assert!(parse("{ timeout: 0s }").is_err());
         assert!(parse("{ max_per_host: 0 }").is_err());
         assert!(parse("{ nope: 1 }").is_err());
+        let s = parse("{ subscribe: true, public_url: 'http://127.0.0.1:8080/b/' }").unwrap();
+        assert_eq!(s.subscribe, Some(true));
+        assert_eq!(s.public_url.unwrap().as_str(), "http://127.0.0.1:8080/b/");
+        assert!(parse("{ public_url: /relative }").is_err());
     }
 }

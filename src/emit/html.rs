@@ -835,21 +835,25 @@ mod tests {
                 name: "A".into(),
                 url: ok.url.clone(),
                 state: Some(ok),
+                push: None,
             },
             Health {
                 name: "B".into(),
                 url: bad.url.clone(),
                 state: Some(bad),
+                push: None,
             },
             Health {
                 name: "C".into(),
                 url: gone.url.clone(),
                 state: Some(gone),
+                push: None,
             },
             Health {
                 name: "D".into(),
                 url: "feeds/local/d.xml".into(),
                 state: None,
+                push: None,
             },
         ];
         let page = index_page("Site", None, &feeds(), &rows);

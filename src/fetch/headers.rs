@@ -1,5 +1,5 @@
-//! Parsers for the response headers that pace fetching: `Retry-After` and
-//! `Cache-Control`.
+//! Parsers for the response headers that pace fetching (`Retry-After`,
+//! `Cache-Control`) and that name a WebSub hub (`Link`).
 
 use crate::util::date::parse_http_date;
 use chrono::{DateTime, Utc};
@@ -47,6 +47,52 @@ pub fn max_age(cache_control: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_headers_name_the_hub_and_self() {
+        let base = url::Url::parse("https://a.example/blog/feed.xml").unwrap();
+        let l = websub_links(
+            [
+                "<https://a.example/blog/feed.xml>; rel=\"self\", <https://hub.example/>; rel=\"hub\"",
+            ]
+            .into_iter(),
+            &base,
+        );
+        assert_eq!(l.hub.as_deref(), Some("https://hub.example/"));
+        assert_eq!(
+            l.self_url.as_deref(),
+            Some("https://a.example/blog/feed.xml")
+        );
+        // Separate headers, unquoted and multiple rels, relative targets, case.
+        let l = websub_links(
+            [
+                "</other>; rel=alternate",
+                "</hub>; type=x; REL=\"next Hub\"",
+                "<s>;rel=self",
+            ]
+            .into_iter(),
+            &base,
+        );
+        assert_eq!(l.hub.as_deref(), Some("https://a.example/hub"));
+        assert_eq!(l.self_url.as_deref(), Some("https://a.example/blog/s"));
+        // The first of each wins; junk is ignored.
+        let l = websub_links(
+            [
+                "<>; rel=hub, <https://b/>; rel=hub",
+                "<<<; rel=hub",
+                "rel=self",
+            ]
+            .into_iter(),
+            &base,
+        );
+        assert_eq!(l.hub.as_deref(), Some("https://a.example/blog/feed.xml"));
+        assert_eq!(l.self_url, None);
+        let huge = "<x>; rel=other, ".repeat(100_000);
+        assert_eq!(
+            websub_links([huge.as_str()].into_iter(), &base),
+            WebSubLinks::default()
+        );
+    }
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {
@@ -104,4 +150,66 @@ mod tests {
         assert_eq!(max_age("s-maxage=600"), None);
         assert_eq!(max_age(""), None);
     }
+}
+
+/// What a response's `Link` headers say of WebSub (RFC 8288 links with
+/// `rel="hub"` and `rel="self"`), as absolute URLs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebSubLinks {
+    pub hub: Option<String>,
+    pub self_url: Option<String>,
+}
+
+/// Header text read for links: a hostile server's megabyte of `Link`
+/// headers costs no more than this.
+const MAX_LINK_TEXT: usize = 16 * 1024;
+
+/// The first `hub` and `self` links of `values` (each a `Link` header's
+/// value), resolved against `base`. Links are `<URI>; param; param, ...`;
+/// `rel` may hold several space-separated types, quoted or not.
+pub fn websub_links<'a>(values: impl Iterator<Item = &'a str>, base: &url::Url) -> WebSubLinks {
+    let mut out = WebSubLinks::default();
+    let mut budget = MAX_LINK_TEXT;
+    for value in values {
+        let Some(value) = value.get(..value.len().min(budget)) else {
+            break;
+        };
+        budget -= value.len();
+        let mut rest = value;
+        while let Some(open) = rest.find('<') {
+            let Some(close) = rest[open..].find('>').map(|c| open + c) else {
+                break;
+            };
+            let target = rest[open + 1..close].trim();
+            let params_end = rest[close..].find('<').map_or(rest.len(), |n| close + n);
+            let rels = link_rel(&rest[close + 1..params_end]);
+            for rel in rels.split_ascii_whitespace() {
+                let slot = match rel.to_ascii_lowercase().as_str() {
+                    "hub" => &mut out.hub,
+                    "self" => &mut out.self_url,
+                    _ => continue,
+                };
+                if slot.is_none() {
+                    *slot = base.join(target).ok().map(String::from);
+                }
+            }
+            rest = &rest[params_end..];
+        }
+        if budget == 0 {
+            break;
+        }
+    }
+    out
+}
+
+/// The `rel` parameter of one link's parameters (`; rel="a b"; type=x,`).
+fn link_rel(params: &str) -> &str {
+    for param in params.split(';') {
+        let (name, value) = param.split_once('=').unwrap_or((param, ""));
+        if name.trim().eq_ignore_ascii_case("rel") {
+            let v = value.trim().trim_end_matches(',').trim();
+            return v.trim_matches('"');
+        }
+    }
+    ""
 }

@@ -36,6 +36,8 @@ pub enum Outcome {
         /// From `Cache-Control: max-age`: do not fetch again sooner.
         min_interval: Option<Duration>,
         content_type: Option<String>,
+        /// The WebSub hub and topic its `Link` headers name.
+        websub: headers::WebSubLinks,
     },
     /// 304: the stored copy is current.
     NotModified {
@@ -310,6 +312,11 @@ impl Fetcher {
                     last_modified: header_text(h, header::LAST_MODIFIED),
                 };
                 let content_type = header_text(h, header::CONTENT_TYPE);
+                let links = h
+                    .get_all(header::LINK)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok());
+                let websub = headers::websub_links(links, url);
                 match read_capped(&mut resp, url, self.inner.max_body).await {
                     Ok(body) => Outcome::Fetched {
                         body,
@@ -318,6 +325,7 @@ impl Fetcher {
                         permanent_url,
                         min_interval,
                         content_type,
+                        websub,
                     },
                     Err(e) => Outcome::failed(e),
                 }
@@ -401,6 +409,7 @@ impl Fetcher {
                 permanent_url: None,
                 min_interval: None,
                 content_type: None,
+                websub: headers::WebSubLinks::default(),
             },
             Ok(Ok(None)) => Outcome::NotModified {
                 permanent_url: None,

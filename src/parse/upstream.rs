@@ -81,6 +81,12 @@ pub struct UpstreamFeed {
     pub updated: Option<DateTime<FixedOffset>>,
     pub published: Option<DateTime<FixedOffset>>,
     pub ttl_minutes: Option<u32>,
+    /// The WebSub hub the document advertises (`<link rel="hub">`, JSON
+    /// Feed `hubs`): where a subscriber asks for pushes.
+    pub hub: Option<String>,
+    /// The document's own URL as it states it (`rel="self"`, `feed_url`):
+    /// the WebSub topic.
+    pub self_url: Option<String>,
     pub items: Vec<UpstreamItem>,
     /// The root element (`feed`, `rss`…) when the document ended before it
     /// closed: a body cut off in transfer. Its items are read as far as
@@ -316,6 +322,8 @@ struct Head {
     updated: Option<DateTime<FixedOffset>>,
     published: Option<DateTime<FixedOffset>>,
     ttl: Option<u32>,
+    hub: Option<String>,
+    self_url: Option<String>,
 }
 
 #[derive(Default)]
@@ -686,6 +694,8 @@ impl<'u> Xml<'u> {
             updated: self.head.updated,
             published: self.head.published,
             ttl_minutes: self.head.ttl,
+            hub: self.head.hub,
+            self_url: self.head.self_url,
             items,
             truncated,
         })
@@ -1083,6 +1093,15 @@ impl<'u> Xml<'u> {
             None | Some("") => true,
             Some(t) => t.contains("html"),
         };
+        if matches!(container, Role::Channel) && matches!(rel, "hub" | "self") {
+            let slot = if rel == "hub" {
+                &mut self.head.hub
+            } else {
+                &mut self.head.self_url
+            };
+            set_once(slot, || Some(join(base, href)));
+            return;
+        }
         if rel != "alternate" || !html {
             return;
         }
@@ -1533,6 +1552,8 @@ fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
         updated: None,
         published: None,
         ttl_minutes: None,
+        hub: json_hub(&doc, base.as_deref()),
+        self_url: json_url(&doc, "feed_url", base.as_deref()),
         items,
         // A JSON document cut off does not parse at all.
         truncated: None,
@@ -1551,6 +1572,17 @@ fn json_str(v: &serde_json::Value, k: &str) -> Option<String> {
 /// A URL member, resolved against the document's URL.
 fn json_url(v: &serde_json::Value, k: &str, base: Option<&str>) -> Option<String> {
     json_str(v, k).map(|u| join(base, &u))
+}
+
+/// JSON Feed `hubs`: the first of type WebSub (the type is compared as
+/// case-insensitive, as 1.1 says nothing of case).
+fn json_hub(doc: &serde_json::Value, base: Option<&str>) -> Option<String> {
+    doc.get("hubs")?
+        .as_array()?
+        .iter()
+        .take(16)
+        .find(|h| json_str(h, "type").is_some_and(|t| t.eq_ignore_ascii_case("websub")))
+        .and_then(|h| json_url(h, "url", base))
 }
 
 /// An author object; one without a name is no person.
@@ -2027,5 +2059,44 @@ mod tests {
             }
             let _ = parse_upstream(&doc, None);
         }
+    }
+
+    #[test]
+    fn websub_hub_and_self_are_read_from_every_format() {
+        let atom = p(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title>
+            <link rel="hub" href="https://hub.example/"/><link rel="self" href="https://a.example/feed.atom"/>
+            <link rel="hub" href="https://second.example/"/>
+            <entry><id>x</id><link rel="hub" href="https://not.this/"/></entry></feed>"#,
+        );
+        assert_eq!(atom.hub.as_deref(), Some("https://hub.example/"));
+        assert_eq!(
+            atom.self_url.as_deref(),
+            Some("https://a.example/feed.atom")
+        );
+        assert_eq!(atom.link, None, "a hub is not the home page");
+        let rss = p(
+            r#"<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>R</title>
+            <link>https://r.example/</link><atom:link rel="hub" href="https://hub.example/h"/>
+            <atom:link rel="self" type="application/rss+xml" href="https://r.example/rss"/></channel></rss>"#,
+        );
+        assert_eq!(rss.hub.as_deref(), Some("https://hub.example/h"));
+        assert_eq!(rss.self_url.as_deref(), Some("https://r.example/rss"));
+        assert_eq!(rss.link.as_deref(), Some("https://r.example/"));
+        let json = p(
+            r#"{"version":"https://jsonfeed.org/version/1.1","title":"J",
+            "feed_url":"https://j.example/feed.json",
+            "hubs":[{"type":"rssCloud","url":"https://cloud.example/"},{"type":"WebSub","url":"https://hub.example/j"}],
+            "items":[]}"#,
+        );
+        assert_eq!(json.hub.as_deref(), Some("https://hub.example/j"));
+        assert_eq!(
+            json.self_url.as_deref(),
+            Some("https://j.example/feed.json")
+        );
+        assert_eq!(
+            p("<rss><channel><title>x</title></channel></rss>").hub,
+            None
+        );
     }
 }

@@ -28,6 +28,10 @@ pub fn router(app: Arc<App>) -> Router {
             &format!("/{}", crate::config::HUB_PATH),
             axum::routing::post(super::websub::subscription_request),
         )
+        .route(
+            &format!("/{}/{{token}}", crate::config::CALLBACK_PATH),
+            axum::routing::any(super::subscriber::callback),
+        )
         .fallback(document)
         .with_state(app)
 }
@@ -340,6 +344,40 @@ const FAMILIES: &[Family] = &[
         kind: "counter",
         help: "Connections the server closed or refused, by reason.",
         samples: |app, _| by_label("reason", app.connections.shed.by_reason()),
+    },
+    Family {
+        name: "tributary_websub_pushes_received_total",
+        kind: "counter",
+        help: "WebSub pushes from upstream hubs, by result: stored, or refused for a missing or wrong signature.",
+        samples: |app, _| {
+            let m = &app.metrics;
+            by_label(
+                "result",
+                [("stored", &m.pushes_received), ("refused", &m.pushes_refused)],
+            )
+        },
+    },
+    Family {
+        name: "tributary_websub_hub_requests_total",
+        kind: "counter",
+        help: "WebSub subscription requests sent to upstream hubs (new, renewals, unsubscriptions).",
+        samples: |app, _| one(app.metrics.hub_requests.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "tributary_websub_pushes_sent_total",
+        kind: "counter",
+        help: "Pushes of the hub of hub: self to subscribers, by result.",
+        samples: |app, _| {
+            let m = &app.metrics;
+            by_label(
+                "result",
+                [
+                    ("delivered", &m.hub_delivered),
+                    ("failed", &m.hub_failed),
+                    ("dropped", &m.hub_dropped),
+                ],
+            )
+        },
     },
     Family {
         name: "tributary_items_stored",

@@ -15,6 +15,7 @@
 pub mod conn;
 pub mod http;
 pub mod snapshot;
+pub mod subscriber;
 mod transitions;
 mod watch;
 pub mod websub;
@@ -65,6 +66,15 @@ pub struct Metrics {
     pub build_ms: AtomicU64,
     pub requests: AtomicU64,
     pub not_modified: AtomicU64,
+    /// WebSub, as a subscriber: pushes stored, pushes refused (signature),
+    /// requests sent to hubs.
+    pub pushes_received: AtomicU64,
+    pub pushes_refused: AtomicU64,
+    pub hub_requests: AtomicU64,
+    /// WebSub, as the hub of `hub: self`: pushes sent, failed, dropped.
+    pub hub_delivered: AtomicU64,
+    pub hub_failed: AtomicU64,
+    pub hub_dropped: AtomicU64,
 }
 
 /// What `/healthz` and `/metrics` report besides counters.
@@ -356,6 +366,7 @@ async fn serve(app: Arc<App>, listen: SocketAddr, stop: Stop) -> Result<(), Erro
     let rebuilder = tokio::spawn(rebuild_loop(app.clone(), next_future));
     let follower = tokio::spawn(follow_shared(app.clone()));
     let pusher = tokio::spawn(websub::run(app.clone()));
+    let subscriptions = tokio::spawn(subscriber::run(app.clone()));
 
     let router = http::router(app.clone());
     let timeouts: conn::Timeouts = {
@@ -375,7 +386,7 @@ async fn serve(app: Arc<App>, listen: SocketAddr, stop: Stop) -> Result<(), Erro
     })
     .await;
     app.stopping.store(true, Ordering::SeqCst);
-    for task in [scheduler, rebuilder, follower, pusher] {
+    for task in [scheduler, rebuilder, follower, pusher, subscriptions] {
         task.abort();
     }
     drop(watcher);

@@ -213,7 +213,7 @@ fn is_feed(path: &str) -> bool {
     [".atom", ".rss", ".json"].iter().any(|e| path.ends_with(e))
 }
 
-fn text(status: StatusCode, body: String) -> Response {
+pub(super) fn text(status: StatusCode, body: String) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -370,8 +370,9 @@ async fn check_limits(
     Ok(())
 }
 
-/// A client for callbacks: the address guard, no redirects, the timeout.
-fn client(
+/// A client for callbacks (and, for the subscriber, hubs): the address
+/// guard, no redirects, the timeout.
+pub(super) fn client(
     site: &Site,
     policy: Policy,
     settings: &WebSubSettings,
@@ -389,8 +390,13 @@ fn client(
 
 /// 48 random hex digits.
 fn challenge() -> Option<String> {
+    random_hex(24)
+}
+
+/// `n` random bytes as hex digits, from the system's secure generator.
+pub(super) fn random_hex(n: usize) -> Option<String> {
     use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 24];
+    let mut bytes = vec![0u8; n];
     ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
     Some(hex(&bytes))
 }
@@ -655,6 +661,15 @@ async fn push(
         Some(doc) if shared && doc.hash != pending => Pushed::Later,
         Some(doc) => send(client, hub, &sub, doc).await,
     };
+    let counter = match &outcome {
+        Pushed::Delivered(_) => Some(&app.metrics.hub_delivered),
+        Pushed::Failed(_) => Some(&app.metrics.hub_failed),
+        Pushed::Drop(_) => Some(&app.metrics.hub_dropped),
+        Pushed::Later => None,
+    };
+    if let Some(c) = counter {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
     let (a, settings) = (app.clone(), settings.clone());
     let recorded = tokio::task::spawn_blocking(move || {
         let mut store = crate::app::aggregate::open_store(&a.site())?;

@@ -1,7 +1,9 @@
 //! `tributary store migrate`: copy one store into another (SQLite to
 //! PostgreSQL and back) with nothing lost: every source with its validators,
 //! health and schedule, every item with its first and last sighting, every
-//! subscription to the WebSub hub of `hub: self` with its delivery state.
+//! subscription to the WebSub hub of `hub: self` with its delivery state,
+//! and every subscription to an upstream hub (its callback and secret are
+//! what the hub knows).
 
 use super::{Store, StoreError};
 
@@ -30,6 +32,12 @@ pub fn copy(from: &dyn Store, to: &mut dyn Store) -> Result<CopyReport, StoreErr
     }
     for sub in from.hub_subscriptions()? {
         to.hub_restore(&sub)?;
+        report.subscriptions += 1;
+    }
+    for mut sub in from.push_subscriptions()? {
+        // Replaces what `to` has of the source: written at its revision.
+        sub.revision = to.push_of(&sub.source)?.map_or(0, |s| s.revision);
+        to.push_save(&sub)?;
         report.subscriptions += 1;
     }
     Ok(report)

@@ -83,6 +83,8 @@ pub struct Health {
     pub name: String,
     pub url: String,
     pub state: Option<SourceState>,
+    /// Its subscription to the hub it advertises (WebSub), if any.
+    pub push: Option<super::push::PushSubscription>,
 }
 
 /// What the store knows of a source, in one word or phrase.

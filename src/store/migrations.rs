@@ -92,6 +92,24 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX hub_subscriptions_due ON hub_subscriptions (next_attempt)
         WHERE pending_hash IS NOT NULL;",
+    // 6: subscriptions of `serve` to upstream WebSub hubs (store/push.rs),
+    // one per source; `token` names the callback.
+    "CREATE TABLE push_subscriptions (
+        source TEXT PRIMARY KEY,
+        hub TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        state TEXT NOT NULL,
+        token TEXT UNIQUE,
+        secret TEXT,
+        callback TEXT,
+        requested INTEGER,
+        expires INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        pushes INTEGER NOT NULL DEFAULT 0,
+        last_push INTEGER,
+        last_error TEXT,
+        revision INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

@@ -14,6 +14,7 @@ pub mod health;
 mod location;
 mod migrations;
 mod postgres;
+pub mod push;
 mod sqlite;
 pub mod websub;
 
@@ -117,9 +118,10 @@ pub struct SharedDoc {
     pub modified: Option<DateTime<Utc>>,
 }
 
-/// The store as the rest of tributary sees it (WebSub hub subscriptions:
-/// [`websub::HubStore`]).
-pub trait Store: websub::HubStore {
+/// The store as the rest of tributary sees it (WebSub: the subscriptions of
+/// the site's own hub, [`websub::HubStore`]; its subscriptions to upstream
+/// hubs, [`push::PushStore`]).
+pub trait Store: websub::HubStore + push::PushStore {
     /// The source `key`, created (with `url = key`) if missing; its name is updated.
     fn ensure_source(&mut self, key: &str, name: &str) -> Result<SourceState, StoreError>;
 

@@ -141,6 +141,24 @@ pub(super) const PG_MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX hub_subscriptions_due ON hub_subscriptions (next_attempt)
         WHERE pending_hash IS NOT NULL;"#,
+    // 3: subscriptions of `serve` to upstream WebSub hubs (store/push.rs),
+    // one per source; `token` names the callback.
+    r#"CREATE TABLE push_subscriptions (
+        source TEXT COLLATE "C" PRIMARY KEY,
+        hub TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        state TEXT NOT NULL,
+        token TEXT UNIQUE,
+        secret TEXT,
+        callback TEXT,
+        requested BIGINT,
+        expires BIGINT,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        pushes BIGINT NOT NULL DEFAULT 0,
+        last_push BIGINT,
+        last_error TEXT,
+        revision BIGINT NOT NULL
+    );"#,
 ];
 
 /// Tables of ours: a database that has one of them without
@@ -1601,3 +1619,7 @@ impl SharedStore for PgStore {
 // WebSub hub subscriptions (`HubStore`), in a file of their own.
 #[path = "websub_postgres.rs"]
 mod websub;
+
+// Subscriptions to upstream hubs (`PushStore`).
+#[path = "push_postgres.rs"]
+mod push;

@@ -1098,3 +1098,7 @@ mod tests {
 // WebSub hub subscriptions (`HubStore`), in a file of their own.
 #[path = "websub_sqlite.rs"]
 mod websub;
+
+// Subscriptions to upstream hubs (`PushStore`).
+#[path = "push_sqlite.rs"]
+mod push;

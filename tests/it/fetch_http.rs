@@ -66,6 +66,7 @@ fn conditional_get_sends_stored_validators_verbatim() {
             permanent_url,
             min_interval,
             content_type,
+            ..
         } => {
             assert_eq!(body, b"<rss/>");
             assert_eq!(final_url, url);

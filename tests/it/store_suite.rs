@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use tempfile::TempDir;
 use tributary::model::entry::{ContentMode, Entry, Person, Source};
+use tributary::store::push::{PushState, PushSubscription};
 use tributary::store::{open, Location, SharedDoc, SourceState, Store, StoreError, StoredItem};
 
 use crate::support::pg;
@@ -103,6 +104,7 @@ suite! {
         an_expired_lease_is_taken_over,
         renew_extends_only_the_holders_leases,
         release_lets_another_holder_in_at_once,
+        push_subscriptions_round_trip_and_are_found_by_token,
     ],
     fixture: [
         two_handles_see_each_others_writes,
@@ -110,6 +112,7 @@ suite! {
         two_holders_never_get_the_same_key,
         concurrent_leases_share_out_every_key_once,
         dump_and_restore_copy_items_exactly,
+        two_handles_racing_on_a_push_subscription_write_once,
     ],
     postgres_only: [
         shared_documents_round_trip,
@@ -1198,5 +1201,69 @@ fn a_server_that_is_down_is_a_clear_error_without_the_password(_: &Fixture) {
     assert!(
         msg.contains("is it running, and is `store:` right?"),
         "{msg}"
+    );
+}
+
+fn push_sub(source: &str) -> PushSubscription {
+    PushSubscription::discovered(source, "https://hub.example/", "https://a.example/feed")
+}
+
+fn push_subscriptions_round_trip_and_are_found_by_token(s: &mut dyn Store) {
+    assert_eq!(s.push_subscriptions().unwrap(), vec![]);
+    let mut sub = push_sub("https://a.example/feed");
+    assert!(s.push_save(&sub).unwrap(), "a new row");
+    assert!(
+        !s.push_save(&sub).unwrap(),
+        "revision 0 again: the row exists"
+    );
+    let stored = s.push_of(&sub.source).unwrap().unwrap();
+    assert_eq!(stored.revision, 1);
+    sub.revision = 1;
+    assert_eq!(stored, sub);
+    // Every field.
+    sub.state = PushState::Active;
+    sub.token = Some("0123abcd".into());
+    sub.secret = Some("s3cret".into());
+    sub.callback = Some("https://me.example/websub/callback/0123abcd".into());
+    sub.requested = Some(at(10));
+    sub.expires = Some(at(10 + 864_000));
+    sub.attempts = 2;
+    sub.pushes = 7;
+    sub.last_push = Some(at(99));
+    sub.last_error = Some("HTTP 500".into());
+    assert!(s.push_save(&sub).unwrap());
+    sub.revision = 2;
+    assert_eq!(s.push_by_token("0123abcd").unwrap(), Some(sub.clone()));
+    assert_eq!(s.push_by_token("nope").unwrap(), None);
+    assert_eq!(s.push_subscriptions().unwrap(), vec![sub.clone()]);
+    // A stale revision writes nothing.
+    let mut stale = sub.clone();
+    stale.revision = 1;
+    stale.state = PushState::Denied;
+    assert!(!s.push_save(&stale).unwrap());
+    assert_eq!(
+        s.push_of(&sub.source).unwrap().unwrap().state,
+        PushState::Active
+    );
+    assert!(s.push_delete(&sub.source).unwrap());
+    assert!(!s.push_delete(&sub.source).unwrap());
+    assert_eq!(s.push_by_token("0123abcd").unwrap(), None);
+}
+
+fn two_handles_racing_on_a_push_subscription_write_once(f: &Fixture) {
+    let mut a = f.open();
+    let mut b = f.open();
+    assert!(a.push_save(&push_sub("k")).unwrap());
+    let mut seen_a = a.push_of("k").unwrap().unwrap();
+    let mut seen_b = b.push_of("k").unwrap().unwrap();
+    seen_a.state = PushState::Requested;
+    seen_b.state = PushState::Requested;
+    let won = [a.push_save(&seen_a).unwrap(), b.push_save(&seen_b).unwrap()];
+    assert_eq!(won, [true, false], "the second writer sees the row changed");
+    // The restart: a new handle reads what was written.
+    drop(a);
+    assert_eq!(
+        f.open().push_of("k").unwrap().unwrap().state,
+        PushState::Requested
     );
 }

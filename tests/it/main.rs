@@ -26,6 +26,7 @@ mod migrate;
 mod output;
 mod parser_suite;
 mod props;
+mod push;
 mod regressions;
 mod replicas;
 mod serve;

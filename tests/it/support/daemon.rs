@@ -15,6 +15,15 @@ use std::time::{Duration, Instant};
 /// (generous: several test binaries compile and run on two cores).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// A port free on 127.0.0.1 now (the kernel's choice, released at once):
+/// for a daemon whose configuration must name its address before it starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// A running `tributary serve`; killed when dropped.
 pub struct Daemon {
     child: Option<Child>,
@@ -32,12 +41,32 @@ impl Daemon {
     /// [`Daemon::start`], with `configure` applied to the command first
     /// (limits, environment).
     pub fn start_with(root: &Path, cwd: &Path, configure: impl FnOnce(&mut Command)) -> Daemon {
+        Daemon::launch(root, cwd, "127.0.0.1:0", configure)
+    }
+
+    /// Serve `site` on `127.0.0.1:port` (a site whose configuration names
+    /// its own address: see [`free_port`]).
+    pub fn serve_on(site: &Site, port: u16) -> Daemon {
+        Daemon::launch(
+            site.root(),
+            site.cwd(),
+            &format!("127.0.0.1:{port}"),
+            |_| {},
+        )
+    }
+
+    fn launch(
+        root: &Path,
+        cwd: &Path,
+        listen: &str,
+        configure: impl FnOnce(&mut Command),
+    ) -> Daemon {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tributary"));
         cmd.current_dir(cwd)
             .arg("-v")
             .arg("-C")
             .arg(root)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())

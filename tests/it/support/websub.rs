@@ -200,15 +200,22 @@ fn read_request(c: &mut TcpStream) -> Option<CallbackRequest> {
 /// POST `form` (already encoded) to `path` on `addr` as
 /// `application/x-www-form-urlencoded`.
 pub fn post_form(addr: SocketAddr, path: &str, form: &str) -> Resp {
+    let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+    post_bytes(addr, path, &headers, form.as_bytes())
+}
+
+/// A `POST` of `body` with `headers` (a hub's push, a form).
+pub fn post_bytes(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
-        form.len()
-    );
-    s.write_all(req.as_bytes()).expect("send request");
+    let mut head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    s.write_all(head.as_bytes()).expect("send request");
+    s.write_all(body).expect("send body");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read response");
     parse_response(&raw).expect("an HTTP response")

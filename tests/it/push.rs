@@ -306,3 +306,90 @@ fn hmac(secret: &str, body: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// An Atom document of one entry per title, for the flask-websub publisher.
+fn atom(titles: &[&str]) -> String {
+    let entries: String = titles
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            format!(
+                "<entry><title>{t}</title><id>urn:x:{i}</id><link href=\"http://127.0.0.1/{i}\"/>\
+                 <updated>2026-02-0{}T00:00:00Z</updated></entry>",
+                i + 1
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><title>Flask</title>\
+         <id>urn:x</id><updated>2026-02-01T00:00:00Z</updated>{entries}</feed>"
+    )
+}
+
+/// Interop with an independent implementation: tributary subscribes
+/// through flask-websub's hub (Celery eager) to the feed flask-websub's
+/// publisher serves, takes the sha512-signed push after a publish, and
+/// shows the pushed item.
+#[test]
+fn tributary_subscribes_through_flask_websubs_hub() {
+    let state = tempfile::tempdir().unwrap();
+    let feed = state.path().join("feed.atom");
+    std::fs::write(&feed, atom(&["Before the push"])).unwrap();
+    let args = [feed.to_str().unwrap(), state.path().to_str().unwrap()];
+    let Some(flask) = crate::support::websub::Script::start("flask_hub.py", &args) else {
+        return;
+    };
+    let line = flask.next("LISTENING", String::new);
+    let flask_port: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("a port");
+    let topic = format!("http://127.0.0.1:{flask_port}/feed.atom");
+    let pb = free_port();
+    let b = subscriber(pb, 0);
+    b.feed(
+        "stream",
+        &format!("title: B stream\nposts: all\nupstreams:\n  - url: {topic}\n    name: Flask\n    schedule: \"@daily\"\n"),
+    );
+    let db = Daemon::serve_on(&b, pb);
+    wait_for(
+        WAIT,
+        "flask-websub's hub to verify the subscription",
+        || (subscription(&b).state == PushState::Active).then_some(()),
+    );
+    let sub = subscription(&b);
+    assert_eq!(
+        sub.hub,
+        format!("http://127.0.0.1:{flask_port}/hub"),
+        "from the Link header"
+    );
+    assert_eq!(sub.topic, topic);
+    assert!(db.get("/stream.atom").text().contains("Before the push"));
+
+    std::fs::write(&feed, atom(&["Before the push", "Pushed by flask-websub"])).unwrap();
+    let form = crate::support::websub::form(&[("hub.mode", "publish"), ("hub.topic", &topic)]);
+    let hub_addr = format!("127.0.0.1:{flask_port}").parse().unwrap();
+    let r = crate::support::websub::post_form(hub_addr, "/hub", &form);
+    assert_eq!(r.status, 202, "{}", r.text());
+    wait_for(WAIT, "the pushed item in B's feed", || {
+        db.get("/stream.atom")
+            .text()
+            .contains("Pushed by flask-websub")
+            .then_some(())
+    });
+    assert_eq!(
+        metric(
+            &db,
+            "tributary_websub_pushes_received_total{result=\"stored\"} "
+        ),
+        1
+    );
+    assert_eq!(
+        metric(
+            &db,
+            "tributary_websub_pushes_received_total{result=\"refused\"} "
+        ),
+        0
+    );
+}

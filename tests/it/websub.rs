@@ -6,7 +6,7 @@
 use crate::support::daemon::{wait_for, Daemon, Resp};
 use crate::support::pg;
 use crate::support::site::{count, post_text, Site, BASIC_CONFIG};
-use crate::support::websub::{form, post_form, Callback, CallbackRequest};
+use crate::support::websub::{form, post_form, Callback, CallbackRequest, Script};
 use chrono::{Duration as Span, Utc};
 use std::time::Duration;
 use tributary::store::{open, Location};
@@ -363,71 +363,25 @@ fn hub_subscriptions_in_postgres() {
     }
 }
 
-/// A child process killed when dropped.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Interop with an independent implementation: flask-websub's subscriber
-/// (PyPI `flask-websub`; its subscriber needs no Celery) subscribes to the
-/// hub with a secret, and accepts a push only when its signature checks.
+/// (PyPI `flask-websub`) subscribes to the hub with a secret, and accepts a
+/// push only when its signature checks.
 #[test]
 fn flask_websub_subscribes_and_gets_a_signed_push() {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
-    let installed = Command::new("python3")
-        .args(["-c", "import flask_websub.subscriber"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !installed {
-        eprintln!("skipped: flask-websub is not installed (pip install flask-websub)");
-        return;
-    }
     let site = hub_site();
     let d = Daemon::serve(&site);
     let state = tempfile::tempdir().unwrap();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/websub/flask_subscriber.py"
-    );
-    let mut child = Command::new("python3")
-        .arg(script)
-        .arg(d.url("/websub"))
-        .arg(TOPIC)
-        .arg(state.path())
-        .arg("<title>News 1</title>")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start python3");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let child = Killed(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let _ = tx.send(line);
-        }
-    });
-    let next = |want: &str| match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(line) if line.starts_with(want) => {}
-        Ok(line) => panic!(
-            "flask-websub said {line:?}, not {want}; hub log:\n{}",
-            d.log()
-        ),
-        Err(e) => panic!("no {want} from flask-websub ({e}); hub log:\n{}", d.log()),
+    let hub = d.url("/websub");
+    let dir = state.path().to_str().unwrap();
+    let args = [hub.as_str(), TOPIC, dir, "<title>News 1</title>"];
+    let Some(script) = Script::start("flask_subscriber.py", &args) else {
+        return;
     };
-    next("VERIFIED subscribe");
+    let log = || format!("hub log:\n{}", d.log());
+    script.next("VERIFIED subscribe", log);
     wait_log(&d, "websub: subscribe verified", 1);
     edit(&site, &d, 1);
-    next("PUSHED");
-    drop(child);
+    script.next("PUSHED", log);
 }
 
 /// `store migrate` copies subscriptions with their delivery state.

@@ -1,7 +1,8 @@
 //! A WebSub subscriber's callback on 127.0.0.1 for tests of the hub:
 //! it answers verifications of intent (echoing the challenge, or not, as
 //! told), answers pushes with the status it is told, and keeps every
-//! request (head and body). Plus [`post_form`], a form POST to the daemon.
+//! request (head and body). Plus [`post_form`], a form POST to the daemon,
+//! and [`Script`], flask-websub's side of the interop tests.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -226,4 +227,70 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
+}
+
+/// A flask-websub script of `tests/fixtures/websub/` running, killed when
+/// dropped; its stdout lines are read as they come.
+pub struct Script {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Script {
+    /// `python3 tests/fixtures/websub/NAME ARGS...`; `None`, with the reason
+    /// printed, where Python lacks flask-websub or Celery (`.ci/run`
+    /// installs both).
+    pub fn start(name: &str, args: &[&str]) -> Option<Script> {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let installed = Command::new("python3")
+            .args([
+                "-c",
+                "import flask_websub.hub, flask_websub.subscriber, celery",
+            ])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !installed {
+            eprintln!("skipped: flask-websub or celery is not installed (pip install flask-websub celery)");
+            return None;
+        }
+        let script = format!(
+            "{}/tests/fixtures/websub/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start python3");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+        Some(Script { child, lines })
+    }
+
+    /// The next line, which must start with `want` (within a minute);
+    /// `context` is shown when it does not.
+    pub fn next(&self, want: &str, context: impl Fn() -> String) -> String {
+        match self.lines.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) if line.starts_with(want) => line,
+            Ok(line) => panic!("flask-websub said {line:?}, not {want}; {}", context()),
+            Err(e) => panic!("no {want} from flask-websub ({e}); {}", context()),
+        }
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -430,3 +430,62 @@ fn hub_subscriptions_are_copied_to_postgres() {
         None => eprintln!("skipped: no PostgreSQL for the hub copy test"),
     }
 }
+
+/// Two replicas on one PostgreSQL share the hub: a subscription made
+/// through one is served by both, and each change reaches the callback
+/// once, whichever replica built it.
+#[test]
+fn replicas_on_postgres_deliver_each_change_once() {
+    let Some(url) = pg::database() else {
+        eprintln!("skipped: no PostgreSQL for the replica hub test");
+        return;
+    };
+    let site = Site::new(&format!(
+        "{BASIC_CONFIG}hub: self\nstore: \"{url}\"\nfetch: {{ allow: [127.0.0.1], timeout: 2 }}\n\
+         websub: {{ lease_min: 1s, retries: 2, retry_after: 1s, timeout: 2s }}\n"
+    ));
+    site.feed("main", "title: Main\n");
+    site.post(
+        "2026-01-02-hello.md",
+        post_text(
+            "title: Hello\ndate: 2026-01-02 10:00:00 +0000\n",
+            "First body.\n",
+        ),
+    );
+    let one = Daemon::serve(&site);
+    let two = Daemon::serve(&site);
+    let cb = Callback::start();
+    subscribe(&one, &cb, &[("hub.secret", "shared")]);
+    for n in 1..=3 {
+        edit(&site, &one, n);
+        wait_for(WAIT, "the push", || {
+            pushes_with(&cb, &format!("<title>News {n}</title>")).pop()
+        });
+        wait_for(WAIT, "the other replica to serve the edit", || {
+            two.get("/main.atom")
+                .text()
+                .contains(&format!("<title>News {n}</title>"))
+                .then_some(())
+        });
+    }
+    std::thread::sleep(QUIET);
+    let titles: Vec<String> = cb
+        .pushes()
+        .iter()
+        .map(|p| {
+            let body = String::from_utf8_lossy(&p.body).into_owned();
+            let at = body.find("<title>News").map_or(0, |i| i + 7);
+            body[at..].split('<').next().unwrap_or("").to_string()
+        })
+        .collect();
+    assert_eq!(
+        titles,
+        ["News 1", "News 2", "News 3"],
+        "each change once, in order"
+    );
+    let sent: usize = [&one, &two]
+        .iter()
+        .map(|d| count(&d.log(), "websub: pushed"))
+        .sum();
+    assert_eq!(sent, 3);
+}

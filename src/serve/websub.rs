@@ -664,8 +664,7 @@ async fn push(
     let counter = match &outcome {
         Pushed::Delivered(_) => Some(&app.metrics.hub_delivered),
         Pushed::Failed(_) => Some(&app.metrics.hub_failed),
-        Pushed::Drop(_) => Some(&app.metrics.hub_dropped),
-        Pushed::Later => None,
+        Pushed::Drop(_) | Pushed::Later => None,
     };
     if let Some(c) = counter {
         c.fetch_add(1, Ordering::Relaxed);
@@ -677,7 +676,11 @@ async fn push(
     })
     .await;
     match recorded {
-        Ok(Ok(())) => {}
+        Ok(Ok(dropped)) => {
+            if dropped {
+                app.metrics.hub_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         Ok(Err(e)) => tracing::warn!("websub: push outcome not stored: {e}"),
         Err(e) => tracing::warn!("websub: push outcome not stored: {e}"),
     }
@@ -710,14 +713,15 @@ async fn send(
 }
 
 /// What became of a push, in the store: delivered, tried again later
-/// (with exponential backoff after a failure), or the subscription dropped.
+/// (with exponential backoff after a failure), or the subscription dropped
+/// (`true`).
 fn record(
     store: &mut dyn crate::store::Store,
     outcome: Pushed,
     sub: &HubSubscription,
     pending: u64,
     settings: &WebSubSettings,
-) -> Result<(), crate::model::Error> {
+) -> Result<bool, crate::model::Error> {
     let (retries, first) = (settings.retries, settings.retry_after);
     let (topic, callback) = (&sub.topic, &sub.callback);
     let holder = crate::app::lease::holder();
@@ -740,12 +744,14 @@ fn record(
         Pushed::Drop(why) => {
             store.hub_unsubscribe(topic, callback)?;
             tracing::info!(%callback, %topic, "websub: subscription dropped: {why}");
+            return Ok(true);
         }
         Pushed::Failed(why) => {
             let failures = sub.failures.saturating_add(1);
             if failures > retries {
                 store.hub_unsubscribe(topic, callback)?;
                 tracing::warn!(%callback, %topic, "websub: subscription dropped after {failures} failed pushes: {why}");
+                return Ok(true);
             } else {
                 let wait = first
                     .saturating_mul(1 << (failures - 1).min(20))
@@ -757,7 +763,7 @@ fn record(
             }
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 #[cfg(test)]

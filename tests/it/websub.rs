@@ -148,6 +148,11 @@ fn a_verified_subscriber_gets_a_signed_push_of_every_change() {
     // The RSS and JSON documents changed too, but nobody subscribed to them.
     assert!(cb.pushes().iter().all(|p| p.target == "/cb"));
     assert_eq!(cb.pushes().len(), 2, "one push per change");
+    let metrics = d.get("/metrics").text();
+    assert!(
+        metrics.contains("tributary_websub_pushes_sent_total{result=\"delivered\"} 2"),
+        "{metrics}"
+    );
 }
 
 #[test]
@@ -259,6 +264,10 @@ fn a_failing_callback_is_retried_with_backoff_then_dropped() {
         3,
         "a dropped subscription gets nothing more"
     );
+    let metrics = d.get("/metrics").text();
+    for counted in ["result=\"failed\"} 3", "result=\"dropped\"} 1"] {
+        assert!(metrics.contains(counted), "{counted} in {metrics}");
+    }
 }
 
 #[test]

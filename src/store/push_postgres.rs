@@ -3,7 +3,7 @@
 //! any of them finds its subscription.
 
 use super::super::push::{self, PushStore, PushSubscription, Row};
-use super::{exec, rows, Cols, Params, PgStore};
+use super::{Params, PgStore};
 use crate::store::StoreError;
 
 impl PgStore {
@@ -12,21 +12,7 @@ impl PgStore {
         sql: &str,
         params: &Params<'_>,
     ) -> Result<Vec<PushSubscription>, StoreError> {
-        let found = self.run(async {
-            let client = self.client().await?;
-            rows(&client, sql, params).await.map_err(self.db())
-        })?;
-        found
-            .iter()
-            .map(|row| push::subscription(&Cols { row, store: self }))
-            .collect()
-    }
-
-    fn push_exec(&self, sql: &str, params: &Params<'_>) -> Result<u64, StoreError> {
-        self.run(async {
-            let client = self.client().await?;
-            exec(&client, sql, params).await.map_err(self.db())
-        })
+        self.decoded(sql, params, |c| push::subscription(c))
     }
 }
 
@@ -66,15 +52,15 @@ impl PushStore for PgStore {
             &s.last_error,
         ];
         let n = if s.revision == 0 {
-            self.push_exec(push::INSERT, &cols)?
+            self.hub_exec(push::INSERT, &cols)?
         } else {
             cols.push(&s.revision);
-            self.push_exec(push::UPDATE, &cols)?
+            self.hub_exec(push::UPDATE, &cols)?
         };
         Ok(n == 1)
     }
 
     fn push_delete(&mut self, source: &str) -> Result<bool, StoreError> {
-        Ok(self.push_exec(push::DELETE, &[&source])? > 0)
+        Ok(self.hub_exec(push::DELETE, &[&source])? > 0)
     }
 }

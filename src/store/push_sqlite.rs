@@ -4,7 +4,7 @@
 use rusqlite::params;
 
 use super::super::push::{self, PushStore, PushSubscription, Row};
-use super::{Cols, SqliteStore};
+use super::SqliteStore;
 use crate::store::StoreError;
 
 impl SqliteStore {
@@ -13,26 +13,11 @@ impl SqliteStore {
         sql: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<PushSubscription>, StoreError> {
-        let db = self.db();
-        let mut stmt = self
-            .conn
-            .prepare_cached(&push::sqlite_sql(sql))
-            .map_err(&db)?;
-        let mut rows = stmt.query(params).map_err(&db)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(&db)? {
-            out.push(push::subscription(&Cols { row, store: self })?);
-        }
-        Ok(out)
+        self.decoded(&push::sqlite_sql(sql), params, |c| push::subscription(c))
     }
 
     fn push_exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
-        let db = self.db();
-        self.conn
-            .prepare_cached(&push::sqlite_sql(sql))
-            .map_err(&db)?
-            .execute(params)
-            .map_err(&db)
+        self.hub_exec(&push::sqlite_sql(sql), params)
     }
 }
 

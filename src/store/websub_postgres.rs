@@ -12,17 +12,28 @@ use crate::store::StoreError;
 
 impl PgStore {
     fn hub_rows(&self, sql: &str, params: &Params<'_>) -> Result<Vec<HubSubscription>, StoreError> {
+        self.decoded(sql, params, |c| subscription(c))
+    }
+
+    /// The rows `sql` selects, each decoded by `decode` (the WebSub tables).
+    pub(super) fn decoded<T>(
+        &self,
+        sql: &str,
+        params: &Params<'_>,
+        decode: impl Fn(&Cols<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
         let found = self.run(async {
             let client = self.client().await?;
             rows(&client, sql, params).await.map_err(self.db())
         })?;
         found
             .iter()
-            .map(|row| subscription(&Cols { row, store: self }))
+            .map(|row| decode(&Cols { row, store: self }))
             .collect()
     }
 
-    fn hub_exec(&self, sql: &str, params: &Params<'_>) -> Result<usize, StoreError> {
+    /// Run `sql`; the rows it changed.
+    pub(super) fn hub_exec(&self, sql: &str, params: &Params<'_>) -> Result<usize, StoreError> {
         let n = self.run(async {
             let client = self.client().await?;
             exec(&client, sql, params).await.map_err(self.db())

@@ -15,17 +15,32 @@ impl SqliteStore {
         sql: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<HubSubscription>, StoreError> {
+        self.decoded(sql, params, |c| subscription(c))
+    }
+
+    /// The rows `sql` selects, each decoded by `decode` (the WebSub tables).
+    pub(super) fn decoded<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        decode: impl Fn(&Cols<'_, '_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
         let db = self.db();
         let mut stmt = self.conn.prepare_cached(sql).map_err(&db)?;
         let mut rows = stmt.query(params).map_err(&db)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(&db)? {
-            out.push(subscription(&Cols { row, store: self })?);
+            out.push(decode(&Cols { row, store: self })?);
         }
         Ok(out)
     }
 
-    fn hub_exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
+    /// Run `sql`; the rows it changed.
+    pub(super) fn hub_exec(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<usize, StoreError> {
         let db = self.db();
         self.conn
             .prepare_cached(sql)

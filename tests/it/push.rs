@@ -5,7 +5,7 @@
 
 use crate::support::daemon::{free_port, http, wait_for, Daemon};
 use crate::support::site::{count, post_text, Site};
-use crate::support::websub::post_bytes;
+use crate::support::websub::{hmac_hex, post_bytes};
 use std::time::{Duration, Instant};
 use tributary::store::push::{PushState, PushSubscription};
 use tributary::store::{open, Location};
@@ -181,7 +181,7 @@ fn pushes_without_the_subscriptions_signature_are_refused() {
     let none = post(None);
     assert_eq!(none.status, 403, "{}", none.text());
     assert!(none.text().contains("no X-Hub-Signature"));
-    let other_key = hmac("not the secret", forged);
+    let other_key = hmac_hex("not the secret", forged);
     assert_eq!(post(Some(&format!("sha256={other_key}"))).status, 403);
     assert_eq!(post(Some("sha512=00ff")).status, 403);
     // A push to a callback nobody has: the hub is told to stop.
@@ -200,7 +200,7 @@ fn pushes_without_the_subscriptions_signature_are_refused() {
     // refusals were the signature's.
     let secret = sub.secret.as_deref().expect("a secret");
     assert_eq!(
-        post(Some(&format!("sha256={}", hmac(secret, forged)))).status,
+        post(Some(&format!("sha256={}", hmac_hex(secret, forged)))).status,
         200
     );
     wait_for(WAIT, "the signed push in B's feed", || {
@@ -296,15 +296,6 @@ fn removing_the_source_unsubscribes() {
         0,
         "nothing pushed after the unsubscription"
     );
-}
-
-fn hmac(secret: &str, body: &[u8]) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-    ring::hmac::sign(&key, body)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// An Atom document of one entry per title, for the flask-websub publisher.

@@ -6,7 +6,7 @@
 use crate::support::daemon::{wait_for, Daemon, Resp};
 use crate::support::pg;
 use crate::support::site::{count, post_text, Site, BASIC_CONFIG};
-use crate::support::websub::{form, post_form, Callback, CallbackRequest, Script};
+use crate::support::websub::{form, hmac_hex, post_form, Callback, CallbackRequest, Script};
 use chrono::{Duration as Span, Utc};
 use std::time::Duration;
 use tributary::store::{open, Location};
@@ -20,8 +20,13 @@ const QUIET: Duration = Duration::from_secs(3);
 
 /// A site that is its own hub, with short leases and retries allowed.
 fn hub_site() -> Site {
+    hub_site_with("")
+}
+
+/// [`hub_site`] with more of `tributary.yaml` (`store:`).
+fn hub_site_with(extra: &str) -> Site {
     let site = Site::new(&format!(
-        "{BASIC_CONFIG}hub: self\nfetch: {{ allow: [127.0.0.1], timeout: 2 }}\n\
+        "{BASIC_CONFIG}hub: self\n{extra}fetch: {{ allow: [127.0.0.1], timeout: 2 }}\n\
          websub: {{ lease_min: 1s, retries: 2, retry_after: 1s, timeout: 2s }}\n"
     ));
     site.feed("main", "title: Main\n");
@@ -82,15 +87,6 @@ fn pushes_with(cb: &Callback, needle: &str) -> Vec<CallbackRequest> {
     cb.pushes()
         .into_iter()
         .filter(|p| String::from_utf8_lossy(&p.body).contains(needle))
-        .collect()
-}
-
-fn hmac_hex(secret: &str, body: &[u8]) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-    ring::hmac::sign(&key, body)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
         .collect()
 }
 
@@ -449,18 +445,7 @@ fn replicas_on_postgres_deliver_each_change_once() {
         eprintln!("skipped: no PostgreSQL for the replica hub test");
         return;
     };
-    let site = Site::new(&format!(
-        "{BASIC_CONFIG}hub: self\nstore: \"{url}\"\nfetch: {{ allow: [127.0.0.1], timeout: 2 }}\n\
-         websub: {{ lease_min: 1s, retries: 2, retry_after: 1s, timeout: 2s }}\n"
-    ));
-    site.feed("main", "title: Main\n");
-    site.post(
-        "2026-01-02-hello.md",
-        post_text(
-            "title: Hello\ndate: 2026-01-02 10:00:00 +0000\n",
-            "First body.\n",
-        ),
-    );
+    let site = hub_site_with(&format!("store: \"{url}\"\n"));
     let one = Daemon::serve(&site);
     let two = Daemon::serve(&site);
     let cb = Callback::start();

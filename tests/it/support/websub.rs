@@ -294,3 +294,13 @@ impl Drop for Script {
         let _ = self.child.wait();
     }
 }
+
+/// `HEX` of `sha256=HEX`: the HMAC-SHA256 of `body` under `secret`.
+pub fn hmac_hex(secret: &str, body: &[u8]) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    ring::hmac::sign(&key, body)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -181,6 +181,32 @@ mod tests {
     }
 
     #[test]
+    fn callbacks_only_where_hubs_reach_serve() {
+        let parse = |extra: &str| {
+            crate::config::SiteConfig::parse(
+                &format!("title: T\nbase_url: https://example.org/blog\n{extra}"),
+                std::path::Path::new("tributary.yaml"),
+            )
+            .unwrap()
+            .websub_callbacks()
+            .map(|u| u.to_string())
+        };
+        assert_eq!(
+            parse(""),
+            None,
+            "a site that is not its own hub does not subscribe"
+        );
+        let under_base = Some("https://example.org/blog/websub/callback/".to_string());
+        assert_eq!(parse("hub: self\n"), under_base);
+        assert_eq!(parse("websub: { subscribe: true }\n"), under_base);
+        assert_eq!(parse("hub: self\nwebsub: { subscribe: false }\n"), None);
+        assert_eq!(
+            parse("websub: { subscribe: true, public_url: 'http://10.1.2.3:8080' }\n").as_deref(),
+            Some("http://10.1.2.3:8080/websub/callback/")
+        );
+    }
+
+    #[test]
     fn defaults_and_bounds() {
         assert_eq!(parse("{}").unwrap(), WebSubSettings::default());
         let s = parse("{ lease_min: 1s, lease_max: 2h, retries: 2, retry_after: 1s }").unwrap();

@@ -490,6 +490,9 @@ pub(crate) mod tests {
                 id: None,
             }],
             related: Vec::new(),
+            enclosures: Vec::new(),
+            tag_schemes: Vec::new(),
+            language: None,
         }
     }
 

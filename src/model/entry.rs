@@ -97,7 +97,44 @@ pub struct Entry {
     pub sources: Vec<Source>,
     /// URLs of local posts this entry is related to (Atom `link rel="related"`).
     pub related: Vec<String>,
+    /// Media files attached to the entry (RSS `enclosure`, Atom
+    /// `link rel="enclosure"`, JSON Feed `attachments`), in the order written:
+    /// podcasts and release feeds are read for them.
+    pub enclosures: Vec<Enclosure>,
+    /// The vocabulary of those tags that name one (Atom `scheme`, RSS
+    /// `domain`), kept beside `tags` so that the plain tag list stays what
+    /// every consumer already reads.
+    pub tag_schemes: Vec<TagScheme>,
+    /// The language of the entry's text (`xml:lang`, RSS `language`, JSON
+    /// Feed `language`), when the upstream says.
+    pub language: Option<String>,
 }
+
+/// A media file attached to an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Enclosure {
+    /// Absolute URL of the file.
+    pub url: String,
+    /// Its MIME type, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// Its size in bytes, when given (RSS and Atom write 0 or nothing when
+    /// unknown; that is kept as `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+}
+
+/// A tag's vocabulary: the term as in `Entry::tags`, the scheme URI.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct TagScheme {
+    pub term: String,
+    pub scheme: String,
+}
+
+/// Most enclosures and tag schemes one entry keeps: a hostile feed must not
+/// make every combined document it reaches megabytes long.
+pub const MAX_ENCLOSURES: usize = 64;
+pub const MAX_TAG_SCHEMES: usize = 256;
 
 /// Where an aggregated entry came from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

@@ -92,6 +92,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX hub_subscriptions_due ON hub_subscriptions (next_attempt)
         WHERE pending_hash IS NOT NULL;",
+    // 6: what upstream items carry besides (codec::Extras): enclosures, tag
+    // schemes, the content language, as one JSON object.
+    "ALTER TABLE item_bodies ADD COLUMN extras TEXT NOT NULL DEFAULT '{}';",
 ];
 
 /// The schema version this build writes.

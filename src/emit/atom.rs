@@ -157,6 +157,11 @@ fn entry(meta: &FeedMeta, e: &Entry) -> atom::Entry {
             .iter()
             .map(|t| atom::Category {
                 term: t.clone(),
+                scheme: e
+                    .tag_schemes
+                    .iter()
+                    .find(|s| s.term == *t)
+                    .map(|s| s.scheme.clone()),
                 ..Default::default()
             })
             .collect(),
@@ -171,6 +176,7 @@ fn entry(meta: &FeedMeta, e: &Entry) -> atom::Entry {
         content: content.map(|c| atom::Content {
             value: Some(c.to_string()),
             content_type: Some("html".to_string()),
+            lang: e.language.clone(),
             ..Default::default()
         }),
         ..Default::default()
@@ -190,6 +196,15 @@ fn entry_links(e: &Entry) -> Vec<atom::Link> {
     }
     for r in &e.related {
         links.push(link(r, "related", Some("text/html")));
+    }
+    for x in &e.enclosures {
+        let mime = x
+            .mime_type
+            .as_deref()
+            .filter(|t| crate::model::entry::is_mime_type(t));
+        let mut l = link(&x.url, "enclosure", mime);
+        l.length = x.length.map(|n| n.to_string());
+        links.push(l);
     }
     links
 }

@@ -124,6 +124,42 @@ pub struct Enclosure {
     pub length: Option<u64>,
 }
 
+impl Enclosure {
+    /// The MIME type to publish: the stored one when it is well-formed, else
+    /// `application/octet-stream` (RSS requires a type on every enclosure).
+    pub fn mime_or_default(&self) -> &str {
+        self.mime_type
+            .as_deref()
+            .filter(|t| is_mime_type(t))
+            .unwrap_or("application/octet-stream")
+    }
+}
+
+/// Whether `t` is `type/subtype` (parameters allowed), as feed checkers
+/// require of an enclosure type.
+pub fn is_mime_type(t: &str) -> bool {
+    let token = |s: &str| {
+        s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c))
+    };
+    let essence = t.split(';').next().unwrap_or("").trim_end();
+    match essence.split_once('/') {
+        Some((a, b)) => token(a) && token(b),
+        None => false,
+    }
+}
+
+/// Whether `t` is a language tag of the shape `xml:lang` takes
+/// (`en`, `pt-BR`, `zh-Hant-TW`): anything else is not republished.
+pub fn is_language_tag(t: &str) -> bool {
+    let mut parts = t.split('-');
+    let first = parts.next().unwrap_or("");
+    (2..=8).contains(&first.len())
+        && first.chars().all(|c| c.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
 /// A tag's vocabulary: the term as in `Entry::tags`, the scheme URI.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct TagScheme {

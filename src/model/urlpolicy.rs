@@ -154,6 +154,7 @@ pub fn entry(e: &mut Entry) {
         s.item_url = keep(s.item_url.take(), Use::Web);
     }
     e.related.retain(|u| is_web(u));
+    e.enclosures.retain(|x| is_web(&x.url));
     if let Some(h) = e.summary_html.take() {
         e.summary_html = Some(html_owned(h));
     }

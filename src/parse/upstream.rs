@@ -294,7 +294,9 @@ impl UpstreamItem {
             related: Vec::new(),
             enclosures,
             tag_schemes,
-            language: self.content_language,
+            language: self
+                .content_language
+                .filter(|l| crate::model::entry::is_language_tag(l)),
         }
     }
 }

@@ -25,7 +25,9 @@ use crate::model::entry::{
     Enclosure, Entry, Person, Source, TagScheme, MAX_ENCLOSURES, MAX_TAG_SCHEMES,
 };
 use crate::model::urlpolicy;
-use crate::util::text::{base64_decode, html_to_text, repair_multi_escaped, xml_clean};
+use crate::util::text::{
+    base64_decode, html_to_text, repair_multi_escaped, repair_multi_escaped_text, xml_clean,
+};
 use chrono::{DateTime, FixedOffset};
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
@@ -1401,7 +1403,7 @@ impl<'u> Xml<'u> {
         container: Option<Role>,
         base: Option<&str>,
     ) {
-        let kind = decode_capture(&mut cap);
+        let kind = decode_capture(&mut cap, field);
         let Some(container) = container else {
             return;
         };
@@ -1683,7 +1685,7 @@ fn resolve_ref(r: &BytesRef<'_>) -> Option<String> {
 
 /// Decodes a capture's text in place (base64, text escaped more than once)
 /// and returns the kind it is then to be read as.
-fn decode_capture(cap: &mut Capture) -> TextKind {
+fn decode_capture(cap: &mut Capture, field: Field) -> TextKind {
     let mut kind = cap.kind.unwrap_or(TextKind::Text);
     if cap.base64 && !cap.children {
         if let Some(bytes) = base64_decode(&cap.text) {
@@ -1693,12 +1695,38 @@ fn decode_capture(cap: &mut Capture) -> TextKind {
             }
         }
     }
+    use std::borrow::Cow;
     if kind == TextKind::Html && !cap.children {
         // Escaped more than once upstream (`&amp;amp;mdash;`): see
         // `repair_multi_escaped`.
-        if let std::borrow::Cow::Owned(fixed) = repair_multi_escaped(&cap.text) {
+        if let Cow::Owned(fixed) = repair_multi_escaped(&cap.text) {
             cap.text = fixed;
         }
+        return kind;
+    }
+    // Text constructs only: ids, links and dates are kept as written.
+    let text_construct = matches!(
+        field,
+        Field::Title
+            | Field::Summary
+            | Field::Content
+            | Field::Subtitle
+            | Field::Rights
+            | Field::MediaTitle
+    );
+    if !text_construct {
+        return kind;
+    }
+    if cap.children {
+        // XHTML (or HTML written inline): the markup escapes its text
+        // nodes again, so a node escaped twice upstream reads `&amp;amp;…`
+        // there, and the HTML rule applies.
+        if let Cow::Owned(fixed) = repair_multi_escaped(&cap.markup) {
+            cap.markup = fixed;
+        }
+    } else if let Cow::Owned(fixed) = repair_multi_escaped_text(&cap.text) {
+        // Plain text (or XHTML without elements): `&amp;mdash;` is `—`.
+        cap.text = fixed;
     }
     kind
 }
@@ -2326,6 +2354,30 @@ mod tests {
         assert_eq!(f.title.as_deref(), Some("A — B"));
         assert_eq!(f.items[0].title.as_deref(), Some("x — y & AT&T"));
         assert_eq!(f.items[0].summary().as_deref(), Some("<p>a — b</p>"));
+    }
+
+    #[test]
+    fn atom_text_and_xhtml_escaped_more_than_once_are_repaired() {
+        let f = p(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A &amp;amp;mdash; B</title>
+            <subtitle type="text">use &amp;mdash; here</subtitle>
+            <entry><id>tag:1</id><title type="text">x &amp;amp;#8212; y AT&amp;amp;T</title>
+            <summary type="text">s &amp;amp;amp;hellip;</summary>
+            <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>c &amp;amp;mdash; d</p></div></content>
+            <link href="https://e.org/?a=1&amp;amp;copy;"/></entry>
+            <entry><id>tag:&amp;amp;mdash;</id><title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">t &amp;amp;mdash; <b>u</b></div></title></entry></feed>"#,
+        );
+        assert_eq!(f.title.as_deref(), Some("A — B"));
+        // One level (`&amp;mdash;` in the document) may be meant literally in text.
+        assert_eq!(f.subtitle.as_deref(), Some("use &mdash; here"));
+        let e = &f.items[0];
+        assert_eq!(e.title.as_deref(), Some("x — y AT&amp;T"));
+        assert_eq!(e.summary().as_deref(), Some("s …"));
+        assert_eq!(e.content().as_deref(), Some("<p>c — d</p>"));
+        // Links and ids are kept as written.
+        assert_eq!(e.link.as_deref(), Some("https://e.org/?a=1&amp;copy;"));
+        assert_eq!(f.items[1].id.as_deref(), Some("tag:&amp;mdash;"));
+        assert_eq!(f.items[1].title.as_deref(), Some("t — u"));
     }
 
     #[test]

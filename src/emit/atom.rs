@@ -157,11 +157,14 @@ fn entry(meta: &FeedMeta, e: &Entry) -> atom::Entry {
             .iter()
             .map(|t| atom::Category {
                 term: t.clone(),
+                // Atom's scheme is an absolute IRI; RSS `domain` may be
+                // any text ("Syndic8"), which is left out here.
                 scheme: e
                     .tag_schemes
                     .iter()
                     .find(|s| s.term == *t)
-                    .map(|s| s.scheme.clone()),
+                    .and_then(|s| url::Url::parse(s.scheme.trim()).ok())
+                    .map(String::from),
                 ..Default::default()
             })
             .collect(),

@@ -1217,6 +1217,7 @@ fn enclosures_and_category_schemes_reach_every_format() {
 <guid>https://pod.example/ep1</guid><pubDate>Fri, 02 Jan 2026 10:00:00 GMT</pubDate>
 <description>&lt;p&gt;Show notes&lt;/p&gt;</description>
 <category domain="https://pod.example/topics">science</category>
+<category domain="Syndic8">misc</category>
 <enclosure url="https://pod.example/ep1.mp3" length="24986239" type="audio/mpeg"/>
 <enclosure url="https://pod.example/ep1.ogg" length="0" type="audio/ogg"/>
 </item></channel></rss>"#;
@@ -1300,6 +1301,14 @@ fn enclosures_and_category_schemes_reach_every_format() {
         (cat.term.as_str(), cat.scheme.as_deref()),
         ("science", Some("https://pod.example/topics"))
     );
+    // An RSS domain that is no IRI is no Atom scheme.
+    assert_eq!(
+        (
+            entry.categories[1].term.as_str(),
+            entry.categories[1].scheme.as_deref()
+        ),
+        ("misc", None)
+    );
     assert_eq!(
         entry.content.as_ref().and_then(|c| c.lang.as_deref()),
         Some("en-GB")
@@ -1331,6 +1340,7 @@ fn enclosures_and_category_schemes_reach_every_format() {
         item.categories[0].domain.as_deref(),
         Some("https://pod.example/topics")
     );
+    assert_eq!(item.categories[1].domain.as_deref(), Some("Syndic8"));
     let rel_item = rss
         .items
         .iter()

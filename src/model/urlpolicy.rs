@@ -141,7 +141,7 @@ fn srcset_ok(value: &str) -> bool {
 
 /// Apply the policy to every URL an entry carries: its link (cleared when
 /// refused, so no link element is written), authors' addresses, image,
-/// sources, related links, and the URLs inside its HTML.
+/// sources, related links, enclosures, and the URLs inside its HTML.
 pub fn entry(e: &mut Entry) {
     if !is_web(&e.url) {
         e.url.clear();

@@ -278,8 +278,18 @@ impl UpstreamItem {
                 tags.push(c.term);
             }
         }
-        let mut enclosures = self.enclosures;
-        enclosures.truncate(MAX_ENCLOSURES);
+        // As a URL parser writes them (spaces and the like percent-encoded),
+        // so that the `url` attributes republished are valid; what does not
+        // parse as an absolute URL is dropped.
+        let enclosures: Vec<Enclosure> = self
+            .enclosures
+            .into_iter()
+            .take(MAX_ENCLOSURES)
+            .filter_map(|e| {
+                let url = Url::parse(e.url.trim()).ok()?.to_string();
+                Some(Enclosure { url, ..e })
+            })
+            .collect();
         Entry {
             id,
             url,
@@ -2487,6 +2497,12 @@ mod tests {
             .clone()
             .into_entry(Source::default(), chrono::Utc::now().into());
         assert_eq!(e.enclosures.len(), 2);
+        let mut odd = it.clone();
+        odd.enclosures[0].url = "https://e.org/my episode.mp3".into();
+        odd.enclosures[1].url = "not a url".into();
+        let e2 = odd.into_entry(Source::default(), chrono::Utc::now().into());
+        assert_eq!(e2.enclosures.len(), 1);
+        assert_eq!(e2.enclosures[0].url, "https://e.org/my%20episode.mp3");
         assert_eq!(e.tags, ["news", "misc"]);
         assert_eq!(e.tag_schemes[0].scheme, "https://e.org/tags");
         assert_eq!(e.language.as_deref(), Some("en-GB"));

@@ -958,6 +958,45 @@ mod tests {
         }
     }
 
+    /// Step 6 (`extras`): a store written before it reads its items back
+    /// unchanged, and their fingerprints are the ones already stored, so a
+    /// fetch after the upgrade rewrites nothing.
+    #[test]
+    fn a_store_from_before_extras_upgrades_without_rewriting_items() {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("store.db");
+        let key = "https://a.example/feed";
+        let mut s = open_sqlite(&path).unwrap();
+        s.ensure_source(key, "A").unwrap();
+        s.put_items(key, &[item("1", day(0))], day(0)).unwrap();
+        drop(s);
+        let raw = Connection::open(&path).unwrap();
+        raw.execute_batch("ALTER TABLE item_bodies DROP COLUMN extras; PRAGMA user_version = 5;")
+            .unwrap();
+        drop(raw);
+        let mut s = open_sqlite(&path).unwrap();
+        assert_eq!(migrations::user_version(&s.conn).unwrap(), 6);
+        assert_eq!(s.items(key).unwrap()[0].entry, item("1", day(0)).entry);
+        let generation = s.generation().unwrap();
+        s.put_items(key, &[item("1", day(0))], day(1)).unwrap();
+        assert_eq!(s.generation().unwrap(), generation, "nothing rewritten");
+        // An item that gains an enclosure is rewritten and keeps it.
+        let mut richer = item("1", day(0));
+        richer
+            .entry
+            .enclosures
+            .push(crate::model::entry::Enclosure {
+                url: "https://up.example/1.mp3".into(),
+                mime_type: Some("audio/mpeg".into()),
+                length: None,
+            });
+        richer.entry.language = Some("en".into());
+        s.put_items(key, std::slice::from_ref(&richer), day(2))
+            .unwrap();
+        assert_ne!(s.generation().unwrap(), generation, "rewritten");
+        assert_eq!(s.items(key).unwrap()[0].entry, richer.entry);
+    }
+
     #[test]
     fn wal_mode_synchronous_and_foreign_keys_are_on() {
         let dir = TempDir::new().unwrap();

@@ -157,6 +157,14 @@ fn entry(meta: &FeedMeta, e: &Entry) -> atom::Entry {
             .iter()
             .map(|t| atom::Category {
                 term: t.clone(),
+                // Atom's scheme is an absolute IRI; RSS `domain` may be
+                // any text ("Syndic8"), which is left out here.
+                scheme: e
+                    .tag_schemes
+                    .iter()
+                    .find(|s| s.term == *t)
+                    .and_then(|s| url::Url::parse(s.scheme.trim()).ok())
+                    .map(String::from),
                 ..Default::default()
             })
             .collect(),
@@ -171,6 +179,7 @@ fn entry(meta: &FeedMeta, e: &Entry) -> atom::Entry {
         content: content.map(|c| atom::Content {
             value: Some(c.to_string()),
             content_type: Some("html".to_string()),
+            lang: e.language.clone(),
             ..Default::default()
         }),
         ..Default::default()
@@ -190,6 +199,15 @@ fn entry_links(e: &Entry) -> Vec<atom::Link> {
     }
     for r in &e.related {
         links.push(link(r, "related", Some("text/html")));
+    }
+    for x in &e.enclosures {
+        let mime = x
+            .mime_type
+            .as_deref()
+            .filter(|t| crate::model::entry::is_mime_type(t));
+        let mut l = link(&x.url, "enclosure", mime);
+        l.length = x.length.map(|n| n.to_string());
+        links.push(l);
     }
     links
 }

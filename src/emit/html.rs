@@ -524,6 +524,9 @@ mod tests {
             content_mode: None,
             sources: vec![],
             related: vec![],
+            enclosures: Vec::new(),
+            tag_schemes: Vec::new(),
+            language: None,
         }
     }
 

@@ -57,10 +57,23 @@ struct Item<'a> {
     tags: &'a [String],
     #[serde(skip_serializing_if = "Vec::is_empty")]
     authors: Vec<Author<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<Attachment<'a>>,
     /// Where an aggregated entry came from and which posts it relates to
     /// (JSON Feed extensions are `_`-prefixed objects).
     #[serde(rename = "_tributary", skip_serializing_if = "Option::is_none")]
     tributary: Option<Extension<'a>>,
+}
+
+/// JSON Feed's enclosure: `url` and `mime_type` are required.
+#[derive(Serialize)]
+struct Attachment<'a> {
+    url: &'a str,
+    mime_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size_in_bytes: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -127,6 +140,16 @@ pub fn write(
                     date_modified: format_rfc3339(&e.updated),
                     tags: &e.tags,
                     authors: e.authors.iter().map(author).collect(),
+                    language: e.language.as_deref(),
+                    attachments: e
+                        .enclosures
+                        .iter()
+                        .map(|x| Attachment {
+                            url: &x.url,
+                            mime_type: x.mime_or_default(),
+                            size_in_bytes: x.length,
+                        })
+                        .collect(),
                     tributary: {
                         let sources = e.published_sources();
                         (!sources.is_empty() || !e.related.is_empty()).then_some(Extension {

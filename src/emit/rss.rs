@@ -127,9 +127,22 @@ fn item(meta: &FeedMeta, e: &Entry) -> rss::Item {
             .iter()
             .map(|t| rss::Category {
                 name: t.clone(),
-                domain: None,
+                domain: e
+                    .tag_schemes
+                    .iter()
+                    .find(|s| s.term == *t)
+                    .map(|s| s.scheme.clone()),
             })
             .collect(),
+        // RSS allows one enclosure per item (the RSS profile; readers take
+        // the first): the first is published here, every one in Atom and
+        // JSON Feed. `url`, `length` and `type` are all required: an
+        // unknown length is 0, as the RSS Advisory Board recommends.
+        enclosure: e.enclosures.first().map(|x| rss::Enclosure {
+            url: x.url.clone(),
+            length: x.length.unwrap_or(0).to_string(),
+            mime_type: x.mime_or_default().to_string(),
+        }),
         guid: Some(rss::Guid {
             value: e.id.clone(),
             permalink: e.id_is_permalink(),

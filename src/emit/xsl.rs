@@ -253,6 +253,9 @@ mod tests {
             content_mode: None,
             sources: vec![],
             related: vec![],
+            enclosures: Vec::new(),
+            tag_schemes: Vec::new(),
+            language: None,
         };
         let a = entry(2, "Week Two & more", "2026-11-22T09:00:00Z");
         let b = entry(1, "Week One", "2026-11-15T09:00:00Z");

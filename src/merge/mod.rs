@@ -211,6 +211,10 @@ fn combine(mut out: Entry, rest: impl Iterator<Item = Entry>) -> Entry {
         out.updated = out.updated.max(m.updated);
         if longer(&m.content_html, &out.content_html) {
             out.content_html = m.content_html;
+            // The language is the content's: it goes with it.
+            out.language = m.language.or(out.language.take());
+        } else if out.language.is_none() {
+            out.language = m.language;
         }
         if longer(&m.summary_html, &out.summary_html) {
             out.summary_html = m.summary_html;
@@ -230,6 +234,20 @@ fn combine(mut out: Entry, rest: impl Iterator<Item = Entry>) -> Entry {
         push_authors(&mut out.authors, m.authors);
         push_sources(&mut out.sources, m.sources);
         push_unique(&mut out.related, m.related);
+        for x in m.enclosures {
+            if out.enclosures.len() < crate::model::entry::MAX_ENCLOSURES
+                && !out.enclosures.iter().any(|o| o.url == x.url)
+            {
+                out.enclosures.push(x);
+            }
+        }
+        for t in m.tag_schemes {
+            if out.tag_schemes.len() < crate::model::entry::MAX_TAG_SCHEMES
+                && !out.tag_schemes.iter().any(|o| o.term == t.term)
+            {
+                out.tag_schemes.push(t);
+            }
+        }
     }
     out
 }
@@ -490,6 +508,9 @@ pub(crate) mod tests {
                 id: None,
             }],
             related: Vec::new(),
+            enclosures: Vec::new(),
+            tag_schemes: Vec::new(),
+            language: None,
         }
     }
 

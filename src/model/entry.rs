@@ -97,7 +97,80 @@ pub struct Entry {
     pub sources: Vec<Source>,
     /// URLs of local posts this entry is related to (Atom `link rel="related"`).
     pub related: Vec<String>,
+    /// Media files attached to the entry (RSS `enclosure`, Atom
+    /// `link rel="enclosure"`, JSON Feed `attachments`), in the order written:
+    /// podcasts and release feeds are read for them.
+    pub enclosures: Vec<Enclosure>,
+    /// The vocabulary of those tags that name one (Atom `scheme`, RSS
+    /// `domain`), kept beside `tags` so that the plain tag list stays what
+    /// every consumer already reads.
+    pub tag_schemes: Vec<TagScheme>,
+    /// The language of the entry's text (`xml:lang`, RSS `language`, JSON
+    /// Feed `language`), when the upstream says.
+    pub language: Option<String>,
 }
+
+/// A media file attached to an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Enclosure {
+    /// Absolute URL of the file.
+    pub url: String,
+    /// Its MIME type, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// Its size in bytes, when given (RSS and Atom write 0 or nothing when
+    /// unknown; that is kept as `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+}
+
+impl Enclosure {
+    /// The MIME type to publish: the stored one when it is well-formed, else
+    /// `application/octet-stream` (RSS requires a type on every enclosure).
+    pub fn mime_or_default(&self) -> &str {
+        self.mime_type
+            .as_deref()
+            .filter(|t| is_mime_type(t))
+            .unwrap_or("application/octet-stream")
+    }
+}
+
+/// Whether `t` is `type/subtype` (parameters allowed), as feed checkers
+/// require of an enclosure type.
+pub fn is_mime_type(t: &str) -> bool {
+    let token = |s: &str| {
+        s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c))
+    };
+    let essence = t.split(';').next().unwrap_or("").trim_end();
+    match essence.split_once('/') {
+        Some((a, b)) => token(a) && token(b),
+        None => false,
+    }
+}
+
+/// Whether `t` is a language tag of the shape `xml:lang` takes
+/// (`en`, `pt-BR`, `zh-Hant-TW`): anything else is not republished.
+pub fn is_language_tag(t: &str) -> bool {
+    let mut parts = t.split('-');
+    let first = parts.next().unwrap_or("");
+    (2..=8).contains(&first.len())
+        && first.chars().all(|c| c.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// A tag's vocabulary: the term as in `Entry::tags`, the scheme URI.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct TagScheme {
+    pub term: String,
+    pub scheme: String,
+}
+
+/// Most enclosures and tag schemes one entry keeps: a hostile feed must not
+/// make every combined document it reaches megabytes long.
+pub const MAX_ENCLOSURES: usize = 64;
+pub const MAX_TAG_SCHEMES: usize = 256;
 
 /// Where an aggregated entry came from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

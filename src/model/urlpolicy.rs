@@ -141,7 +141,7 @@ fn srcset_ok(value: &str) -> bool {
 
 /// Apply the policy to every URL an entry carries: its link (cleared when
 /// refused, so no link element is written), authors' addresses, image,
-/// sources, related links, and the URLs inside its HTML.
+/// sources, related links, enclosures, and the URLs inside its HTML.
 pub fn entry(e: &mut Entry) {
     if !is_web(&e.url) {
         e.url.clear();
@@ -154,6 +154,7 @@ pub fn entry(e: &mut Entry) {
         s.item_url = keep(s.item_url.take(), Use::Web);
     }
     e.related.retain(|u| is_web(u));
+    e.enclosures.retain(|x| is_web(&x.url));
     if let Some(h) = e.summary_html.take() {
         e.summary_html = Some(html_owned(h));
     }

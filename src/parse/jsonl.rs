@@ -27,6 +27,23 @@ struct HeadLine<'a> {
     id_generated: bool,
     updated: Option<String>,
     published: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subtitle: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rights: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generator: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<FeedImageLine<'a>>,
+}
+
+#[derive(Serialize)]
+struct FeedImageLine<'a> {
+    href: Option<&'a str>,
+    title: Option<&'a str>,
+    link: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -38,6 +55,12 @@ struct EntryLine<'a> {
     link: Option<&'a str>,
     published: Option<String>,
     updated: Option<String>,
+    /// The date strings as written: feedparser's `published`/`updated`,
+    /// which name the normalized dates here (the keys `run.py` reads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    published_raw: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updated_raw: Option<&'a str>,
     /// What the store keeps besides, in feedparser's names and shapes: the
     /// summary and content as sanitized HTML (what is stored and published).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,7 +74,15 @@ struct EntryLine<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     authors: Vec<PersonLine<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    contributors: Vec<PersonLine<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     tags: Vec<TagLine<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    enclosures: Vec<EnclosureLine<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    links: Vec<LinkLine<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<SourceLine<'a>>,
     /// The entry's representative image (`media:thumbnail`, an image
     /// enclosure, `itunes:image`, JSON Feed `image`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,6 +119,34 @@ struct ImageLine<'a> {
     href: &'a str,
 }
 
+/// feedparser's shape: `length` is the attribute's text.
+#[derive(Serialize)]
+struct EnclosureLine<'a> {
+    href: &'a str,
+    #[serde(rename = "type")]
+    kind: Option<&'a str>,
+    length: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LinkLine<'a> {
+    href: &'a str,
+    rel: &'a str,
+    #[serde(rename = "type")]
+    kind: Option<&'a str>,
+    title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    length: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct SourceLine<'a> {
+    title: Option<&'a str>,
+    link: Option<&'a str>,
+    href: Option<&'a str>,
+    id: Option<&'a str>,
+}
+
 fn person(p: &crate::model::entry::Person) -> PersonLine<'_> {
     PersonLine {
         name: &p.name,
@@ -103,7 +162,7 @@ fn entry_line(it: &super::upstream::UpstreamItem) -> EntryLine<'_> {
         .and_then(|h| {
             Some(ContentLine {
                 kind: "text/html",
-                language: None,
+                language: it.content_language.clone(),
                 base: h.base().map(|b| b.to_string()),
                 value: h.sanitized()?,
             })
@@ -121,20 +180,49 @@ fn entry_line(it: &super::upstream::UpstreamItem) -> EntryLine<'_> {
         link: it.link.as_deref(),
         published: utc(&it.published),
         updated: utc(&it.updated),
+        published_raw: it.published_raw.as_deref(),
+        updated_raw: it.updated_raw.as_deref(),
         summary: it.summary(),
         content,
         author: it.authors.first().map(|p| p.name.as_str()),
         author_detail: it.authors.first().map(person),
         authors: it.authors.iter().map(person).collect(),
+        contributors: it.contributors.iter().map(person).collect(),
         tags: it
             .categories
             .iter()
             .map(|t| TagLine {
-                term: t,
-                scheme: None,
-                label: None,
+                term: &t.term,
+                scheme: t.scheme.as_deref(),
+                label: t.label.as_deref(),
             })
             .collect(),
+        enclosures: it
+            .enclosures
+            .iter()
+            .map(|e| EnclosureLine {
+                href: &e.url,
+                kind: e.mime_type.as_deref(),
+                length: e.length.map(|l| l.to_string()),
+            })
+            .collect(),
+        links: it
+            .links
+            .iter()
+            .map(|l| LinkLine {
+                href: &l.href,
+                rel: &l.rel,
+                kind: l.mime_type.as_deref(),
+                title: l.title.as_deref(),
+                length: l.length.as_deref(),
+            })
+            .collect(),
+        source: it.source.as_ref().map(|s| SourceLine {
+            title: s.title.as_deref(),
+            link: s.link.as_deref(),
+            href: s.href.as_deref(),
+            id: s.id.as_deref(),
+        }),
         image: it.image.as_deref().map(|href| ImageLine { href }),
     }
 }
@@ -168,6 +256,15 @@ pub fn feed_line(file: &str, feed: &UpstreamFeed) -> String {
             id_generated: false,
             updated: utc(&feed.updated),
             published: utc(&feed.published),
+            subtitle: feed.subtitle.as_deref(),
+            rights: feed.rights.as_deref(),
+            language: feed.language.as_deref(),
+            generator: feed.generator.as_deref(),
+            image: feed.image.as_ref().map(|i| FeedImageLine {
+                href: i.href.as_deref(),
+                title: i.title.as_deref(),
+                link: i.link.as_deref(),
+            }),
         },
         entries: feed.items.iter().map(entry_line).collect(),
     };
@@ -345,5 +442,43 @@ mod tests {
         assert_eq!(e["author_detail"]["email"], "ann@e.org");
         assert_eq!(e["authors"].as_array().map(Vec::len), Some(1));
         assert_eq!(e["image"]["href"], "https://e.org/i.png");
+    }
+
+    #[test]
+    fn a_line_carries_enclosures_links_sources_and_head_fields() {
+        let f = parse_upstream(
+            br#"<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en"><title>T</title>
+            <subtitle>S</subtitle><rights>R</rights><generator>G</generator><logo>https://e.org/l.png</logo>
+            <entry><id>tag:1</id><title>t</title><link href="https://e.org/1"/>
+            <link rel="enclosure" href="https://e.org/1.mp3" type="audio/mpeg" length="7"/>
+            <category term="x" scheme="https://e.org/s" label="X"/>
+            <contributor><name>Bo</name></contributor>
+            <published>2020-01-02T03:04:05+01:00</published>
+            <content type="html" xml:lang="fr">&lt;p&gt;c&lt;/p&gt;</content>
+            <source><title>Src</title><id>tag:s</id></source></entry></feed>"#,
+            None,
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&feed_line("f", &f)).unwrap();
+        let h = &v["feed"];
+        assert_eq!(h["subtitle"], "S");
+        assert_eq!(h["rights"], "R");
+        assert_eq!(h["language"], "en");
+        assert_eq!(h["generator"], "G");
+        assert_eq!(h["image"]["href"], "https://e.org/l.png");
+        let e = &v["entries"][0];
+        assert_eq!(e["published"], "2020-01-02T02:04:05Z");
+        assert_eq!(e["published_raw"], "2020-01-02T03:04:05+01:00");
+        assert_eq!(e["enclosures"][0]["href"], "https://e.org/1.mp3");
+        assert_eq!(e["enclosures"][0]["type"], "audio/mpeg");
+        assert_eq!(e["enclosures"][0]["length"], "7");
+        assert_eq!(e["links"][0]["rel"], "alternate");
+        assert_eq!(e["links"][1]["rel"], "enclosure");
+        assert_eq!(e["tags"][0]["scheme"], "https://e.org/s");
+        assert_eq!(e["tags"][0]["label"], "X");
+        assert_eq!(e["contributors"][0]["name"], "Bo");
+        assert_eq!(e["content"][0]["language"], "fr");
+        assert_eq!(e["source"]["title"], "Src");
+        assert_eq!(e["source"]["id"], "tag:s");
     }
 }

@@ -166,6 +166,9 @@ fn atom(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
                 content_mode: None,
                 sources: Vec::new(),
                 related: Vec::new(),
+                enclosures: Vec::new(),
+                tag_schemes: Vec::new(),
+                language: None,
             }
         })
         .collect();
@@ -226,6 +229,9 @@ fn rss(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
                 content_mode: None,
                 sources: Vec::new(),
                 related: Vec::new(),
+                enclosures: Vec::new(),
+                tag_schemes: Vec::new(),
+                language: None,
             }
         })
         .collect();
@@ -309,6 +315,9 @@ fn json(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
                         content_mode: None,
                         sources: Vec::new(),
                         related: Vec::new(),
+                        enclosures: Vec::new(),
+                        tag_schemes: Vec::new(),
+                        language: None,
                     }
                 })
                 .collect()

@@ -21,9 +21,13 @@
 use super::date::parse_date;
 use super::sanitize::sanitize_html;
 use super::{derived_id, ParseError};
-use crate::model::entry::{Entry, Person, Source};
+use crate::model::entry::{
+    Enclosure, Entry, Person, Source, TagScheme, MAX_ENCLOSURES, MAX_TAG_SCHEMES,
+};
 use crate::model::urlpolicy;
-use crate::util::text::{base64_decode, html_to_text, repair_multi_escaped, xml_clean};
+use crate::util::text::{
+    base64_decode, html_to_text, repair_multi_escaped, repair_multi_escaped_text, xml_clean,
+};
 use chrono::{DateTime, FixedOffset};
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
@@ -42,6 +46,13 @@ const MAX_DEPTH: usize = 256;
 pub const PARSE_BUDGET: Duration = Duration::from_secs(5);
 /// Recoverable XML errors tolerated before giving up on the rest of a document.
 const MAX_ERRORS: usize = 1000;
+/// Most links, categories and contributors kept per item: enough for any
+/// real feed, and a document repeating one element a million times costs
+/// no more memory than its own bytes.
+const MAX_PER_ITEM: usize = 256;
+/// Longest raw date string and language tag kept: real ones are short, and
+/// what is longer is no date or language.
+const MAX_SHORT_TEXT: usize = 256;
 
 /// The feed families of the corpus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,6 +98,16 @@ pub struct UpstreamFeed {
     /// The document's own URL as it states it (`rel="self"`, `feed_url`):
     /// the WebSub topic.
     pub self_url: Option<String>,
+    /// Plain text (Atom `subtitle`/`tagline`, RSS channel `description`).
+    pub subtitle: Option<String>,
+    /// Plain text (Atom `rights`, RSS `copyright`, `dc:rights`).
+    pub rights: Option<String>,
+    /// RSS `language`, `dc:language`, the channel's `xml:lang`, JSON Feed `language`.
+    pub language: Option<String>,
+    /// The software that wrote the feed (`generator`), as plain text.
+    pub generator: Option<String>,
+    /// The feed's logo (RSS `image`, Atom `logo`, `itunes:image`, JSON Feed `icon`).
+    pub image: Option<FeedImage>,
     pub items: Vec<UpstreamItem>,
     /// The root element (`feed`, `rss`…) when the document ended before it
     /// closed: a body cut off in transfer. Its items are read as far as
@@ -109,8 +130,62 @@ pub struct UpstreamItem {
     pub summary_html: Option<UpstreamHtml>,
     pub content_html: Option<UpstreamHtml>,
     pub authors: Vec<Person>,
-    pub categories: Vec<String>,
+    /// Atom `contributor`, `dc:contributor`.
+    pub contributors: Vec<Person>,
+    pub categories: Vec<Category>,
     pub image: Option<String>,
+    /// RSS `enclosure`, Atom `link rel="enclosure"`, JSON Feed `attachments`.
+    pub enclosures: Vec<Enclosure>,
+    /// Every link of the item as feedparser lists them: Atom `link`s as
+    /// written, else the item's link as `alternate`, then its enclosures.
+    pub links: Vec<UpstreamLink>,
+    /// The `xml:lang` in force on the content, else the feed's language.
+    pub content_language: Option<String>,
+    /// The date strings as written (the last of repeated ones), beside the
+    /// parsed `published` and `updated`.
+    pub published_raw: Option<String>,
+    pub updated_raw: Option<String>,
+    /// The feed an item was copied from (Atom `source`, RSS `source`).
+    pub source: Option<UpstreamSource>,
+}
+
+/// A category as written: the term, its vocabulary (Atom `scheme`, RSS
+/// `domain`) and its human label (Atom `label`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Category {
+    pub term: String,
+    pub scheme: Option<String>,
+    pub label: Option<String>,
+}
+
+/// One link of an item (feedparser's `links[]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UpstreamLink {
+    pub href: String,
+    pub rel: String,
+    pub mime_type: Option<String>,
+    pub title: Option<String>,
+    /// For `rel="enclosure"`: the length attribute as written.
+    pub length: Option<String>,
+}
+
+/// The feed an item names as its origin.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UpstreamSource {
+    pub title: Option<String>,
+    /// The source's web page (Atom alternate link).
+    pub link: Option<String>,
+    /// The source feed's own URL (Atom `link rel="self"`, RSS `url`).
+    pub href: Option<String>,
+    pub id: Option<String>,
+}
+
+/// A feed's logo.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FeedImage {
+    pub href: Option<String>,
+    pub title: Option<String>,
+    pub link: Option<String>,
 }
 
 /// Upstream HTML as the document gave it, with the base its relative URLs
@@ -193,11 +268,34 @@ impl UpstreamItem {
             None => String::new(),
         };
         let mut tags: Vec<String> = Vec::new();
+        let mut tag_schemes: Vec<TagScheme> = Vec::new();
         for c in self.categories {
-            if !tags.contains(&c) {
-                tags.push(c);
+            if let Some(scheme) = c.scheme {
+                if tag_schemes.len() < MAX_TAG_SCHEMES
+                    && !tag_schemes.iter().any(|t| t.term == c.term)
+                {
+                    tag_schemes.push(TagScheme {
+                        term: c.term.clone(),
+                        scheme,
+                    });
+                }
+            }
+            if !tags.contains(&c.term) {
+                tags.push(c.term);
             }
         }
+        // As a URL parser writes them (spaces and the like percent-encoded),
+        // so that the `url` attributes republished are valid; what does not
+        // parse as an absolute URL is dropped.
+        let enclosures: Vec<Enclosure> = self
+            .enclosures
+            .into_iter()
+            .take(MAX_ENCLOSURES)
+            .filter_map(|e| {
+                let url = Url::parse(e.url.trim()).ok()?.to_string();
+                Some(Enclosure { url, ..e })
+            })
+            .collect();
         Entry {
             id,
             url,
@@ -212,6 +310,11 @@ impl UpstreamItem {
             content_mode: None,
             sources: vec![source],
             related: Vec::new(),
+            enclosures,
+            tag_schemes,
+            language: self
+                .content_language
+                .filter(|l| crate::model::entry::is_language_tag(l)),
         }
     }
 }
@@ -277,6 +380,16 @@ enum Field {
     PersonUri,
     /// `media:title`: the title of an item that has no other.
     MediaTitle,
+    Subtitle,
+    Rights,
+    Language,
+    Generator,
+    /// Atom `logo`, RSS `image/url`: the feed image's URL.
+    ImageUrl,
+    /// `dc:contributor`: a contributor as text.
+    Contributor,
+    /// RSS `<source url>`: the text is the source's title.
+    SourceTitle,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,6 +404,10 @@ enum Role {
     Capture(Field),
     /// Inside a capture: serialized into it.
     Inner,
+    /// An item's Atom `<source>`: its title, link and id are the source's.
+    Source,
+    /// The channel's RSS `<image>`: its url, title and link.
+    FeedImage,
     Other,
 }
 
@@ -300,6 +417,8 @@ struct Frame {
     role: Role,
     /// Shared with the children that do not change it: not copied per element.
     base: Option<Rc<str>>,
+    /// The `xml:lang` in force, shared like `base`.
+    lang: Option<Rc<str>>,
     ns: Vec<(String, String)>,
 }
 
@@ -324,6 +443,13 @@ struct Head {
     ttl: Option<u32>,
     hub: Option<String>,
     self_url: Option<String>,
+    subtitle: Option<String>,
+    rights: Option<String>,
+    language: Option<String>,
+    /// The channel element's `xml:lang`: the language when no element says.
+    lang_attr: Option<String>,
+    generator: Option<String>,
+    image: Option<FeedImage>,
 }
 
 #[derive(Default)]
@@ -336,6 +462,8 @@ struct ItemState {
     /// web URL: the link of an item that has no other.
     guid_link: Option<String>,
     media_title: Option<String>,
+    /// The `domain`/`scheme` of the category whose text is being read.
+    pending_scheme: Option<String>,
 }
 
 struct Xml<'u> {
@@ -673,6 +801,7 @@ impl<'u> Xml<'u> {
         if self.detail == "rdf" {
             self.detail = "rss10".into();
         }
+        let language = self.head.language.or(self.head.lang_attr);
         let mut items: Vec<UpstreamItem> = self
             .items
             .into_iter()
@@ -681,6 +810,10 @@ impl<'u> Xml<'u> {
                 set_once(&mut it.id, || s.about);
                 set_once(&mut it.link, || s.guid_link);
                 set_once(&mut it.title, || s.media_title);
+                complete_links(&mut it);
+                if it.content_html.is_some() || it.summary_html.is_some() {
+                    set_once(&mut it.content_language, || language.clone());
+                }
                 it
             })
             .collect();
@@ -696,6 +829,11 @@ impl<'u> Xml<'u> {
             ttl_minutes: self.head.ttl,
             hub: self.head.hub,
             self_url: self.head.self_url,
+            subtitle: self.head.subtitle,
+            rights: self.head.rights,
+            language,
+            generator: self.head.generator,
+            image: self.head.image,
             items,
             truncated,
         })
@@ -730,7 +868,11 @@ impl<'u> Xml<'u> {
 
     fn container(&self) -> Option<Role> {
         match self.parent_role()? {
-            r @ (Role::Channel | Role::Item(_) | Role::Person(_)) => Some(r),
+            r @ (Role::Channel
+            | Role::Item(_)
+            | Role::Person(_)
+            | Role::Source
+            | Role::FeedImage) => Some(r),
             _ => None,
         }
     }
@@ -770,6 +912,10 @@ impl<'u> Xml<'u> {
             })
             .collect();
         let base = self.base_of(&attrs);
+        let lang = match attr(&attrs, "xml:lang") {
+            Some(l) => Some(Rc::from(short(l.trim()))),
+            None => self.stack.last().and_then(|f| f.lang.clone()),
+        };
         let role = if let Some(cap) = self.capture.as_mut() {
             if !cap.children {
                 // Markup is kept from the first child element on.
@@ -795,10 +941,16 @@ impl<'u> Xml<'u> {
             let (canon, local, uri) = self.key(&qname, &ns);
             self.role_for(&canon, &local, uri.as_deref(), &attrs, base.as_deref())
         };
+        if role == Role::Channel {
+            set_once(&mut self.head.lang_attr, || {
+                lang.as_deref().and_then(|l| nonempty(l.to_string()))
+            });
+        }
         self.stack.push(Frame {
             qname,
             role,
             base,
+            lang,
             ns,
         });
         if empty {
@@ -889,18 +1041,69 @@ impl<'u> Xml<'u> {
         if let Role::Person(_) = container {
             return person_field(canon, local, attrs);
         }
+        if matches!(container, Role::Source | Role::FeedImage) {
+            return match (canon, local) {
+                ("", "link") if container == Role::Source => self.link_role(container, attrs, base),
+                ("", "link") => cap(attrs, Field::Link, TextKind::Text),
+                ("", "title") => cap(attrs, Field::Title, TextKind::Text),
+                ("", "id") if container == Role::Source => cap(attrs, Field::Id, TextKind::Text),
+                ("", "url") if container == Role::FeedImage => {
+                    cap(attrs, Field::ImageUrl, TextKind::Text)
+                }
+                _ => (Role::Other, None),
+            };
+        }
         match (container, canon, local) {
             (_, "", "link") => self.link_role(container, attrs, base),
             (Role::Item(_), "", "guid") => guid_role(attrs),
             (Role::Item(_), "", "category") | (Role::Item(_), "dc", "subject") => {
+                let scheme = attr(attrs, "scheme")
+                    .or_else(|| attr(attrs, "domain"))
+                    .and_then(|s| nonempty(s.to_string()));
+                let label = attr(attrs, "label").and_then(|l| nonempty(fold(l)));
                 if let Some(term) = attr(attrs, "term").map(str::trim).filter(|t| !t.is_empty()) {
-                    self.item_mut(container, |s| s.item.categories.push(term.to_string()));
+                    let c = Category {
+                        term: term.to_string(),
+                        scheme,
+                        label,
+                    };
+                    self.item_mut(container, |s| push_capped(&mut s.item.categories, c));
                     (Role::Other, None)
                 } else {
+                    // The text is the term (`finish_item`); the scheme waits for it.
+                    self.item_mut(container, |s| s.pending_scheme = scheme);
                     cap(attrs, Field::Category, TextKind::Text)
                 }
             }
-            (Role::Item(_), "", "enclosure") | (Role::Item(_), "media", "content") => {
+            (Role::Item(_), "", "enclosure") => {
+                if let Some(url) = attr(attrs, "url").map(str::trim).filter(|u| !u.is_empty()) {
+                    let e = enclosure(join(base, url), attrs);
+                    self.item_mut(container, |s| push_enclosure(&mut s.item.enclosures, e));
+                }
+                let is_image = attr(attrs, "type").is_some_and(|t| t.starts_with("image/"));
+                let url = attr(attrs, "url").filter(|_| is_image);
+                self.image_at(container, url, base)
+            }
+            (Role::Item(_), "", "source") if self.atom => (Role::Source, None),
+            (Role::Item(_), "", "source") => {
+                let href = attr(attrs, "url").and_then(|u| nonempty(join(base, u)));
+                self.item_mut(container, |s| {
+                    s.item
+                        .source
+                        .get_or_insert_with(UpstreamSource::default)
+                        .href = href
+                });
+                cap(attrs, Field::SourceTitle, TextKind::Text)
+            }
+            (Role::Channel, "", "image") if !self.atom => (Role::FeedImage, None),
+            (Role::Channel, "itunes", "image") => {
+                if let Some(h) = attr(attrs, "href").and_then(|h| nonempty(join(base, h))) {
+                    let img = self.head.image.get_or_insert_with(FeedImage::default);
+                    set_once(&mut img.href, || Some(h));
+                }
+                (Role::Other, None)
+            }
+            (Role::Item(_), "media", "content") => {
                 let is_image = attr(attrs, "type").is_some_and(|t| t.starts_with("image/"))
                     || attr(attrs, "medium") == Some("image");
                 let url = attr(attrs, "url").filter(|_| is_image);
@@ -1093,24 +1296,67 @@ impl<'u> Xml<'u> {
             None | Some("") => true,
             Some(t) => t.contains("html"),
         };
+        let url = join(base, href);
+        if let Role::Item(_) = container {
+            let rel = if rel.is_empty() { "alternate" } else { rel };
+            let link = UpstreamLink {
+                href: url.clone(),
+                rel: rel.to_string(),
+                mime_type: attr(attrs, "type").and_then(|t| nonempty(t.to_string())),
+                title: attr(attrs, "title").and_then(|t| nonempty(fold(t))),
+                length: attr(attrs, "length").and_then(|l| nonempty(short(l).to_string())),
+            };
+            self.item_mut(container, |s| {
+                if rel == "enclosure" && !url.is_empty() {
+                    push_enclosure(&mut s.item.enclosures, enclosure(url.clone(), attrs));
+                }
+                push_capped(&mut s.item.links, link);
+            });
+        }
+        if container == Role::Source {
+            let src = self
+                .source_mut()
+                .map(|s| s.get_or_insert_with(UpstreamSource::default));
+            if let Some(src) = src {
+                match rel {
+                    "self" => set_once(&mut src.href, || nonempty(url.clone())),
+                    "alternate" if html => set_once(&mut src.link, || nonempty(url.clone())),
+                    _ => {}
+                }
+            }
+            return;
+        }
         if matches!(container, Role::Channel) && matches!(rel, "hub" | "self") {
             let slot = if rel == "hub" {
                 &mut self.head.hub
             } else {
                 &mut self.head.self_url
             };
-            set_once(slot, || Some(join(base, href)));
+            set_once(slot, || Some(url.clone()));
             return;
         }
         if rel != "alternate" || !html {
             return;
         }
-        let url = join(base, href);
         match container {
             Role::Channel => set_once(&mut self.head.link, || Some(url)),
             Role::Item(_) => self.item_mut(container, |s| set_once(&mut s.item.link, || Some(url))),
             _ => {}
         }
+    }
+
+    /// The innermost open item's index.
+    fn current_item(&self) -> Option<usize> {
+        self.stack.iter().rev().find_map(|fr| match fr.role {
+            Role::Item(i) => Some(i),
+            _ => None,
+        })
+    }
+
+    /// The source record of the innermost open item.
+    fn source_mut(&mut self) -> Option<&mut Option<UpstreamSource>> {
+        let i = self.current_item()?;
+        self.items.get_mut(i).map(|s| &mut s.item.source)
     }
 
     fn text(&mut self, s: &str) {
@@ -1148,6 +1394,13 @@ impl<'u> Xml<'u> {
             Role::Capture(field) => {
                 let cap = self.capture.take().unwrap_or_default();
                 let container = self.container();
+                if field == Field::Content {
+                    if let (Some(i), Some(l)) = (self.current_item(), frame.lang.as_deref()) {
+                        if let Some(s) = self.items.get_mut(i) {
+                            set_once(&mut s.item.content_language, || nonempty(l.to_string()));
+                        }
+                    }
+                }
                 self.finish(field, cap, container, frame.base.as_deref());
             }
             Role::Person(is_author) => {
@@ -1156,10 +1409,14 @@ impl<'u> Xml<'u> {
                     Some(Role::Item(i)) => self.items.get_mut(i).and_then(|s| s.person.take()),
                     _ => self.feed_person.take(),
                 };
-                if let (Some(p), true) = (p, is_author) {
-                    if !p.name.is_empty() {
-                        self.item_mut(container.unwrap_or(Role::Other), |s| s.item.authors.push(p));
-                    }
+                if let Some(p) = p.filter(|p| !p.name.is_empty()) {
+                    self.item_mut(container.unwrap_or(Role::Other), |s| {
+                        if is_author {
+                            s.item.authors.push(p);
+                        } else {
+                            push_capped(&mut s.item.contributors, p);
+                        }
+                    });
                 }
             }
             _ => {}
@@ -1175,7 +1432,7 @@ impl<'u> Xml<'u> {
         container: Option<Role>,
         base: Option<&str>,
     ) {
-        let kind = decode_capture(&mut cap);
+        let kind = decode_capture(&mut cap, field);
         let Some(container) = container else {
             return;
         };
@@ -1183,6 +1440,35 @@ impl<'u> Xml<'u> {
             Role::Person(_) => self.finish_person(field, &cap, base),
             Role::Channel => self.finish_channel(field, &cap, kind, base),
             Role::Item(i) => self.finish_item(i, field, &cap, kind, base),
+            Role::Source => self.finish_source(field, &cap, base),
+            Role::FeedImage => self.finish_image(field, &cap, base),
+            _ => {}
+        }
+    }
+
+    /// A field of an item's Atom `<source>`.
+    fn finish_source(&mut self, field: Field, cap: &Capture, base: Option<&str>) {
+        let raw = cap.text.trim().to_string();
+        let Some(src) = self.source_mut() else {
+            return;
+        };
+        let src = src.get_or_insert_with(UpstreamSource::default);
+        match field {
+            Field::Title => set_once(&mut src.title, || nonempty(fold(&cap.text))),
+            Field::Link => set_once(&mut src.link, || nonempty(join(base, &raw))),
+            Field::Id => set_once(&mut src.id, || nonempty(raw)),
+            _ => {}
+        }
+    }
+
+    /// A field of the channel's RSS `<image>`.
+    fn finish_image(&mut self, field: Field, cap: &Capture, base: Option<&str>) {
+        let raw = cap.text.trim().to_string();
+        let img = self.head.image.get_or_insert_with(FeedImage::default);
+        match field {
+            Field::ImageUrl => set_once(&mut img.href, || nonempty(join(base, &raw))),
+            Field::Title => set_once(&mut img.title, || nonempty(fold(&cap.text))),
+            Field::Link => set_once(&mut img.link, || nonempty(join(base, &raw))),
             _ => {}
         }
     }
@@ -1221,6 +1507,16 @@ impl<'u> Xml<'u> {
             Field::Updated => self.head.updated = parse_date(&raw),
             Field::Published => self.head.published = parse_date(&raw),
             Field::Ttl => self.head.ttl = raw.parse().ok(),
+            Field::Subtitle => set_once(&mut self.head.subtitle, || {
+                nonempty(capture_text(cap, kind))
+            }),
+            Field::Rights => set_once(&mut self.head.rights, || nonempty(capture_text(cap, kind))),
+            Field::Language => set_once(&mut self.head.language, || nonempty(short(&raw).into())),
+            Field::Generator => set_once(&mut self.head.generator, || nonempty(fold(&cap.text))),
+            Field::ImageUrl => {
+                let img = self.head.image.get_or_insert_with(FeedImage::default);
+                set_once(&mut img.href, || nonempty(join(base, &raw)));
+            }
             _ => {}
         }
     }
@@ -1253,8 +1549,14 @@ impl<'u> Xml<'u> {
                 set_once(&mut it.id, || nonempty(raw));
             }
             Field::MediaTitle => set_once(&mut s.media_title, || nonempty(fold(&cap.text))),
-            Field::Updated => it.updated = parse_date(&raw),
-            Field::Published => it.published = parse_date(&raw),
+            Field::Updated => {
+                it.updated = parse_date(&raw);
+                it.updated_raw = nonempty(short(&raw).to_string());
+            }
+            Field::Published => {
+                it.published = parse_date(&raw);
+                it.published_raw = nonempty(short(&raw).to_string());
+            }
             Field::Summary => set_once(&mut it.summary_html, || {
                 let h = capture_html(cap, kind);
                 (!h.trim().is_empty()).then(|| UpstreamHtml::untrusted(h, base_url()))
@@ -1269,11 +1571,27 @@ impl<'u> Xml<'u> {
                     it.authors.push(Person::parse(&t));
                 }
             }
-            Field::Category => {
+            Field::Contributor => {
                 let t = fold(&cap.text);
                 if !t.is_empty() {
-                    it.categories.push(t);
+                    push_capped(&mut it.contributors, Person::parse(&t));
                 }
+            }
+            Field::Category => {
+                let t = fold(&cap.text);
+                let scheme = s.pending_scheme.take();
+                if !t.is_empty() {
+                    let c = Category {
+                        term: t,
+                        scheme,
+                        label: None,
+                    };
+                    push_capped(&mut s.item.categories, c);
+                }
+            }
+            Field::SourceTitle => {
+                let src = it.source.get_or_insert_with(UpstreamSource::default);
+                set_once(&mut src.title, || nonempty(fold(&cap.text)));
             }
             _ => {}
         }
@@ -1341,6 +1659,18 @@ fn text_field(
             cap(attrs, Field::Author, TextKind::Text)
         }
         (Role::Channel, "", "ttl") => cap(attrs, Field::Ttl, TextKind::Text),
+        (Role::Channel, "", "subtitle" | "tagline" | "description") => {
+            cap(attrs, Field::Subtitle, html_unless_atom)
+        }
+        (Role::Channel, "", "rights" | "copyright") | (Role::Channel, "dc", "rights") => {
+            cap(attrs, Field::Rights, html_unless_atom)
+        }
+        (Role::Channel, "", "language") | (Role::Channel, "dc", "language") => {
+            cap(attrs, Field::Language, TextKind::Text)
+        }
+        (Role::Channel, "", "generator") => cap(attrs, Field::Generator, TextKind::Text),
+        (Role::Channel, "", "logo") if atom => cap(attrs, Field::ImageUrl, TextKind::Text),
+        (Role::Item(_), "dc", "contributor") => cap(attrs, Field::Contributor, TextKind::Text),
         _ => (Role::Other, None),
     }
 }
@@ -1384,7 +1714,7 @@ fn resolve_ref(r: &BytesRef<'_>) -> Option<String> {
 
 /// Decodes a capture's text in place (base64, text escaped more than once)
 /// and returns the kind it is then to be read as.
-fn decode_capture(cap: &mut Capture) -> TextKind {
+fn decode_capture(cap: &mut Capture, field: Field) -> TextKind {
     let mut kind = cap.kind.unwrap_or(TextKind::Text);
     if cap.base64 && !cap.children {
         if let Some(bytes) = base64_decode(&cap.text) {
@@ -1394,12 +1724,38 @@ fn decode_capture(cap: &mut Capture) -> TextKind {
             }
         }
     }
+    use std::borrow::Cow;
     if kind == TextKind::Html && !cap.children {
         // Escaped more than once upstream (`&amp;amp;mdash;`): see
         // `repair_multi_escaped`.
-        if let std::borrow::Cow::Owned(fixed) = repair_multi_escaped(&cap.text) {
+        if let Cow::Owned(fixed) = repair_multi_escaped(&cap.text) {
             cap.text = fixed;
         }
+        return kind;
+    }
+    // Text constructs only: ids, links and dates are kept as written.
+    let text_construct = matches!(
+        field,
+        Field::Title
+            | Field::Summary
+            | Field::Content
+            | Field::Subtitle
+            | Field::Rights
+            | Field::MediaTitle
+    );
+    if !text_construct {
+        return kind;
+    }
+    if cap.children {
+        // XHTML (or HTML written inline): the markup escapes its text
+        // nodes again, so a node escaped twice upstream reads `&amp;amp;…`
+        // there, and the HTML rule applies.
+        if let Cow::Owned(fixed) = repair_multi_escaped(&cap.markup) {
+            cap.markup = fixed;
+        }
+    } else if let Cow::Owned(fixed) = repair_multi_escaped_text(&cap.text) {
+        // Plain text (or XHTML without elements): `&amp;mdash;` is `—`.
+        cap.text = fixed;
     }
     kind
 }
@@ -1471,6 +1827,80 @@ fn set_once<T>(slot: &mut Option<T>, value: impl FnOnce() -> Option<T>) {
     }
 }
 
+/// At most [`MAX_SHORT_TEXT`] bytes of `s`, cut at a character boundary.
+fn short(s: &str) -> &str {
+    if s.len() <= MAX_SHORT_TEXT {
+        return s;
+    }
+    let mut end = MAX_SHORT_TEXT;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Appends unless the list holds [`MAX_PER_ITEM`] already.
+fn push_capped<T>(list: &mut Vec<T>, v: T) {
+    if list.len() < MAX_PER_ITEM {
+        list.push(v);
+    }
+}
+
+/// Appends an enclosure unless its URL is there already or the list is full.
+fn push_enclosure(list: &mut Vec<Enclosure>, e: Enclosure) {
+    if list.len() < MAX_ENCLOSURES && !list.iter().any(|x| x.url == e.url) {
+        list.push(e);
+    }
+}
+
+/// An enclosure from `type` and `length` attributes; a length of 0 or one
+/// that is no number means unknown.
+fn enclosure(url: String, attrs: &[(String, String)]) -> Enclosure {
+    Enclosure {
+        url,
+        mime_type: attr(attrs, "type").and_then(|t| nonempty(short(t).to_string())),
+        length: attr(attrs, "length")
+            .and_then(|l| l.trim().parse::<u64>().ok())
+            .filter(|l| *l > 0),
+    }
+}
+
+/// feedparser's `links[]` for formats without Atom links: the item's link as
+/// `alternate` when no link says so, and each enclosure as `enclosure`.
+fn complete_links(it: &mut UpstreamItem) {
+    if let Some(link) = &it.link {
+        if !it.links.iter().any(|l| l.rel == "alternate") {
+            it.links.insert(
+                0,
+                UpstreamLink {
+                    href: link.clone(),
+                    rel: "alternate".into(),
+                    mime_type: Some("text/html".into()),
+                    ..UpstreamLink::default()
+                },
+            );
+        }
+    }
+    for e in &it.enclosures {
+        if it.links.len() >= MAX_PER_ITEM {
+            break;
+        }
+        if !it
+            .links
+            .iter()
+            .any(|l| l.rel == "enclosure" && l.href == e.url)
+        {
+            it.links.push(UpstreamLink {
+                href: e.url.clone(),
+                rel: "enclosure".into(),
+                mime_type: e.mime_type.clone(),
+                title: None,
+                length: e.length.map(|l| l.to_string()),
+            });
+        }
+    }
+}
+
 /// XHTML content comes wrapped in one `<div>` that is not part of it.
 fn strip_div(markup: &str) -> String {
     let t = markup.trim();
@@ -1531,6 +1961,7 @@ fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
     scrub(&mut doc);
     let detail = json_detail(&doc)?;
     let base = doc_url.map(|u| u.to_string());
+    let language = json_str(&doc, "language").map(|l| short(&l).to_string());
     let mut items: Vec<UpstreamItem> = doc
         .get("items")
         .and_then(Value::as_array)
@@ -1538,7 +1969,11 @@ fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
             items
                 .iter()
                 .take(100_000)
-                .map(|it| json_item(it, base.as_deref()))
+                .map(|it| {
+                    let mut item = json_item(it, base.as_deref());
+                    set_once(&mut item.content_language, || language.clone());
+                    item
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -1554,6 +1989,16 @@ fn json(text: &str, doc_url: Option<&Url>) -> Result<UpstreamFeed, ParseError> {
         ttl_minutes: None,
         hub: json_hub(&doc, base.as_deref()),
         self_url: json_url(&doc, "feed_url", base.as_deref()),
+        subtitle: json_str(&doc, "description").map(|t| fold(&t)),
+        rights: None,
+        language,
+        generator: None,
+        image: json_url(&doc, "icon", base.as_deref())
+            .or_else(|| json_url(&doc, "favicon", base.as_deref()))
+            .map(|href| FeedImage {
+                href: Some(href),
+                ..FeedImage::default()
+            }),
         items,
         // A JSON document cut off does not parse at all.
         truncated: None,
@@ -1622,7 +2067,28 @@ fn json_item(it: &serde_json::Value, base: Option<&str>) -> UpstreamItem {
     if authors.is_empty() {
         authors.extend(it.get("author").and_then(json_person));
     }
-    UpstreamItem {
+    let mut enclosures = Vec::new();
+    for a in it
+        .get("attachments")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(u) = url(a, "url") {
+            let e = Enclosure {
+                url: u,
+                mime_type: s(a, "mime_type").map(|t| short(&t).to_string()),
+                length: a
+                    .get("size_in_bytes")
+                    .and_then(Value::as_u64)
+                    .filter(|l| *l > 0),
+            };
+            push_enclosure(&mut enclosures, e);
+        }
+    }
+    let published_raw = s(it, "date_published").map(|d| short(&d).to_string());
+    let updated_raw = s(it, "date_modified").map(|d| short(&d).to_string());
+    let mut item = UpstreamItem {
         id: match it.get("id") {
             Some(Value::String(id)) => nonempty(id.clone()),
             Some(Value::Number(n)) => Some(n.to_string()),
@@ -1631,8 +2097,10 @@ fn json_item(it: &serde_json::Value, base: Option<&str>) -> UpstreamItem {
         id_generated: false,
         title: s(it, "title").map(|t| fold(&t)).filter(|t| !t.is_empty()),
         link,
-        published: s(it, "date_published").and_then(|d| parse_date(&d)),
-        updated: s(it, "date_modified").and_then(|d| parse_date(&d)),
+        published: published_raw.as_deref().and_then(parse_date),
+        updated: updated_raw.as_deref().and_then(parse_date),
+        published_raw,
+        updated_raw,
         summary_html: s(it, "summary").map(|t| UpstreamHtml::escaped_text(&t)),
         content_html: s(it, "content_html")
             .map(|h| UpstreamHtml::untrusted(h, item_base.clone()))
@@ -1645,11 +2113,21 @@ fn json_item(it: &serde_json::Value, base: Option<&str>) -> UpstreamItem {
                 t.iter()
                     .filter_map(|x| x.as_str().map(fold))
                     .filter(|x| !x.is_empty())
+                    .take(MAX_PER_ITEM)
+                    .map(|term| Category {
+                        term,
+                        ..Category::default()
+                    })
                     .collect()
             })
             .unwrap_or_default(),
         image: url(it, "image").or_else(|| url(it, "banner_image")),
-    }
+        enclosures,
+        content_language: s(it, "language").map(|l| short(&l).to_string()),
+        ..UpstreamItem::default()
+    };
+    complete_links(&mut item);
+    item
 }
 
 #[cfg(test)]
@@ -1921,6 +2399,30 @@ mod tests {
     }
 
     #[test]
+    fn atom_text_and_xhtml_escaped_more_than_once_are_repaired() {
+        let f = p(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A &amp;amp;mdash; B</title>
+            <subtitle type="text">use &amp;mdash; here</subtitle>
+            <entry><id>tag:1</id><title type="text">x &amp;amp;#8212; y AT&amp;amp;T</title>
+            <summary type="text">s &amp;amp;amp;hellip;</summary>
+            <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>c &amp;amp;mdash; d</p></div></content>
+            <link href="https://e.org/?a=1&amp;amp;copy;"/></entry>
+            <entry><id>tag:&amp;amp;mdash;</id><title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">t &amp;amp;mdash; <b>u</b></div></title></entry></feed>"#,
+        );
+        assert_eq!(f.title.as_deref(), Some("A — B"));
+        // One level (`&amp;mdash;` in the document) may be meant literally in text.
+        assert_eq!(f.subtitle.as_deref(), Some("use &mdash; here"));
+        let e = &f.items[0];
+        assert_eq!(e.title.as_deref(), Some("x — y AT&amp;T"));
+        assert_eq!(e.summary().as_deref(), Some("s …"));
+        assert_eq!(e.content().as_deref(), Some("<p>c — d</p>"));
+        // Links and ids are kept as written.
+        assert_eq!(e.link.as_deref(), Some("https://e.org/?a=1&amp;copy;"));
+        assert_eq!(f.items[1].id.as_deref(), Some("tag:&amp;mdash;"));
+        assert_eq!(f.items[1].title.as_deref(), Some("t — u"));
+    }
+
+    #[test]
     fn json_control_characters_are_dropped_from_every_field() {
         let f = p(
             r#"{"version":"https://jsonfeed.org/version/1.1","title":"T\u0000x",
@@ -1932,7 +2434,7 @@ mod tests {
         assert_eq!(it.id.as_deref(), Some("ab"));
         assert_eq!(it.title.as_deref(), Some("Title"));
         assert_eq!(it.link.as_deref(), Some("https://e.example/a"));
-        assert_eq!(it.categories, vec!["t".to_string()]);
+        assert_eq!(it.categories[0].term, "t");
         assert!(!it.content().as_deref().unwrap_or("").contains('\0'));
     }
 
@@ -1962,6 +2464,213 @@ mod tests {
             .starts_with("urn:tributary:"));
         assert_eq!(f.items[0].authors[0].name, "Bo");
         assert!(parse_upstream(br#"{"title":"not a feed"}"#, None).is_err());
+    }
+
+    #[test]
+    fn rss20_enclosures_links_categories_and_head_fields() {
+        let f = p(
+            r#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>
+            <title>T</title><link>https://e.org/</link><description>About &amp; more</description>
+            <copyright>(c) E</copyright><language>en-GB</language><generator>Gen 1.0</generator>
+            <image><url>/logo.png</url><title>Logo</title><link>https://e.org/</link></image>
+            <item><title>One</title><link>https://e.org/1</link>
+            <enclosure url="https://e.org/1.mp3" length="1234" type="audio/mpeg"/>
+            <enclosure url="https://e.org/1.ogg" length="0" type="audio/ogg"/>
+            <enclosure length="5"/>
+            <category domain="https://e.org/tags">news</category><category>misc</category>
+            <dc:contributor>Bo &lt;bo@e.org&gt;</dc:contributor>
+            <content:encoded xmlns:content="http://purl.org/rss/1.0/modules/content/">&lt;p&gt;c&lt;/p&gt;</content:encoded>
+            <pubDate>Sat, 07 Sep 2002 00:00:01 GMT</pubDate>
+            <source url="https://other.org/feed.xml">Other</source></item></channel></rss>"#,
+        );
+        assert_eq!(f.subtitle.as_deref(), Some("About & more"));
+        assert_eq!(f.rights.as_deref(), Some("(c) E"));
+        assert_eq!(f.language.as_deref(), Some("en-GB"));
+        assert_eq!(f.generator.as_deref(), Some("Gen 1.0"));
+        let img = f.image.clone().unwrap_or_default();
+        assert_eq!(img.href.as_deref(), Some("/logo.png"));
+        assert_eq!(img.title.as_deref(), Some("Logo"));
+        assert_eq!(img.link.as_deref(), Some("https://e.org/"));
+        let it = &f.items[0];
+        assert_eq!(it.enclosures.len(), 2, "one without url is no enclosure");
+        assert_eq!(it.enclosures[0].url, "https://e.org/1.mp3");
+        assert_eq!(it.enclosures[0].mime_type.as_deref(), Some("audio/mpeg"));
+        assert_eq!(it.enclosures[0].length, Some(1234));
+        assert_eq!(it.enclosures[1].length, None, "0 means unknown");
+        let rels: Vec<(&str, &str)> = it
+            .links
+            .iter()
+            .map(|l| (l.rel.as_str(), l.href.as_str()))
+            .collect();
+        assert_eq!(
+            rels,
+            [
+                ("alternate", "https://e.org/1"),
+                ("enclosure", "https://e.org/1.mp3"),
+                ("enclosure", "https://e.org/1.ogg")
+            ]
+        );
+        assert_eq!(it.categories[0].term, "news");
+        assert_eq!(
+            it.categories[0].scheme.as_deref(),
+            Some("https://e.org/tags")
+        );
+        assert_eq!(it.categories[1].scheme, None);
+        assert_eq!(it.contributors[0].email.as_deref(), Some("bo@e.org"));
+        assert_eq!(
+            it.published_raw.as_deref(),
+            Some("Sat, 07 Sep 2002 00:00:01 GMT")
+        );
+        assert_eq!(it.content_language.as_deref(), Some("en-GB"));
+        let src = it.source.clone().unwrap_or_default();
+        assert_eq!(src.title.as_deref(), Some("Other"));
+        assert_eq!(src.href.as_deref(), Some("https://other.org/feed.xml"));
+        let e = it
+            .clone()
+            .into_entry(Source::default(), chrono::Utc::now().into());
+        assert_eq!(e.enclosures.len(), 2);
+        let mut odd = it.clone();
+        odd.enclosures[0].url = "https://e.org/my episode.mp3".into();
+        odd.enclosures[1].url = "not a url".into();
+        let e2 = odd.into_entry(Source::default(), chrono::Utc::now().into());
+        assert_eq!(e2.enclosures.len(), 1);
+        assert_eq!(e2.enclosures[0].url, "https://e.org/my%20episode.mp3");
+        assert_eq!(e.tags, ["news", "misc"]);
+        assert_eq!(e.tag_schemes[0].scheme, "https://e.org/tags");
+        assert_eq!(e.language.as_deref(), Some("en-GB"));
+    }
+
+    #[test]
+    fn atom10_links_categories_contributors_source_and_lang() {
+        let f = p(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en" xml:base="https://e.org/">
+            <title>T</title><subtitle type="html">&lt;b&gt;Sub&lt;/b&gt;</subtitle><rights>CC</rights>
+            <generator uri="https://gen.org/" version="2">Gen</generator><logo>logo.png</logo>
+            <entry><title>E</title><id>tag:e</id>
+            <link href="e1"/><link rel="enclosure" href="a.mp3" type="audio/mpeg" length="99" title="Audio"/>
+            <link rel="related" href="https://r.org/"/>
+            <category term="x" scheme="https://e.org/s" label="Ex"/><category term="y"/>
+            <author><name>Ann</name></author><contributor><name>Bo</name><uri>/bo</uri></contributor>
+            <updated>2020-01-02T03:04:05Z</updated>
+            <content type="html" xml:lang="fr">&lt;p&gt;bonjour&lt;/p&gt;</content>
+            <source><id>tag:src</id><title>Src</title><link href="https://src.org/"/>
+              <link rel="self" href="https://src.org/feed"/><author><name>Z</name></author></source>
+            </entry>
+            <entry><title>F</title><id>tag:f</id><summary>s</summary></entry></feed>"#,
+        );
+        assert_eq!(f.subtitle.as_deref(), Some("Sub"));
+        assert_eq!(f.rights.as_deref(), Some("CC"));
+        assert_eq!(f.generator.as_deref(), Some("Gen"));
+        assert_eq!(f.language.as_deref(), Some("en"));
+        assert_eq!(
+            f.image.as_ref().and_then(|i| i.href.as_deref()),
+            Some("https://e.org/logo.png")
+        );
+        let it = &f.items[0];
+        assert_eq!(it.link.as_deref(), Some("https://e.org/e1"));
+        assert_eq!(it.links.len(), 3);
+        assert_eq!(it.links[1].rel, "enclosure");
+        assert_eq!(it.links[1].title.as_deref(), Some("Audio"));
+        assert_eq!(it.links[1].length.as_deref(), Some("99"));
+        assert_eq!(it.enclosures[0].url, "https://e.org/a.mp3");
+        assert_eq!(it.enclosures[0].length, Some(99));
+        assert_eq!(it.categories[0].label.as_deref(), Some("Ex"));
+        assert_eq!(it.categories[0].scheme.as_deref(), Some("https://e.org/s"));
+        assert_eq!(
+            it.authors.len(),
+            1,
+            "the source's author is not the entry's"
+        );
+        assert_eq!(it.authors[0].name, "Ann");
+        assert_eq!(it.contributors[0].name, "Bo");
+        assert_eq!(it.contributors[0].uri.as_deref(), Some("https://e.org/bo"));
+        assert_eq!(it.content_language.as_deref(), Some("fr"));
+        assert_eq!(it.updated_raw.as_deref(), Some("2020-01-02T03:04:05Z"));
+        assert_eq!(
+            it.title.as_deref(),
+            Some("E"),
+            "the source's title is not the entry's"
+        );
+        assert_eq!(it.id.as_deref(), Some("tag:e"));
+        let src = it.source.clone().unwrap_or_default();
+        assert_eq!(src.title.as_deref(), Some("Src"));
+        assert_eq!(src.id.as_deref(), Some("tag:src"));
+        assert_eq!(src.link.as_deref(), Some("https://src.org/"));
+        assert_eq!(src.href.as_deref(), Some("https://src.org/feed"));
+        // The feed's xml:lang is the language of content that says none.
+        assert_eq!(f.items[1].content_language.as_deref(), Some("en"));
+    }
+
+    #[test]
+    fn rss10_head_fields_and_dc() {
+        let f = p(
+            r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+            xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+            <channel rdf:about="https://e.org/"><title>T</title><link>https://e.org/</link>
+            <description>D</description><dc:rights>R</dc:rights><dc:language>de</dc:language></channel>
+            <item rdf:about="https://e.org/1"><title>One</title><link>https://e.org/1</link>
+            <dc:subject>s</dc:subject><dc:date>2004-01-01T00:00:00Z</dc:date>
+            <dc:contributor>Ann</dc:contributor></item></rdf:RDF>"#,
+        );
+        assert_eq!(f.subtitle.as_deref(), Some("D"));
+        assert_eq!(f.rights.as_deref(), Some("R"));
+        assert_eq!(f.language.as_deref(), Some("de"));
+        let it = &f.items[0];
+        assert_eq!(it.categories[0].term, "s");
+        assert_eq!(it.updated_raw.as_deref(), Some("2004-01-01T00:00:00Z"));
+        assert_eq!(it.contributors[0].name, "Ann");
+        assert_eq!(it.links[0].rel, "alternate");
+        assert!(it.enclosures.is_empty());
+    }
+
+    #[test]
+    fn json_feed_attachments_and_language() {
+        let f = p(
+            r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","language":"es",
+            "description":"Desc","icon":"https://j.org/i.png",
+            "items":[{"id":"1","url":"https://j.org/1","content_text":"t",
+              "date_published":"2020-01-02T03:04:05Z",
+              "attachments":[{"url":"https://j.org/a.mp3","mime_type":"audio/mpeg","size_in_bytes":42},
+                {"url":"https://j.org/a.mp3"},{"mime_type":"x/y"}]},
+             {"id":"2","content_text":"u","language":"pt"}]}"#,
+        );
+        assert_eq!(f.language.as_deref(), Some("es"));
+        assert_eq!(f.subtitle.as_deref(), Some("Desc"));
+        assert_eq!(
+            f.image.as_ref().and_then(|i| i.href.as_deref()),
+            Some("https://j.org/i.png")
+        );
+        let it = &f.items[0];
+        assert_eq!(
+            it.enclosures.len(),
+            1,
+            "a repeated url and a url-less attachment are dropped"
+        );
+        assert_eq!(it.enclosures[0].length, Some(42));
+        assert_eq!(it.enclosures[0].mime_type.as_deref(), Some("audio/mpeg"));
+        assert_eq!(it.links.len(), 2);
+        assert_eq!(it.content_language.as_deref(), Some("es"));
+        assert_eq!(it.published_raw.as_deref(), Some("2020-01-02T03:04:05Z"));
+        assert_eq!(f.items[1].content_language.as_deref(), Some("pt"));
+    }
+
+    #[test]
+    fn lists_per_item_are_capped() {
+        let encs: String = (0..300)
+            .map(|i| format!(r#"<enclosure url="https://e.org/{i}.mp3" type="audio/mpeg"/><category>c{i}</category>"#))
+            .collect();
+        let long_date = "x".repeat(10_000);
+        let f = p(&format!(
+            "<rss version=\"2.0\"><channel><item><link>https://e.org/</link>{encs}<pubDate>{long_date}</pubDate></item></channel></rss>"
+        ));
+        let it = &f.items[0];
+        assert_eq!(it.enclosures.len(), MAX_ENCLOSURES);
+        assert_eq!(it.categories.len(), MAX_PER_ITEM);
+        assert!(it.links.len() <= MAX_PER_ITEM);
+        assert_eq!(
+            it.published_raw.as_ref().map(String::len),
+            Some(MAX_SHORT_TEXT)
+        );
     }
 
     #[test]

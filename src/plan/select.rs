@@ -186,6 +186,9 @@ pub fn entry_meta(cfg: &SiteConfig, post: &Post) -> (Entry, String) {
         content_mode: post.content_mode,
         sources: Vec::new(),
         related: Vec::new(),
+        enclosures: Vec::new(),
+        tag_schemes: Vec::new(),
+        language: None,
     };
     crate::model::urlpolicy::entry(&mut entry);
     (entry, path)

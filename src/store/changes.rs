@@ -62,6 +62,9 @@ mod tests {
             content_mode: None,
             sources: Vec::new(),
             related: Vec::new(),
+            enclosures: Vec::new(),
+            tag_schemes: Vec::new(),
+            language: None,
         };
         StoredItem {
             entry,

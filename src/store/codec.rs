@@ -6,7 +6,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use xxhash_rust::xxh3::Xxh3;
 
 use super::{SourceState, StoreError, StoredItem};
-use crate::model::entry::{ContentMode, Entry, Person, Source};
+use crate::model::entry::{ContentMode, Enclosure, Entry, Person, Source, TagScheme};
 
 pub(super) fn encode_mode(mode: ContentMode) -> &'static str {
     match mode {
@@ -33,8 +33,48 @@ pub(super) struct Encoded<'a> {
     pub(super) tags: String,
     pub(super) sources: String,
     pub(super) related: String,
+    /// [`Extras`] as a JSON object (`{}` when there are none).
+    pub(super) extras: String,
     pub(super) content_mode: Option<&'static str>,
     pub(super) fingerprint: i64,
+}
+
+/// The fields stored in the one `extras` column (SQLite step 6, PostgreSQL
+/// step 3): enclosures, tag schemes and the content language. One JSON
+/// column rather than three, so that later optional fields need no
+/// migration; absent members are empty.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Extras {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    enclosures: Vec<Enclosure>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tag_schemes: Vec<TagScheme>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    language: Option<String>,
+}
+
+/// `Extras` borrowed from an entry, for writing.
+#[derive(serde::Serialize)]
+struct ExtrasRef<'a> {
+    #[serde(skip_serializing_if = "<[Enclosure]>::is_empty")]
+    enclosures: &'a [Enclosure],
+    #[serde(skip_serializing_if = "<[TagScheme]>::is_empty")]
+    tag_schemes: &'a [TagScheme],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<&'a str>,
+}
+
+fn encode_extras(e: &Entry) -> String {
+    if e.enclosures.is_empty() && e.tag_schemes.is_empty() && e.language.is_none() {
+        return "{}".to_string();
+    }
+    let x = ExtrasRef {
+        enclosures: &e.enclosures,
+        tag_schemes: &e.tag_schemes,
+        language: e.language.as_deref(),
+    };
+    // Plain strings and numbers: serializing cannot fail.
+    serde_json::to_string(&x).unwrap_or_else(|_| "{}".to_string())
 }
 
 impl Encoded<'_> {
@@ -51,7 +91,8 @@ impl Encoded<'_> {
             + self.authors.len()
             + self.tags.len()
             + self.sources.len()
-            + self.related.len()) as u64
+            + self.related.len()
+            + self.extras.len()) as u64
     }
 }
 
@@ -118,6 +159,7 @@ pub(super) fn encode(item: &StoredItem) -> Encoded<'_> {
         tags: json(&e.tags),
         sources: json(&e.sources),
         related: json(&e.related),
+        extras: encode_extras(e),
         content_mode: e.content_mode.map(encode_mode),
         fingerprint: 0,
     };
@@ -147,6 +189,12 @@ pub(super) fn encode(item: &StoredItem) -> Encoded<'_> {
         Some(&enc.related),
     ] {
         field(&mut h, v);
+    }
+    // Only when there are any: an entry without extras keeps the
+    // fingerprint it had before they were stored, so that upgrading does
+    // not rewrite every row.
+    if enc.extras != "{}" {
+        field(&mut h, Some(&enc.extras));
     }
     for date in [e.published, e.updated] {
         h.update(&date.timestamp().to_le_bytes());
@@ -221,7 +269,7 @@ pub(super) fn source_state(row: &impl Columns) -> Result<SourceState, StoreError
 /// An item from a row in the order every backend selects it: upstream id,
 /// canonical_url, url, title, summary_html, content_html, published (s, ns,
 /// offset), updated (s, ns, offset), authors, tags, image, content_mode,
-/// sources, related, first_seen.
+/// sources, related, first_seen, extras.
 pub(super) fn stored_item(row: &impl Columns) -> Result<StoredItem, StoreError> {
     let date = |s: usize| -> Result<DateTime<FixedOffset>, StoreError> {
         let (secs, nanos, off) = (row.int(s)?, row.int(s + 1)?, row.int(s + 2)?);
@@ -255,7 +303,18 @@ pub(super) fn stored_item(row: &impl Columns) -> Result<StoredItem, StoreError> 
         content_mode,
         sources: list::<Source>(row, 16)?,
         related: list::<String>(row, 17)?,
+        enclosures: Vec::new(),
+        tag_schemes: Vec::new(),
+        language: None,
     };
+    let extras = row.text(19)?;
+    if extras != "{}" {
+        let x: Extras =
+            serde_json::from_str(&extras).map_err(|e| row.corrupt(format!("column 19: {e}")))?;
+        entry.enclosures = x.enclosures;
+        entry.tag_schemes = x.tag_schemes;
+        entry.language = x.language;
+    }
     // Rows stored before a policy change are held to today's policy.
     crate::model::urlpolicy::entry(&mut entry);
     Ok(StoredItem {

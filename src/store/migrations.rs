@@ -92,7 +92,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX hub_subscriptions_due ON hub_subscriptions (next_attempt)
         WHERE pending_hash IS NOT NULL;",
-    // 6: subscriptions of `serve` to upstream WebSub hubs (store/push.rs),
+    // 6: what upstream items carry besides (codec::Extras): enclosures, tag
+    // schemes, the content language, as one JSON object.
+    "ALTER TABLE item_bodies ADD COLUMN extras TEXT NOT NULL DEFAULT '{}';",
+    // 7: subscriptions of `serve` to upstream WebSub hubs (store/push.rs),
     // one per source; `token` names the callback.
     "CREATE TABLE push_subscriptions (
         source TEXT PRIMARY KEY,

@@ -141,7 +141,10 @@ pub(super) const PG_MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX hub_subscriptions_due ON hub_subscriptions (next_attempt)
         WHERE pending_hash IS NOT NULL;"#,
-    // 3: subscriptions of `serve` to upstream WebSub hubs (store/push.rs),
+    // 3: what upstream items carry besides (codec::Extras): enclosures, tag
+    // schemes, the content language, as one JSON object.
+    r#"ALTER TABLE items ADD COLUMN extras TEXT NOT NULL DEFAULT '{}';"#,
+    // 4: subscriptions of `serve` to upstream WebSub hubs (store/push.rs),
     // one per source; `token` names the callback.
     r#"CREATE TABLE push_subscriptions (
         source TEXT COLLATE "C" PRIMARY KEY,
@@ -583,7 +586,7 @@ codec::row_columns!(Cols<'_>, try_get);
 const ITEM_COLUMNS: &str = "i.upstream_id, i.canonical_url, i.url, i.title, i.summary_html, \
      i.content_html, i.published_s, i.published_ns, i.published_off, i.updated_s, i.updated_ns, \
      i.updated_off, i.authors, i.tags, i.image, i.content_mode, i.sources, i.related, \
-     i.first_seen, s.key, i.last_seen";
+     i.first_seen, i.extras, s.key, i.last_seen";
 
 const ITEM_FROM: &str = "sources s JOIN items i ON i.source = s.id";
 
@@ -609,11 +612,11 @@ fn upsert_sql(restore: bool) -> String {
         "INSERT INTO items (source, upstream_id, first_seen, last_seen, published_s,
              published_ns, published_off, fingerprint, canonical_url, url, title,
              summary_html, content_html, updated_s, updated_ns, updated_off, authors, tags,
-             image, content_mode, sources, related)
+             image, content_mode, sources, related, extras)
          SELECT $1, * FROM UNNEST($2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
              $7::int8[], $8::int8[], $9::text[], $10::text[], $11::text[], $12::text[],
              $13::text[], $14::int8[], $15::int8[], $16::int8[], $17::text[], $18::text[],
-             $19::text[], $20::text[], $21::text[], $22::text[])
+             $19::text[], $20::text[], $21::text[], $22::text[], $23::text[])
          ON CONFLICT (source, upstream_id) DO UPDATE SET {first_seen}
              last_seen = excluded.last_seen, published_s = excluded.published_s,
              published_ns = excluded.published_ns, published_off = excluded.published_off,
@@ -623,7 +626,7 @@ fn upsert_sql(restore: bool) -> String {
              updated_ns = excluded.updated_ns, updated_off = excluded.updated_off,
              authors = excluded.authors, tags = excluded.tags, image = excluded.image,
              content_mode = excluded.content_mode, sources = excluded.sources,
-             related = excluded.related"
+             related = excluded.related, extras = excluded.extras"
     )
 }
 
@@ -651,6 +654,7 @@ struct Columns<'a> {
     content_mode: Vec<Option<&'static str>>,
     sources: Vec<&'a str>,
     related: Vec<&'a str>,
+    extras: Vec<&'a str>,
 }
 
 impl<'a> Columns<'a> {
@@ -679,6 +683,7 @@ impl<'a> Columns<'a> {
         self.content_mode.push(enc.content_mode);
         self.sources.push(&enc.sources);
         self.related.push(&enc.related);
+        self.extras.push(&enc.extras);
     }
 
     fn is_empty(&self) -> bool {
@@ -686,7 +691,7 @@ impl<'a> Columns<'a> {
     }
 
     /// Parameters `$2..` of `upsert_sql`.
-    fn params(&self) -> [&(dyn ToSql + Sync); 21] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 22] {
         [
             &self.upstream_id,
             &self.first_seen,
@@ -709,6 +714,7 @@ impl<'a> Columns<'a> {
             &self.content_mode,
             &self.sources,
             &self.related,
+            &self.extras,
         ]
     }
 }
@@ -947,9 +953,9 @@ impl PgStore {
         let item = codec::stored_item(&Cols { row, store: self })?;
         let db = self.db();
         Ok((
-            row.try_get(19).map_err(&db)?,
-            item,
             row.try_get(20).map_err(&db)?,
+            item,
+            row.try_get(21).map_err(&db)?,
         ))
     }
 

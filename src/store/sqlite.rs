@@ -294,7 +294,7 @@ impl SqliteStore {
         let mut rows = stmt.query(params).map_err(&db)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(&db)? {
-            let key: String = row.get(19).map_err(&db)?;
+            let key: String = row.get(20).map_err(&db)?;
             out.push((key, self.item_from_row(row)?));
         }
         Ok(out)
@@ -343,7 +343,7 @@ codec::row_columns!(Cols<'_, '_>, get);
 const ITEM_COLUMNS: &str = "i.upstream_id, b.canonical_url, b.url, b.title, b.summary_html, \
      b.content_html, i.published_s, i.published_ns, i.published_off, b.updated_s, b.updated_ns, \
      b.updated_off, b.authors, b.tags, b.image, b.content_mode, b.sources, b.related, \
-     i.first_seen, s.key";
+     i.first_seen, b.extras, s.key";
 
 const ITEM_FROM: &str =
     "sources s JOIN items i ON i.source = s.id JOIN item_bodies b ON b.item = i.id";
@@ -687,7 +687,7 @@ impl Store for SqliteStore {
         while let Some(row) = rows.next().map_err(&db)? {
             out.push(super::ItemRecord {
                 item: self.item_from_row(row)?,
-                last_seen: DateTime::from_timestamp_nanos(row.get(20).map_err(&db)?),
+                last_seen: DateTime::from_timestamp_nanos(row.get(21).map_err(&db)?),
             });
         }
         Ok(out)
@@ -853,8 +853,8 @@ impl<'c> ItemWrites<'c> {
 /// Writes one item's body row; parameters from [`body_params`].
 const WRITE_BODY: &str = "INSERT OR REPLACE INTO item_bodies (item, canonical_url, url, title,
          summary_html, content_html, updated_s, updated_ns, updated_off,
-         authors, tags, image, content_mode, sources, related)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+         authors, tags, image, content_mode, sources, related, extras)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 
 fn body_params<'a>(row: i64, enc: &'a Encoded<'a>) -> impl rusqlite::Params + 'a {
     let e = enc.entry;
@@ -874,6 +874,7 @@ fn body_params<'a>(row: i64, enc: &'a Encoded<'a>) -> impl rusqlite::Params + 'a
         enc.content_mode,
         &enc.sources,
         &enc.related,
+        &enc.extras,
     )
 }
 
@@ -915,6 +916,9 @@ mod tests {
             content_mode: None,
             sources: Vec::new(),
             related: Vec::new(),
+            enclosures: Vec::new(),
+            tag_schemes: Vec::new(),
+            language: None,
         }
     }
 
@@ -952,6 +956,51 @@ mod tests {
             );
             assert_eq!(s.items("https://a.example/feed").unwrap().len(), 1);
         }
+    }
+
+    /// Step 6 (`extras`): a store written before it reads its items back
+    /// unchanged, and their fingerprints are the ones already stored, so a
+    /// fetch after the upgrade rewrites nothing.
+    #[test]
+    fn a_store_from_before_extras_upgrades_without_rewriting_items() {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("store.db");
+        let key = "https://a.example/feed";
+        let mut s = open_sqlite(&path).unwrap();
+        s.ensure_source(key, "A").unwrap();
+        s.put_items(key, &[item("1", day(0))], day(0)).unwrap();
+        drop(s);
+        let raw = Connection::open(&path).unwrap();
+        raw.execute_batch(
+            "DROP TABLE push_subscriptions; ALTER TABLE item_bodies DROP COLUMN extras;
+             PRAGMA user_version = 5;",
+        )
+        .unwrap();
+        drop(raw);
+        let mut s = open_sqlite(&path).unwrap();
+        assert_eq!(
+            migrations::user_version(&s.conn).unwrap(),
+            migrations::latest()
+        );
+        assert_eq!(s.items(key).unwrap()[0].entry, item("1", day(0)).entry);
+        let generation = s.generation().unwrap();
+        s.put_items(key, &[item("1", day(0))], day(1)).unwrap();
+        assert_eq!(s.generation().unwrap(), generation, "nothing rewritten");
+        // An item that gains an enclosure is rewritten and keeps it.
+        let mut richer = item("1", day(0));
+        richer
+            .entry
+            .enclosures
+            .push(crate::model::entry::Enclosure {
+                url: "https://up.example/1.mp3".into(),
+                mime_type: Some("audio/mpeg".into()),
+                length: None,
+            });
+        richer.entry.language = Some("en".into());
+        s.put_items(key, std::slice::from_ref(&richer), day(2))
+            .unwrap();
+        assert_ne!(s.generation().unwrap(), generation, "rewritten");
+        assert_eq!(s.items(key).unwrap()[0].entry, richer.entry);
     }
 
     #[test]

@@ -255,6 +255,20 @@ fn find_end_tag(b: &[u8], from: usize, name: &[u8]) -> Option<usize> {
 /// an unknown name) is kept as written. For HTML (and titles read as HTML):
 /// once decoded, it shows what the author meant, not a literal `&mdash;`.
 pub fn repair_multi_escaped(s: &str) -> Cow<'_, str> {
+    repair(s, false)
+}
+
+/// [`repair_multi_escaped`] for plain text (Atom `type="text"`): the same
+/// `&amp;…` sequences become the character they name, since text shows
+/// characters, not references: `&amp;mdash;` reads `—`. A bare `&mdash;` is
+/// kept: in plain text it may be meant literally.
+pub fn repair_multi_escaped_text(s: &str) -> Cow<'_, str> {
+    repair(s, true)
+}
+
+/// One pass over `s`, linear in its length (a reference body is at most 32
+/// bytes); `decode`: the character itself instead of `&` + the reference.
+fn repair(s: &str, decode: bool) -> Cow<'_, str> {
     if !s.contains("&amp;") {
         return Cow::Borrowed(s);
     }
@@ -266,47 +280,54 @@ pub fn repair_multi_escaped(s: &str) -> Cow<'_, str> {
         while let Some(r) = after.strip_prefix("amp;") {
             after = r;
         }
-        if is_reference_body(after) {
-            out.push('&');
-            rest = after;
-        } else {
-            // Keep one level of escaping as written: `&amp;` + whatever followed.
-            let consumed = rest.len() - after.len();
-            out.push_str(&rest[p..consumed]);
-            rest = after;
+        match reference_body_len(after) {
+            Some(len) if decode => {
+                let ent = format!("&{}", &after[..len]);
+                out.push_str(&html_escape::decode_html_entities(&ent));
+                rest = &after[len..];
+            }
+            Some(_) => {
+                out.push('&');
+                rest = after;
+            }
+            None => {
+                // Keep one level of escaping as written: `&amp;` + whatever followed.
+                let consumed = rest.len() - after.len();
+                out.push_str(&rest[p..consumed]);
+                rest = after;
+            }
         }
     }
     out.push_str(rest);
     Cow::Owned(out)
 }
 
-/// Whether `s` starts with `name;`, `#123;` or `#x1F;` naming a character.
-fn is_reference_body(s: &str) -> bool {
+/// When `s` starts with `name;`, `#123;` or `#x1F;` naming a character: the
+/// length of that, `;` included.
+fn reference_body_len(s: &str) -> Option<usize> {
     let end = s
         .bytes()
         .take(33)
         .position(|c| c == b';')
-        .filter(|&e| e > 0);
-    let Some(end) = end else {
-        return false;
-    };
+        .filter(|&e| e > 0)?;
     let body = &s[..end];
     if let Some(num) = body.strip_prefix('#') {
         let (digits, radix) = match num.strip_prefix(['x', 'X']) {
             Some(h) => (h, 16),
             None => (num, 10),
         };
-        return !digits.is_empty()
+        let ok = !digits.is_empty()
             && u32::from_str_radix(digits, radix)
                 .ok()
                 .and_then(char::from_u32)
                 .is_some();
+        return ok.then_some(end + 1);
     }
     if !body.bytes().all(|c| c.is_ascii_alphanumeric()) {
-        return false;
+        return None;
     }
     let ent = format!("&{}", &s[..=end]);
-    html_escape::decode_html_entities(&ent) != ent
+    (html_escape::decode_html_entities(&ent) != ent).then_some(end + 1)
 }
 
 /// Decode standard base64 (RFC 4648, `+/`, padding optional, whitespace
@@ -395,6 +416,22 @@ mod tests {
         assert_eq!(repair_multi_escaped("&amp;amp; x"), "&amp;amp; x");
         assert_eq!(repair_multi_escaped("&amp;#xD800;"), "&amp;#xD800;");
         assert_eq!(repair_multi_escaped("plain"), "plain");
+    }
+
+    #[test]
+    fn multi_escaped_text_becomes_the_character() {
+        assert_eq!(repair_multi_escaped_text("a &amp;mdash; b"), "a — b");
+        assert_eq!(repair_multi_escaped_text("&amp;amp;amp;#8212;"), "—");
+        assert_eq!(repair_multi_escaped_text("&amp;#x2014;!"), "—!");
+        // Plain text may mean a reference literally; ambiguous ones stay.
+        assert_eq!(
+            repair_multi_escaped_text("use &mdash; here"),
+            "use &mdash; here"
+        );
+        assert_eq!(repair_multi_escaped_text("AT&amp;T"), "AT&amp;T");
+        assert_eq!(repair_multi_escaped_text("&amp;nosuch;"), "&amp;nosuch;");
+        assert_eq!(repair_multi_escaped_text("&amp;#xD800;"), "&amp;#xD800;");
+        assert_eq!(repair_multi_escaped_text("&amp;lt;b&amp;gt;"), "<b>");
     }
 
     #[test]

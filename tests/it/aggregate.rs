@@ -4,7 +4,8 @@
 
 use crate::support::feeds::{atom, rss, Item};
 use crate::support::site::{
-    config, items, stream_site, stream_yaml, summary, Site, BASIC_CONFIG, LOOPBACK_FETCH,
+    check_feed_oracle, config, items, stream_site, stream_yaml, summary, Site, BASIC_CONFIG,
+    LOOPBACK_FETCH,
 };
 use crate::support::upstream_server::{Response, TestServer};
 use chrono::{DateTime, Duration as Span, NaiveDateTime, Utc};
@@ -1200,4 +1201,166 @@ fn a_gone_source_is_retried_weekly_and_reenabled_when_it_answers() {
     assert_eq!(server.requests_to("/gone.atom").len(), 3);
     let back = row(&site, "gone");
     assert!(back.contains("  ok  "), "{back}");
+}
+
+/// A podcast-style RSS upstream and a JSON Feed with attachments: the
+/// enclosures, category schemes and content language reach every combined
+/// format (RSS: the first enclosure only), and each document still passes
+/// the checks.
+#[test]
+fn enclosures_and_category_schemes_reach_every_format() {
+    let server = TestServer::start();
+    let rss_doc = r#"<?xml version="1.0"?>
+<rss version="2.0"><channel><title>Pod</title><link>https://pod.example/</link>
+<description>A podcast</description><language>en-GB</language>
+<item><title>Episode 1</title><link>https://pod.example/ep1</link>
+<guid>https://pod.example/ep1</guid><pubDate>Fri, 02 Jan 2026 10:00:00 GMT</pubDate>
+<description>&lt;p&gt;Show notes&lt;/p&gt;</description>
+<category domain="https://pod.example/topics">science</category>
+<category domain="Syndic8">misc</category>
+<enclosure url="https://pod.example/ep1.mp3" length="24986239" type="audio/mpeg"/>
+<enclosure url="https://pod.example/ep1.ogg" length="0" type="audio/ogg"/>
+</item></channel></rss>"#;
+    let json_doc = r#"{"version":"https://jsonfeed.org/version/1.1","title":"Rel",
+"home_page_url":"https://rel.example/","language":"de",
+"items":[{"id":"rel-1","url":"https://rel.example/1","title":"Release 1",
+"content_html":"<p>Notes</p>","date_published":"2026-01-03T10:00:00Z",
+"attachments":[{"url":"https://rel.example/1.tar.gz","mime_type":"application/gzip"}]}]}"#;
+    server.route(
+        "/pod.rss",
+        Response::ok(rss_doc).header("Content-Type", "application/rss+xml"),
+    );
+    server.route(
+        "/rel.json",
+        Response::ok(json_doc).header("Content-Type", "application/feed+json"),
+    );
+    let site = site_with(&[
+        (&server.url("/pod.rss"), "pod"),
+        (&server.url("/rel.json"), "rel"),
+    ]);
+    let r = site.run(&["fetch"]);
+    r.expect_success();
+    assert_eq!(
+        summary(&r),
+        "fetched 2, not modified 0, failed 0, new items 2"
+    );
+    site.build_ok();
+    site.assert_all_valid();
+
+    // JSON Feed: every attachment, the size when known, the language.
+    let json = site.json("stream.json");
+    let by_url = |url: &str| {
+        items(&json)
+            .iter()
+            .find(|i| i["url"] == url)
+            .unwrap_or_else(|| panic!("no item {url} in {json}"))
+            .clone()
+    };
+    let ep = by_url("https://pod.example/ep1");
+    assert_eq!(ep["attachments"][0]["url"], "https://pod.example/ep1.mp3");
+    assert_eq!(ep["attachments"][0]["mime_type"], "audio/mpeg");
+    assert_eq!(ep["attachments"][0]["size_in_bytes"], 24986239);
+    assert_eq!(ep["attachments"][1]["url"], "https://pod.example/ep1.ogg");
+    assert!(ep["attachments"][1].get("size_in_bytes").is_none(), "{ep}");
+    assert_eq!(ep["language"], "en-GB");
+    let rel = by_url("https://rel.example/1");
+    assert_eq!(rel["attachments"][0]["url"], "https://rel.example/1.tar.gz");
+    assert_eq!(rel["attachments"][0]["mime_type"], "application/gzip");
+    assert_eq!(rel["language"], "de");
+
+    // Atom: every enclosure as a link, the category's scheme, xml:lang.
+    let atom = site.atom("stream.atom");
+    let entry = atom
+        .entries
+        .iter()
+        .find(|e| {
+            e.links
+                .iter()
+                .any(|l| l.rel == "alternate" && l.href == "https://pod.example/ep1")
+        })
+        .expect("the episode in Atom");
+    let enclosures: Vec<(&str, Option<&str>, Option<&str>)> = entry
+        .links
+        .iter()
+        .filter(|l| l.rel == "enclosure")
+        .map(|l| (l.href.as_str(), l.mime_type.as_deref(), l.length.as_deref()))
+        .collect();
+    assert_eq!(
+        enclosures,
+        [
+            (
+                "https://pod.example/ep1.mp3",
+                Some("audio/mpeg"),
+                Some("24986239")
+            ),
+            ("https://pod.example/ep1.ogg", Some("audio/ogg"), None),
+        ]
+    );
+    let cat = &entry.categories[0];
+    assert_eq!(
+        (cat.term.as_str(), cat.scheme.as_deref()),
+        ("science", Some("https://pod.example/topics"))
+    );
+    // An RSS domain that is no IRI is no Atom scheme.
+    assert_eq!(
+        (
+            entry.categories[1].term.as_str(),
+            entry.categories[1].scheme.as_deref()
+        ),
+        ("misc", None)
+    );
+    assert_eq!(
+        entry.content.as_ref().and_then(|c| c.lang.as_deref()),
+        Some("en-GB")
+    );
+
+    // RSS: one enclosure per item (the first), with all three attributes;
+    // the category's domain.
+    let rss = site.rss("stream.rss");
+    let item = rss
+        .items
+        .iter()
+        .find(|i| i.link.as_deref() == Some("https://pod.example/ep1"))
+        .expect("the episode in RSS");
+    let enc = item.enclosure.as_ref().expect("an enclosure");
+    assert_eq!(
+        (
+            enc.url.as_str(),
+            enc.length.as_str(),
+            enc.mime_type.as_str()
+        ),
+        ("https://pod.example/ep1.mp3", "24986239", "audio/mpeg")
+    );
+    assert_eq!(
+        site.read("stream.rss").matches("<enclosure ").count(),
+        2,
+        "one per item"
+    );
+    assert_eq!(
+        item.categories[0].domain.as_deref(),
+        Some("https://pod.example/topics")
+    );
+    assert_eq!(item.categories[1].domain.as_deref(), Some("Syndic8"));
+    let rel_item = rss
+        .items
+        .iter()
+        .find(|i| i.link.as_deref() == Some("https://rel.example/1"))
+        .expect("the release in RSS");
+    let enc = rel_item.enclosure.as_ref().expect("an enclosure");
+    assert_eq!(
+        (enc.length.as_str(), enc.mime_type.as_str()),
+        ("0", "application/gzip")
+    );
+
+    // The enclosures are in the store: a second build reads them back.
+    site.build_ok();
+    assert_eq!(
+        site.json("stream.json"),
+        json,
+        "rebuilt from the store, the same"
+    );
+    check_feed_oracle(
+        &site.public(),
+        &["stream.atom", "stream.rss", "stream.json"],
+    );
 }

@@ -148,3 +148,96 @@ proptest! {
         }
     }
 }
+
+/// `tributary parse --jsonl` prints what the store keeps in feedparser's
+/// names and shapes, beside the keys the runner reads (issue 22).
+#[test]
+fn parse_jsonl_prints_every_stored_field_in_feedparser_shapes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rss = dir.path().join("pod.rss");
+    std::fs::write(
+        &rss,
+        r#"<rss version="2.0"><channel><title>Pod</title><link>https://pod.example/</link>
+<description>About</description><copyright>CC-BY</copyright><language>en</language>
+<generator>Gen</generator><image><url>https://pod.example/logo.png</url><title>Pod</title>
+<link>https://pod.example/</link></image>
+<item><title>Ep</title><link>https://pod.example/1</link><pubDate>Fri, 02 Jan 2026 10:00:00 GMT</pubDate>
+<category domain="https://pod.example/t">sci</category>
+<enclosure url="https://pod.example/1.mp3" length="42" type="audio/mpeg"/>
+<source url="https://up.example/feed">Up</source></item></channel></rss>"#,
+    )
+    .expect("write");
+    let atom = dir.path().join("a.atom");
+    std::fs::write(
+        &atom,
+        r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="fr"><title>A</title><id>urn:a</id>
+<entry><id>urn:a:1</id><title>Un</title><link href="https://a.example/1"/>
+<link rel="enclosure" href="https://a.example/1.pdf" type="application/pdf" length="9"/>
+<category term="x" scheme="https://a.example/s" label="Ex"/>
+<contributor><name>Bo</name></contributor><updated>2026-01-02T03:04:05+01:00</updated>
+<content type="html">&lt;p&gt;c&lt;/p&gt;</content>
+<source><id>urn:src</id><title>Src</title></source></entry></feed>"#,
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("parse")
+        .arg("--jsonl")
+        .arg(&rss)
+        .arg(&atom)
+        .output()
+        .expect("run tributary");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+
+    let (feed, e) = (&lines[0]["feed"], &lines[0]["entries"][0]);
+    assert_eq!(feed["subtitle"], "About");
+    assert_eq!(feed["rights"], "CC-BY");
+    assert_eq!(feed["language"], "en");
+    assert_eq!(feed["generator"], "Gen");
+    assert_eq!(feed["image"]["href"], "https://pod.example/logo.png");
+    assert_eq!(feed["image"]["link"], "https://pod.example/");
+    assert_eq!(e["published"], "2026-01-02T10:00:00Z");
+    assert_eq!(e["published_raw"], "Fri, 02 Jan 2026 10:00:00 GMT");
+    assert_eq!(
+        e["enclosures"],
+        serde_json::json!([{"href": "https://pod.example/1.mp3", "type": "audio/mpeg", "length": "42"}])
+    );
+    assert_eq!(e["links"][0]["rel"], "alternate");
+    assert_eq!(e["links"][0]["href"], "https://pod.example/1");
+    assert_eq!(e["links"][1]["rel"], "enclosure");
+    assert_eq!(e["tags"][0]["scheme"], "https://pod.example/t");
+    assert!(e["tags"][0]["label"].is_null());
+    assert_eq!(e["source"]["title"], "Up");
+    assert_eq!(e["source"]["href"], "https://up.example/feed");
+
+    let (feed, e) = (&lines[1]["feed"], &lines[1]["entries"][0]);
+    assert_eq!(feed["language"], "fr");
+    assert_eq!(e["updated"], "2026-01-02T02:04:05Z");
+    assert_eq!(e["updated_raw"], "2026-01-02T03:04:05+01:00");
+    assert_eq!(e["enclosures"][0]["length"], "9");
+    assert_eq!(e["links"][1]["type"], "application/pdf");
+    assert_eq!(e["tags"][0]["label"], "Ex");
+    assert_eq!(e["contributors"][0]["name"], "Bo");
+    assert_eq!(e["content"][0]["language"], "fr");
+    assert_eq!(e["source"]["id"], "urn:src");
+    // The keys the runner reads are where they were.
+    for k in [
+        "title",
+        "link",
+        "id",
+        "id_generated",
+        "updated",
+        "published",
+    ] {
+        assert!(e.get(k).is_some(), "{k} in {e}");
+    }
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use tempfile::TempDir;
-use tributary::model::entry::{ContentMode, Entry, Person, Source};
+use tributary::model::entry::{ContentMode, Enclosure, Entry, Person, Source, TagScheme};
 use tributary::store::push::{PushState, PushSubscription};
 use tributary::store::{open, Location, SharedDoc, SourceState, Store, StoreError, StoredItem};
 
@@ -153,6 +153,9 @@ fn entry(id: &str, published: DateTime<Utc>) -> Entry {
         content_mode: None,
         sources: Vec::new(),
         related: Vec::new(),
+        enclosures: Vec::new(),
+        tag_schemes: Vec::new(),
+        language: None,
     }
 }
 
@@ -213,6 +216,23 @@ fn an_entry_with_every_field_round_trips(s: &mut dyn Store) {
             id: Some("1".to_string()),
         }],
         related: vec!["https://site.example/2024/03/01/".to_string()],
+        enclosures: vec![
+            Enclosure {
+                url: "https://a.example/ep1.mp3".to_string(),
+                mime_type: Some("audio/mpeg".to_string()),
+                length: Some(12_345_678),
+            },
+            Enclosure {
+                url: "https://a.example/notes.pdf".to_string(),
+                mime_type: None,
+                length: None,
+            },
+        ],
+        tag_schemes: vec![TagScheme {
+            term: "rust".to_string(),
+            scheme: "https://a.example/tags".to_string(),
+        }],
+        language: Some("fr-CA".to_string()),
     };
     let put = StoredItem {
         entry: entry.clone(),

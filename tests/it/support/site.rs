@@ -250,6 +250,29 @@ impl Site {
     }
 }
 
+/// Run the shared feed oracle (`../shared/oracles/check-feed`) on `files`
+/// under `dir` when `TRIBUTARY_ORACLES=1` and it is there; every file must
+/// be `ok`. Returns whether it ran.
+#[track_caller]
+pub fn check_feed_oracle(dir: &Path, files: &[&str]) -> bool {
+    let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/oracles/check-feed");
+    if std::env::var("TRIBUTARY_ORACLES").as_deref() != Ok("1") || !oracle.is_file() {
+        println!("check-feed skipped: set TRIBUTARY_ORACLES=1 with ../shared present");
+        return false;
+    }
+    let out = Command::new(&oracle)
+        .args(files)
+        .current_dir(dir)
+        .output()
+        .expect("run check-feed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("check-feed:\n{stdout}{stderr}");
+    assert!(out.status.success(), "check-feed failed:\n{stdout}{stderr}");
+    assert_eq!(stdout.matches(": ok:").count(), files.len(), "{stdout}");
+    true
+}
+
 pub fn run_command(mut cmd: Command) -> Run {
     let out = cmd.output().expect("run tributary");
     Run {

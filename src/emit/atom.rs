@@ -171,7 +171,9 @@ fn entry(meta: &FeedMeta, e: &Entry) -> atom::Entry {
         links: entry_links(e),
         source: e.origin().map(|s| atom::Source {
             title: atom::Text::plain(s.name.clone()),
-            id: s.feed_url.clone(),
+            // Normalized (RFC 4287 4.2.6.1): a local file's source is
+            // named by its home page as written, `http://host` included.
+            id: url::Url::parse(&s.feed_url).map_or_else(|_| s.feed_url.clone(), String::from),
             updated: e.updated,
             ..Default::default()
         }),

@@ -919,7 +919,7 @@ impl<'u> Xml<'u> {
         let role = if let Some(cap) = self.capture.as_mut() {
             if !cap.children {
                 // Markup is kept from the first child element on.
-                cap.markup = html_escape::encode_text(&cap.text).into_owned();
+                cap.markup = inline_text(cap, &cap.text).into_owned();
                 cap.children = true;
             }
             cap.markup.push('<');
@@ -1363,7 +1363,7 @@ impl<'u> Xml<'u> {
         if let Some(cap) = self.capture.as_mut() {
             cap.text.push_str(s);
             if cap.children {
-                cap.markup.push_str(&html_escape::encode_text(s));
+                cap.markup.push_str(&inline_text(cap, s));
             }
         }
     }
@@ -1709,6 +1709,19 @@ fn resolve_ref(r: &BytesRef<'_>) -> Option<String> {
             let d = html_escape::decode_html_entities(&ent);
             (d != ent).then(|| d.into_owned())
         }
+    }
+}
+
+/// A text node (or CDATA section) of a capture that has child elements, as
+/// markup. In an HTML field (RSS `description`), elements written inline
+/// and the text around them are all HTML source, as feedparser reads them:
+/// `<![CDATA[<p>…</p>]]>` beside an `<img/>` is a paragraph, not the text
+/// "<p>". Anywhere else (XHTML) a text node is text, escaped.
+fn inline_text<'a>(cap: &Capture, s: &'a str) -> std::borrow::Cow<'a, str> {
+    if cap.kind == Some(TextKind::Html) {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        html_escape::encode_text(s)
     }
 }
 
@@ -2807,5 +2820,30 @@ mod tests {
             p("<rss><channel><title>x</title></channel></rss>").hub,
             None
         );
+    }
+
+    #[test]
+    fn rss_html_written_inline_keeps_its_cdata_and_text_as_html() {
+        // A description with unescaped elements, then a CDATA section of
+        // HTML (a real podcast feed): both are the item's HTML.
+        let f = p(
+            r#"<rss version="2.0"><channel><title>T</title><item><title>x</title>
+            <description><a href="http://e.org/p" /><img src="http://e.org/i.jpg" />
+            <![CDATA[<p><b>story links:</b> a &amp; b</p>]]> 1 &lt; 2</description></item></channel></rss>"#,
+        );
+        let html = f.items[0].summary().unwrap();
+        assert!(
+            html.contains("<p><b>story links:</b> a &amp; b</p>"),
+            "{html}"
+        );
+        assert!(html.contains(r#"<img src="http://e.org/i.jpg""#), "{html}");
+        assert!(!html.contains("&lt;p&gt;"), "{html}");
+        // Atom XHTML escapes its text nodes, as XML says.
+        let a = p(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>i</id><title>t</title>
+            <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>1 &lt; 2</p></div></content></entry></feed>"#,
+        );
+        let html = a.items[0].content().unwrap();
+        assert!(html.contains("<p>1 &lt; 2</p>"), "{html}");
     }
 }

@@ -1364,3 +1364,29 @@ fn enclosures_and_category_schemes_reach_every_format() {
         &["stream.atom", "stream.rss", "stream.json"],
     );
 }
+
+/// A local-file upstream names itself by its home page, `http://host`
+/// without a path: the `atom:source/atom:id` republished is the normalized
+/// IRI (RFC 4287 4.2.6.1: `/` for an empty path), as the feed oracle asks.
+#[test]
+fn a_source_id_with_an_empty_path_is_normalized() {
+    let site = Site::new(BASIC_CONFIG);
+    site.write(
+        "feeds/local/pod.rss",
+        "<rss version=\"2.0\"><channel><title>Pod</title><link>http://pod.example</link>\
+         <item><title>Episode</title><link>http://pod.example/1</link>\
+         <pubDate>Mon, 01 Jun 2026 10:00:00 GMT</pubDate></item></channel></rss>",
+    );
+    site.feed(
+        "stream",
+        "title: S\nupstreams:\n  - url: feeds/local/pod.rss\n    name: Pod\n",
+    );
+    site.run(&["fetch"]).expect_success();
+    site.build_ok();
+    let atom = site.read("stream.atom");
+    assert!(atom.contains("<id>http://pod.example/</id>"), "{atom}");
+    check_feed_oracle(
+        &site.public(),
+        &["stream.atom", "stream.rss", "stream.json"],
+    );
+}

@@ -45,6 +45,23 @@ pub fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
             source,
         })?;
     }
+    // Processes opening one fresh file together (`serve` starting while
+    // cron runs `fetch`) can find it locked where SQLite does not wait: the
+    // switch to WAL needs the file to itself. Such an open is tried again
+    // for as long as the busy timeout.
+    let started = std::time::Instant::now();
+    loop {
+        match open_once(path, &store) {
+            Err(StoreError::Locked { .. }) if started.elapsed() < BUSY_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result,
+        }
+    }
+}
+
+fn open_once(path: &Path, store: &str) -> Result<SqliteStore, StoreError> {
+    let store = store.to_string();
     let db = |e| db_error(&store, e);
     let mut conn = Connection::open(path).map_err(db)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
@@ -152,9 +169,13 @@ impl Drop for Checkpointer {
 }
 
 /// Refuse, before changing anything, a database some other program wrote or
-/// a newer tributary wrote.
+/// a newer tributary wrote. Read in one transaction: another process may be
+/// creating the store, and its tables without its version (two reads apart)
+/// would look like another program's database.
 fn check_identity(conn: &Connection, store: &str) -> Result<(), StoreError> {
     let db = |e| db_error(store, e);
+    let snapshot = conn.unchecked_transaction().map_err(db)?;
+    let conn = &*snapshot;
     let app: i64 = conn
         .pragma_query_value(None, "application_id", |r| r.get(0))
         .map_err(db)?;
@@ -961,6 +982,26 @@ mod tests {
     /// Step 6 (`extras`): a store written before it reads its items back
     /// unchanged, and their fingerprints are the ones already stored, so a
     /// fetch after the upgrade rewrites nothing.
+    /// Processes that open one fresh file at once (`serve` and a `fetch`
+    /// from cron) all get the store: none takes another's migration, seen
+    /// half way, for a database of another program.
+    #[test]
+    fn concurrent_opens_of_a_fresh_file_all_succeed() {
+        for round in 0..40 {
+            let dir = TempDir::new().unwrap();
+            let path = dir.path().join("store.db");
+            let opened: Vec<Result<(), String>> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..4)
+                    .map(|_| s.spawn(|| open_sqlite(&path).map(drop).map_err(|e| e.to_string())))
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            for r in opened {
+                assert_eq!(r, Ok(()), "round {round}");
+            }
+        }
+    }
+
     #[test]
     fn a_store_from_before_extras_upgrades_without_rewriting_items() {
         let dir = TempDir::new().unwrap();

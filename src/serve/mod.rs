@@ -467,11 +467,16 @@ async fn wait_for_store(app: &Arc<App>, stop: &Stop) -> Result<bool, Error> {
 /// and says exactly why (`file:line: ...`).
 fn rebuild(app: &App) -> Result<Option<DateTime<Utc>>, Error> {
     let started = std::time::Instant::now();
+    // What changed is measured against what was served before the build:
+    // on a shared store the build's own publish can be loaded (as another
+    // replica's, by `follow_shared`) before the build returns, and then the
+    // snapshot served would already hold its changes.
+    let before = app.snapshot();
     let result = build_snapshot(app);
     let ms = started.elapsed().as_millis() as u64;
     match result {
         Ok((site, report, snap)) => {
-            let changed = changed_docs(&app.snapshot(), &snap);
+            let changed = changed_docs(&before, &snap);
             app.publish(snap, &site);
             *app.site.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(site);
             app.metrics.builds_ok.fetch_add(1, Ordering::Relaxed);

@@ -3,7 +3,7 @@
 //! guard is opened for 127.0.0.1 only (`fetch.allow`), so nothing leaves
 //! the machine. Plus the store's side of it on both backends.
 
-use crate::support::daemon::{wait_for, Daemon, Resp};
+use crate::support::daemon::{wait_for, wait_showing, Daemon, Resp};
 use crate::support::pg;
 use crate::support::site::{count, post_text, Site, BASIC_CONFIG};
 use crate::support::websub::{form, hmac_hex, post_form, Callback, CallbackRequest, Script};
@@ -452,15 +452,20 @@ fn replicas_on_postgres_deliver_each_change_once() {
     subscribe(&one, &cb, &[("hub.secret", "shared")]);
     for n in 1..=3 {
         edit(&site, &one, n);
-        wait_for(WAIT, "the push", || {
+        wait_showing(WAIT, "the push", &[&one, &two], || {
             pushes_with(&cb, &format!("<title>News {n}</title>")).pop()
         });
-        wait_for(WAIT, "the other replica to serve the edit", || {
-            two.get("/main.atom")
-                .text()
-                .contains(&format!("<title>News {n}</title>"))
-                .then_some(())
-        });
+        wait_showing(
+            WAIT,
+            "the other replica to serve the edit",
+            &[&one, &two],
+            || {
+                two.get("/main.atom")
+                    .text()
+                    .contains(&format!("<title>News {n}</title>"))
+                    .then_some(())
+            },
+        );
     }
     std::thread::sleep(QUIET);
     let titles: Vec<String> = cb

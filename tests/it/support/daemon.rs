@@ -300,14 +300,32 @@ fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
 /// Poll `f` every 100 ms until it gives a value; panic with `what` (and the
 /// last value it saw, for the message) after `limit`.
 #[track_caller]
-pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub fn wait_for<T>(limit: Duration, what: &str, f: impl FnMut() -> Option<T>) -> T {
+    wait_showing(limit, what, &[], f)
+}
+
+/// [`wait_for`], showing the logs of `daemons` when it times out.
+pub fn wait_showing<T>(
+    limit: Duration,
+    what: &str,
+    daemons: &[&Daemon],
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
     let started = Instant::now();
     loop {
         if let Some(v) = f() {
             return v;
         }
         if started.elapsed() > limit {
-            panic!("timed out after {limit:?} waiting for {what}");
+            let logs: Vec<String> = daemons
+                .iter()
+                .enumerate()
+                .map(|(i, d)| format!("daemon {i} log:\n{}", d.log()))
+                .collect();
+            panic!(
+                "timed out after {limit:?} waiting for {what}\n{}",
+                logs.join("\n")
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }

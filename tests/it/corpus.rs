@@ -2,7 +2,6 @@
 
 use crate::support::site::*;
 use std::path::Path;
-use std::process::Command;
 
 const POSTS: usize = 386;
 
@@ -57,29 +56,5 @@ fn lwkd_corpus_builds_valid_complete_feeds() {
     let atom = site.read("feed.atom");
     assert!(atom.contains("<fh:complete/>"));
 
-    let oracle = manifest.join("../shared/oracles/check-feed");
-    if std::env::var("TRIBUTARY_ORACLES").as_deref() == Ok("1") && is_executable(&oracle) {
-        let out = Command::new(&oracle)
-            .args(["feed.atom", "feed.rss", "feed.json"])
-            .current_dir(site.public())
-            .output()
-            .expect("run check-feed");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        println!("check-feed:\n{stdout}{stderr}");
-        assert!(out.status.success(), "check-feed failed:\n{stdout}{stderr}");
-        assert_eq!(stdout.matches(": ok:").count(), 3, "{stdout}");
-    }
-}
-
-fn is_executable(p: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        p.is_file()
-    }
+    check_feed_oracle(&site.public(), &["feed.atom", "feed.rss", "feed.json"]);
 }

@@ -2,7 +2,7 @@
 //! pushed document stored as a fetch would store it. The protocol (the
 //! callback, subscribing, leases) is `serve/subscriber.rs`.
 
-use super::aggregate::{self, ConfiguredSource, Doc, SourceResult};
+use super::aggregate::{self, Doc, SourceResult};
 use crate::fetch::headers::WebSubLinks;
 use crate::fetch::{Outcome, Validators};
 use crate::model::Error;
@@ -122,12 +122,4 @@ fn count_push(
         }
     }
     Ok(())
-}
-
-/// The configured source a subscription belongs to, if it still is one.
-pub fn source_of<'a>(
-    sources: &'a [ConfiguredSource],
-    sub: &PushSubscription,
-) -> Option<&'a ConfiguredSource> {
-    sources.iter().find(|s| s.key == sub.source)
 }

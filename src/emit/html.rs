@@ -427,10 +427,20 @@ fn health_table(out: &mut String, sources: &[Health]) {
              <td data-label=\"Items\" class=\"num\">{items}</td>\
              <td data-label=\"Last fetch\">{last}</td><td data-label=\"Next due\">{next}</td></tr>\n",
             status.class(),
-            text(&status.to_string()),
+            text(&status_words(&status, h)),
         ));
     }
     out.push_str("</tbody>\n</table>\n");
+}
+
+/// A source's status as the table says it, with `pushed` when its hub
+/// pushes to this site (WebSub).
+fn status_words(status: &crate::store::health::Status, h: &Health) -> String {
+    if h.push.as_ref().is_some_and(|p| p.is_live(Utc::now())) {
+        format!("{status} · pushed")
+    } else {
+        status.to_string()
+    }
 }
 
 fn footer(out: &mut String) {

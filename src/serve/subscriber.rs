@@ -182,12 +182,16 @@ async fn verification(app: Arc<App>, token: String, query: &str) -> Response {
     })
     .await;
     match verdict {
-        Ok(Verdict::Echo) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            challenge,
-        )
-            .into_response(),
+        Ok(Verdict::Echo) => {
+            // The pages say which sources are pushed.
+            app.rebuild.notify_one();
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                challenge,
+            )
+                .into_response()
+        }
         Ok(Verdict::Noted) => text(StatusCode::OK, "noted\n".into()),
         Ok(Verdict::NotAsked(why)) => {
             tracing::info!("websub: a verification of intent refused: {why}");

@@ -131,6 +131,9 @@ fn a_post_on_a_reaches_bs_combined_feed_by_push_within_3_seconds() {
     let fetches = served(&p.da);
     let list = p.b.run(&["sources", "list"]);
     assert!(list.stdout.contains("pushed"), "{}", list.stdout);
+    wait_for(WAIT, "B's index page to say A is pushed", || {
+        p.db.get("/").text().contains("ok · pushed").then_some(())
+    });
 
     let started = Instant::now();
     add_post(&p.a, 1);

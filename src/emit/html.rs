@@ -530,13 +530,7 @@ mod tests {
                 uri: Some("https://ada.example/".into()),
             }],
             tags: vec!["releases".into()],
-            image: None,
-            content_mode: None,
-            sources: vec![],
-            related: vec![],
-            enclosures: Vec::new(),
-            tag_schemes: Vec::new(),
-            language: None,
+            ..Entry::default()
         }
     }
 

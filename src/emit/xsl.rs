@@ -244,18 +244,10 @@ mod tests {
             url: format!("https://example.org/{n}"),
             title: title.into(),
             summary_html: Some("<p>Summary</p>".into()),
-            content_html: None,
             published: d(day),
             updated: d(day),
             authors: vec![crate::model::entry::Person::parse("Ada")],
-            tags: vec![],
-            image: None,
-            content_mode: None,
-            sources: vec![],
-            related: vec![],
-            enclosures: Vec::new(),
-            tag_schemes: Vec::new(),
-            language: None,
+            ..Entry::default()
         };
         let a = entry(2, "Week Two & more", "2026-11-22T09:00:00Z");
         let b = entry(1, "Week One", "2026-11-15T09:00:00Z");

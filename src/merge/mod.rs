@@ -493,24 +493,15 @@ pub(crate) mod tests {
             id: id.to_string(),
             url: url.to_string(),
             title: title.to_string(),
-            summary_html: None,
-            content_html: None,
             published: at(published),
             updated: at(published),
-            authors: Vec::new(),
-            tags: Vec::new(),
-            image: None,
-            content_mode: None,
             sources: vec![Source {
                 name: feed.to_string(),
                 feed_url: format!("https://{feed}/feed.xml"),
                 item_url: Some(url.to_string()),
                 id: None,
             }],
-            related: Vec::new(),
-            enclosures: Vec::new(),
-            tag_schemes: Vec::new(),
-            language: None,
+            ..Entry::default()
         }
     }
 

@@ -195,6 +195,33 @@ impl Source {
     }
 }
 
+/// An entry with nothing but empty fields, dated at the epoch: literals
+/// name what they set and take the rest from here (`..Entry::default()`),
+/// so that a new optional field is one line, not one per constructor.
+impl Default for Entry {
+    fn default() -> Self {
+        let epoch = DateTime::UNIX_EPOCH.fixed_offset();
+        Entry {
+            id: String::new(),
+            url: String::new(),
+            title: String::new(),
+            summary_html: None,
+            content_html: None,
+            published: epoch,
+            updated: epoch,
+            authors: Vec::new(),
+            tags: Vec::new(),
+            image: None,
+            content_mode: None,
+            sources: Vec::new(),
+            related: Vec::new(),
+            enclosures: Vec::new(),
+            tag_schemes: Vec::new(),
+            language: None,
+        }
+    }
+}
+
 impl Entry {
     /// The sources that can be shown to readers.
     pub fn published_sources(&self) -> Vec<Source> {

@@ -162,13 +162,7 @@ fn atom(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
                     })
                     .collect(),
                 tags: e.categories.iter().map(|c| c.term.clone()).collect(),
-                image: None,
-                content_mode: None,
-                sources: Vec::new(),
-                related: Vec::new(),
-                enclosures: Vec::new(),
-                tag_schemes: Vec::new(),
-                language: None,
+                ..Entry::default()
             }
         })
         .collect();
@@ -225,13 +219,7 @@ fn rss(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
                 updated: d,
                 authors,
                 tags: it.categories.iter().map(|c| c.name.clone()).collect(),
-                image: None,
-                content_mode: None,
-                sources: Vec::new(),
-                related: Vec::new(),
-                enclosures: Vec::new(),
-                tag_schemes: Vec::new(),
-                language: None,
+                ..Entry::default()
             }
         })
         .collect();
@@ -312,12 +300,7 @@ fn json(bytes: &[u8]) -> Result<ParsedFeed, ParseError> {
                             })
                             .unwrap_or_default(),
                         image: s(it, "image"),
-                        content_mode: None,
-                        sources: Vec::new(),
-                        related: Vec::new(),
-                        enclosures: Vec::new(),
-                        tag_schemes: Vec::new(),
-                        language: None,
+                        ..Entry::default()
                     }
                 })
                 .collect()

@@ -176,19 +176,13 @@ pub fn entry_meta(cfg: &SiteConfig, post: &Post) -> (Entry, String) {
         id: text::xml_clean(&id).into_owned(),
         url,
         title: text::plain_text(&post.title),
-        summary_html: None,
-        content_html: None,
         published: post.date,
         updated: post.updated.unwrap_or(post.date),
         authors: post.authors.iter().map(Person::cleaned).collect(),
         tags: tags.iter().map(|t| text::plain_text(t)).collect(),
         image,
         content_mode: post.content_mode,
-        sources: Vec::new(),
-        related: Vec::new(),
-        enclosures: Vec::new(),
-        tag_schemes: Vec::new(),
-        language: None,
+        ..Entry::default()
     };
     crate::model::urlpolicy::entry(&mut entry);
     (entry, path)

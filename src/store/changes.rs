@@ -52,19 +52,9 @@ mod tests {
             id: id.to_string(),
             url: format!("https://up.example/{id}"),
             title: title.to_string(),
-            summary_html: None,
-            content_html: None,
             published: date,
             updated: date,
-            authors: Vec::new(),
-            tags: Vec::new(),
-            image: None,
-            content_mode: None,
-            sources: Vec::new(),
-            related: Vec::new(),
-            enclosures: Vec::new(),
-            tag_schemes: Vec::new(),
-            language: None,
+            ..Entry::default()
         };
         StoredItem {
             entry,

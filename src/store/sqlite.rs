@@ -927,19 +927,10 @@ mod tests {
             id: id.to_string(),
             url: format!("https://up.example/{id}"),
             title: format!("Title {id}"),
-            summary_html: None,
             content_html: Some(format!("<p>{id}</p>")),
             published: published.with_timezone(&off),
             updated: published.with_timezone(&off),
-            authors: Vec::new(),
-            tags: Vec::new(),
-            image: None,
-            content_mode: None,
-            sources: Vec::new(),
-            related: Vec::new(),
-            enclosures: Vec::new(),
-            tag_schemes: Vec::new(),
-            language: None,
+            ..Entry::default()
         }
     }
 
